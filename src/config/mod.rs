@@ -1,0 +1,3 @@
+//! `emulator.toml` → [`Config`].
+mod model;
+pub use model::*;

@@ -1,0 +1,288 @@
+//! The validated, typed topology. Everything outside `config/` reads only these types.
+//!
+//! Names are AWS's (load balancer, target group, service, task definition, DB instance) so that a
+//! reader of the reference architecture recognises every field. Maps are keyed by the resource's
+//! name and ordered (BTreeMap) so that output and start order are stable.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole lab: one VPC with its load balancers, services and databases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where the config was read from (used in messages and to resolve relative paths).
+    pub source: PathBuf,
+    /// Directory that relative paths in the file (build contexts, PEM files) are resolved against.
+    pub base_dir: PathBuf,
+    pub lab: LabSettings,
+    pub vpc: Vpc,
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    pub target_groups: BTreeMap<String, TargetGroup>,
+    pub clusters: Vec<String>,
+    pub task_definitions: BTreeMap<String, TaskDefinition>,
+    pub services: BTreeMap<String, Service>,
+    pub databases: BTreeMap<String, Database>,
+}
+
+/// `[lab]`: settings of the emulator itself, not of the emulated AWS account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabSettings {
+    /// Lab name: prefix of every Docker object and value of the `tierlab.lab` label.
+    pub name: String,
+    /// Where generated secrets, the CA, logs and the control file live. `None`: the default
+    /// (`$TIERLAB_STATE_DIR`, else `$XDG_STATE_HOME/tierlab`, else `~/.local/state/tierlab`).
+    pub state_dir: Option<PathBuf>,
+    /// How long `up` waits for the database and the first healthy tasks before giving up.
+    pub start_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vpc {
+    pub name: String,
+    pub cidr: Ipv4Net,
+    pub subnets: BTreeMap<String, Subnet>,
+    pub route_tables: BTreeMap<String, RouteTable>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subnet {
+    pub name: String,
+    pub cidr: Ipv4Net,
+    pub availability_zone: String,
+    pub route_table: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteTable {
+    pub name: String,
+    /// Where `0.0.0.0/0` goes. Decides whether the subnet's Docker network may reach outside.
+    pub default_route: DefaultRoute,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultRoute {
+    /// Public subnet. The load balancer lives here; it runs in-process on the host.
+    InternetGateway,
+    /// Private subnet with outbound access: an ordinary (non-internal) Docker bridge network.
+    NatGateway,
+    /// Local VPC routes only: an `internal` Docker network with no host address.
+    None,
+}
+
+/// An IPv4 network in CIDR notation, e.g. `10.0.3.0/24`. Always stored normalised (host bits zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ipv4Net {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityGroup {
+    pub name: String,
+    pub ingress: Vec<SgRule>,
+    pub egress: Vec<SgRule>,
+}
+
+/// One security group rule. `ports: None` means all traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SgRule {
+    pub ports: Option<PortRange>,
+    /// The other side: a CIDR or another security group.
+    pub peer: SgPeer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub from: u16,
+    pub to: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SgPeer {
+    Cidr(Ipv4Net),
+    Group(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadBalancer {
+    pub name: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub idle_timeout: Duration,
+    pub listeners: Vec<Listener>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listener {
+    pub protocol: ListenerProtocol,
+    /// Host address the listener binds. Loopback by default; the ALB is "internet-facing" only
+    /// to this machine.
+    pub bind: SocketAddr,
+    /// Certificate for HTTPS listeners. `None` for HTTP.
+    pub certificate: Option<Certificate>,
+    pub default_action: Action,
+}
+
+impl Listener {
+    pub fn port(&self) -> u16 {
+        self.bind.port()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerProtocol {
+    Http,
+    Https,
+}
+
+impl ListenerProtocol {
+    /// The scheme as written in URLs and `X-Forwarded-Proto`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            ListenerProtocol::Http => "http",
+            ListenerProtocol::Https => "https",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Certificate {
+    /// Issued by tierlab's local CA for these DNS names / IP addresses.
+    LocalCa { hostnames: Vec<String> },
+    /// User-supplied PEM files.
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Forward { target_group: String },
+    Redirect(Redirect),
+}
+
+/// ALB's redirect action. `None` fields keep the request's value (`#{protocol}`, `#{port}`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Redirect {
+    pub protocol: Option<ListenerProtocol>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub status: RedirectStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectStatus {
+    Permanent301,
+    Found302,
+}
+
+impl RedirectStatus {
+    pub fn code(self) -> u16 {
+        match self {
+            RedirectStatus::Permanent301 => 301,
+            RedirectStatus::Found302 => 302,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetGroup {
+    pub name: String,
+    /// Port the targets listen on (the container port for service tasks).
+    pub port: u16,
+    pub health_check: HealthCheck,
+    /// How long a deregistered target keeps its in-flight requests.
+    pub deregistration_delay: Duration,
+    /// Targets registered by address (AWS target type `ip`), besides any service's tasks.
+    pub static_targets: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    pub matcher: Matcher,
+}
+
+/// HTTP codes that count as healthy: a list of single codes and ranges (`200,202`, `200-299`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    pub ranges: Vec<(u16, u16)>,
+}
+
+impl Matcher {
+    pub fn matches(&self, status: u16) -> bool {
+        self.ranges.iter().any(|&(lo, hi)| lo <= status && status <= hi)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDefinition {
+    pub family: String,
+    /// CPU units, 1024 = one vCPU (Fargate's 256 = 0.25 vCPU).
+    pub cpu: u32,
+    /// Memory in MiB.
+    pub memory_mib: u32,
+    pub container: ContainerDefinition,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerDefinition {
+    pub name: String,
+    pub image: String,
+    /// Build context (resolved to an absolute path) used when the image is missing.
+    pub build: Option<PathBuf>,
+    pub container_port: u16,
+    /// Environment, with `${...}` references still unresolved (see `ecs::environment`).
+    pub environment: BTreeMap<String, String>,
+    pub log_group: String,
+    pub log_stream_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub cluster: String,
+    pub task_definition: String,
+    pub desired_count: u32,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub load_balancer: Option<ServiceLoadBalancer>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceLoadBalancer {
+    pub target_group: String,
+    pub container_name: String,
+    pub container_port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Database {
+    pub identifier: String,
+    /// `mysql` (RDS's engine name). Served by MariaDB where MySQL 8 images cannot be had.
+    pub engine: String,
+    pub engine_version: String,
+    pub instance_class: String,
+    pub image: String,
+    pub build: Option<PathBuf>,
+    pub db_name: String,
+    pub master_username: String,
+    pub port: u16,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub allocated_storage_gib: NonZeroU32,
+    pub backup_retention_days: u32,
+    pub multi_az: bool,
+    /// Host CPU/memory limits derived from the instance class.
+    pub cpu: u32,
+    pub memory_mib: u32,
+}
+
+/// Default bind address for listeners: loopback only.
+pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

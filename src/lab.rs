@@ -1,0 +1,2 @@
+//! Lab.
+pub struct Lab;

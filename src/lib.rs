@@ -1,0 +1,29 @@
+//! tierlab runs a faithful copy of a classic AWS three-tier web architecture on one machine,
+//! offline: an Application Load Balancer (in process), an ECS-Fargate-like service of app
+//! containers, and an RDS-like MySQL-family database on an isolated Docker network.
+//!
+//! Map of the modules:
+//! - [`config`]: `emulator.toml` → a validated, typed [`Config`] (errors name file, line, key, value).
+//! - [`vpc`]: subnets and security groups → Docker networks and who is attached where.
+//! - [`docker`]: a thin bollard wrapper (labels, networks, images, containers, events).
+//! - [`alb`]: the load balancer: listeners, TLS (local CA), proxy, target groups, health checks.
+//! - [`ecs`]: task definitions → containers; the service controller that keeps the desired count.
+//! - [`rds`]: the database instance: container, volume, readiness.
+//! - [`lab`]: [`Lab`] wires them together: start, endpoints, status, shutdown.
+//! - [`control`]: the loopback control endpoint that `tierlab status` asks a running `up`.
+//! - [`state`]: the state directory (secrets, CA, logs).
+
+pub mod alb;
+pub mod config;
+pub mod control;
+pub mod docker;
+pub mod ecs;
+pub mod error;
+pub mod lab;
+pub mod rds;
+pub mod state;
+pub mod vpc;
+
+pub use config::Config;
+pub use error::Error;
+pub use lab::Lab;
