@@ -1,1 +1,149 @@
-//! Control endpoint.
+//! The control endpoint of a running `tierlab up`: a small HTTP server on loopback that other
+//! `tierlab` commands (status, down) talk to. Its address is written to the lab's control file.
+//!
+//! - `GET /status` → the lab's status as JSON ([`crate::lab::LabStatus`]).
+//! - `POST /shutdown` → asks `up` to stop the lab, as Ctrl-C would.
+//!
+//! This is the seam for the later control API and dashboard.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::lab::LabView;
+use crate::state::{StateError, write_private_file};
+
+/// Bound on a control request from the CLI.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot bind the control endpoint on 127.0.0.1")]
+    Bind(#[source] std::io::Error),
+    #[error("cannot write the control file")]
+    File(#[from] StateError),
+    #[error("the control endpoint at {addr} did not answer: {message}")]
+    Request { addr: SocketAddr, message: String },
+}
+
+/// What `up` writes so other commands can find it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ControlFile {
+    pub pid: u32,
+    pub address: SocketAddr,
+    pub config: String,
+    pub started_at: String,
+}
+
+/// The running control server; the control file is removed when it is dropped.
+pub struct ControlServer {
+    pub address: SocketAddr,
+    file: PathBuf,
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// Starts the control server and writes `file`. `shutdown` is cancelled on `POST /shutdown`.
+pub async fn serve(
+    view: LabView,
+    file: &Path,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) -> Result<ControlServer, ControlError> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(ControlError::Bind)?;
+    let address = listener.local_addr().map_err(ControlError::Bind)?;
+    if let Some(dir) = file.parent() {
+        crate::state::create_private_dir(dir)?;
+    }
+    let contents = ControlFile {
+        pid: std::process::id(),
+        address,
+        config: view.config_source(),
+        started_at: crate::ecs::now_rfc3339(),
+    };
+    let json = serde_json::to_vec_pretty(&contents).expect("control file serialises");
+    write_private_file(file, &json)?;
+    let view = Arc::new(view);
+    tracker.spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                _ = cancel.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => continue,
+                },
+            };
+            let (view, shutdown) = (view.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| handle(req, view.clone(), shutdown.clone()));
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    Ok(ControlServer { address, file: file.to_path_buf() })
+}
+
+async fn handle(req: Request<Incoming>, view: Arc<LabView>, shutdown: CancellationToken) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (status, body) = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/status") => (StatusCode::OK, serde_json::to_vec(&view.status()).unwrap_or_default()),
+        (&Method::POST, "/shutdown") => {
+            shutdown.cancel();
+            (StatusCode::ACCEPTED, br#"{"stopping":true}"#.to_vec())
+        }
+        _ => (StatusCode::NOT_FOUND, br#"{"error":"not found"}"#.to_vec()),
+    };
+    let response = Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid");
+    Ok(response)
+}
+
+/// Reads the control file of `lab`, if a running `up` wrote one.
+pub fn read_control_file(path: &Path) -> Option<ControlFile> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Sends one request to a control endpoint and returns the response body.
+pub async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<Bytes, ControlError> {
+    let failed = |message: String| ControlError::Request { addr, message };
+    let exchange = async {
+        let stream = TcpStream::connect(addr).await.map_err(|e| failed(e.to_string()))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        tokio::spawn(connection);
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr.to_string())
+            .body(Full::new(Bytes::new()))
+            .expect("static request parts are valid");
+        let response = sender.send_request(req).await.map_err(|e| failed(e.to_string()))?;
+        let status = response.status();
+        let body = response.into_body().collect().await.map_err(|e| failed(e.to_string()))?.to_bytes();
+        if status.is_success() { Ok(body) } else { Err(failed(format!("HTTP {status}"))) }
+    };
+    tokio::time::timeout(CLIENT_TIMEOUT, exchange)
+        .await
+        .unwrap_or_else(|_| Err(failed(format!("no answer within {CLIENT_TIMEOUT:?}"))))
+}

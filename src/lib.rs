@@ -14,6 +14,7 @@
 //! - [`state`]: the state directory (secrets, CA, logs).
 
 pub mod alb;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod docker;

@@ -1,1 +1,12 @@
-//! (in progress)
+//! The ECS tier: task definitions become containers, and a controller per service keeps the
+//! desired number of healthy tasks registered with the service's target group.
+
+mod controller;
+pub mod environment;
+pub mod logs;
+pub mod reconcile;
+mod status;
+pub mod task_spec;
+
+pub use controller::{NotSteady, ServiceHandle, ServiceSetup, now_rfc3339, spawn};
+pub use status::{ServiceEvent, ServiceStatus, TaskStatus};

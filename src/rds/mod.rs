@@ -1,1 +1,39 @@
-//! (in progress)
+//! The RDS tier: a MySQL-family database instance in a container on the private DB subnet's
+//! internal network, with its data on a named volume that survives `down`/`up`.
+
+mod instance;
+mod readiness;
+
+pub use instance::{DbInstance, container_name, start, volume_name};
+pub use readiness::wait_ready;
+
+/// Errors of the database tier.
+#[derive(Debug, thiserror::Error)]
+pub enum RdsError {
+    #[error("database `{identifier}`")]
+    Docker {
+        identifier: String,
+        #[source]
+        source: crate::docker::DockerError,
+    },
+    #[error("database `{identifier}`: cannot read or create its master password")]
+    Secret {
+        identifier: String,
+        #[source]
+        source: crate::state::StateError,
+    },
+    #[error(
+        "database `{identifier}` was not ready after {waited:?} (waited for `mysqladmin ping` over TCP inside the container){last_output}"
+    )]
+    NotReady {
+        identifier: String,
+        waited: std::time::Duration,
+        last_output: String,
+    },
+    #[error("database `{identifier}`: its container exited with code {exit_code} while starting; see `docker logs {container}`")]
+    Exited {
+        identifier: String,
+        container: String,
+        exit_code: i64,
+    },
+}

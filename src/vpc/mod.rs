@@ -1,1 +1,90 @@
-//! (in progress)
+//! The VPC as Docker networks: a network per subnet that hosts something, and which networks each
+//! container joins. Only pure decisions live here; `lab` applies them.
+//!
+//! - A subnet whose route table has only local routes (`default-route = "none"`, the private DB
+//!   subnets) becomes an `internal` network without a host address: no route out, and the host
+//!   cannot reach it either.
+//! - A subnet routed through a NAT gateway becomes an ordinary bridge network (outbound access).
+//! - Public subnets get no network: the load balancer runs in-process on the host's loopback.
+//! - A task joins the network of its own subnet, plus the network of each database its security
+//!   groups may reach (checked both ways, as AWS does: the task's egress and the database's
+//!   ingress). Take the rule out of `db-sg` and the tasks are no longer attached to the DB network.
+
+mod security;
+
+use crate::config::{Config, Database, DefaultRoute, Service};
+use crate::docker::{NetworkAttachment, NetworkSpec, labels};
+
+pub use security::sg_allows;
+
+/// Docker name of the network that stands for `subnet` in `lab`.
+pub fn network_name(lab: &str, subnet: &str) -> String {
+    format!("tierlab-{lab}-{subnet}")
+}
+
+/// The network spec of one subnet.
+pub fn subnet_network(config: &Config, subnet: &str) -> NetworkSpec {
+    let lab = &config.lab.name;
+    let cidr = config.vpc.subnets[subnet].cidr;
+    let route = &config.vpc.subnets[subnet].route_table;
+    let internal = config.vpc.route_tables[route].default_route == DefaultRoute::None;
+    let gateway = std::net::Ipv4Addr::from(u32::from(cidr.addr) + 1);
+    NetworkSpec {
+        name: network_name(lab, subnet),
+        subnet_name: subnet.to_string(),
+        cidr: format!("{}/{}", cidr.addr, cidr.prefix),
+        gateway: gateway.to_string(),
+        internal,
+        labels: labels::of(lab, labels::Role::Network, subnet),
+    }
+}
+
+/// The subnet a database instance is placed in (the first of its subnet group, as RDS picks one
+/// AZ for a Single-AZ instance).
+pub fn database_subnet(db: &Database) -> &str {
+    &db.subnets[0]
+}
+
+/// The subnet of the `index`-th task launched by a service: spread over its subnets in turn, as
+/// ECS spreads tasks across availability zones.
+pub fn task_subnet(service: &Service, index: u64) -> &str {
+    &service.subnets[(index % service.subnets.len() as u64) as usize]
+}
+
+/// Databases the service's tasks may reach under the security group rules.
+pub fn reachable_databases<'a>(config: &'a Config, service: &Service) -> Vec<&'a Database> {
+    config
+        .databases
+        .values()
+        .filter(|db| sg_allows(config, &service.security_groups, &db.security_groups, db.port))
+        .collect()
+}
+
+/// Networks a task joins: its own subnet first (the published port goes through it), then the
+/// subnets of the databases it may reach.
+pub fn task_networks(config: &Config, service: &Service, subnet: &str) -> Vec<NetworkAttachment> {
+    let mut attachments = vec![NetworkAttachment {
+        network: network_name(&config.lab.name, subnet),
+        ..Default::default()
+    }];
+    for db in reachable_databases(config, service) {
+        let network = network_name(&config.lab.name, database_subnet(db));
+        if attachments.iter().all(|a| a.network != network) {
+            attachments.push(NetworkAttachment { network, ..Default::default() });
+        }
+    }
+    attachments
+}
+
+/// Every subnet that hosts a container, in a stable order.
+pub fn subnets_in_use(config: &Config) -> Vec<String> {
+    let mut subnets: Vec<String> = config
+        .services
+        .values()
+        .flat_map(|s| s.subnets.iter().cloned())
+        .chain(config.databases.values().map(|db| database_subnet(db).to_string()))
+        .collect();
+    subnets.sort();
+    subnets.dedup();
+    subnets
+}

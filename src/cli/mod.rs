@@ -1,0 +1,109 @@
+//! The `tierlab` command line: one library call per subcommand.
+
+mod down;
+mod logs;
+mod progress;
+mod status;
+mod table;
+mod up;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::error::Error;
+
+/// Default config file, as `docker compose` looks for its file in the current directory.
+const DEFAULT_CONFIG: &str = "emulator.toml";
+
+/// Run a faithful copy of the AWS three-tier reference architecture (ALB, ECS Fargate, RDS
+/// MySQL) on this machine, offline.
+#[derive(Debug, Parser)]
+#[command(name = "tierlab", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The topology file.
+    #[arg(short = 'f', long = "file", value_name = "FILE", default_value = DEFAULT_CONFIG, env = "TIERLAB_CONFIG")]
+    pub file: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the lab in the foreground; Ctrl-C or SIGTERM stops it cleanly.
+    Up,
+    /// Remove the lab's containers and networks (and stop a running `up`).
+    Down {
+        /// Also delete the database volumes (the data).
+        #[arg(long)]
+        volumes: bool,
+    },
+    /// Show the load balancer, targets with health, tasks and databases.
+    Status {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the tasks' logs, each line prefixed with its CloudWatch-style stream name.
+    Logs {
+        /// Keep printing new lines.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Only this service (default: all).
+        service: Option<String>,
+    },
+    /// Check the topology file and print a summary; changes nothing.
+    Validate,
+    /// Print the local certificate authority's path and how to trust it.
+    Ca,
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Up => up::run(&cli.file).await,
+        Command::Down { volumes } => down::run(&load(&cli.file)?, volumes).await,
+        Command::Status { json } => status::run(&load(&cli.file)?, json).await,
+        Command::Logs { follow, service } => logs::run(&load(&cli.file)?, service.as_deref(), follow).await,
+        Command::Validate => validate(&cli.file),
+        Command::Ca => ca(&cli.file),
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<Config, Error> {
+    Ok(config::load(path)?)
+}
+
+fn validate(path: &std::path::Path) -> Result<(), Error> {
+    let config = load(path)?;
+    println!(
+        "{}: ok — lab `{}`: {} load balancer(s), {} target group(s), {} service(s), {} database(s)",
+        path.display(),
+        config.lab.name,
+        config.load_balancers.len(),
+        config.target_groups.len(),
+        config.services.len(),
+        config.databases.len()
+    );
+    Ok(())
+}
+
+fn ca(path: &std::path::Path) -> Result<(), Error> {
+    let configured = config::load(path).ok().and_then(|c| c.lab.state_dir);
+    let state = crate::state::StateDir::resolve(configured.as_deref());
+    let ca = crate::alb::LocalCa::load_or_create(&state.ca_dir())?;
+    let cert = ca.cert_path();
+    println!("tierlab's local CA certificate: {}", cert.display());
+    println!();
+    println!("Trust it once so browsers and curl accept the HTTPS listener:");
+    println!("  curl:           curl --cacert {} https://localhost:8443/", cert.display());
+    println!("  Debian/Ubuntu:  sudo cp {} /usr/local/share/ca-certificates/tierlab.crt && sudo update-ca-certificates", cert.display());
+    println!("  Fedora/RHEL:    sudo cp {} /etc/pki/ca-trust/source/anchors/tierlab.pem && sudo update-ca-trust", cert.display());
+    println!(
+        "  macOS:          sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {}",
+        cert.display()
+    );
+    println!("  Firefox/Chrome on Linux use their own store: import it under Settings → Certificates → Authorities.");
+    Ok(())
+}

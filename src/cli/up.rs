@@ -1,0 +1,111 @@
+//! `tierlab up`: start the lab in the foreground until Ctrl-C, SIGTERM or `tierlab down`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config;
+use crate::control::{self, ControlError};
+use crate::error::Error;
+use crate::lab::{Lab, LogProgress, Progress, StartOptions};
+use crate::state::StateDir;
+
+use super::progress::Spinners;
+
+pub async fn run(file: &Path) -> Result<(), Error> {
+    let config = config::load(file)?;
+    let state = StateDir::resolve(config.lab.state_dir.as_deref());
+    let control_file = state.control_file(&config.lab.name);
+    refuse_if_running(&control_file, &config.lab.name).await?;
+
+    let progress: Arc<dyn Progress> =
+        if std::io::stderr().is_terminal() { Arc::new(Spinners::new()) } else { Arc::new(LogProgress) };
+    let stop = CancellationToken::new();
+    spawn_signal_watch(stop.clone());
+
+    let started = std::time::Instant::now();
+    let lab_name = config.lab.name.clone();
+    // An interrupt during start drops the half-started lab, whose Drop removes its containers.
+    let lab = tokio::select! {
+        lab = Lab::start(config, StartOptions { progress, state_dir: None }) => lab?,
+        _ = stop.cancelled() => {
+            eprintln!("interrupted while starting lab `{lab_name}`; cleaned up");
+            return Ok(());
+        }
+    };
+    print_ready(&lab, started.elapsed());
+
+    let tracker = TaskTracker::new();
+    let control_cancel = CancellationToken::new();
+    let control = control::serve(lab.view(), &control_file, stop.clone(), &tracker, control_cancel.clone()).await?;
+    tracing::debug!(address = %control.address, "control endpoint listening");
+
+    stop.cancelled().await;
+    eprintln!("stopping lab `{}` ...", lab.config().lab.name);
+    control_cancel.cancel();
+    drop(control);
+    lab.shutdown().await?;
+    eprintln!("stopped; data volumes kept (remove them with `tierlab down --volumes`)");
+    Ok(())
+}
+
+/// Another `up` of the same lab would fight this one over the same containers.
+async fn refuse_if_running(control_file: &Path, lab: &str) -> Result<(), Error> {
+    let Some(existing) = control::read_control_file(control_file) else { return Ok(()) };
+    match control::request(existing.address, http::Method::GET, "/status").await {
+        Ok(_) => Err(Error::Control(ControlError::Request {
+            addr: existing.address,
+            message: format!(
+                "lab `{lab}` is already up (pid {}); stop it with Ctrl-C there or `tierlab down`",
+                existing.pid
+            ),
+        })),
+        // A stale file from a crashed run.
+        Err(_) => {
+            let _ = std::fs::remove_file(control_file);
+            Ok(())
+        }
+    }
+}
+
+fn spawn_signal_watch(stop: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::warn!("cannot watch SIGTERM: {e}");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        stop.cancel();
+    });
+}
+
+fn print_ready(lab: &Lab, took: std::time::Duration) {
+    let status = lab.status();
+    println!();
+    println!("lab `{}` is up ({:.1}s)", status.lab, took.as_secs_f64());
+    for alb in &status.load_balancers {
+        for listener in &alb.listeners {
+            println!("  {:<5} {}  ({})", listener.protocol, listener.url, alb.name);
+        }
+    }
+    for service in &status.services {
+        println!("  service {}: {}/{} tasks running", service.name, service.running_count, service.desired_count);
+    }
+    for db in &status.databases {
+        println!("  database {} ({} {}): {}", db.identifier, db.engine, db.engine_version, db.status);
+    }
+    if status.load_balancers.iter().any(|a| a.https_url.is_some()) {
+        println!("  CA certificate: {}  (`tierlab ca` shows how to trust it)", lab.ca_cert_path().display());
+    }
+    println!("Ctrl-C stops the lab. In another terminal: `tierlab status`, `tierlab logs -f`.");
+}

@@ -1,0 +1,45 @@
+//! What a service reports about itself (for `status`, `--json` and the control API).
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub cluster: String,
+    pub task_definition: String,
+    pub desired_count: u32,
+    pub running_count: u32,
+    pub pending_count: u32,
+    pub tasks: Vec<TaskStatus>,
+    /// Most recent service events, newest last (as `aws ecs describe-services` lists them).
+    pub events: Vec<ServiceEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TaskStatus {
+    pub task_id: String,
+    pub container_id: String,
+    pub container_name: String,
+    pub subnet: String,
+    /// ECS's lastStatus: `PENDING` until the target is healthy, then `RUNNING`.
+    pub last_status: String,
+    /// Target health as the load balancer sees it (`initial`, `healthy`, `unhealthy`, ...).
+    pub health: Option<String>,
+    /// `127.0.0.1:<port>`: where the load balancer reaches the task.
+    pub target_address: Option<String>,
+    pub log_stream: String,
+    pub started_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServiceEvent {
+    pub created_at: String,
+    pub message: String,
+}
+
+impl ServiceStatus {
+    /// All desired tasks are running and healthy, and nothing else is.
+    pub fn is_steady(&self) -> bool {
+        self.running_count == self.desired_count && self.pending_count == 0
+    }
+}

@@ -1,2 +1,0 @@
-//! Lab.
-pub struct Lab;

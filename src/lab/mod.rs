@@ -1,0 +1,361 @@
+//! [`Lab`]: the whole architecture running, started from a config and stopped again.
+//!
+//! `Lab::start` brings the tiers up bottom to top, each step waiting on a condition:
+//! 1. state directory and local CA; 2. Docker: clear leftovers, networks, images;
+//! 3. databases, until they accept connections; 4. target groups and health checks;
+//! 5. load balancers; 6. services, until their tasks are healthy.
+//! A failure at any step removes what the earlier steps made. `Lab::shutdown` stops the tiers top
+//! to bottom; `Drop` removes the lab's containers and networks as a fallback.
+
+mod cleanup;
+mod images;
+mod progress;
+mod status;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::alb::{LoadBalancerHandle, LocalCa, TargetGroupHandle};
+use crate::config::{self, Config};
+use crate::docker::{ContainerEvent, DockerClient, labels};
+use crate::ecs::{self, ServiceHandle, ServiceSetup};
+use crate::error::Error;
+use crate::rds::{self, DbInstance};
+use crate::state::StateDir;
+use crate::vpc;
+
+pub use cleanup::{Removed, remove_lab};
+pub use progress::{LogProgress, Progress};
+pub use status::{AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, TargetGroupStatus};
+
+/// How long shutdown waits for the lab's tasks (controllers, listeners) to finish.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Capacity of each service's Docker event queue.
+const EVENT_QUEUE: usize = 256;
+
+/// Options of [`Lab::start`].
+pub struct StartOptions {
+    pub progress: Arc<dyn Progress>,
+    /// Overrides the state directory (tests use a temp dir); else config / env / default.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions { progress: Arc::new(LogProgress), state_dir: None }
+    }
+}
+
+/// A running lab. Stop it with [`Lab::shutdown`]; dropping it cleans up as a fallback.
+pub struct Lab {
+    config: Arc<Config>,
+    state: StateDir,
+    docker: Option<DockerClient>,
+    ca: LocalCa,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    target_groups: HashMap<String, TargetGroupHandle>,
+    load_balancers: Vec<LoadBalancerHandle>,
+    services: Vec<ServiceHandle>,
+    databases: Vec<DbInstance>,
+    stopped: bool,
+}
+
+impl Lab {
+    /// Loads `path` and starts the lab it describes.
+    pub async fn from_file(path: impl AsRef<Path>) -> Result<Lab, Error> {
+        let config = config::load(path.as_ref())?;
+        Lab::start(config, StartOptions::default()).await
+    }
+
+    /// Parses a TOML string (relative paths resolve against `base_dir`) and starts the lab.
+    pub async fn from_toml(text: &str, base_dir: impl AsRef<Path>) -> Result<Lab, Error> {
+        let base_dir = base_dir.as_ref();
+        let config = config::parse(text, &base_dir.join("<inline>.toml"), base_dir)?;
+        Lab::start(config, StartOptions::default()).await
+    }
+
+    /// Starts every tier of `config` and returns once all services have their desired number of
+    /// healthy tasks (or fails, leaving nothing behind).
+    pub async fn start(config: Config, options: StartOptions) -> Result<Lab, Error> {
+        let state = StateDir::resolve(options.state_dir.as_deref().or(config.lab.state_dir.as_deref()));
+        // 1. The local CA (trusted once, shared by labs).
+        let ca = LocalCa::load_or_create(&state.ca_dir())?;
+        let mut lab = Lab {
+            config: Arc::new(config),
+            state,
+            docker: None,
+            ca,
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            target_groups: HashMap::new(),
+            load_balancers: Vec::new(),
+            services: Vec::new(),
+            databases: Vec::new(),
+            stopped: false,
+        };
+        match lab.bring_up(options.progress.as_ref()).await {
+            Ok(()) => Ok(lab),
+            Err(e) => {
+                if let Err(cleanup) = lab.stop().await {
+                    tracing::error!("cleanup after a failed start also failed: {cleanup:#}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn bring_up(&mut self, progress: &dyn Progress) -> Result<(), Error> {
+        let config = self.config.clone();
+        let lab = config.lab.name.clone();
+        let deadline = tokio::time::Instant::now() + config.lab.start_timeout;
+
+        // 2. Docker, only when something runs in containers (a load-balancer-only lab needs none).
+        if !config.services.is_empty() || !config.databases.is_empty() {
+            let docker = DockerClient::connect().await?;
+            self.docker = Some(docker.clone());
+            let leftovers = remove_lab(&docker, &lab, false).await?;
+            if leftovers.containers > 0 {
+                tracing::warn!(containers = leftovers.containers, "removed containers an earlier run of lab `{lab}` left behind");
+            }
+            for subnet in vpc::subnets_in_use(&config) {
+                docker.ensure_network(&vpc::subnet_network(&config, &subnet)).await?;
+            }
+            images::ensure_images(&docker, &config, progress).await?;
+        }
+
+        // 3. Databases, until each accepts connections.
+        for db in config.databases.values() {
+            let docker = self.docker.clone().expect("docker is connected when databases exist");
+            progress.begin(&format!("starting database {} ({})", db.identifier, db.image));
+            let started = std::time::Instant::now();
+            let instance = rds::start(&docker, &config, db, &self.state).await?;
+            self.databases.push(instance.clone());
+            rds::wait_ready(&docker, &instance, remaining(deadline)).await?;
+            progress.finish(&format!("database {} available in {:.1}s", db.identifier, started.elapsed().as_secs_f64()));
+        }
+
+        // 4. Target groups with their static targets and health checks.
+        for tg in config.target_groups.values() {
+            let handle = TargetGroupHandle::new(tg.clone());
+            for addr in &tg.static_targets {
+                handle.register(&addr.to_string(), *addr);
+            }
+            handle.spawn_health_checks(&self.tracker, self.cancel.child_token());
+            self.target_groups.insert(tg.name.clone(), handle);
+        }
+
+        // 5. Load balancers.
+        for lb in config.load_balancers.values() {
+            let handle =
+                LoadBalancerHandle::start(lb, &self.target_groups, &self.ca, &self.tracker, self.cancel.child_token()).await?;
+            self.load_balancers.push(handle);
+        }
+
+        // 6. Services: one controller each, fed by one Docker event stream.
+        if !config.services.is_empty() {
+            let docker = self.docker.clone().expect("docker is connected when services exist");
+            let mut queues = HashMap::new();
+            for service in config.services.values() {
+                let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+                queues.insert(service.name.clone(), tx);
+                let task_definition = config.task_definitions[&service.task_definition].clone();
+                let environment = ecs::environment::resolve(&task_definition, &self.databases, &self.state, &lab)?;
+                let setup = ServiceSetup {
+                    docker: docker.clone(),
+                    config: config.clone(),
+                    service: service.clone(),
+                    target_group: service.load_balancer.as_ref().map(|l| self.target_groups[&l.target_group].clone()),
+                    task_definition,
+                    environment,
+                    logs_dir: self.state.logs_dir(&lab),
+                };
+                self.services.push(ecs::spawn(setup, rx, &self.tracker, self.cancel.child_token()));
+            }
+            self.tracker.spawn(pump_events(docker, lab.clone(), queues, self.cancel.child_token()));
+            for service in &self.services {
+                progress.begin(&format!("waiting for {} healthy tasks of {}", service.status().desired_count, service.name()));
+                service.wait_steady(remaining(deadline)).await?;
+                progress.finish(&format!("service {} is steady", service.name()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The validated configuration this lab runs.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The state directory (secrets, CA, logs).
+    pub fn state_dir(&self) -> &StateDir {
+        &self.state
+    }
+
+    /// The Docker client (`None` for a load-balancer-only lab).
+    pub fn docker(&self) -> Option<&DockerClient> {
+        self.docker.as_ref()
+    }
+
+    /// The CA certificate (PEM file) that HTTPS listeners' certificates chain to.
+    pub fn ca_cert_path(&self) -> PathBuf {
+        self.ca.cert_path()
+    }
+
+    /// The CA certificate as PEM text.
+    pub fn ca_cert_pem(&self) -> &str {
+        self.ca.cert_pem()
+    }
+
+    /// URL of the first load balancer's HTTP listener.
+    pub fn http_url(&self) -> Option<String> {
+        self.load_balancers.first().and_then(|lb| lb.http_url())
+    }
+
+    /// URL of the first load balancer's HTTPS listener.
+    pub fn https_url(&self) -> Option<String> {
+        self.load_balancers.first().and_then(|lb| lb.https_url())
+    }
+
+    pub fn service(&self, name: &str) -> Option<&ServiceHandle> {
+        self.services.iter().find(|s| s.name() == name)
+    }
+
+    pub fn target_group(&self, name: &str) -> Option<&TargetGroupHandle> {
+        self.target_groups.get(name)
+    }
+
+    pub fn databases(&self) -> &[DbInstance] {
+        &self.databases
+    }
+
+    /// Everything about the running lab, as `tierlab status` shows it.
+    pub fn status(&self) -> LabStatus {
+        self.view().status()
+    }
+
+    /// A cheap, cloneable view that computes the status on demand (for the control endpoint).
+    pub fn view(&self) -> LabView {
+        let load_balancers = self
+            .load_balancers
+            .iter()
+            .map(|lb| AlbStatus {
+                name: lb.name().to_string(),
+                http_url: lb.http_url(),
+                https_url: lb.https_url(),
+                listeners: lb
+                    .endpoints()
+                    .iter()
+                    .map(|e| ListenerStatus {
+                        protocol: e.protocol.scheme().to_uppercase(),
+                        address: e.addr.to_string(),
+                        url: e.url.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        LabView {
+            config: self.config.clone(),
+            load_balancers,
+            target_groups: self.target_groups.values().cloned().collect(),
+            services: self.services.clone(),
+            databases: self.databases.clone(),
+        }
+    }
+
+    /// Stops the lab: services (tasks deregistered and removed), load balancers, health checks,
+    /// then databases and networks. Volumes are kept, so data survives the next start.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        self.stop().await
+    }
+
+    async fn stop(&mut self) -> Result<(), Error> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        self.cancel.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.tracker.wait()).await.is_err() {
+            tracing::warn!("gave up waiting for the lab's tasks after {SHUTDOWN_TIMEOUT:?}; removing containers anyway");
+        }
+        if let Some(docker) = &self.docker {
+            remove_lab(docker, &self.config.lab.name, false).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Lab {
+    /// Fallback when a lab is dropped without `shutdown` (a panicking test, say): remove its
+    /// containers and networks from a separate thread with its own runtime, since `Drop` cannot
+    /// await and may run inside another runtime.
+    fn drop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.cancel.cancel();
+        let Some(docker) = self.docker.take() else { return };
+        let lab = self.config.lab.name.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            match runtime {
+                Ok(rt) => rt.block_on(async {
+                    // The bollard client is bound to the old runtime's connection pool; connect anew.
+                    let docker = DockerClient::connect().await.unwrap_or(docker);
+                    if let Err(e) = remove_lab(&docker, &lab, false).await {
+                        eprintln!("tierlab: cleaning up lab `{lab}` on drop failed: {e:#}");
+                    }
+                }),
+                Err(e) => eprintln!("tierlab: cannot clean up lab `{lab}` on drop: {e}"),
+            }
+        });
+        let _ = cleanup.join();
+    }
+}
+
+fn remaining(deadline: tokio::time::Instant) -> Duration {
+    deadline.saturating_duration_since(tokio::time::Instant::now())
+}
+
+/// Forwards the lab's container events to the controller of the service they belong to.
+async fn pump_events(
+    docker: DockerClient,
+    lab: String,
+    queues: HashMap<String, mpsc::Sender<ContainerEvent>>,
+    cancel: CancellationToken,
+) {
+    use futures_util::StreamExt;
+    let mut events = std::pin::pin!(docker.container_events(&lab));
+    loop {
+        let event = tokio::select! {
+            _ = cancel.cancelled() => return,
+            event = events.next() => event,
+        };
+        match event {
+            Some(Ok(event)) => {
+                let service = event.labels.get(labels::RESOURCE).cloned().unwrap_or_default();
+                if let Some(queue) = queues.get(&service) {
+                    let _ = queue.send(event).await;
+                }
+            }
+            Some(Err(e)) => {
+                // Controllers also inspect their containers periodically, so a broken stream
+                // slows reaction down but loses nothing.
+                tracing::warn!("Docker event stream failed: {e:#}; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                events.set(docker.container_events(&lab));
+            }
+            None => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                events.set(docker.container_events(&lab));
+            }
+        }
+    }
+}

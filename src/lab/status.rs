@@ -1,0 +1,119 @@
+//! The lab's state as one serialisable value: the status table, `--json` and the control API.
+
+use serde::{Deserialize, Serialize};
+
+use std::sync::Arc;
+
+use crate::alb::{TargetDescription, TargetGroupHandle};
+use crate::config::Config;
+use crate::ecs::{ServiceHandle, ServiceStatus};
+use crate::rds::{self, DbInstance};
+
+/// What the status is computed from; cheap to clone (handles and `Arc`s).
+#[derive(Clone)]
+pub struct LabView {
+    pub(super) config: Arc<Config>,
+    pub(super) load_balancers: Vec<AlbStatus>,
+    pub(super) target_groups: Vec<TargetGroupHandle>,
+    pub(super) services: Vec<ServiceHandle>,
+    pub(super) databases: Vec<DbInstance>,
+}
+
+impl LabView {
+    pub fn config_source(&self) -> String {
+        self.config.source.display().to_string()
+    }
+
+    pub fn status(&self) -> LabStatus {
+        let mut target_groups: Vec<TargetGroupStatus> = self
+            .target_groups
+            .iter()
+            .map(|tg| TargetGroupStatus { name: tg.name().to_string(), port: tg.config().port, targets: tg.describe() })
+            .collect();
+        target_groups.sort_by(|a, b| a.name.cmp(&b.name));
+        LabStatus {
+            lab: self.config.lab.name.clone(),
+            config: self.config_source(),
+            alb: self.load_balancers.first().cloned(),
+            load_balancers: self.load_balancers.clone(),
+            target_groups,
+            services: self.services.iter().map(ServiceHandle::status).collect(),
+            databases: self.databases.iter().map(|db| self.database_status(db)).collect(),
+        }
+    }
+
+    fn database_status(&self, db: &DbInstance) -> DatabaseStatus {
+        let cfg = &self.config.databases[&db.identifier];
+        DatabaseStatus {
+            identifier: db.identifier.clone(),
+            engine: cfg.engine.clone(),
+            engine_version: cfg.engine_version.clone(),
+            instance_class: cfg.instance_class.clone(),
+            image: cfg.image.clone(),
+            container_id: db.container_id.clone(),
+            status: "available".into(),
+            endpoint: db.endpoint.clone(),
+            port: db.port,
+            subnet: db.subnet.clone(),
+            network: db.network.clone(),
+            volume: rds::volume_name(&self.config.lab.name, &db.identifier),
+            multi_az: cfg.multi_az,
+            backup_retention_period: cfg.backup_retention_days,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabStatus {
+    pub lab: String,
+    pub config: String,
+    /// The first load balancer (the reference architecture has one), for scripts:
+    /// `.alb.http_url`, `.alb.https_url`.
+    pub alb: Option<AlbStatus>,
+    pub load_balancers: Vec<AlbStatus>,
+    pub target_groups: Vec<TargetGroupStatus>,
+    pub services: Vec<ServiceStatus>,
+    pub databases: Vec<DatabaseStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AlbStatus {
+    pub name: String,
+    pub http_url: Option<String>,
+    pub https_url: Option<String>,
+    pub listeners: Vec<ListenerStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ListenerStatus {
+    pub protocol: String,
+    pub address: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetGroupStatus {
+    pub name: String,
+    pub port: u16,
+    pub targets: Vec<TargetDescription>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseStatus {
+    pub identifier: String,
+    pub engine: String,
+    pub engine_version: String,
+    pub instance_class: String,
+    pub image: String,
+    pub container_id: String,
+    /// RDS's DBInstanceStatus: `available` once it accepts connections.
+    pub status: String,
+    /// Endpoint address as the app tier resolves it (not reachable from the host).
+    pub endpoint: String,
+    pub port: u16,
+    pub subnet: String,
+    pub network: String,
+    pub volume: String,
+    pub multi_az: bool,
+    pub backup_retention_period: u32,
+}

@@ -1,0 +1,104 @@
+//! Creating a DB instance: volume, container, network alias.
+
+use crate::config::{Config, Database};
+use crate::docker::{ContainerSpec, DockerClient, NetworkAttachment, labels};
+use crate::state::StateDir;
+use crate::vpc;
+
+use super::RdsError;
+
+/// Where the official `mysql` image (and ours) keeps its data.
+const DATA_DIR: &str = "/var/lib/mysql";
+/// The engine's own port inside the container; another configured port is passed as `--port`.
+const ENGINE_DEFAULT_PORT: u16 = 3306;
+
+/// A running DB instance, as the app tier sees it.
+#[derive(Debug, Clone)]
+pub struct DbInstance {
+    pub identifier: String,
+    pub container_id: String,
+    /// DNS name on the DB network (RDS's endpoint address). Apps resolve it; the host never does.
+    pub endpoint: String,
+    pub port: u16,
+    pub db_name: String,
+    pub master_username: String,
+    /// The master password; never logged.
+    pub master_password: String,
+    pub subnet: String,
+    pub network: String,
+}
+
+pub fn container_name(lab: &str, identifier: &str) -> String {
+    format!("tierlab-{lab}-{identifier}")
+}
+
+pub fn volume_name(lab: &str, identifier: &str) -> String {
+    format!("tierlab-{lab}-{identifier}-data")
+}
+
+/// Names of the generated secrets of a DB instance.
+fn secret_names(identifier: &str) -> (String, String) {
+    (format!("{identifier}-master-password"), format!("{identifier}-root-password"))
+}
+
+/// Starts the DB instance's container (creating its volume on first use). Does not wait for it
+/// to be ready: see [`super::wait_ready`].
+pub async fn start(docker: &DockerClient, config: &Config, db: &Database, state: &StateDir) -> Result<DbInstance, RdsError> {
+    let lab = &config.lab.name;
+    let identifier = &db.identifier;
+    let docker_err = |source| RdsError::Docker { identifier: identifier.clone(), source };
+    let secret_err = |source| RdsError::Secret { identifier: identifier.clone(), source };
+
+    let (master_secret, root_secret) = secret_names(identifier);
+    let master_password = state.secret(lab, &master_secret).map_err(secret_err)?;
+    let root_password = state.secret(lab, &root_secret).map_err(secret_err)?;
+
+    let volume = volume_name(lab, identifier);
+    docker
+        .ensure_volume(&volume, labels::of(lab, labels::Role::DatabaseVolume, identifier))
+        .await
+        .map_err(docker_err)?;
+
+    let subnet = vpc::database_subnet(db).to_string();
+    let network = vpc::network_name(lab, &subnet);
+    let mut container_labels = labels::of(lab, labels::Role::Database, identifier);
+    container_labels.insert(labels::SUBNET.into(), subnet.clone());
+    let spec = ContainerSpec {
+        name: container_name(lab, identifier),
+        image: db.image.clone(),
+        hostname: Some(identifier.clone()),
+        env: vec![
+            ("MYSQL_ROOT_PASSWORD".into(), root_password),
+            ("MYSQL_DATABASE".into(), db.db_name.clone()),
+            ("MYSQL_USER".into(), db.master_username.clone()),
+            ("MYSQL_PASSWORD".into(), master_password.clone()),
+        ],
+        cmd: (db.port != ENGINE_DEFAULT_PORT).then(|| vec![format!("--port={}", db.port)]),
+        labels: container_labels,
+        networks: vec![NetworkAttachment {
+            network: network.clone(),
+            aliases: vec![identifier.clone()],
+            ipv4_address: None,
+        }],
+        // Nothing of the database is published to the host: it is reachable only from the
+        // subnets its security group admits (and later through the bastion).
+        publish: None,
+        cpu_units: Some(db.cpu),
+        memory_mib: Some(db.memory_mib),
+        volume: Some((volume, DATA_DIR.into())),
+        // No route out: keep unknown DNS lookups inside the container instead of forwarding them.
+        dns: Some(vec!["127.0.0.1".into()]),
+    };
+    let container_id = docker.run_container(&spec).await.map_err(docker_err)?;
+    Ok(DbInstance {
+        identifier: identifier.clone(),
+        container_id,
+        endpoint: identifier.clone(),
+        port: db.port,
+        db_name: db.db_name.clone(),
+        master_username: db.master_username.clone(),
+        master_password,
+        subnet,
+        network,
+    })
+}
