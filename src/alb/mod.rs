@@ -1,1 +1,26 @@
-//! (in progress)
+//! The Application Load Balancer, in process.
+//!
+//! - [`tls`]: the local CA (created once, trusted once) and rustls configs of HTTPS listeners.
+//! - [`health`]: AWS's target health states and reason codes; the pure state machine.
+//! - [`target_group`]: registered targets, lock-free round robin, fail-open.
+//! - [`checker`]: active HTTP health checks feeding the state machine.
+//! - [`headers`]: hop-by-hop removal, `X-Forwarded-*`, redirect `Location`.
+//! - [`proxy`]: forwarding with streamed bodies; 502/503/504 as ALB answers them.
+//! - [`listener`]: accept, TLS, HTTP/1.1 + HTTP/2, graceful stop.
+//! - [`load_balancer`]: [`LoadBalancerHandle::start`] wires a config's listeners together.
+
+pub mod checker;
+mod error;
+pub mod headers;
+pub mod health;
+pub mod listener;
+pub mod load_balancer;
+pub mod proxy;
+pub mod target_group;
+pub mod tls;
+
+pub use error::AlbError;
+pub use health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
+pub use load_balancer::{ListenerEndpoint, LoadBalancerHandle};
+pub use target_group::{TargetDescription, TargetGroupHandle};
+pub use tls::{LeafCertificate, LocalCa};

@@ -1,0 +1,65 @@
+//! Errors of the load balancer: one variant per operation that can fail, each naming the file or
+//! address involved so the message alone tells the user what to fix.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::state::StateError;
+
+/// Why starting the load balancer (or its local CA) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AlbError {
+    /// The CA directory or one of its files could not be written.
+    #[error("failed to create the local CA in {dir}")]
+    CreateCaFiles {
+        dir: PathBuf,
+        #[source]
+        source: StateError,
+    },
+    /// rcgen refused to build the CA key or certificate.
+    #[error("failed to generate the local CA certificate")]
+    GenerateCa(#[source] rcgen::Error),
+    /// The CA directory exists but a file of it could not be read.
+    #[error("failed to read {path}")]
+    ReadCa {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CA file is there but is not what tierlab wrote.
+    #[error(
+        "{path} is not a valid local CA file ({reason}); remove the directory to create a new CA"
+    )]
+    InvalidCa { path: PathBuf, reason: String },
+    /// Issuing a server certificate for the listed names failed.
+    #[error("failed to issue a certificate for {hostnames}")]
+    IssueCertificate {
+        hostnames: String,
+        #[source]
+        source: rcgen::Error,
+    },
+    /// A user-supplied PEM file (`certificate = { cert, key }`) could not be read or parsed.
+    #[error("failed to load {path}: {reason}")]
+    LoadPem { path: PathBuf, reason: String },
+    /// rustls rejected the certificate/key pair of a listener.
+    #[error("invalid TLS certificate or key for the listener on {addr}")]
+    TlsConfig {
+        addr: SocketAddr,
+        #[source]
+        source: rustls::Error,
+    },
+    /// A listener could not bind its address; `hint` says what to change.
+    #[error("cannot bind the listener on {addr}: {hint}")]
+    Bind {
+        addr: SocketAddr,
+        hint: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A listener forwards to a target group that was not handed to the load balancer.
+    #[error("load balancer `{load_balancer}` forwards to unknown target group `{target_group}`")]
+    UnknownTargetGroup {
+        load_balancer: String,
+        target_group: String,
+    },
+}

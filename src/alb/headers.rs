@@ -1,0 +1,279 @@
+//! Header rewriting done by the load balancer, as pure functions: hop-by-hop removal, the
+//! `X-Forwarded-*` headers, HTTP/2 → HTTP/1.1 fixes, and the `Location` of redirect actions.
+
+use std::net::IpAddr;
+
+use http::header::{CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, Uri};
+
+use crate::config::{ListenerProtocol, Redirect};
+
+/// `X-Forwarded-For`: the chain of client addresses, the load balancer appending its client's.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`: the scheme the client used to reach the load balancer.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Port`: the listener port the client connected to.
+pub const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus the
+/// non-standard ones proxies conventionally drop.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including any that `Connection` names.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Appends `client` to `X-Forwarded-For` (merging any earlier values into one header) and sets
+/// `X-Forwarded-Proto` and `X-Forwarded-Port`, replacing whatever the client sent for those.
+pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, proto: ListenerProtocol, port: u16) {
+    append_forwarded_for(headers, client);
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto.scheme()));
+    headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
+}
+
+/// `X-Forwarded-For: <earlier>, <client>`; the client's address alone when there was none.
+pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
+    let client = client.to_canonical().to_string();
+    let mut chain: Vec<&str> = headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    chain.push(&client);
+    let value = chain.join(", ");
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+}
+
+/// The host the client asked for: `Host` (HTTP/1.1) or the URI authority (HTTP/2 `:authority`).
+pub fn request_host(headers: &HeaderMap, uri: &Uri) -> Option<HeaderValue> {
+    headers.get(HOST).cloned().or_else(|| {
+        uri.authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    })
+}
+
+/// HTTP/2 clients may split `Cookie` into several fields; HTTP/1.1 wants one, joined by `; `
+/// (RFC 9113 §8.2.3).
+pub fn merge_cookies(headers: &mut HeaderMap) {
+    if headers.get_all(COOKIE).iter().count() < 2 {
+        return;
+    }
+    let joined = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if let Ok(value) = HeaderValue::from_str(&joined) {
+        headers.insert(COOKIE, value);
+    }
+}
+
+/// The `Location` of a redirect action. Unset fields keep the request's values (`#{protocol}`,
+/// `#{host}`, `#{port}`); path and query are always kept. The port is left out when it is the
+/// scheme's default.
+///
+/// `host` is the request's `Host` (a port in it is dropped: the port comes from the listener or
+/// the action); `fallback_host` is used when the request named no host.
+pub fn redirect_location(
+    action: &Redirect,
+    listener: ListenerProtocol,
+    listener_port: u16,
+    host: Option<&str>,
+    fallback_host: &str,
+    path_and_query: &str,
+) -> String {
+    let scheme = action.protocol.unwrap_or(listener).scheme();
+    let request_host = host
+        .and_then(|h| h.parse::<Authority>().ok())
+        .map(|a| a.host().to_string());
+    let host = action
+        .host
+        .clone()
+        .or(request_host)
+        .unwrap_or_else(|| fallback_host.to_string());
+    let port = action.port.unwrap_or(listener_port);
+    let path = if path_and_query.is_empty() {
+        "/"
+    } else {
+        path_and_query
+    };
+    if port == default_port(scheme) {
+        format!("{scheme}://{host}{path}")
+    } else {
+        format!("{scheme}://{host}:{port}{path}")
+    }
+}
+
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" { 443 } else { 80 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RedirectStatus;
+
+    fn to_https(port: Option<u16>) -> Redirect {
+        Redirect {
+            protocol: Some(ListenerProtocol::Https),
+            host: None,
+            port,
+            status: RedirectStatus::Permanent301,
+        }
+    }
+
+    #[test]
+    fn redirect_keeps_path_query_and_request_host() {
+        let loc = redirect_location(
+            &to_https(Some(8443)),
+            ListenerProtocol::Http,
+            8080,
+            Some("localhost:8080"),
+            "127.0.0.1",
+            "/items/7?sort=asc&x=1",
+        );
+        assert_eq!(loc, "https://localhost:8443/items/7?sort=asc&x=1");
+    }
+
+    #[test]
+    fn redirect_omits_default_port() {
+        let loc = redirect_location(
+            &to_https(Some(443)),
+            ListenerProtocol::Http,
+            80,
+            Some("example.test"),
+            "127.0.0.1",
+            "/",
+        );
+        assert_eq!(loc, "https://example.test/");
+    }
+
+    #[test]
+    fn redirect_without_overrides_keeps_listener_values() {
+        let keep = Redirect {
+            protocol: None,
+            host: None,
+            port: None,
+            status: RedirectStatus::Found302,
+        };
+        let loc = redirect_location(
+            &keep,
+            ListenerProtocol::Http,
+            8080,
+            None,
+            "127.0.0.1",
+            "/a?b",
+        );
+        assert_eq!(loc, "http://127.0.0.1:8080/a?b");
+    }
+
+    #[test]
+    fn redirect_host_override_and_ipv6_request_host() {
+        let mut action = to_https(Some(8443));
+        let loc = redirect_location(
+            &action,
+            ListenerProtocol::Http,
+            8080,
+            Some("[::1]:8080"),
+            "x",
+            "",
+        );
+        assert_eq!(loc, "https://[::1]:8443/");
+        action.host = Some("app.example".into());
+        let loc = redirect_location(
+            &action,
+            ListenerProtocol::Http,
+            8080,
+            Some("h:1"),
+            "x",
+            "/p",
+        );
+        assert_eq!(loc, "https://app.example:8443/p");
+    }
+
+    #[test]
+    fn forwarded_for_is_appended() {
+        let mut headers = HeaderMap::new();
+        append_forwarded_for(&mut headers, "10.0.0.1".parse().unwrap());
+        assert_eq!(headers[X_FORWARDED_FOR], "10.0.0.1");
+        headers.append(X_FORWARDED_FOR, HeaderValue::from_static("192.0.2.9"));
+        append_forwarded_for(&mut headers, "::ffff:127.0.0.1".parse().unwrap());
+        assert_eq!(headers[X_FORWARDED_FOR], "10.0.0.1, 192.0.2.9, 127.0.0.1");
+        assert_eq!(headers.get_all(X_FORWARDED_FOR).iter().count(), 1);
+    }
+
+    #[test]
+    fn forwarded_proto_and_port_replace_client_values() {
+        let mut headers = HeaderMap::new();
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("gopher"));
+        add_forwarded(
+            &mut headers,
+            "127.0.0.1".parse().unwrap(),
+            ListenerProtocol::Https,
+            8443,
+        );
+        assert_eq!(headers[X_FORWARDED_PROTO], "https");
+        assert_eq!(headers[X_FORWARDED_PORT], "8443");
+        assert_eq!(headers[X_FORWARDED_FOR], "127.0.0.1");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed_with_those_connection_names() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        headers.insert("x-app", HeaderValue::from_static("kept"));
+        remove_hop_by_hop(&mut headers);
+        let names: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-app"]);
+    }
+
+    #[test]
+    fn host_comes_from_header_or_authority() {
+        let mut headers = HeaderMap::new();
+        let uri: Uri = "https://example.test:8443/x".parse().unwrap();
+        assert_eq!(request_host(&headers, &uri).unwrap(), "example.test:8443");
+        headers.insert(HOST, HeaderValue::from_static("h1.test"));
+        assert_eq!(request_host(&headers, &uri).unwrap(), "h1.test");
+    }
+
+    #[test]
+    fn split_cookies_are_joined() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("a=1"));
+        headers.append(COOKIE, HeaderValue::from_static("b=2"));
+        merge_cookies(&mut headers);
+        assert_eq!(headers.get_all(COOKIE).iter().count(), 1);
+        assert_eq!(headers[COOKIE], "a=1; b=2");
+    }
+}

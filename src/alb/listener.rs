@@ -1,0 +1,231 @@
+//! One listener: a bound socket, optional TLS, HTTP/1.1 and HTTP/2 on each connection, and the
+//! listener's default action (forward or redirect) applied to every request.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::AlbError;
+use super::proxy::{self, Proxy, ProxyBody, RequestContext};
+use super::target_group::TargetGroupHandle;
+use crate::config::{ListenerProtocol, Redirect};
+
+/// A client that has not finished its TLS handshake by then is dropped.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// On shutdown, in-flight requests get this long to finish before connections are dropped.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// What a listener does with every request.
+#[derive(Debug, Clone)]
+pub enum Route {
+    Forward(TargetGroupHandle),
+    Redirect(Redirect),
+}
+
+/// A bound listener, ready to serve.
+pub struct Listener {
+    tcp: TcpListener,
+    addr: SocketAddr,
+    protocol: ListenerProtocol,
+    tls: Option<TlsAcceptor>,
+    route: Route,
+    proxy: Proxy,
+}
+
+/// What every connection task of a listener shares.
+struct Shared {
+    protocol: ListenerProtocol,
+    listener: SocketAddr,
+    route: Route,
+    proxy: Proxy,
+    http: auto::Builder<TokioExecutor>,
+}
+
+impl Listener {
+    /// Binds `addr` (port 0: any free port). TLS when `tls` is given.
+    pub async fn bind(
+        addr: SocketAddr,
+        protocol: ListenerProtocol,
+        tls: Option<TlsAcceptor>,
+        route: Route,
+        proxy: Proxy,
+    ) -> Result<Listener, AlbError> {
+        let bind_err = |source: io::Error| AlbError::Bind {
+            addr,
+            hint: bind_hint(addr, &source),
+            source,
+        };
+        let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
+        let addr = tcp.local_addr().map_err(bind_err)?;
+        Ok(Listener {
+            tcp,
+            addr,
+            protocol,
+            tls,
+            route,
+            proxy,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Accepts connections on `tracker` until `cancel` fires; then stops accepting and lets
+    /// open connections finish their in-flight requests (at most [`DRAIN_TIMEOUT`]).
+    pub fn spawn(self, tracker: &TaskTracker, cancel: CancellationToken) {
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        // Timers enable hyper's header-read timeout (slow clients) and HTTP/2 keep-alive.
+        http.http1().timer(TokioTimer::new());
+        http.http2().timer(TokioTimer::new());
+        let shared = Arc::new(Shared {
+            protocol: self.protocol,
+            listener: self.addr,
+            route: self.route,
+            proxy: self.proxy,
+            http,
+        });
+        let conns = tracker.clone();
+        tracker.spawn(accept_loop(self.tcp, self.tls, shared, conns, cancel));
+    }
+}
+
+async fn accept_loop(
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = tcp.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let conn = connection(stream, peer, tls.clone(), shared.clone(), cancel.clone());
+                tracker.spawn(conn);
+            }
+            Err(e) => {
+                tracing::warn!(listener = %shared.listener, "accept failed: {e}");
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            }
+        }
+    }
+    tracing::debug!(listener = %shared.listener, "listener stopped accepting");
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let Some(acceptor) = tls else {
+        return serve(TokioIo::new(stream), peer, shared, cancel).await;
+    };
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    match cancel.run_until_cancelled(handshake).await {
+        None => {}
+        Some(Ok(Ok(stream))) => serve(TokioIo::new(stream), peer, shared, cancel).await,
+        Some(Ok(Err(e))) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+        Some(Err(_)) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+async fn serve<I>(io: I, peer: SocketAddr, shared: Arc<Shared>, cancel: CancellationToken)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let ctx = RequestContext {
+        client: peer,
+        protocol: shared.protocol,
+        listener: shared.listener,
+    };
+    let handler = shared.clone();
+    let service = service_fn(move |req| {
+        let shared = handler.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, req, &ctx).await) }
+    });
+    let conn = shared.http.serve_connection(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        done = conn.as_mut() => {
+            if let Err(e) = done {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        }
+        _ = cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            if tokio::time::timeout(DRAIN_TIMEOUT, conn).await.is_err() {
+                tracing::warn!(%peer, "gave up after {DRAIN_TIMEOUT:?} waiting for in-flight requests");
+            }
+        }
+    }
+}
+
+async fn handle(
+    shared: &Shared,
+    req: Request<Incoming>,
+    ctx: &RequestContext,
+) -> Response<ProxyBody> {
+    match &shared.route {
+        Route::Forward(group) => shared.proxy.forward(group, req, ctx).await,
+        Route::Redirect(action) => proxy::redirect(action, &req, ctx),
+    }
+}
+
+/// What to tell the user when `addr` cannot be bound.
+pub fn bind_hint(addr: SocketAddr, err: &io::Error) -> String {
+    let port = addr.port();
+    match err.kind() {
+        io::ErrorKind::AddrInUse => {
+            format!("port {port} is in use; change `port` of the listener in emulator.toml")
+        }
+        io::ErrorKind::PermissionDenied if port < 1024 => format!(
+            "port {port} needs root or CAP_NET_BIND_SERVICE for ports < 1024; \
+             use a port >= 1024 or grant the capability"
+        ),
+        io::ErrorKind::AddrNotAvailable => format!(
+            "{} is not an address of this machine; change `bind` of the listener in emulator.toml",
+            addr.ip()
+        ),
+        _ => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_hints_say_what_to_change() {
+        let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let in_use = io::Error::from(io::ErrorKind::AddrInUse);
+        assert_eq!(
+            bind_hint(addr, &in_use),
+            "port 8080 is in use; change `port` of the listener in emulator.toml"
+        );
+        let low: SocketAddr = "127.0.0.1:443".parse().unwrap();
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(bind_hint(low, &denied).contains("CAP_NET_BIND_SERVICE"));
+    }
+}
