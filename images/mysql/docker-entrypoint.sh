@@ -238,7 +238,8 @@ main() {
     if [ "$(id -u)" = 0 ]; then
         # The volume may come from elsewhere: give the server what it must write, then drop root.
         local datadir
-        datadir="$("$@" --verbose --help 2>/dev/null | config_value datadir)"
+        # Bad options are reported below, after dropping root; the default is fine until then.
+        datadir="$("$@" --verbose --help 2>/dev/null | config_value datadir)" || true
         mkdir -p "${datadir:-/var/lib/mysql}" /run/mysqld
         find "${datadir:-/var/lib/mysql}" /run/mysqld \! -user mysql -exec chown mysql:mysql '{}' +
         exec setpriv --reuid=mysql --regid=mysql --init-groups "${BASH_SOURCE[0]}" "$@"
@@ -254,7 +255,7 @@ main() {
     # data and the socket are, with the config files and the arguments applied.
     local help
     help="$("$@" --verbose --help 2>&1)" || die "invalid server options:
-$(grep -i error <<<"$help")"
+$(grep -F "[ERROR]" <<<"$help")"
     DATADIR="$(config_value datadir <<<"$help")"
     DATADIR="${DATADIR%/}"
     SOCKET="$(config_value socket <<<"$help")"
