@@ -22,7 +22,13 @@ build_if_missing() {
     fi
     echo "image $tag: building from $context"
     local started=$SECONDS
-    docker build -q -t "$tag" "$context" >/dev/null
+    # Quiet unless it fails: the legacy builder's deprecation banner is noise in CI logs.
+    local out
+    if ! out="$(docker build -t "$tag" "$context" 2>&1)"; then
+        echo "$out" | tail -n 40 >&2
+        echo "error: docker build -t $tag $context failed" >&2
+        exit 1
+    fi
     echo "image $tag: built in $((SECONDS - started)) s"
 }
 build_if_missing flask-crud-app:latest examples/flask-crud
