@@ -22,7 +22,10 @@ fi
 echo "base image $IMAGE: not pullable, bootstrapping it from Debian packages (about a minute)"
 if ! command -v debootstrap >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        apt-get install -y -qq debootstrap >/dev/null
+        # A fresh machine may have no package lists yet.
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq debootstrap >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
     else
         echo "error: debootstrap is missing; install it with: sudo apt-get install -y debootstrap" >&2
         exit 1
