@@ -44,8 +44,12 @@ impl StateDir {
         let root = configured
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os(STATE_DIR_ENV).map(PathBuf::from))
-            .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("tierlab")))
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/tierlab")))
+            .or_else(|| {
+                std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("tierlab"))
+            })
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/tierlab"))
+            })
             .unwrap_or_else(|| PathBuf::from(".tierlab"));
         StateDir { root }
     }
@@ -84,7 +88,13 @@ impl StateDir {
             Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => return Err(StateError { path, action: "read secret", source }),
+            Err(source) => {
+                return Err(StateError {
+                    path,
+                    action: "read secret",
+                    source,
+                });
+            }
         }
         create_private_dir(&dir)?;
         let value: String = rand::rng()
@@ -115,7 +125,11 @@ pub fn create_private_dir(dir: &Path) -> Result<(), StateError> {
 /// write never leaves a half-written secret behind.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let tmp = path.with_extension("tmp");
-    let err = |action, source| StateError { path: path.to_path_buf(), action, source };
+    let err = |action, source| StateError {
+        path: path.to_path_buf(),
+        action,
+        source,
+    };
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)

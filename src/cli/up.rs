@@ -47,8 +47,10 @@ pub async fn run(file: &Path) -> Result<(), Error> {
     stop.cancelled().await;
     eprintln!("stopping lab `{}` ...", lab.config().lab.name);
     control_cancel.cancel();
+    let stopped = lab.shutdown().await;
+    // Removing the control file last tells a waiting `tierlab down` that everything is gone.
     drop(control);
-    lab.shutdown().await?;
+    stopped?;
     eprintln!("stopped; data volumes kept (remove them with `tierlab down --volumes`)");
     Ok(())
 }

@@ -1,0 +1,110 @@
+//! Helpers for tests that run whole labs on the real Docker engine.
+//!
+//! Each test gets its own lab name, VPC range, listener ports and state directory, so labs never
+//! collide; Docker tests still run one at a time (a process-wide lock) because two stacks on two
+//! cores would make each other's timings meaningless.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use tierlab::Config;
+use tierlab::docker::{DockerClient, labels};
+use tierlab::lab::{Lab, StartOptions};
+
+/// One Docker test at a time in this process.
+pub static DOCKER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+static NEXT_LAB: AtomicU8 = AtomicU8::new(0);
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A free loopback port (bound, read and released; good enough for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The default topology (`emulator.toml`), renamed and re-addressed for one test.
+pub struct TestLab {
+    pub name: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub state_dir: tempfile::TempDir,
+    pub config_text: String,
+}
+
+impl TestLab {
+    /// `tag` makes the lab name recognisable in `docker ps` (`tierlab-t-<tag>-<pid>-<n>`).
+    pub fn new(tag: &str) -> TestLab {
+        let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
+        let name = format!("t-{tag}-{}-{n}", std::process::id() % 10000);
+        let (http_port, https_port) = (free_port(), free_port());
+        // A VPC range per test: 10.0.x.0/24 → 10.<200+n>.x.0/24.
+        let octet = 200 + (u32::from(n) + std::process::id()) % 50;
+        let text = std::fs::read_to_string(repo_root().join("emulator.toml")).unwrap();
+        let config_text = text
+            .replacen("name = \"flask-app\"", &format!("name = \"{name}\""), 1)
+            .replace("8080", &http_port.to_string())
+            .replace("8443", &https_port.to_string())
+            .replace("10.0.", &format!("10.{octet}."));
+        TestLab { name, http_port, https_port, state_dir: tempfile::tempdir().unwrap(), config_text }
+    }
+
+    pub fn config(&self) -> Config {
+        tierlab::config::parse(&self.config_text, &repo_root().join("emulator.toml"), &repo_root()).unwrap()
+    }
+
+    pub async fn start(&self) -> Lab {
+        let options = StartOptions { state_dir: Some(self.state_dir.path().to_path_buf()), ..Default::default() };
+        match Lab::start(self.config(), options).await {
+            Ok(lab) => lab,
+            Err(e) => panic!("lab {} failed to start (is the Docker engine running? `sudo scripts/docker-engine.sh`): {}", self.name, chain(&e)),
+        }
+    }
+
+    pub fn state_path(&self) -> &Path {
+        self.state_dir.path()
+    }
+}
+
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// A Docker client; fails the test (never skips it) when no engine answers.
+pub async fn docker() -> DockerClient {
+    DockerClient::connect()
+        .await
+        .unwrap_or_else(|e| panic!("these tests need a Docker engine (run `sudo scripts/docker-engine.sh`): {}", chain(&e)))
+}
+
+/// Containers and networks still carrying the lab's labels.
+pub async fn leftovers(docker: &DockerClient, lab: &str) -> (usize, usize) {
+    let containers = docker.list_containers(labels::filter(lab, None, None)).await.unwrap().len();
+    let networks = docker.list_networks(labels::filter(lab, None, None)).await.unwrap().len();
+    (containers, networks)
+}
+
+/// An HTTPS client that trusts the lab's CA (and nothing else), with no redirects followed.
+pub fn client(lab: &Lab) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = reqwest::Certificate::from_pem(lab.ca_cert_pem().as_bytes()).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .tls_built_in_root_certs(false)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
