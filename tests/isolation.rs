@@ -31,12 +31,30 @@ async fn database_is_isolated_and_app_ports_are_loopback_only() {
     let options = net.options.unwrap_or_default();
     assert_eq!(options.get("com.docker.network.bridge.inhibit_ipv4").map(String::as_str), Some("true"));
 
-    // No default route inside the database container (read the kernel's table, as `ip route`).
+    // No route out of the database container. Docker still writes a default route via the
+    // subnet's gateway address, but with `inhibit_ipv4` that address exists nowhere: no host
+    // interface carries it and the host has no route to the subnet, so the next hop is dead.
     let (code, routes) = docker.exec(&db.container_id, &["cat", "/proc/net/route"]).await.unwrap();
     assert_eq!(code, 0);
-    let default_routes: Vec<&str> =
-        routes.lines().skip(1).filter(|l| l.split_whitespace().nth(1) == Some("00000000")).collect();
-    assert!(default_routes.is_empty(), "database has a default route: {default_routes:?}\n{routes}");
+    let db_subnet = &lab.config().vpc.subnets["private-db-subnet-1a"].cidr;
+    let host_addrs = host_command(&["ip", "-4", "-o", "addr", "show"]);
+    let host_routes = host_command(&["ip", "-4", "route", "show"]);
+    for line in routes.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&"00000000") {
+            continue;
+        }
+        let gateway = std::net::Ipv4Addr::from(u32::from_str_radix(fields[2], 16).unwrap().swap_bytes());
+        assert!(db_subnet.contains_addr(gateway), "default route leaves the DB subnet: via {gateway}");
+        assert!(
+            !host_addrs.contains(&format!(" {gateway}/")),
+            "the host carries the DB gateway {gateway}, so the DB could reach it:\n{host_addrs}"
+        );
+    }
+    assert!(
+        !host_routes.contains(&db_subnet.to_string()),
+        "the host has a route to the DB subnet {db_subnet}:\n{host_routes}"
+    );
 
     // App tasks: published on 127.0.0.1 only, on their app subnet plus the DB subnet.
     let service = lab.service("flask-app-service").unwrap().status();
@@ -59,4 +77,11 @@ async fn database_is_isolated_and_app_ports_are_loopback_only() {
     lab.shutdown().await.unwrap();
     assert_eq!(leftovers(&docker, &test.name).await, (0, 0));
     tierlab::lab::remove_lab(&docker, &test.name, true).await.unwrap();
+}
+
+/// Output of a read-only command on the host (inspecting its configuration, sending nothing).
+fn host_command(args: &[&str]) -> String {
+    let out = std::process::Command::new(args[0]).args(&args[1..]).output().expect("run ip");
+    assert!(out.status.success(), "{args:?} failed");
+    String::from_utf8(out.stdout).unwrap()
 }
