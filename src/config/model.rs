@@ -38,6 +38,18 @@ pub struct LabSettings {
     pub state_dir: Option<PathBuf>,
     /// How long `up` waits for the database and the first healthy tasks before giving up.
     pub start_timeout: Duration,
+    /// Which limits timing settings (health-check interval and timeout) are checked against.
+    pub profile: TimingProfile,
+}
+
+/// `[lab] profile`: the bounds timing settings are validated against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimingProfile {
+    /// AWS's own limits (health-check interval 5s..=300s, timeout 2s..=120s). The default.
+    #[default]
+    Aws,
+    /// Shorter health checks (interval >= 100ms, timeout >= 50ms) so demos and tests settle fast.
+    Fast,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -253,6 +265,8 @@ pub struct Service {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub load_balancer: Option<ServiceLoadBalancer>,
+    /// `allow-zero-tasks = true`: `desired-count = 0` is intended (a scaled-down service).
+    pub allow_zero_tasks: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

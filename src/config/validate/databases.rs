@@ -1,0 +1,169 @@
+//! `[databases.IDENTIFIER]`: RDS DB instances.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+
+use super::super::model::{Database, SecurityGroup, Vpc};
+use super::super::{defaults, path, suggest, wire};
+use super::ctx::{Ctx, q};
+use super::rules;
+
+/// Instance classes tierlab knows, with (CPU units = vCPU × 1024, memory MiB) as host limits.
+pub const INSTANCE_CLASSES: [(&str, u32, u32); 11] = [
+    ("db.t3.micro", 2048, 1024),
+    ("db.t3.small", 2048, 2048),
+    ("db.t3.medium", 2048, 4096),
+    ("db.t3.large", 2048, 8192),
+    ("db.t4g.micro", 2048, 1024),
+    ("db.t4g.small", 2048, 2048),
+    ("db.t4g.medium", 2048, 4096),
+    ("db.t4g.large", 2048, 8192),
+    ("db.m5.large", 2048, 8192),
+    ("db.m5.xlarge", 4096, 16384),
+    ("db.r5.large", 2048, 16384),
+];
+
+/// Names RDS reserves for its own accounts.
+const RESERVED_USERNAMES: [&str; 2] = ["root", "rdsadmin"];
+
+pub fn database(
+    cx: &mut Ctx,
+    id: &str,
+    db: &wire::Database,
+    vpc: &Vpc,
+    groups: &BTreeMap<String, SecurityGroup>,
+) -> Database {
+    let at = path::join("databases", id);
+    if let Err(why) = check_identifier(id) {
+        cx.table(&at, format!("DB instance identifier `{id}`: {why}"));
+    }
+    if !["mysql", "mariadb"].contains(&db.engine.as_str()) {
+        cx.bad(
+            &format!("{at}.engine"),
+            q(&db.engine),
+            format!(
+                "must be \"mysql\" or \"mariadb\"; {}",
+                suggest::hint(&db.engine, "engines", ["mysql", "mariadb"])
+            ),
+        );
+    }
+    let (cpu, memory_mib) = instance_class(cx, &at, &db.instance_class);
+    if db.image.trim().is_empty() {
+        cx.bad(&format!("{at}.image"), q(&db.image), "must not be empty");
+    }
+    check_text(cx, &format!("{at}.db-name"), &db.db_name, check_db_name);
+    check_text(
+        cx,
+        &format!("{at}.master-username"),
+        &db.master_username,
+        check_username,
+    );
+    let storage = cx.int_in(
+        &format!("{at}.allocated-storage"),
+        db.allocated_storage,
+        20..=65536,
+    );
+    let retention = db
+        .backup_retention_period
+        .map(|d| cx.int_in(&format!("{at}.backup-retention-period"), d, 0..=35));
+    let why = "an RDS DB subnet group needs subnets in at least two availability zones";
+    rules::private_subnets(cx, &format!("{at}.subnets"), &db.subnets, vpc, 2, why);
+    rules::groups_exist(
+        cx,
+        &format!("{at}.security-groups"),
+        &db.security_groups,
+        groups,
+    );
+    Database {
+        identifier: id.to_string(),
+        engine: db.engine.clone(),
+        engine_version: db
+            .engine_version
+            .clone()
+            .unwrap_or_else(|| defaults::ENGINE_VERSION.to_string()),
+        instance_class: db.instance_class.clone(),
+        image: db.image.clone(),
+        build: cx.build_dir(&format!("{at}.build"), db.build.as_deref()),
+        db_name: db.db_name.clone(),
+        master_username: db.master_username.clone(),
+        port: db
+            .port
+            .map_or(defaults::DB_PORT, |p| cx.port(&format!("{at}.port"), p)),
+        subnets: db.subnets.clone(),
+        security_groups: db.security_groups.clone(),
+        allocated_storage_gib: storage.and_then(NonZeroU32::new).unwrap_or(NonZeroU32::MIN),
+        backup_retention_days: retention
+            .flatten()
+            .unwrap_or(defaults::BACKUP_RETENTION_DAYS),
+        multi_az: db.multi_az.unwrap_or(defaults::MULTI_AZ),
+        cpu,
+        memory_mib,
+    }
+}
+
+fn check_text(cx: &mut Ctx, key: &str, value: &str, rule: fn(&str) -> Result<(), String>) {
+    if let Err(why) = rule(value) {
+        cx.bad(key, q(value), why);
+    }
+}
+
+fn instance_class(cx: &mut Ctx, at: &str, class: &str) -> (u32, u32) {
+    match INSTANCE_CLASSES.iter().find(|(name, ..)| *name == class) {
+        Some(&(_, cpu, mem)) => (cpu, mem),
+        None => {
+            let names = INSTANCE_CLASSES.iter().map(|(n, ..)| *n);
+            let msg = format!(
+                "unknown instance class; {}",
+                suggest::hint(class, "instance classes", names)
+            );
+            cx.bad(&format!("{at}.instance-class"), q(class), msg);
+            (0, 0)
+        }
+    }
+}
+
+/// RDS: 1-63 letters, digits or hyphens; first a letter; no trailing or double hyphen.
+fn check_identifier(id: &str) -> Result<(), String> {
+    if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err("must start with a letter".into());
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        return Err(format!(
+            "`{c}` is not allowed (letters, digits and hyphens only)"
+        ));
+    }
+    if id.len() > 63 {
+        return Err(format!("is {} characters; at most 63", id.len()));
+    }
+    if id.ends_with('-') || id.contains("--") {
+        return Err("may not end with a hyphen or contain two in a row".into());
+    }
+    Ok(())
+}
+
+/// MySQL database name as RDS accepts it: a letter, then letters, digits or `_`, at most 64.
+fn check_db_name(name: &str) -> Result<(), String> {
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64;
+    ok.then_some(()).ok_or_else(|| {
+        "must start with a letter and be letters, digits and `_`, at most 64 characters".into()
+    })
+}
+
+/// RDS MySQL master user name: 1-16 characters, a letter first, not a reserved name.
+fn check_username(name: &str) -> Result<(), String> {
+    if RESERVED_USERNAMES.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "`{name}` is reserved by RDS; choose another (e.g. \"admin\")"
+        ));
+    }
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 16;
+    ok.then_some(())
+        .ok_or_else(|| "must be 1 to 16 letters, digits or `_`, starting with a letter".into())
+}

@@ -1,0 +1,155 @@
+//! `[load-balancers.NAME]`: placement, security groups and listeners.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::super::model::{DefaultRoute, Listener, LoadBalancer, SecurityGroup, Vpc};
+use super::super::{defaults, path, wire};
+use super::ctx::{Ctx, list, q};
+use super::{listeners, rules};
+
+/// ALB's `idle_timeout.timeout_seconds` range.
+const IDLE_TIMEOUT_MAX: Duration = Duration::from_secs(4000);
+
+/// What the load balancer rules look things up in.
+pub struct Known<'a> {
+    pub vpc: &'a Vpc,
+    pub security_groups: &'a BTreeMap<String, SecurityGroup>,
+    pub target_groups: &'a BTreeMap<String, wire::TargetGroup>,
+}
+
+pub fn load_balancers(
+    cx: &mut Ctx,
+    lbs: &BTreeMap<String, wire::LoadBalancer>,
+    known: &Known,
+) -> BTreeMap<String, LoadBalancer> {
+    let mut ports: BTreeMap<u16, String> = BTreeMap::new();
+    lbs.iter()
+        .map(|(name, lb)| (name.clone(), load_balancer(cx, name, lb, known, &mut ports)))
+        .collect()
+}
+
+fn load_balancer(
+    cx: &mut Ctx,
+    name: &str,
+    lb: &wire::LoadBalancer,
+    known: &Known,
+    ports: &mut BTreeMap<u16, String>,
+) -> LoadBalancer {
+    let at = path::join("load-balancers", name);
+    placement(cx, &at, lb, known.vpc);
+    rules::groups_exist(
+        cx,
+        &format!("{at}.security-groups"),
+        &lb.security_groups,
+        known.security_groups,
+    );
+    let idle_key = format!("{at}.idle-timeout");
+    let idle_timeout = cx.duration(
+        &idle_key,
+        lb.idle_timeout.as_deref(),
+        defaults::IDLE_TIMEOUT,
+    );
+    if idle_timeout < Duration::from_secs(1) || idle_timeout > IDLE_TIMEOUT_MAX {
+        cx.bad(
+            &idle_key,
+            q(lb.idle_timeout.as_deref().unwrap_or_default()),
+            "must be between 1s and 4000s",
+        );
+    }
+    let listeners = lb
+        .listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let at = format!("{at}.listeners[{i}]");
+            let listener = listeners::listener(cx, &at, l, known.target_groups);
+            check_port(cx, &at, name, lb, &listener, known, ports);
+            listener
+        })
+        .collect();
+    LoadBalancer {
+        name: name.to_string(),
+        subnets: lb.subnets.clone(),
+        security_groups: lb.security_groups.clone(),
+        idle_timeout,
+        listeners,
+    }
+}
+
+/// An ALB needs subnets in at least two AZs, all public (routed to an internet gateway).
+fn placement(cx: &mut Ctx, at: &str, lb: &wire::LoadBalancer, vpc: &Vpc) {
+    let key = format!("{at}.subnets");
+    let mut zones = BTreeSet::new();
+    for (i, name) in lb.subnets.iter().enumerate() {
+        let item = format!("{key}[{i}]");
+        if !cx.exists(&item, "subnet", name, vpc.subnets.keys()) {
+            continue;
+        }
+        let subnet = &vpc.subnets[name];
+        zones.insert(subnet.availability_zone.as_str());
+        match vpc.route_tables.get(&subnet.route_table).map(|rt| rt.default_route) {
+            Some(DefaultRoute::InternetGateway) | None => {}
+            Some(_) => cx.bad(&item, q(name), format!(
+                "a load balancer needs public subnets, but route table `{}` has no internet-gateway default route",
+                subnet.route_table
+            )),
+        }
+    }
+    if zones.len() < 2 {
+        cx.bad(&key, list(&lb.subnets), format!(
+            "an Application Load Balancer needs subnets in at least two availability zones (found {})",
+            zones.len()
+        ));
+    }
+}
+
+/// Port 0 ("any free port") is exempt from the uniqueness and security group checks: it is only
+/// known once bound.
+fn check_port(
+    cx: &mut Ctx,
+    at: &str,
+    lb_name: &str,
+    lb: &wire::LoadBalancer,
+    l: &Listener,
+    known: &Known,
+    ports: &mut BTreeMap<u16, String>,
+) {
+    let port = l.port();
+    if port == 0 {
+        return;
+    }
+    let key = format!("{at}.port");
+    if let Some(other) = ports.insert(port, lb_name.to_string()) {
+        let msg = format!("port {port} is already used by a listener of load balancer `{other}`");
+        cx.bad(&key, port.to_string(), msg);
+    }
+    // A missing group is reported on its own; judging ingress without it would mislead.
+    if lb.security_groups.is_empty()
+        || !lb
+            .security_groups
+            .iter()
+            .all(|g| known.security_groups.contains_key(g))
+    {
+        return;
+    }
+    let allowed = lb
+        .security_groups
+        .iter()
+        .map(|g| &known.security_groups[g])
+        .any(|g| {
+            g.ingress
+                .iter()
+                .any(|r| r.ports.is_none_or(|p| p.from <= port && port <= p.to))
+        });
+    if !allowed {
+        let groups = list(&lb.security_groups);
+        cx.bad(
+            &key,
+            port.to_string(),
+            format!(
+                "no ingress rule of the load balancer's security groups {groups} allows port {port}"
+            ),
+        );
+    }
+}

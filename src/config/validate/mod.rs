@@ -1,0 +1,119 @@
+//! [`wire::File`] → [`Config`]: each section checked in its own file; every problem collected.
+//!
+//! Sections are checked in dependency order (VPC, security groups, target groups, load
+//! balancers, databases, task definitions, services) so that later ones can look up earlier
+//! ones. A section that is wrong still yields a value (with a default in place of the bad
+//! part) so that checking goes on; the diagnostics decide the result.
+
+mod ctx;
+mod databases;
+mod lab;
+mod listeners;
+mod load_balancers;
+mod rules;
+mod security_groups;
+mod services;
+mod target_groups;
+mod tasks;
+mod vpc;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::error::Diagnostic;
+use super::locate::Locator;
+use super::model::Config;
+use super::wire;
+use ctx::Ctx;
+
+/// Checks every rule and builds the typed config, or returns all diagnostics (with lines).
+pub fn validate(
+    file: wire::File,
+    source: &Path,
+    base_dir: &Path,
+    locator: &Locator,
+) -> Result<Config, Vec<Diagnostic>> {
+    let mut cx = Ctx::new(source, base_dir);
+    let config = build(&mut cx, &file, source, base_dir);
+    if cx.diagnostics.is_empty() {
+        return Ok(config);
+    }
+    let mut diagnostics = cx.diagnostics;
+    for d in &mut diagnostics {
+        d.line = locator.line_of(&d.key_path);
+    }
+    diagnostics.sort_by_key(|d| d.line);
+    Err(diagnostics)
+}
+
+fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Config {
+    let lab = lab::lab(cx, &file.lab);
+    let vpc = vpc::vpc(cx, &file.vpc);
+    let security_groups = security_groups::security_groups(cx, &file.security_groups);
+    let target_groups: BTreeMap<_, _> = file
+        .target_groups
+        .iter()
+        .map(|(name, tg)| {
+            (
+                name.clone(),
+                target_groups::target_group(cx, name, tg, lab.profile),
+            )
+        })
+        .collect();
+    let known = load_balancers::Known {
+        vpc: &vpc,
+        security_groups: &security_groups,
+        target_groups: &file.target_groups,
+    };
+    let load_balancers = load_balancers::load_balancers(cx, &file.load_balancers, &known);
+    let clusters: Vec<String> = file.clusters.keys().cloned().collect();
+    let databases = file
+        .databases
+        .iter()
+        .map(|(id, db)| {
+            (
+                id.clone(),
+                databases::database(cx, id, db, &vpc, &security_groups),
+            )
+        })
+        .collect();
+    let task_definitions = file
+        .task_definitions
+        .iter()
+        .map(|(family, td)| {
+            (
+                family.clone(),
+                tasks::task_definition(cx, family, td, &file.databases),
+            )
+        })
+        .collect();
+    let known = services::Known {
+        vpc: &vpc,
+        clusters: &clusters,
+        task_definitions: &task_definitions,
+        security_groups: &security_groups,
+        target_groups: &file.target_groups,
+        load_balancers: &load_balancers,
+    };
+    let services = file
+        .services
+        .iter()
+        .map(|(name, s)| (name.clone(), services::service(cx, name, s, &known)))
+        .collect();
+    Config {
+        source: source.to_path_buf(),
+        base_dir: base_dir.to_path_buf(),
+        lab,
+        vpc,
+        security_groups,
+        load_balancers,
+        target_groups,
+        clusters,
+        task_definitions,
+        services,
+        databases,
+    }
+}

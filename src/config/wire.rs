@@ -1,0 +1,222 @@
+//! The file as written: serde structs that mirror `emulator.toml` key for key (kebab-case,
+//! unknown keys refused). Values that need checking beyond their TOML type (durations, CIDRs,
+//! enums, ports) stay strings or i64 here so that `validate` can name the key and the value.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct File {
+    pub lab: Lab,
+    pub vpc: Vpc,
+    #[serde(default)]
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    #[serde(default)]
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    #[serde(default)]
+    pub target_groups: BTreeMap<String, TargetGroup>,
+    #[serde(default)]
+    pub clusters: BTreeMap<String, Cluster>,
+    #[serde(default)]
+    pub task_definitions: BTreeMap<String, TaskDefinition>,
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    #[serde(default)]
+    pub databases: BTreeMap<String, Database>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Lab {
+    pub name: String,
+    pub state_dir: Option<String>,
+    pub start_timeout: Option<String>,
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Vpc {
+    pub name: String,
+    pub cidr: String,
+    #[serde(default)]
+    pub route_tables: BTreeMap<String, RouteTable>,
+    #[serde(default)]
+    pub subnets: BTreeMap<String, Subnet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RouteTable {
+    pub default_route: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Subnet {
+    pub cidr: String,
+    pub availability_zone: String,
+    pub route_table: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SecurityGroup {
+    #[serde(default)]
+    pub ingress: Vec<Ingress>,
+    #[serde(default)]
+    pub egress: Vec<Egress>,
+}
+
+/// `{ port = 8000, from = "alb-sg" }`; no `port`/`ports` means all traffic.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Ingress {
+    pub port: Option<i64>,
+    pub ports: Option<String>,
+    pub from: String,
+}
+
+/// `{ port = 3306, to = "db-sg" }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Egress {
+    pub port: Option<i64>,
+    pub ports: Option<String>,
+    pub to: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LoadBalancer {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub idle_timeout: Option<String>,
+    #[serde(default)]
+    pub listeners: Vec<Listener>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Listener {
+    pub protocol: String,
+    pub port: i64,
+    pub bind_address: Option<String>,
+    pub certificate: Option<Certificate>,
+    pub default_action: Action,
+}
+
+/// `{ hostnames = [...] }` (local CA), `{ cert-file, key-file }` (PEM files), or `{}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Certificate {
+    pub hostnames: Option<Vec<String>>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+}
+
+/// `{ type = "forward", target-group = ... }` or `{ type = "redirect", protocol, port, host,
+/// status-code }`; which keys belong to which type is checked in `validate`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Action {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub target_group: Option<String>,
+    pub protocol: Option<String>,
+    pub port: Option<i64>,
+    pub host: Option<String>,
+    pub status_code: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TargetGroup {
+    pub protocol: Option<String>,
+    pub port: i64,
+    pub target_type: Option<String>,
+    pub deregistration_delay: Option<String>,
+    #[serde(default)]
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub health_check: HealthCheck,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HealthCheck {
+    pub path: Option<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub healthy_threshold: Option<i64>,
+    pub unhealthy_threshold: Option<i64>,
+    pub matcher: Option<String>,
+}
+
+/// `[clusters.NAME]`: an ECS cluster has no settings here; the table only names it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TaskDefinition {
+    pub cpu: i64,
+    pub memory: i64,
+    pub container: Container,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub build: Option<String>,
+    pub port: i64,
+    pub log_group: Option<String>,
+    pub log_stream_prefix: Option<String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Service {
+    pub cluster: String,
+    pub task_definition: String,
+    pub desired_count: i64,
+    #[serde(default)]
+    pub allow_zero_tasks: bool,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub load_balancer: Option<ServiceLoadBalancer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ServiceLoadBalancer {
+    pub target_group: String,
+    pub container_name: String,
+    pub container_port: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Database {
+    pub engine: String,
+    pub engine_version: Option<String>,
+    pub instance_class: String,
+    pub image: String,
+    pub build: Option<String>,
+    pub db_name: String,
+    pub master_username: String,
+    pub port: Option<i64>,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub allocated_storage: i64,
+    pub backup_retention_period: Option<i64>,
+    pub multi_az: Option<bool>,
+}
