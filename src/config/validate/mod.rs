@@ -8,6 +8,7 @@
 mod ctx;
 mod databases;
 mod lab;
+mod listeners;
 mod load_balancers;
 mod rules;
 mod security_groups;
