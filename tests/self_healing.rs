@@ -28,13 +28,15 @@ async fn killed_task_is_deregistered_and_replaced() {
     let victim = before.tasks[0].clone();
 
     // A client that keeps requesting through the load balancer, bounded in count and time.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_load = stop.clone();
     let loop_client = client.clone();
     let url = format!("{https}/api/entries");
     let load = tokio::spawn(async move {
         let (mut ok, mut failed) = (0usize, 0usize);
         let started = Instant::now();
         for _ in 0..MAX_REQUESTS {
-            if started.elapsed() > MAX_LOOP_TIME {
+            if started.elapsed() > MAX_LOOP_TIME || stop_load.load(std::sync::atomic::Ordering::Relaxed) {
                 break;
             }
             match loop_client.get(&url).send().await {
@@ -66,7 +68,8 @@ async fn killed_task_is_deregistered_and_replaced() {
     let mut status = service.watch();
     let steady = tokio::time::timeout(
         Duration::from_secs(30),
-        status.wait_for(|s| s.running_count == 2 && s.tasks.iter().all(|t| t.task_id != victim.task_id)),
+        // Drop the borrow at once: holding a watch `Ref` would block the controller's updates.
+        async { status.wait_for(|s| s.running_count == 2 && s.tasks.iter().all(|t| t.task_id != victim.task_id)).await.map(|_| ()) },
     )
     .await;
     assert!(steady.is_ok(), "service did not recover: {:?}", service.status());
@@ -77,6 +80,9 @@ async fn killed_task_is_deregistered_and_replaced() {
         assert_eq!(tg.state_of(&task.task_id), Some(TargetState::Healthy), "task {} not healthy", task.task_id);
     }
 
+    // Keep requesting a little after recovery, then stop the client.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (ok, failed) = load.await.unwrap();
     eprintln!(
         "self-healing: target deregistered after {:.0} ms, replacement healthy after {:.2} s; client requests: {ok} ok, {failed} failed",

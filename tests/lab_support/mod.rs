@@ -40,6 +40,10 @@ pub struct TestLab {
 impl TestLab {
     /// `tag` makes the lab name recognisable in `docker ps` (`tierlab-t-<tag>-<pid>-<n>`).
     pub fn new(tag: &str) -> TestLab {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("tierlab=info"))
+            .with_test_writer()
+            .try_init();
         let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
         let name = format!("t-{tag}-{}-{n}", std::process::id() % 10000);
         let (http_port, https_port) = (free_port(), free_port());
