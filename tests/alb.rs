@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use support::config::{
-    any_port, forward, http_listener, https_listener, load_balancer, redirect_to_https,
-    target_group,
+    any_port, fast_checks, forward, http_listener, https_listener, load_balancer,
+    redirect_to_https, target_group,
 };
 use support::{BackendHandle, backend, client, client_builder, wait_until};
 
@@ -76,8 +76,8 @@ impl Alb {
     }
 }
 
-/// A target group with `backends` registered under their names, all healthy.
-async fn healthy_group(name: &str, backends: &[&BackendHandle]) -> TargetGroupHandle {
+/// A target group with `backends` registered under their names (healthy once checked).
+fn healthy_group(name: &str, backends: &[&BackendHandle]) -> TargetGroupHandle {
     let group = TargetGroupHandle::new(target_group(name));
     for b in backends {
         group.register(b.name(), b.addr);
@@ -102,7 +102,7 @@ async fn get_body(client: &reqwest::Client, url: &str) -> String {
 async fn https_alternates_between_two_backends_with_forwarded_headers() {
     let a = backend().name("a").run().await;
     let b = backend().name("b").run().await;
-    let group = healthy_group("tg", &[&a, &b]).await;
+    let group = healthy_group("tg", &[&a, &b]);
     let alb = Alb::start(
         vec![https_listener(any_port(), forward("tg"))],
         IDLE,
@@ -149,7 +149,7 @@ async fn https_alternates_between_two_backends_with_forwarded_headers() {
 #[tokio::test]
 async fn forwarded_for_appends_to_the_clients_chain() {
     let a = backend().name("a").run().await;
-    let group = healthy_group("tg", &[&a]).await;
+    let group = healthy_group("tg", &[&a]);
     let alb = Alb::start(
         vec![http_listener(any_port(), forward("tg"))],
         IDLE,
@@ -218,7 +218,7 @@ async fn no_targets_is_503() {
 #[tokio::test]
 async fn closed_backend_is_502() {
     let a = backend().name("a").run().await;
-    let group = healthy_group("tg", &[&a]).await;
+    let group = healthy_group("tg", &[&a]);
     let alb = Alb::start(
         vec![http_listener(any_port(), forward("tg"))],
         IDLE,
@@ -239,7 +239,7 @@ async fn resetting_and_garbage_backends_are_502() {
         backend().name("r").resets().run().await,
         backend().name("g").garbage().run().await,
     ] {
-        let group = healthy_group("tg", &[&bad]).await;
+        let group = healthy_group("tg", &[&bad]);
         let alb = Alb::start(
             vec![http_listener(any_port(), forward("tg"))],
             IDLE,
@@ -269,7 +269,7 @@ async fn resetting_and_garbage_backends_are_502() {
 #[tokio::test]
 async fn never_answering_backend_is_504_after_idle_timeout() {
     let a = backend().name("a").hang_path("/slow").run().await;
-    let group = healthy_group("tg", &[&a]).await;
+    let group = healthy_group("tg", &[&a]);
     let idle = Duration::from_millis(300);
     let alb = Alb::start(
         vec![http_listener(any_port(), forward("tg"))],
@@ -293,7 +293,9 @@ async fn never_answering_backend_is_504_after_idle_timeout() {
 async fn failing_health_checks_take_a_target_out_of_rotation_and_back() {
     let a = backend().name("a").run().await;
     let b = backend().name("b").run().await;
-    let group = healthy_group("tg", &[&a, &b]).await;
+    let group = TargetGroupHandle::new(fast_checks(target_group("tg")));
+    group.register("a", a.addr);
+    group.register("b", b.addr);
     let alb = Alb::start(
         vec![http_listener(any_port(), forward("tg"))],
         IDLE,
@@ -371,7 +373,7 @@ async fn new_target_is_checked_at_once_not_after_an_interval() {
 async fn deregistered_target_gets_no_more_requests() {
     let a = backend().name("a").run().await;
     let b = backend().name("b").run().await;
-    let group = healthy_group("tg", &[&a, &b]).await;
+    let group = healthy_group("tg", &[&a, &b]);
     let alb = Alb::start(
         vec![http_listener(any_port(), forward("tg"))],
         IDLE,
@@ -392,7 +394,7 @@ async fn deregistered_target_gets_no_more_requests() {
 #[tokio::test]
 async fn https_negotiates_http2_via_alpn_and_http1_when_asked() {
     let a = backend().name("a").run().await;
-    let group = healthy_group("tg", &[&a]).await;
+    let group = healthy_group("tg", &[&a]);
     let alb = Alb::start(
         vec![https_listener(any_port(), forward("tg"))],
         IDLE,
@@ -421,7 +423,7 @@ async fn https_negotiates_http2_via_alpn_and_http1_when_asked() {
 #[tokio::test]
 async fn five_megabyte_upload_streams_through() {
     let a = backend().name("a").run().await;
-    let group = healthy_group("tg", &[&a]).await;
+    let group = healthy_group("tg", &[&a]);
     let alb = Alb::start(
         vec![
             https_listener(any_port(), forward("tg")),
@@ -497,7 +499,7 @@ async fn stop_closes_listeners_and_lets_in_flight_requests_finish() {
         .slow_path("/slow", Duration::from_millis(500))
         .run()
         .await;
-    let group = healthy_group("tg", &[&a]).await;
+    let group = healthy_group("tg", &[&a]);
     let alb = Alb::start(
         vec![http_listener(any_port(), forward("tg"))],
         IDLE,

@@ -15,7 +15,9 @@ pub fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-/// A target group with fast checks: 100 ms interval, 50 ms timeout, thresholds 2, matcher 200.
+/// A target group checked every 100 ms on [`HEALTH_PATH`], thresholds 2, matcher 200. The
+/// timeout is a generous 1 s so a busy test machine does not flip targets by accident; see
+/// [`fast_checks`] for tests about health itself.
 pub fn target_group(name: &str) -> TargetGroup {
     TargetGroup {
         name: name.to_string(),
@@ -23,7 +25,7 @@ pub fn target_group(name: &str) -> TargetGroup {
         health_check: HealthCheck {
             path: HEALTH_PATH.to_string(),
             interval: Duration::from_millis(100),
-            timeout: Duration::from_millis(50),
+            timeout: Duration::from_secs(1),
             healthy_threshold: 2,
             unhealthy_threshold: 2,
             matcher: Matcher {
@@ -35,13 +37,21 @@ pub fn target_group(name: &str) -> TargetGroup {
     }
 }
 
+/// The fast profile: 100 ms interval, 50 ms timeout.
+pub fn fast_checks(mut group: TargetGroup) -> TargetGroup {
+    group.health_check.interval = Duration::from_millis(100);
+    group.health_check.timeout = Duration::from_millis(50);
+    group
+}
+
+/// The listener action "forward to `target_group`".
 pub fn forward(target_group: &str) -> Action {
     Action::Forward {
         target_group: target_group.to_string(),
     }
 }
 
-/// HTTP → HTTPS on `port`, 301, host kept.
+/// HTTP → HTTPS on `port`, 301, host, path and query kept.
 pub fn redirect_to_https(port: u16) -> Action {
     Action::Redirect(Redirect {
         protocol: Some(ListenerProtocol::Https),
@@ -51,6 +61,7 @@ pub fn redirect_to_https(port: u16) -> Action {
     })
 }
 
+/// A plain HTTP listener.
 pub fn http_listener(bind: SocketAddr, action: Action) -> Listener {
     Listener {
         protocol: ListenerProtocol::Http,
@@ -72,6 +83,7 @@ pub fn https_listener(bind: SocketAddr, action: Action) -> Listener {
     }
 }
 
+/// A load balancer named `test-alb`.
 pub fn load_balancer(listeners: Vec<Listener>, idle_timeout: Duration) -> LoadBalancer {
     LoadBalancer {
         name: "test-alb".to_string(),
