@@ -449,6 +449,38 @@ async fn five_megabyte_upload_streams_through() {
 }
 
 #[tokio::test]
+async fn response_body_streams_without_waiting_for_its_end() {
+    let hold = Duration::from_secs(3);
+    let a = backend()
+        .name("a")
+        .trickle_path("/stream", hold)
+        .run()
+        .await;
+    let group = healthy_group("tg", &[&a]);
+    let alb = Alb::start(
+        vec![https_listener(any_port(), forward("tg"))],
+        IDLE,
+        &[&group],
+    )
+    .await;
+    wait_all_healthy(&group, 1).await;
+    let started = Instant::now();
+    let mut resp = client(&alb.ca)
+        .get(alb.https("/stream"))
+        .send()
+        .await
+        .unwrap();
+    let first = resp.chunk().await.unwrap().unwrap();
+    assert_eq!(&first[..], b"first");
+    assert!(
+        started.elapsed() < hold,
+        "first chunk waited for the whole body"
+    );
+    assert_eq!(&resp.chunk().await.unwrap().unwrap()[..], b"second");
+    alb.stop().await;
+}
+
+#[tokio::test]
 async fn port_in_use_names_the_port_and_the_fix() {
     support::init_tracing();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

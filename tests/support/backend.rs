@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Modes: normal (above); `.hang_path(p)` never answers requests to `p`; `.slow_path(p, d)`
-//! answers `p` after `d`; `.never_answers()` never
+//! answers `p` after `d`; `.trickle_path(p, d)` sends the head and `first` at once, `second` after
+//! `d`; `.never_answers()` never
 //! answers anything (health checks included); `.resets()` resets every connection after reading
 //! the request; `.garbage()` answers bytes that are not HTTP. The health path ([`HEALTH_PATH`])
 //! answers [`BackendHandle::set_health_status`]'s status (200 at first).
@@ -18,8 +19,11 @@ use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::{StreamExt, stream};
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -38,6 +42,7 @@ pub fn backend() -> BackendBuilder {
         mode: Mode::Normal,
         hang_path: None,
         slow: None,
+        trickle: None,
     }
 }
 
@@ -54,6 +59,7 @@ pub struct BackendBuilder {
     mode: Mode,
     hang_path: Option<String>,
     slow: Option<(String, Duration)>,
+    trickle: Option<(String, Duration)>,
 }
 
 impl BackendBuilder {
@@ -72,6 +78,12 @@ impl BackendBuilder {
     /// Requests to `path` are answered after `delay`.
     pub fn slow_path(mut self, path: &str, delay: Duration) -> Self {
         self.slow = Some((path.to_string(), delay));
+        self
+    }
+
+    /// Requests to `path` get a streamed body: `first` at once, `second` after `delay`.
+    pub fn trickle_path(mut self, path: &str, delay: Duration) -> Self {
+        self.trickle = Some((path.to_string(), delay));
         self
     }
 
@@ -100,6 +112,7 @@ impl BackendBuilder {
             name: self.name,
             hang_path: self.hang_path,
             slow: self.slow,
+            trickle: self.trickle,
             hits: AtomicUsize::new(0),
             health_checks: AtomicUsize::new(0),
             health_status: AtomicU16::new(200),
@@ -126,6 +139,7 @@ struct State {
     name: String,
     hang_path: Option<String>,
     slow: Option<(String, Duration)>,
+    trickle: Option<(String, Duration)>,
     hits: AtomicUsize,
     health_checks: AtomicUsize,
     health_status: AtomicU16,
@@ -225,7 +239,13 @@ async fn connection(mut stream: TcpStream, mode: Mode, state: Arc<State>) {
     }
 }
 
-async fn respond(req: Request<Incoming>, mode: Mode, state: &State) -> Response<Full<Bytes>> {
+type Body = BoxBody<Bytes, Infallible>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+async fn respond(req: Request<Incoming>, mode: Mode, state: &State) -> Response<Body> {
     let is_health = req.uri().path() == HEALTH_PATH;
     if is_health {
         state.health_checks.fetch_add(1, Ordering::SeqCst);
@@ -241,9 +261,22 @@ async fn respond(req: Request<Incoming>, mode: Mode, state: &State) -> Response<
     }
     if is_health {
         let status = StatusCode::from_u16(state.health_status.load(Ordering::SeqCst)).unwrap();
-        let mut response = Response::new(Full::new(Bytes::from_static(b"health")));
+        let mut response = Response::new(full("health"));
         *response.status_mut() = status;
         return response;
+    }
+    if let Some((_, delay)) = state
+        .trickle
+        .as_ref()
+        .filter(|(p, _)| p == req.uri().path())
+    {
+        let delay = *delay;
+        let first = stream::once(async { Ok(Frame::data(Bytes::from_static(b"first"))) });
+        let second = stream::once(async move {
+            tokio::time::sleep(delay).await;
+            Ok(Frame::data(Bytes::from_static(b"second")))
+        });
+        return Response::new(BodyExt::boxed(StreamBody::new(first.chain(second))));
     }
     let echoed = echo_headers(&req);
     // Count the body as it streams in: what arrived proves the upload went through.
@@ -260,7 +293,7 @@ async fn respond(req: Request<Incoming>, mode: Mode, state: &State) -> Response<
     } else {
         state.name.clone()
     };
-    let mut response = Response::new(Full::new(Bytes::from(text)));
+    let mut response = Response::new(full(text));
     let headers = response.headers_mut();
     headers.insert("x-backend", state.name.parse().unwrap());
     for (name, value) in echoed {
