@@ -99,15 +99,19 @@ async fn probe(addr: SocketAddr, path: &str) -> Result<u16, String> {
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
     // Drive the connection here instead of spawning it: it dies with the check.
-    tokio::select! {
-        response = sender.send_request(request) => {
-            response.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
-        }
-        closed = conn => Err(match closed {
-            Ok(()) => "connection closed before a response".to_string(),
-            Err(e) => e.to_string(),
-        }),
-    }
+    let send = sender.send_request(request);
+    tokio::pin!(send, conn);
+    let response = tokio::select! {
+        response = &mut send => response,
+        closed = &mut conn => match closed {
+            Err(e) => return Err(e.to_string()),
+            // The connection ended first; the request's own result says why.
+            Ok(()) => send.await,
+        },
+    };
+    response
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.to_string())
 }
 
 fn log_transition(group: &str, target: &Arc<Target>, t: &Transition) {

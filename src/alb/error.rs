@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use crate::state::StateError;
 
 /// Why starting the load balancer (or its local CA) failed.
+// Fields are the file, address or name each message shows; they need no docs of their own.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum AlbError {
     /// The CA directory or one of its files could not be written.

@@ -15,7 +15,9 @@ use serde::Serialize;
 pub enum TargetState {
     /// Registered; the first health checks have not passed yet. Gets no traffic.
     Initial,
+    /// Passing health checks; gets traffic.
     Healthy,
+    /// Failing health checks; gets traffic only when no target is healthy (fail-open).
     Unhealthy,
     /// Deregistered, finishing its in-flight requests.
     Draining,
@@ -60,18 +62,25 @@ impl fmt::Display for TargetState {
 /// AWS's target health reason codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum ReasonCode {
+    /// Registered; no health check has completed yet.
     #[serde(rename = "Elb.RegistrationInProgress")]
     RegistrationInProgress,
+    /// Initial health checks are running (some failed, not enough to be unhealthy).
     #[serde(rename = "Elb.InitialHealthChecking")]
     InitialHealthChecking,
+    /// The target answered with a status the matcher rejects.
     #[serde(rename = "Target.ResponseCodeMismatch")]
     ResponseCodeMismatch,
+    /// The target did not answer within the health check timeout.
     #[serde(rename = "Target.Timeout")]
     Timeout,
+    /// Connection refused or reset, or not an HTTP answer.
     #[serde(rename = "Target.FailedHealthChecks")]
     FailedHealthChecks,
+    /// Deregistered and draining its in-flight requests.
     #[serde(rename = "Target.DeregistrationInProgress")]
     DeregistrationInProgress,
+    /// Not registered with the target group.
     #[serde(rename = "Target.NotRegistered")]
     NotRegistered,
 }
@@ -100,7 +109,9 @@ impl fmt::Display for ReasonCode {
 /// Why a target is not healthy: AWS's code and its human description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
+    /// AWS's reason code.
     pub code: ReasonCode,
+    /// AWS's description, e.g. `Health checks failed with these codes: [500]`.
     pub description: String,
 }
 
@@ -165,7 +176,9 @@ impl CheckOutcome {
 /// A change of state, returned by [`HealthMachine::record`] so the caller logs it once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
+    /// The state before the check.
     pub from: TargetState,
+    /// The state after it.
     pub to: TargetState,
     /// Why the target is in `to`; `None` when it became healthy.
     pub reason: Option<Reason>,
@@ -199,6 +212,7 @@ impl HealthMachine {
         }
     }
 
+    /// The current state.
     pub fn state(&self) -> TargetState {
         self.state
     }

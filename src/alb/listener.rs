@@ -32,7 +32,9 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// What a listener does with every request.
 #[derive(Debug, Clone)]
 pub enum Route {
+    /// Send to a target of this group.
     Forward(TargetGroupHandle),
+    /// Answer with a redirect built from the request.
     Redirect(Redirect),
 }
 

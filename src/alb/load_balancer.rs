@@ -16,6 +16,7 @@ use crate::config::{Action, ListenerProtocol, LoadBalancer};
 /// Where one listener can be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerEndpoint {
+    /// HTTP or HTTPS.
     pub protocol: ListenerProtocol,
     /// The address actually bound (the real port when the config said 0).
     pub addr: SocketAddr,
@@ -85,13 +86,14 @@ impl LoadBalancerHandle {
         })
     }
 
+    /// The load balancer's name (the key under `[load-balancers]`).
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Every listener, in config order.
-    pub fn endpoints(&self) -> &[ListenerEndpoint] {
-        &self.endpoints
+    /// Every listener, in config order, with the address it actually bound.
+    pub fn endpoints(&self) -> Vec<ListenerEndpoint> {
+        self.endpoints.clone()
     }
 
     /// URL of the first HTTP listener.

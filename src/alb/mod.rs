@@ -9,6 +9,8 @@
 //! - [`listener`]: accept, TLS, HTTP/1.1 + HTTP/2, graceful stop.
 //! - [`load_balancer`]: [`LoadBalancerHandle::start`] wires a config's listeners together.
 
+#![warn(missing_docs)]
+
 pub mod checker;
 mod error;
 pub mod headers;

@@ -31,7 +31,9 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Where a request came in: what the `X-Forwarded-*` headers and redirects are built from.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestContext {
+    /// The client's address (appended to `X-Forwarded-For`).
     pub client: SocketAddr,
+    /// The listener's protocol (`X-Forwarded-Proto`).
     pub protocol: ListenerProtocol,
     /// The listener's bound address (its port is `X-Forwarded-Port`).
     pub listener: SocketAddr,

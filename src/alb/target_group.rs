@@ -36,14 +36,17 @@ impl Target {
         }
     }
 
+    /// The id it was registered under (an ECS task id, or the address for static targets).
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// Where requests and health checks go.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// The current health state (lock-free).
     pub fn state(&self) -> TargetState {
         TargetState::from_u8(self.state.load(Ordering::Acquire))
     }
@@ -76,11 +79,15 @@ impl Target {
 /// One row of `describe-target-health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetDescription {
+    /// The target's id.
     pub id: String,
     /// `None` for a target that is not registered.
     pub address: Option<SocketAddr>,
+    /// Its health state.
     pub state: TargetState,
+    /// Why it is not healthy (`None` when healthy).
     pub reason: Option<ReasonCode>,
+    /// AWS's description of the reason.
     pub description: Option<String>,
 }
 
@@ -139,6 +146,7 @@ impl TargetGroupHandle {
         handle
     }
 
+    /// The target group's name.
     pub fn name(&self) -> &str {
         &self.inner.cfg.name
     }

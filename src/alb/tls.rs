@@ -46,9 +46,21 @@ pub struct LocalCa {
 
 /// A server certificate issued by the [`LocalCa`], with its private key (PKCS#8).
 pub struct LeafCertificate {
+    /// The certificate, DER-encoded.
     pub cert_der: CertificateDer<'static>,
+    /// The certificate, PEM-encoded.
     pub cert_pem: String,
+    /// Its private key (ECDSA P-256, PKCS#8).
     pub key_der: PrivatePkcs8KeyDer<'static>,
+}
+
+impl std::fmt::Debug for LocalCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The signing key stays out of logs.
+        f.debug_struct("LocalCa")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LocalCa {
