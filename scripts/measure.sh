@@ -9,12 +9,14 @@ RUNS="${1:-5}"
 cargo build --release --quiet
 BIN=target/release/tierlab
 export TIERLAB_STATE_DIR="$(mktemp -d /tmp/tierlab-measure.XXXXXX)"
-trap '"$BIN" down >/dev/null 2>&1 || true; rm -rf "$TIERLAB_STATE_DIR"' EXIT
+trap '"$BIN" down --volumes >/dev/null 2>&1 || true; rm -rf "$TIERLAB_STATE_DIR"' EXIT
 CA="$TIERLAB_STATE_DIR/ca/ca.pem"
 now() { date +%s.%N; }
 json() { "$BIN" status --json | python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
 
-"$BIN" down >/dev/null 2>&1 || true
+# Fresh data: this state directory's generated passwords must match the volume (run 1 includes
+# the database's first initialisation; later runs reuse the volume, as `up` after `down` does).
+"$BIN" down --volumes >/dev/null 2>&1 || true
 ups=(); heals=()
 for run in $(seq 1 "$RUNS"); do
     t0=$(now)

@@ -75,6 +75,11 @@ impl StateDir {
         self.lab_dir(lab).join("control.json")
     }
 
+    /// Path of a generated secret (whether or not it exists yet).
+    pub fn secret_path(&self, lab: &str, name: &str) -> PathBuf {
+        self.lab_dir(lab).join("secrets").join(name)
+    }
+
     pub fn logs_dir(&self, lab: &str) -> PathBuf {
         self.lab_dir(lab).join("logs")
     }
@@ -82,10 +87,15 @@ impl StateDir {
     /// Returns the secret `name` of `lab`, generating and storing it (mode 0600) on first use.
     /// The value is never logged.
     pub fn secret(&self, lab: &str, name: &str) -> Result<String, StateError> {
+        self.secret_with_origin(lab, name).map(|(value, _)| value)
+    }
+
+    /// Like [`StateDir::secret`], also telling whether the secret was created by this call.
+    pub fn secret_with_origin(&self, lab: &str, name: &str) -> Result<(String, bool), StateError> {
         let dir = self.lab_dir(lab).join("secrets");
         let path = dir.join(name);
         match fs::read_to_string(&path) {
-            Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
+            Ok(s) if !s.trim().is_empty() => return Ok((s.trim().to_string(), false)),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => {
@@ -103,7 +113,7 @@ impl StateDir {
             .map(char::from)
             .collect();
         write_private_file(&path, value.as_bytes())?;
-        Ok(value)
+        Ok((value, true))
     }
 }
 

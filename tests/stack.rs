@@ -94,3 +94,24 @@ async fn crud_over_https_round_robin_and_data_survives_restart() {
     remove_lab(&docker, &test.name, true).await.unwrap();
     assert_eq!(leftovers(&docker, &test.name).await, (0, 0));
 }
+
+/// A data volume whose password is gone (state directory removed) is reported with the fix, and
+/// the failed start leaves nothing running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_database_password_is_reported_and_leaves_nothing() {
+    let _serial = DOCKER_LOCK.lock().await;
+    let test = TestLab::new("pwd");
+    let docker = docker().await;
+    test.start().await.shutdown().await.unwrap();
+
+    let other_state = tempfile::tempdir().unwrap();
+    let options = tierlab::lab::StartOptions { state_dir: Some(other_state.path().to_path_buf()), ..Default::default() };
+    let error = match tierlab::Lab::start(test.config(), options).await {
+        Ok(_) => panic!("a lab whose DB password is lost must not start"),
+        Err(e) => lab_support::chain(&e),
+    };
+    assert!(error.contains("tierlab down --volumes"), "{error}");
+    assert!(error.contains(&format!("tierlab-{}-flask-crud-db-data", test.name)), "{error}");
+    assert_eq!(leftovers(&docker, &test.name).await, (0, 0), "a failed start cleans up");
+    remove_lab(&docker, &test.name, true).await.unwrap();
+}

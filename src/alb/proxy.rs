@@ -69,7 +69,8 @@ impl Proxy {
         ctx: &RequestContext,
     ) -> Response<ProxyBody> {
         let Some(target) = group.pick() else {
-            tracing::warn!(
+            // Per request, so debug: the health flips that cause it are logged once at warn.
+            tracing::debug!(
                 target_group = group.name(),
                 "503: no registered target is healthy"
             );

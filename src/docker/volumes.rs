@@ -23,6 +23,14 @@ impl DockerClient {
         Ok(())
     }
 
+    pub async fn volume_exists(&self, name: &str) -> Result<bool, DockerError> {
+        match self.inner.inspect_volume(name).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(DockerError::op("inspect volume", name)(e)),
+        }
+    }
+
     pub async fn list_volumes(&self, filters: HashMap<String, Vec<String>>) -> Result<Vec<String>, DockerError> {
         let options = ListVolumesOptions { filters: Some(filters) };
         let response = self

@@ -53,7 +53,7 @@ pub struct ServiceHandle {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "service `{service}` did not reach {desired} healthy tasks within {waited:?} (running {running}, pending {pending}); last events:\n{events}"
+    "service `{service}` did not reach {desired} healthy tasks within {waited:?} (running {running}, pending {pending}); the tasks' own logs say why (`tierlab logs`). Last events:\n{events}"
 )]
 pub struct NotSteady {
     pub service: String,

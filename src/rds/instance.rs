@@ -49,11 +49,26 @@ pub async fn start(docker: &DockerClient, config: &Config, db: &Database, state:
     let docker_err = |source| RdsError::Docker { identifier: identifier.clone(), source };
     let secret_err = |source| RdsError::Secret { identifier: identifier.clone(), source };
 
-    let (master_secret, root_secret) = secret_names(identifier);
-    let master_password = state.secret(lab, &master_secret).map_err(secret_err)?;
-    let root_password = state.secret(lab, &root_secret).map_err(secret_err)?;
-
+    // The data volume was initialised with the passwords of its first run. Passwords made up
+    // now would not open it: say so instead of starting tasks that cannot log in.
     let volume = volume_name(lab, identifier);
+    let volume_existed = docker.volume_exists(&volume).await.map_err(docker_err)?;
+    let (master_secret, root_secret) = secret_names(identifier);
+    let (master_password, master_new) = state.secret_with_origin(lab, &master_secret).map_err(secret_err)?;
+    let (root_password, root_new) = state.secret_with_origin(lab, &root_secret).map_err(secret_err)?;
+    if volume_existed && (master_new || root_new) {
+        for (name, new) in [(&master_secret, master_new), (&root_secret, root_new)] {
+            if new {
+                let _ = std::fs::remove_file(state.secret_path(lab, name));
+            }
+        }
+        return Err(RdsError::PasswordLost {
+            identifier: identifier.clone(),
+            volume,
+            secret: state.secret_path(lab, &master_secret),
+        });
+    }
+
     docker
         .ensure_volume(&volume, labels::of(lab, labels::Role::DatabaseVolume, identifier))
         .await

@@ -23,6 +23,15 @@ pub enum RdsError {
         source: crate::state::StateError,
     },
     #[error(
+        "database `{identifier}`: its data volume `{volume}` exists, but the password it was created with is not at {secret} \
+         (was the state directory removed or changed?). Restore that file, or start with fresh data: `tierlab down --volumes`"
+    )]
+    PasswordLost {
+        identifier: String,
+        volume: String,
+        secret: std::path::PathBuf,
+    },
+    #[error(
         "database `{identifier}` was not ready after {waited:?} (waited for `mysqladmin ping` over TCP inside the container){last_output}"
     )]
     NotReady {
