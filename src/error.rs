@@ -7,12 +7,14 @@ pub enum Error {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    // The three below are boxed: their bollard/rustls sources are large, and an error should not
+    // make every `Result` of the library that large.
     #[error(transparent)]
-    Docker(#[from] crate::docker::DockerError),
+    Docker(Box<crate::docker::DockerError>),
     #[error("load balancer")]
-    Alb(#[from] crate::alb::AlbError),
+    Alb(Box<crate::alb::AlbError>),
     #[error(transparent)]
-    Rds(#[from] crate::rds::RdsError),
+    Rds(Box<crate::rds::RdsError>),
     #[error(transparent)]
     Environment(#[from] crate::ecs::environment::EnvironmentError),
     #[error(transparent)]
@@ -32,5 +34,23 @@ impl Error {
             Error::Usage(_) => 2,
             _ => 1,
         }
+    }
+}
+
+impl From<crate::docker::DockerError> for Error {
+    fn from(e: crate::docker::DockerError) -> Self {
+        Error::Docker(Box::new(e))
+    }
+}
+
+impl From<crate::alb::AlbError> for Error {
+    fn from(e: crate::alb::AlbError) -> Self {
+        Error::Alb(Box::new(e))
+    }
+}
+
+impl From<crate::rds::RdsError> for Error {
+    fn from(e: crate::rds::RdsError) -> Self {
+        Error::Rds(Box::new(e))
     }
 }

@@ -1,9 +1,13 @@
 //! [`Lab`]: the whole architecture running, started from a config and stopped again.
 //!
 //! `Lab::start` brings the tiers up bottom to top, each step waiting on a condition:
-//! 1. state directory and local CA; 2. Docker: clear leftovers, networks, images;
-//! 3. databases, until they accept connections; 4. target groups and health checks;
-//! 5. load balancers; 6. services, until their tasks are healthy.
+//! 1. state directory and local CA;
+//! 2. Docker: clear leftovers, networks, images;
+//! 3. databases, until they accept connections;
+//! 4. target groups and health checks;
+//! 5. load balancers;
+//! 6. services, until their tasks are healthy.
+//!
 //! A failure at any step removes what the earlier steps made. `Lab::shutdown` stops the tiers top
 //! to bottom; `Drop` removes the lab's containers and networks as a fallback.
 
