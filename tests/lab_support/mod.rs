@@ -92,6 +92,24 @@ impl TestLab {
         }
     }
 
+    /// Writes the config to a file in the state dir (build contexts made absolute) for CLI tests.
+    pub fn write_config_file(&self) -> PathBuf {
+        let root = repo_root();
+        let text = self
+            .config_text
+            .replace(
+                "build = \"examples/",
+                &format!("build = \"{}/examples/", root.display()),
+            )
+            .replace(
+                "build = \"images/",
+                &format!("build = \"{}/images/", root.display()),
+            );
+        let path = self.state_dir.path().join("emulator.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     pub fn state_path(&self) -> &Path {
         self.state_dir.path()
     }

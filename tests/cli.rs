@@ -1,0 +1,167 @@
+//! The `tierlab` binary end to end: `up` in the foreground, `status --json` from another process,
+//! `logs`, SIGTERM stopping the stack cleanly, `down --volumes`, and the exit codes.
+
+mod lab_support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lab_support::{DOCKER_LOCK, TestLab, docker, leftovers};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tierlab");
+
+fn tierlab(test: &TestLab, config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("-f")
+        .arg(config)
+        .args(args)
+        .env("TIERLAB_STATE_DIR", test.state_path())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_status_logs_sigterm_and_down() {
+    let _serial = DOCKER_LOCK.lock().await;
+    let test = TestLab::new("cli");
+    let docker = docker().await;
+    let config = test.write_config_file();
+
+    let mut up = Command::new(BIN)
+        .arg("-f")
+        .arg(&config)
+        .arg("up")
+        .env("TIERLAB_STATE_DIR", test.state_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // `status --json` answers once `up` is ready (bounded wait).
+    let started = Instant::now();
+    let status: Value = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "tierlab up did not become ready"
+        );
+        assert!(up.try_wait().unwrap().is_none(), "tierlab up exited early");
+        let out = tierlab(&test, &config, &["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if value["running"] == true && value["services"][0]["running_count"] == 2 {
+            break value;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(
+        status["alb"]["http_url"],
+        format!("http://127.0.0.1:{}", test.http_port)
+    );
+    assert_eq!(
+        status["alb"]["https_url"],
+        format!("https://127.0.0.1:{}", test.https_port)
+    );
+    for task in status["services"][0]["tasks"].as_array().unwrap() {
+        assert!(task["container_id"].as_str().unwrap().len() >= 12);
+        assert!(
+            task["target_address"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
+        assert_eq!(task["health"], "healthy");
+    }
+    assert_eq!(status["databases"][0]["status"], "available");
+
+    // The table names the same things.
+    let table = tierlab(&test, &config, &["status"]);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("flask-app-alb")
+            && table.contains("healthy")
+            && table.contains("flask-crud-db"),
+        "{table}"
+    );
+
+    // Logs carry CloudWatch-style stream names.
+    let logs = tierlab(&test, &config, &["logs", "flask-app-service"]);
+    assert!(logs.status.success());
+    let logs = String::from_utf8(logs.stdout).unwrap();
+    assert!(
+        logs.lines().any(|l| l.starts_with("ecs/flask-app/")),
+        "no stream-prefixed lines:\n{logs}"
+    );
+
+    // A second `up` of the same lab is refused.
+    let second = tierlab(&test, &config, &["up"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already up"));
+
+    // SIGTERM stops the stack cleanly.
+    let pid = up.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let waited = Instant::now();
+    let exit = loop {
+        if let Some(status) = up.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "up did not stop after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "up exited with {exit}");
+    assert_eq!(
+        leftovers(&docker, &test.name).await,
+        (0, 0),
+        "SIGTERM leaves nothing running"
+    );
+    let not_running: Value =
+        serde_json::from_slice(&tierlab(&test, &config, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(not_running["running"], false);
+
+    // `down --volumes` removes the data volume too.
+    let down = tierlab(&test, &config, &["down", "--volumes"]);
+    assert!(down.status.success());
+    let volumes = docker
+        .list_volumes(tierlab::docker::labels::filter(&test.name, None, None))
+        .await
+        .unwrap();
+    assert!(volumes.is_empty(), "volumes left: {volumes:?}");
+}
+
+#[test]
+fn exit_codes_for_usage_and_bad_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[lab]\nname = \"x\"\nstart-timout = \"5s\"\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("-f")
+        .arg(&bad)
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml:3")
+            && stderr.contains("start-timout")
+            && stderr.contains("did you mean"),
+        "{stderr}"
+    );
+
+    let out = Command::new(BIN).arg("no-such-command").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
