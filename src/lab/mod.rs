@@ -40,6 +40,8 @@ pub use status::{AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, 
 
 /// How long shutdown waits for the lab's tasks (controllers, listeners) to finish.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between the two cleanup sweeps of the `Drop` fallback.
+const DROP_SWEEP_PAUSE: Duration = Duration::from_millis(750);
 /// Capacity of each service's Docker event queue.
 const EVENT_QUEUE: usize = 256;
 
@@ -283,7 +285,6 @@ impl Lab {
         if self.stopped {
             return Ok(());
         }
-        self.stopped = true;
         self.cancel.cancel();
         self.tracker.close();
         if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.tracker.wait()).await.is_err() {
@@ -292,6 +293,8 @@ impl Lab {
         if let Some(docker) = &self.docker {
             remove_lab(docker, &self.config.lab.name, false).await?;
         }
+        // Only now: a stop that is interrupted or fails half-way leaves the rest to `Drop`.
+        self.stopped = true;
         Ok(())
     }
 }
@@ -313,8 +316,15 @@ impl Drop for Lab {
                 Ok(rt) => rt.block_on(async {
                     // The bollard client is bound to the old runtime's connection pool; connect anew.
                     let docker = DockerClient::connect().await.unwrap_or(docker);
-                    if let Err(e) = remove_lab(&docker, &lab, false).await {
-                        eprintln!("tierlab: cleaning up lab `{lab}` on drop failed: {e:#}");
+                    // Twice: a create request that was in flight when the lab was dropped (an
+                    // interrupted start) lands after the first sweep.
+                    for pass in 0..2 {
+                        if pass > 0 {
+                            tokio::time::sleep(DROP_SWEEP_PAUSE).await;
+                        }
+                        if let Err(e) = remove_lab(&docker, &lab, false).await {
+                            eprintln!("tierlab: cleaning up lab `{lab}` on drop failed: {e:#}");
+                        }
                     }
                 }),
                 Err(e) => eprintln!("tierlab: cannot clean up lab `{lab}` on drop: {e}"),
