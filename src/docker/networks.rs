@@ -6,6 +6,7 @@ use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::ListNetworksOptions;
 
 use super::{DockerClient, DockerError, is_not_found};
+use crate::config::Ipv4Net;
 
 /// Network option that keeps the host off an internal bridge (no host address, so neither side
 /// can reach the other), matching a route table with only local routes.
@@ -73,7 +74,7 @@ impl DockerClient {
         &self,
         cidr: &str,
     ) -> Result<Option<(String, String)>, DockerError> {
-        let Some(wanted) = parse_cidr(cidr) else {
+        let Ok(wanted) = cidr.parse::<Ipv4Net>() else {
             return Ok(None);
         };
         let networks = self
@@ -84,7 +85,11 @@ impl DockerClient {
         for network in networks {
             let configs = network.ipam.and_then(|i| i.config).unwrap_or_default();
             for subnet in configs.into_iter().filter_map(|c| c.subnet) {
-                if parse_cidr(&subnet).is_some_and(|other| ranges_overlap(wanted, other)) {
+                // IPv6 and malformed subnets do not parse and cannot clash with an IPv4 one.
+                if subnet
+                    .parse::<Ipv4Net>()
+                    .is_ok_and(|other| other.overlaps(&wanted))
+                {
                     return Ok(Some((network.name.clone().unwrap_or_default(), subnet)));
                 }
             }
@@ -114,36 +119,5 @@ impl DockerClient {
             Err(e) if !is_not_found(&e) => Err(DockerError::op("remove network", name)(e)),
             _ => Ok(()),
         }
-    }
-}
-
-/// An IPv4 CIDR as an inclusive range of addresses; `None` for IPv6 or malformed input.
-fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
-    let (addr, prefix) = cidr.split_once('/')?;
-    let addr: std::net::Ipv4Addr = addr.parse().ok()?;
-    let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
-    let start = u32::from(addr) & mask;
-    Some((start, start | !mask))
-}
-
-fn ranges_overlap(a: (u32, u32), b: (u32, u32)) -> bool {
-    a.0 <= b.1 && b.0 <= a.1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overlap_of_cidrs() {
-        let a = parse_cidr("10.0.3.0/24").unwrap();
-        assert!(ranges_overlap(a, parse_cidr("10.0.0.0/16").unwrap()));
-        assert!(!ranges_overlap(a, parse_cidr("10.0.4.0/24").unwrap()));
-        assert!(parse_cidr("fd00::/64").is_none());
     }
 }

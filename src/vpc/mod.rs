@@ -103,3 +103,110 @@ pub fn subnets_in_use(config: &Config) -> Vec<String> {
     subnets.dedup();
     subnets
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The default topology, with its build contexts pointed at the repo.
+    fn reference() -> Config {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("emulator.toml")).unwrap();
+        crate::config::parse(&text, &root.join("emulator.toml"), root).unwrap()
+    }
+
+    fn without_db_ingress(mut config: Config) -> Config {
+        config
+            .security_groups
+            .get_mut("db-sg")
+            .unwrap()
+            .ingress
+            .clear();
+        config
+    }
+
+    #[test]
+    fn db_subnet_is_internal_and_app_subnet_is_not() {
+        let config = reference();
+        let db = subnet_network(&config, "private-db-subnet-1a");
+        assert!(db.internal);
+        assert_eq!(db.cidr, "10.0.5.0/24");
+        assert_eq!(db.gateway, "10.0.5.1");
+        assert_eq!(db.name, "tierlab-flask-app-private-db-subnet-1a");
+        assert!(!subnet_network(&config, "private-app-subnet-1a").internal);
+    }
+
+    #[test]
+    fn tasks_alternate_between_the_service_subnets() {
+        let config = reference();
+        let service = &config.services["flask-app-service"];
+        let placed: Vec<&str> = (0..4).map(|i| task_subnet(service, i)).collect();
+        assert_eq!(
+            placed,
+            [
+                "private-app-subnet-1a",
+                "private-app-subnet-1b",
+                "private-app-subnet-1a",
+                "private-app-subnet-1b"
+            ]
+        );
+    }
+
+    #[test]
+    fn tasks_join_their_subnet_then_the_reachable_database_subnet() {
+        let config = reference();
+        let service = &config.services["flask-app-service"];
+        let networks: Vec<String> = task_networks(&config, service, "private-app-subnet-1b")
+            .into_iter()
+            .map(|a| a.network)
+            .collect();
+        assert_eq!(
+            networks,
+            [
+                "tierlab-flask-app-private-app-subnet-1b",
+                "tierlab-flask-app-private-db-subnet-1a"
+            ]
+        );
+    }
+
+    #[test]
+    fn removing_the_db_sg_rule_cuts_tasks_off_the_database_network() {
+        let config = without_db_ingress(reference());
+        let service = &config.services["flask-app-service"];
+        assert!(reachable_databases(&config, service).is_empty());
+        assert_eq!(
+            task_networks(&config, service, "private-app-subnet-1a").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn security_groups_need_both_egress_and_ingress() {
+        let config = reference();
+        let app = ["app-sg".to_string()];
+        let db = ["db-sg".to_string()];
+        let alb = ["alb-sg".to_string()];
+        assert!(sg_allows(&config, &app, &db, 3306));
+        assert!(!sg_allows(&config, &app, &db, 22), "only 3306 is open");
+        assert!(!sg_allows(&config, &db, &app, 8000), "db-sg has no egress");
+        assert!(sg_allows(&config, &alb, &app, 8000));
+        assert!(
+            !sg_allows(&config, &alb, &db, 3306),
+            "the load balancer may not reach the database"
+        );
+    }
+
+    #[test]
+    fn every_used_subnet_gets_a_network_and_public_ones_do_not() {
+        let subnets = subnets_in_use(&reference());
+        assert_eq!(
+            subnets,
+            [
+                "private-app-subnet-1a",
+                "private-app-subnet-1b",
+                "private-db-subnet-1a"
+            ]
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! Security group evaluation: may traffic on a port flow from one set of groups to another?
 
-use crate::config::{Config, Ipv4Net, SgPeer, SgRule};
+use crate::config::{Config, SgPeer, SgRule};
 
 /// True when a member of `from` may open a connection to a member of `to` on `port`: one of
 /// `from`'s egress rules allows it towards `to` and one of `to`'s ingress rules allows it from
@@ -27,17 +27,7 @@ fn rule_matches(config: &Config, rule: &SgRule, port: u16, peers: &[String]) -> 
     let port_ok = rule.ports.is_none_or(|r| r.from <= port && port <= r.to);
     let peer_ok = match &rule.peer {
         SgPeer::Group(group) => peers.contains(group),
-        SgPeer::Cidr(net) => overlaps(*net, config.vpc.cidr),
+        SgPeer::Cidr(net) => net.overlaps(&config.vpc.cidr),
     };
     port_ok && peer_ok
-}
-
-fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
-    let range = |n: Ipv4Net| {
-        let mask = u32::MAX.checked_shl(32 - u32::from(n.prefix)).unwrap_or(0);
-        let start = u32::from(n.addr) & mask;
-        (start, start | !mask)
-    };
-    let ((a0, a1), (b0, b1)) = (range(a), range(b));
-    a0 <= b1 && b0 <= a1
 }
