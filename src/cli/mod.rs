@@ -2,7 +2,7 @@
 
 mod down;
 mod logs;
-mod progress;
+pub mod progress;
 mod status;
 mod table;
 mod up;

@@ -1,11 +1,29 @@
 //! Spinners for long steps when stderr is a terminal; log lines otherwise.
 
-use std::sync::Mutex;
+use std::io::Write;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::lab::Progress;
+
+/// All spinners live here, so log lines can be printed above them instead of through them.
+static BARS: LazyLock<MultiProgress> = LazyLock::new(MultiProgress::new);
+
+/// A `tracing` writer that hides the spinners while a log line is printed, then redraws them.
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        BARS.suspend(|| std::io::stderr().write_all(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 /// Shows one spinner per step: its detail line updates in place, and it ends with a check mark.
 pub struct Spinners {
@@ -22,7 +40,7 @@ impl Spinners {
 
 impl Progress for Spinners {
     fn begin(&self, step: &str) {
-        let bar = ProgressBar::new_spinner();
+        let bar = BARS.add(ProgressBar::new_spinner());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {prefix} {wide_msg:.dim}")
                 .expect("valid template"),
@@ -44,6 +62,15 @@ impl Progress for Spinners {
         if let Some(bar) = self.current.lock().unwrap().take() {
             bar.set_style(ProgressStyle::with_template("✔ {msg}").expect("valid template"));
             bar.finish_with_message(summary.to_string());
+        }
+    }
+}
+
+impl Drop for Spinners {
+    /// A step that never finished (the start failed or was interrupted) leaves no spinner behind.
+    fn drop(&mut self) {
+        if let Some(bar) = self.current.lock().unwrap().take() {
+            bar.finish_and_clear();
         }
     }
 }

@@ -88,16 +88,23 @@ async fn refuse_if_running(control_file: &Path, lab: &str) -> Result<(), Error> 
 
 fn spawn_signal_watch(stop: CancellationToken) {
     tokio::spawn(async move {
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(e) => {
-                tracing::warn!("cannot watch SIGTERM: {e}");
+        // SIGHUP too: closing the terminal `up` runs in must not orphan the lab.
+        let (mut term, mut hangup) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(term), Ok(hangup)) => (term, hangup),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("cannot watch SIGTERM/SIGHUP: {e}; only Ctrl-C stops the lab");
+                let _ = tokio::signal::ctrl_c().await;
+                stop.cancel();
                 return;
             }
         };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
+            _ = hangup.recv() => {}
         }
         stop.cancel();
     });
