@@ -597,6 +597,8 @@ fn redirect_fields() {
         protocol: Some(ListenerProtocol::Https),
         host: None,
         port: Some(8443),
+        path: None,
+        query: None,
         status: RedirectStatus::Permanent301,
     };
     assert_eq!(
