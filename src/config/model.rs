@@ -275,7 +275,7 @@ pub struct WeightedTargetGroup {
 /// ALB's fixed-response action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FixedResponse {
-    /// 200..=599.
+    /// 2XX, 4XX or 5XX.
     pub status: u16,
     /// One of ALB's content types; `None` sends no `Content-Type`.
     pub content_type: Option<String>,

@@ -288,12 +288,14 @@ fn fixed_response(cx: &mut Ctx, at: &str, a: &wire::Action) -> FixedResponse {
             503
         }
         Some(text) => match text.parse::<u16>() {
-            Ok(code) if (200..=599).contains(&code) && text.len() == 3 => code,
+            Ok(code) if (200..=599).contains(&code) && !(300..400).contains(&code) && text.len() == 3 => {
+                code
+            }
             _ => {
                 cx.bad(
                     &format!("{at}.status-code"),
                     q(text),
-                    "must be an HTTP status code from 200 to 599 (2XX, 4XX or 5XX), e.g. \"503\"",
+                    "must be a 2XX, 4XX or 5XX HTTP status code, e.g. \"503\" (use a redirect action for 3XX)",
                 );
                 503
             }

@@ -1105,3 +1105,5 @@ fn all_errors_are_collected() {
         .replacen("cidr = \"10.0.0.0/16\"", "cidr = \"10.0.0.0/8\"", 1);
     assert_eq!(errors(&text).len(), 3);
 }
+
+mod routing;
