@@ -250,7 +250,8 @@ impl TargetGroupHandle {
     /// targets; fail-open over the unhealthy ones when none is healthy; `None` when nothing may
     /// get traffic.
     pub fn pick(&self) -> Option<Arc<Target>> {
-        self.choose(&http::HeaderMap::new()).map(|c| Arc::clone(c.target()))
+        self.choose(&http::HeaderMap::new())
+            .map(|c| Arc::clone(c.target()))
     }
 
     /// The target for a request with `headers` (its stickiness cookie, if the group is sticky),

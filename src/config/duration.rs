@@ -5,7 +5,8 @@ use std::time::Duration;
 
 /// Parses a duration string. The error says what was expected.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    const EXPECTED: &str = "expected a number with a unit: ms, s, m, h or d (e.g. \"30s\", \"500ms\")";
+    const EXPECTED: &str =
+        "expected a number with a unit: ms, s, m, h or d (e.g. \"30s\", \"500ms\")";
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(format!("empty duration; {EXPECTED}"));

@@ -201,11 +201,15 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(ip) & mask == u32::from(net)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(ip) & mask == u128::from(net)
             }
             _ => false,
@@ -239,7 +243,9 @@ pub enum Certificate {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Forward { target_group: String },
+    Forward {
+        target_group: String,
+    },
     /// Forward to several target groups by weight (ALB's `ForwardConfig`).
     WeightedForward(WeightedForward),
     Redirect(Redirect),

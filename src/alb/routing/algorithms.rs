@@ -161,9 +161,28 @@ mod tests {
             .collect();
         assert_eq!(picks, [0, 2, 0, 2].map(Some));
         let down = [c(Unhealthy), c(Initial), c(Unhealthy)];
-        assert_eq!(pick(down.iter().copied(), Algorithm::RoundRobin, 0, draw(1)), Some(2));
-        assert_eq!(pick([c(Initial), c(Draining)].into_iter(), Algorithm::RoundRobin, 0, draw(0)), None);
-        assert_eq!(pick(std::iter::empty(), Algorithm::LeastOutstandingRequests, 0, draw(0)), None);
+        assert_eq!(
+            pick(down.iter().copied(), Algorithm::RoundRobin, 0, draw(1)),
+            Some(2)
+        );
+        assert_eq!(
+            pick(
+                [c(Initial), c(Draining)].into_iter(),
+                Algorithm::RoundRobin,
+                0,
+                draw(0)
+            ),
+            None
+        );
+        assert_eq!(
+            pick(
+                std::iter::empty(),
+                Algorithm::LeastOutstandingRequests,
+                0,
+                draw(0)
+            ),
+            None
+        );
     }
 
     #[test]
@@ -173,13 +192,22 @@ mod tests {
         cands[1].in_flight = 1;
         cands[2].in_flight = 1;
         let lor = Algorithm::LeastOutstandingRequests;
-        let picks: Vec<_> = (0..4).map(|t| pick(cands.iter().copied(), lor, 0, draw(t)).unwrap()).collect();
+        let picks: Vec<_> = (0..4)
+            .map(|t| pick(cands.iter().copied(), lor, 0, draw(t)).unwrap())
+            .collect();
         assert!(picks.iter().all(|&i| i != 0), "{picks:?}");
-        assert!(picks.contains(&1) && picks.contains(&2), "ties rotate: {picks:?}");
+        assert!(
+            picks.contains(&1) && picks.contains(&2),
+            "ties rotate: {picks:?}"
+        );
         cands[2].in_flight = 0;
         assert_eq!(pick(cands.iter().copied(), lor, 0, draw(1)), Some(2));
         cands[2].state = Unhealthy;
-        assert_eq!(pick(cands.iter().copied(), lor, 0, draw(1)), Some(1), "unhealthy ignored");
+        assert_eq!(
+            pick(cands.iter().copied(), lor, 0, draw(1)),
+            Some(1),
+            "unhealthy ignored"
+        );
     }
 
     #[test]
@@ -205,7 +233,11 @@ mod tests {
         };
         // weight 0.25 vs 1 → 20%; weight 0.5 → 33%; past the ramp → 50%.
         assert!((share(35_000) - 0.20).abs() < 0.02, "{}", share(35_000));
-        assert!((share(60_000) - 1.0 / 3.0).abs() < 0.02, "{}", share(60_000));
+        assert!(
+            (share(60_000) - 1.0 / 3.0).abs() < 0.02,
+            "{}",
+            share(60_000)
+        );
         assert!((share(200_000) - 0.5).abs() < 0.01, "{}", share(200_000));
         // Just healthy: the minimum share, not nothing.
         let s = share(10_000);
@@ -225,8 +257,14 @@ mod tests {
     fn weighted_index_splits_by_weight() {
         let weights = [(0, 1.0), (1, 3.0)];
         assert_eq!(weighted_index(weights.iter().copied(), 0), Some(0));
-        assert_eq!(weighted_index(weights.iter().copied(), u64::MAX / 4 - 1000), Some(0));
-        assert_eq!(weighted_index(weights.iter().copied(), u64::MAX / 4 + 1000), Some(1));
+        assert_eq!(
+            weighted_index(weights.iter().copied(), u64::MAX / 4 - 1000),
+            Some(0)
+        );
+        assert_eq!(
+            weighted_index(weights.iter().copied(), u64::MAX / 4 + 1000),
+            Some(1)
+        );
         assert_eq!(weighted_index(weights.iter().copied(), u64::MAX), Some(1));
         assert_eq!(weighted_index(std::iter::empty(), 5), None);
     }

@@ -79,13 +79,19 @@ mod tests {
     #[tokio::test]
     async fn counter_drops_when_the_body_ends_or_is_dropped() {
         let counter = Arc::new(AtomicUsize::new(0));
-        let body = CountedBody::new(Full::new(Bytes::from("hi")), InFlightGuard::new(counter.clone()));
+        let body = CountedBody::new(
+            Full::new(Bytes::from("hi")),
+            InFlightGuard::new(counter.clone()),
+        );
         assert_eq!(counter.load(Ordering::Relaxed), 1);
         let collected = body.collect().await.unwrap().to_bytes();
         assert_eq!(collected, "hi");
         assert_eq!(counter.load(Ordering::Relaxed), 0);
 
-        let body = CountedBody::new(Full::new(Bytes::from("x")), InFlightGuard::new(counter.clone()));
+        let body = CountedBody::new(
+            Full::new(Bytes::from("x")),
+            InFlightGuard::new(counter.clone()),
+        );
         assert_eq!(counter.load(Ordering::Relaxed), 1);
         drop(body);
         assert_eq!(counter.load(Ordering::Relaxed), 0);

@@ -116,16 +116,42 @@ mod tests {
     fn cookies_round_trip_and_cors_only_on_https() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
         let day = Duration::from_secs(86400);
-        let http: Vec<_> = set_cookies("AWSALB", "AWSALBCORS", 0xabc, day, ListenerProtocol::Http, now).collect();
+        let http: Vec<_> = set_cookies(
+            "AWSALB",
+            "AWSALBCORS",
+            0xabc,
+            day,
+            ListenerProtocol::Http,
+            now,
+        )
+        .collect();
         assert_eq!(http.len(), 1);
         assert_eq!(
             http[0],
             "AWSALB=0000000000000abc; Expires=Mon, 07 Nov 1994 08:49:37 GMT; Path=/"
         );
-        let https: Vec<_> = set_cookies("AWSALB", "AWSALBCORS", 0xabc, day, ListenerProtocol::Https, now).collect();
+        let https: Vec<_> = set_cookies(
+            "AWSALB",
+            "AWSALBCORS",
+            0xabc,
+            day,
+            ListenerProtocol::Https,
+            now,
+        )
+        .collect();
         assert_eq!(https.len(), 2);
-        assert!(https[1].to_str().unwrap().starts_with("AWSALBCORS=0000000000000abc;"));
-        assert!(https[1].to_str().unwrap().ends_with("SameSite=None; Secure"));
+        assert!(
+            https[1]
+                .to_str()
+                .unwrap()
+                .starts_with("AWSALBCORS=0000000000000abc;")
+        );
+        assert!(
+            https[1]
+                .to_str()
+                .unwrap()
+                .ends_with("SameSite=None; Secure")
+        );
 
         let mut headers = HeaderMap::new();
         headers.insert(COOKIE, "a=1; AWSALB=0000000000000abc; b=2".parse().unwrap());
@@ -135,6 +161,10 @@ mod tests {
         headers.insert(COOKIE, "AWSALB=garbage".parse().unwrap());
         assert_eq!(token(&headers, "AWSALB", "AWSALBCORS"), None);
         headers.insert(COOKIE, "AWSALBTG=0000000000000001".parse().unwrap());
-        assert_eq!(token(&headers, "AWSALB", "AWSALBCORS"), None, "other cookie names");
+        assert_eq!(
+            token(&headers, "AWSALB", "AWSALBCORS"),
+            None,
+            "other cookie names"
+        );
     }
 }

@@ -43,7 +43,11 @@ impl WeightedGroups {
         let sticky = self
             .stickiness
             .and_then(|_| sticky::token(headers, sticky::GROUP_COOKIE, sticky::GROUP_CORS_COOKIE))
-            .and_then(|t| self.groups.iter().position(|(_, w, tok)| *tok == t && *w > 0));
+            .and_then(|t| {
+                self.groups
+                    .iter()
+                    .position(|(_, w, tok)| *tok == t && *w > 0)
+            });
         let weights = self.groups.iter().map(|(_, w, _)| *w);
         let i = sticky.unwrap_or_else(|| pick_by_weight(weights, rand::random()));
         let (group, _, token) = &self.groups[i];
@@ -62,11 +66,7 @@ impl GroupChoice<'_> {
     }
 
     /// `Set-Cookie` values for the response (none without group stickiness).
-    pub fn cookies(
-        &self,
-        protocol: ListenerProtocol,
-        now: SystemTime,
-    ) -> Vec<HeaderValue> {
+    pub fn cookies(&self, protocol: ListenerProtocol, now: SystemTime) -> Vec<HeaderValue> {
         match self.stickiness {
             Some(duration) => sticky::set_cookies(
                 sticky::GROUP_COOKIE,

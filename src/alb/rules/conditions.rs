@@ -193,7 +193,10 @@ mod tests {
             name: "X-Missing".into(),
             values: strings(&["*"]),
         });
-        assert!(!c.matches(&view(&h, "/", None)), "absent header never matches");
+        assert!(
+            !c.matches(&view(&h, "/", None)),
+            "absent header never matches"
+        );
     }
 
     #[test]
@@ -223,10 +226,16 @@ mod tests {
         ]));
         assert!(c.matches(&view(&h, "/", Some("a=1&Version=V2.1"))));
         assert!(c.matches(&view(&h, "/", Some("mode=BETA"))));
-        assert!(c.matches(&view(&h, "/", Some("x=%62eta"))), "percent-decoded");
+        assert!(
+            c.matches(&view(&h, "/", Some("x=%62eta"))),
+            "percent-decoded"
+        );
         assert!(!c.matches(&view(&h, "/", Some("version=v1"))));
         assert!(!c.matches(&view(&h, "/", None)));
-        assert!(!c.matches(&view(&h, "/", Some("other=v2"))), "key must match");
+        assert!(
+            !c.matches(&view(&h, "/", Some("other=v2"))),
+            "key must match"
+        );
     }
 
     #[test]
@@ -236,7 +245,10 @@ mod tests {
             addr: a.parse().unwrap(),
             prefix: p,
         };
-        let c = Compiled::new(&Condition::SourceIp(vec![net("10.1.0.0", 16), net("::1", 128)]));
+        let c = Compiled::new(&Condition::SourceIp(vec![
+            net("10.1.0.0", 16),
+            net("::1", 128),
+        ]));
         assert!(c.matches(&view(&h, "/", None)));
         let mut v = view(&h, "/", None);
         v.source = "::1".parse().unwrap();

@@ -201,7 +201,11 @@ pub fn fixed_response(fixed: &FixedResponse) -> Response<ProxyBody> {
     response
 }
 
-fn add_group_cookies(response: &mut Response<ProxyBody>, choice: &GroupChoice, ctx: &RequestContext) {
+fn add_group_cookies(
+    response: &mut Response<ProxyBody>,
+    choice: &GroupChoice,
+    ctx: &RequestContext,
+) {
     for cookie in choice.cookies(ctx.protocol, std::time::SystemTime::now()) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
@@ -210,7 +214,7 @@ fn add_group_cookies(response: &mut Response<ProxyBody>, choice: &GroupChoice, c
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Condition, ListenerProtocol, ListenerRule, RedirectStatus};
+    use crate::config::{Condition, ListenerProtocol, ListenerRule};
     use http::HeaderMap;
 
     fn fixed(status: u16) -> Action {
@@ -320,6 +324,5 @@ mod tests {
         assert_eq!(v("a.test:8080").as_deref(), Some("a.test"));
         assert_eq!(v("[::1]:8080").as_deref(), Some("[::1]"));
         assert_eq!(v("A.test").as_deref(), Some("A.test"));
-        let _ = RedirectStatus::Found302;
     }
 }

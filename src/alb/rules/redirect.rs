@@ -30,7 +30,11 @@ pub fn location(action: &Redirect, url: &UrlParts) -> String {
     let host = fill(action.host.as_deref().unwrap_or("#{host}"), url);
     let path = fill(action.path.as_deref().unwrap_or("/#{path}"), url);
     let query = fill(action.query.as_deref().unwrap_or("#{query}"), url);
-    let default_port = if protocol == ListenerProtocol::Https { 443 } else { 80 };
+    let default_port = if protocol == ListenerProtocol::Https {
+        443
+    } else {
+        80
+    };
     let mut out = format!("{scheme}://{host}");
     if port != default_port {
         out.push(':');
@@ -87,7 +91,10 @@ mod tests {
 
     #[test]
     fn defaults_keep_everything() {
-        assert_eq!(location(&redirect(), &url()), "http://app.test:8080/items/7?sort=asc");
+        assert_eq!(
+            location(&redirect(), &url()),
+            "http://app.test:8080/items/7?sort=asc"
+        );
     }
 
     #[test]
@@ -97,7 +104,10 @@ mod tests {
         r.port = Some(443);
         assert_eq!(location(&r, &url()), "https://app.test/items/7?sort=asc");
         r.port = Some(8443);
-        assert_eq!(location(&r, &url()), "https://app.test:8443/items/7?sort=asc");
+        assert_eq!(
+            location(&r, &url()),
+            "https://app.test:8443/items/7?sort=asc"
+        );
     }
 
     #[test]

@@ -288,7 +288,11 @@ fn fixed_response(cx: &mut Ctx, at: &str, a: &wire::Action) -> FixedResponse {
             503
         }
         Some(text) => match text.parse::<u16>() {
-            Ok(code) if (200..=599).contains(&code) && !(300..400).contains(&code) && text.len() == 3 => {
+            Ok(code)
+                if (200..=599).contains(&code)
+                    && !(300..400).contains(&code)
+                    && text.len() == 3 =>
+            {
                 code
             }
             _ => {

@@ -68,7 +68,12 @@ fn conditions(cx: &mut Ctx, at: &str, conditions: &[wire::Condition]) -> Vec<Con
         .enumerate()
         .filter_map(|(i, c)| condition(cx, &format!("{key}[{i}]"), c))
         .collect();
-    for field in ["host-header", "path-pattern", "http-request-method", "source-ip"] {
+    for field in [
+        "host-header",
+        "path-pattern",
+        "http-request-method",
+        "source-ip",
+    ] {
         if out.iter().filter(|c| field_of(c) == field).count() > 1 {
             cx.table(
                 &key,
@@ -105,14 +110,27 @@ fn condition(cx: &mut Ctx, at: &str, c: &wire::Condition) -> Option<Condition> {
     }
     if let Some(values) = &c.host_header {
         let key = format!("{at}.host-header");
-        strings(cx, &key, values, |v| {
-            v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.*?".contains(&b))
-        }, "may only hold letters, digits, `-`, `.`, `*` and `?`");
+        strings(
+            cx,
+            &key,
+            values,
+            |v| {
+                v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.*?".contains(&b))
+            },
+            "may only hold letters, digits, `-`, `.`, `*` and `?`",
+        );
         return Some(Condition::HostHeader(values.clone()));
     }
     if let Some(values) = &c.path_pattern {
         let key = format!("{at}.path-pattern");
-        strings(cx, &key, values, visible_ascii, "may only hold visible ASCII characters");
+        strings(
+            cx,
+            &key,
+            values,
+            visible_ascii,
+            "may only hold visible ASCII characters",
+        );
         return Some(Condition::PathPattern(values.clone()));
     }
     if let Some(h) = &c.http_header {
@@ -121,9 +139,19 @@ fn condition(cx: &mut Ctx, at: &str, c: &wire::Condition) -> Option<Condition> {
             && h.name.len() <= MAX_NAME_LEN
             && http::HeaderName::from_bytes(h.name.as_bytes()).is_ok();
         if !valid_name {
-            cx.bad(&format!("{key}.name"), q(&h.name), format!("must be a header name of 1 to {MAX_NAME_LEN} characters"));
+            cx.bad(
+                &format!("{key}.name"),
+                q(&h.name),
+                format!("must be a header name of 1 to {MAX_NAME_LEN} characters"),
+            );
         }
-        strings(cx, &format!("{key}.values"), &h.values, visible_ascii_or_space, "may only hold visible ASCII characters and spaces");
+        strings(
+            cx,
+            &format!("{key}.values"),
+            &h.values,
+            visible_ascii_or_space,
+            "may only hold visible ASCII characters and spaces",
+        );
         return Some(Condition::HttpHeader {
             name: h.name.clone(),
             values: h.values.clone(),
@@ -131,13 +159,25 @@ fn condition(cx: &mut Ctx, at: &str, c: &wire::Condition) -> Option<Condition> {
     }
     if let Some(methods) = &c.http_request_method {
         let key = format!("{at}.http-request-method");
-        strings(cx, &key, methods, |m| {
-            m.len() <= MAX_NAME_LEN && m.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
-        }, "must be an upper-case method name such as \"GET\" (A-Z, `-`, `_`; matched exactly)");
+        strings(
+            cx,
+            &key,
+            methods,
+            |m| {
+                m.len() <= MAX_NAME_LEN
+                    && m.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+            },
+            "must be an upper-case method name such as \"GET\" (A-Z, `-`, `_`; matched exactly)",
+        );
         return Some(Condition::HttpRequestMethod(methods.clone()));
     }
     if let Some(pairs) = &c.query_string {
-        return Some(Condition::QueryString(query(cx, &format!("{at}.query-string"), pairs)));
+        return Some(Condition::QueryString(query(
+            cx,
+            &format!("{at}.query-string"),
+            pairs,
+        )));
     }
     let cidrs = c.source_ip.as_deref().unwrap_or_default();
     let key = format!("{at}.source-ip");
@@ -165,7 +205,11 @@ fn query(cx: &mut Ctx, key: &str, pairs: &[wire::QueryStringPair]) -> Vec<QueryP
         for (what, text) in [("key", p.key.as_deref()), ("value", Some(p.value.as_str()))] {
             let Some(text) = text else { continue };
             if text.is_empty() || text.len() > MAX_VALUE_LEN || !visible_ascii(text) {
-                cx.bad(&format!("{item}.{what}"), q(text), format!("must be 1 to {MAX_VALUE_LEN} visible ASCII characters"));
+                cx.bad(
+                    &format!("{item}.{what}"),
+                    q(text),
+                    format!("must be 1 to {MAX_VALUE_LEN} visible ASCII characters"),
+                );
             }
         }
     }
@@ -186,7 +230,11 @@ fn strings(cx: &mut Ctx, key: &str, values: &[String], ok: impl Fn(&str) -> bool
     for (i, v) in values.iter().enumerate() {
         let item = format!("{key}[{i}]");
         if v.is_empty() || v.len() > MAX_VALUE_LEN {
-            cx.bad(&item, q(v), format!("must be 1 to {MAX_VALUE_LEN} characters"));
+            cx.bad(
+                &item,
+                q(v),
+                format!("must be 1 to {MAX_VALUE_LEN} characters"),
+            );
         } else if !ok(v) {
             cx.bad(&item, q(v), why);
         }
@@ -302,8 +350,16 @@ mod tests {
         assert!(v6.contains("2001:db8:1::1".parse().unwrap()));
         assert!(!v6.contains("10.1.2.3".parse().unwrap()));
         assert_eq!(parse_ip_net("127.0.0.1").unwrap().prefix, 32);
-        assert!(parse_ip_net("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
-        assert!(parse_ip_net("10.1.0.1/16").unwrap_err().contains("host bits"));
+        assert!(
+            parse_ip_net("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(
+            parse_ip_net("10.1.0.1/16")
+                .unwrap_err()
+                .contains("host bits")
+        );
         assert!(parse_ip_net("10.0.0.0/33").unwrap_err().contains("prefix"));
         assert!(parse_ip_net("nope/8").is_err());
     }

@@ -87,7 +87,11 @@ fn algorithm_and_slow_start(
         Some("least_outstanding_requests") => Algorithm::LeastOutstandingRequests,
         Some("weighted_random") => Algorithm::WeightedRandom,
         Some(other) => {
-            cx.bad(&key, q(other), "must be \"round_robin\", \"least_outstanding_requests\" or \"weighted_random\"");
+            cx.bad(
+                &key,
+                q(other),
+                "must be \"round_robin\", \"least_outstanding_requests\" or \"weighted_random\"",
+            );
             Algorithm::RoundRobin
         }
     };
@@ -95,7 +99,11 @@ fn algorithm_and_slow_start(
     let text = tg.slow_start.as_deref();
     let slow_start = cx.duration(&slow_key, text, Duration::ZERO);
     if slow_start != Duration::ZERO && !SLOW_START.contains(&slow_start) {
-        cx.bad(&slow_key, q(text.unwrap_or_default()), "must be 0s (off) or between 30s and 15m");
+        cx.bad(
+            &slow_key,
+            q(text.unwrap_or_default()),
+            "must be 0s (off) or between 30s and 15m",
+        );
     } else if slow_start != Duration::ZERO && algorithm != Algorithm::RoundRobin {
         let algo = tg.load_balancing_algorithm.as_deref().unwrap_or_default();
         cx.bad(&slow_key, q(text.unwrap_or_default()), format!("slow start works only with load-balancing-algorithm = \"round_robin\" (as on ALB), not {}", q(algo)));
@@ -108,12 +116,20 @@ fn stickiness(cx: &mut Ctx, at: &str, s: Option<&wire::Stickiness>) -> Option<Du
     let s = s?;
     let key = format!("{at}.stickiness");
     if let Some(kind) = s.kind.as_deref().filter(|k| *k != "lb_cookie") {
-        cx.bad(&format!("{key}.type"), q(kind), "only \"lb_cookie\" (duration-based, AWSALB cookie) is supported");
+        cx.bad(
+            &format!("{key}.type"),
+            q(kind),
+            "only \"lb_cookie\" (duration-based, AWSALB cookie) is supported",
+        );
     }
     let text = s.duration.as_deref();
     let duration = cx.duration(&format!("{key}.duration"), text, STICKINESS_DEFAULT);
     if !STICKINESS.contains(&duration) {
-        cx.bad(&format!("{key}.duration"), q(text.unwrap_or_default()), "must be between 1s and 7d");
+        cx.bad(
+            &format!("{key}.duration"),
+            q(text.unwrap_or_default()),
+            "must be between 1s and 7d",
+        );
     }
     s.enabled.then_some(duration)
 }
