@@ -146,6 +146,8 @@ mod tests {
             protocol: Some(ListenerProtocol::Https),
             host: None,
             port,
+            path: None,
+            query: None,
             status: RedirectStatus::Permanent301,
         }
     }
@@ -182,6 +184,8 @@ mod tests {
             protocol: None,
             host: None,
             port: None,
+            path: None,
+            query: None,
             status: RedirectStatus::Found302,
         };
         let loc = redirect_location(

@@ -1,5 +1,5 @@
 //! One listener: a bound socket, optional TLS, HTTP/1.1 and HTTP/2 on each connection, and the
-//! listener's default action (forward or redirect) applied to every request.
+//! listener's rules (see [`super::rules`]) applied to every request.
 
 use std::convert::Infallible;
 use std::io;
@@ -18,9 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::AlbError;
-use super::proxy::{self, Proxy, ProxyBody, RequestContext};
-use super::target_group::TargetGroupHandle;
-use crate::config::{ListenerProtocol, Redirect};
+use super::proxy::{Proxy, ProxyBody, RequestContext};
+use super::rules::Router;
+use crate::config::ListenerProtocol;
 
 /// A client that has not finished its TLS handshake by then is dropped.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,22 +29,13 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
-/// What a listener does with every request.
-#[derive(Debug, Clone)]
-pub enum Route {
-    /// Send to a target of this group.
-    Forward(TargetGroupHandle),
-    /// Answer with a redirect built from the request.
-    Redirect(Redirect),
-}
-
 /// A bound listener, ready to serve.
 pub struct Listener {
     tcp: TcpListener,
     addr: SocketAddr,
     protocol: ListenerProtocol,
     tls: Option<TlsAcceptor>,
-    route: Route,
+    route: Router,
     proxy: Proxy,
 }
 
@@ -52,7 +43,7 @@ pub struct Listener {
 struct Shared {
     protocol: ListenerProtocol,
     listener: SocketAddr,
-    route: Route,
+    route: Router,
     proxy: Proxy,
     http: auto::Builder<TokioExecutor>,
 }
@@ -63,7 +54,7 @@ impl Listener {
         addr: SocketAddr,
         protocol: ListenerProtocol,
         tls: Option<TlsAcceptor>,
-        route: Route,
+        route: Router,
         proxy: Proxy,
     ) -> Result<Listener, AlbError> {
         let bind_err = |source: io::Error| AlbError::Bind {
@@ -189,10 +180,7 @@ async fn handle(
     req: Request<Incoming>,
     ctx: &RequestContext,
 ) -> Response<ProxyBody> {
-    match &shared.route {
-        Route::Forward(group) => shared.proxy.forward(group, req, ctx).await,
-        Route::Redirect(action) => proxy::redirect(action, &req, ctx),
-    }
+    shared.route.handle(&shared.proxy, req, ctx).await
 }
 
 /// What to tell the user when `addr` cannot be bound.

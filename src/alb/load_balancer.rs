@@ -7,11 +7,12 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::listener::{Listener, Route};
+use super::listener::Listener;
 use super::proxy::Proxy;
+use super::rules::Router;
 use super::tls::LocalCa;
 use super::{AlbError, TargetGroupHandle};
-use crate::config::{Action, ListenerProtocol, LoadBalancer};
+use crate::config::{ListenerProtocol, LoadBalancer};
 
 /// Where one listener can be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ impl LoadBalancerHandle {
         // 1. Bind every listener (resolving its action and TLS config first).
         let mut bound = Vec::with_capacity(cfg.listeners.len());
         for listener in &cfg.listeners {
-            let route = route(cfg, &listener.default_action, target_groups)?;
+            let route = Router::new(&cfg.name, listener, target_groups)?;
             let tls = match (&listener.protocol, &listener.certificate) {
                 (ListenerProtocol::Https, Some(cert)) => {
                     Some(TlsAcceptor::from(ca.server_config(cert, listener.bind)?))
@@ -111,22 +112,5 @@ impl LoadBalancerHandle {
             .iter()
             .find(|e| e.protocol == protocol)
             .map(|e| e.url.clone())
-    }
-}
-
-fn route(
-    cfg: &LoadBalancer,
-    action: &Action,
-    groups: &HashMap<String, TargetGroupHandle>,
-) -> Result<Route, AlbError> {
-    match action {
-        Action::Redirect(r) => Ok(Route::Redirect(r.clone())),
-        Action::Forward { target_group } => match groups.get(target_group) {
-            Some(group) => Ok(Route::Forward(group.clone())),
-            None => Err(AlbError::UnknownTargetGroup {
-                load_balancer: cfg.name.clone(),
-                target_group: target_group.clone(),
-            }),
-        },
     }
 }

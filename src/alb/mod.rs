@@ -6,6 +6,8 @@
 //! - [`checker`]: active HTTP health checks feeding the state machine.
 //! - [`headers`]: hop-by-hop removal, `X-Forwarded-*`, redirect `Location`.
 //! - [`proxy`]: forwarding with streamed bodies; 502/503/504 as ALB answers them.
+//! - [`rules`]: listener rules (conditions, priorities) and their actions.
+//! - [`routing`]: target selection (algorithms, slow start, stickiness, weighted forward).
 //! - [`listener`]: accept, TLS, HTTP/1.1 + HTTP/2, graceful stop.
 //! - [`load_balancer`]: [`LoadBalancerHandle::start`] wires a config's listeners together.
 
@@ -18,6 +20,8 @@ pub mod health;
 pub mod listener;
 pub mod load_balancer;
 pub mod proxy;
+pub mod routing;
+pub mod rules;
 pub mod target_group;
 pub mod tls;
 

@@ -6,6 +6,7 @@
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -68,7 +69,7 @@ impl Proxy {
         req: Request<Incoming>,
         ctx: &RequestContext,
     ) -> Response<ProxyBody> {
-        let Some(target) = group.pick() else {
+        let Some(choice) = group.choose(req.headers()) else {
             // Per request, so debug: the health flips that cause it are logged once at warn.
             tracing::debug!(
                 target_group = group.name(),
@@ -76,6 +77,7 @@ impl Proxy {
             );
             return error_page(StatusCode::SERVICE_UNAVAILABLE);
         };
+        let target = Arc::clone(choice.target());
         let (id, addr) = (target.id(), target.addr());
         let req = match to_target(req, addr, ctx) {
             Ok(req) => req,
@@ -100,7 +102,7 @@ impl Proxy {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 headers::remove_hop_by_hop(&mut parts.headers);
-                Response::from_parts(parts, body.boxed())
+                choice.finish(Response::from_parts(parts, body.boxed()), ctx.protocol)
             }
         }
     }

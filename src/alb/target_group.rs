@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
+use super::routing::{self, Choice, TargetStats};
 use crate::config::TargetGroup;
 
 /// One registered target. Shared by the target set, in-flight requests and the health checker.
@@ -22,6 +23,8 @@ pub struct Target {
     /// Mirror of `machine.state()`, read without locking on the request path.
     state: AtomicU8,
     machine: Mutex<HealthMachine>,
+    /// Counters read by target selection (in flight, healthy since, sticky token).
+    stats: TargetStats,
 }
 
 impl Target {
@@ -33,6 +36,7 @@ impl Target {
             addr,
             state: AtomicU8::new(machine.state().to_u8()),
             machine: Mutex::new(machine),
+            stats: TargetStats::default(),
         }
     }
 
@@ -59,9 +63,18 @@ impl Target {
     /// Feeds one health check result to the state machine; returns the flip, if any.
     pub(crate) fn record(&self, outcome: &CheckOutcome) -> Option<Transition> {
         let mut machine = self.machine();
+        let was_healthy = machine.state() == TargetState::Healthy;
         let transition = machine.record(outcome);
+        if !was_healthy && machine.state() == TargetState::Healthy {
+            self.stats.became_healthy();
+        }
         self.state.store(machine.state().to_u8(), Ordering::Release);
         transition
+    }
+
+    /// Counters used by target selection.
+    pub fn stats(&self) -> &TargetStats {
+        &self.stats
     }
 
     fn describe(&self) -> TargetDescription {
@@ -233,12 +246,20 @@ impl TargetGroupHandle {
         self.inner.changes.subscribe()
     }
 
-    /// The target for the next request: round robin over healthy targets; fail-open over the
-    /// unhealthy ones when none is healthy; `None` when nothing may get traffic.
+    /// The target for the next request by the group's algorithm (no stickiness): healthy
+    /// targets; fail-open over the unhealthy ones when none is healthy; `None` when nothing may
+    /// get traffic.
     pub fn pick(&self) -> Option<Arc<Target>> {
+        self.choose(&http::HeaderMap::new())
+            .map(|c| Arc::clone(c.target()))
+    }
+
+    /// The target for a request with `headers` (its stickiness cookie, if the group is sticky),
+    /// with what the response must carry; see [`routing::choose`].
+    pub fn choose(&self, headers: &http::HeaderMap) -> Option<Choice> {
         let targets = self.inner.targets.load();
         let turn = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        select(targets.iter().map(|t| t.state()), turn).map(|i| Arc::clone(&targets[i]))
+        routing::choose(&self.inner.cfg, &targets, turn, headers)
     }
 
     /// A snapshot of the registered targets (for the health checker).
@@ -331,6 +352,9 @@ mod tests {
             },
             deregistration_delay: Duration::from_secs(5),
             static_targets: vec!["127.0.0.1:9".parse().unwrap()],
+            algorithm: Default::default(),
+            slow_start: Duration::ZERO,
+            stickiness: None,
         })
     }
 

@@ -1,11 +1,12 @@
-//! Durations as written in `emulator.toml`: `"500ms"`, `"30s"`, `"2m"`, `"1h"`, or a sum such as
-//! `"1m30s"`. A tiny parser rather than a crate: the grammar is four units.
+//! Durations as written in `emulator.toml`: `"500ms"`, `"30s"`, `"2m"`, `"1h"`, `"1d"`, or a sum such as
+//! `"1m30s"`. A tiny parser rather than a crate: the grammar is five units.
 
 use std::time::Duration;
 
 /// Parses a duration string. The error says what was expected.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    const EXPECTED: &str = "expected a number with a unit: ms, s, m or h (e.g. \"30s\", \"500ms\")";
+    const EXPECTED: &str =
+        "expected a number with a unit: ms, s, m, h or d (e.g. \"30s\", \"500ms\")";
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(format!("empty duration; {EXPECTED}"));
@@ -25,6 +26,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n.saturating_mul(60)),
             "h" => Duration::from_secs(n.saturating_mul(3600)),
+            "d" => Duration::from_secs(n.saturating_mul(86400)),
             "" => return Err(format!("missing unit after `{number}`; {EXPECTED}")),
             other => return Err(format!("unknown unit `{other}`; {EXPECTED}")),
         };
@@ -61,6 +63,7 @@ mod tests {
         assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse("1d"), Ok(Duration::from_secs(86400)));
         assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("0s"), Ok(Duration::ZERO));
     }

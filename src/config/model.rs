@@ -136,12 +136,84 @@ pub struct Listener {
     pub bind: SocketAddr,
     /// Certificate for HTTPS listeners. `None` for HTTP.
     pub certificate: Option<Certificate>,
+    /// Listener rules, sorted by ascending priority; the default action applies when none match.
+    pub rules: Vec<ListenerRule>,
     pub default_action: Action,
 }
 
 impl Listener {
     pub fn port(&self) -> u16 {
         self.bind.port()
+    }
+
+    /// Every action of the listener: its rules' in priority order, then the default action.
+    pub fn actions(&self) -> impl Iterator<Item = &Action> {
+        self.rules
+            .iter()
+            .map(|r| &r.action)
+            .chain(std::iter::once(&self.default_action))
+    }
+}
+
+/// One listener rule: when every condition matches, the action applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerRule {
+    /// 1..=50000, unique per listener; lower is evaluated first.
+    pub priority: u32,
+    /// All must match (AND); each lists values of which one must match (OR).
+    pub conditions: Vec<Condition>,
+    pub action: Action,
+}
+
+/// A rule condition, as ALB's. Patterns may use `*` (any run) and `?` (one character).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// `Host` (or `:authority`) without its port; case-insensitive.
+    HostHeader(Vec<String>),
+    /// The URL path (no query string); case-sensitive.
+    PathPattern(Vec<String>),
+    /// A header by name; its values compared case-insensitively.
+    HttpHeader { name: String, values: Vec<String> },
+    /// Exact, case-sensitive method names (`GET`, `POST`, ...).
+    HttpRequestMethod(Vec<String>),
+    /// Query pairs; a pair without key matches any key. Case-insensitive.
+    QueryString(Vec<QueryPattern>),
+    /// The client's address (not `X-Forwarded-For`).
+    SourceIp(Vec<IpNet>),
+}
+
+/// One `{ key, value }` of a query-string condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryPattern {
+    pub key: Option<String>,
+    pub value: String,
+}
+
+/// An IPv4 or IPv6 network in CIDR notation, host bits zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    /// Whether `ip` lies in this network (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(ip) & mask == u32::from(net)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(ip) & mask == u128::from(net)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -171,16 +243,63 @@ pub enum Certificate {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Forward { target_group: String },
+    Forward {
+        target_group: String,
+    },
+    /// Forward to several target groups by weight (ALB's `ForwardConfig`).
+    WeightedForward(WeightedForward),
     Redirect(Redirect),
+    FixedResponse(FixedResponse),
+}
+
+impl Action {
+    /// The target groups this action may send to.
+    pub fn target_groups(&self) -> Vec<&str> {
+        match self {
+            Action::Forward { target_group } => vec![target_group.as_str()],
+            Action::WeightedForward(w) => w.target_groups.iter().map(|t| t.name.as_str()).collect(),
+            Action::Redirect(_) | Action::FixedResponse(_) => Vec::new(),
+        }
+    }
+}
+
+/// `target-groups = [{ name, weight }]` with optional group stickiness.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedForward {
+    pub target_groups: Vec<WeightedTargetGroup>,
+    /// `group-stickiness`: how long a client stays on the group it was sent to (`AWSALBTG`).
+    pub stickiness: Option<Duration>,
+}
+
+/// One target group of a weighted forward, weight 0..=999 (0: gets nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightedTargetGroup {
+    pub name: String,
+    pub weight: u32,
+}
+
+/// ALB's fixed-response action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedResponse {
+    /// 2XX, 4XX or 5XX.
+    pub status: u16,
+    /// One of ALB's content types; `None` sends no `Content-Type`.
+    pub content_type: Option<String>,
+    /// At most 1024 bytes.
+    pub body: String,
 }
 
 /// ALB's redirect action. `None` fields keep the request's value (`#{protocol}`, `#{port}`, ...).
+/// `host`, `path` and `query` may hold the `#{...}` placeholders themselves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Redirect {
     pub protocol: Option<ListenerProtocol>,
     pub host: Option<String>,
     pub port: Option<u16>,
+    /// Starts with `/`; `None` is `#{path}`.
+    pub path: Option<String>,
+    /// Without the leading `?`; `None` is `#{query}`.
+    pub query: Option<String>,
     pub status: RedirectStatus,
 }
 
@@ -209,6 +328,25 @@ pub struct TargetGroup {
     pub deregistration_delay: Duration,
     /// Targets registered by address (AWS target type `ip`), besides any service's tasks.
     pub static_targets: Vec<SocketAddr>,
+    /// How the group picks a target for each request.
+    pub algorithm: Algorithm,
+    /// Ramp-up of a newly healthy target's share; zero is off.
+    pub slow_start: Duration,
+    /// `lb_cookie` stickiness: how long the `AWSALB` cookie keeps a client on its target.
+    pub stickiness: Option<Duration>,
+}
+
+/// `load-balancing-algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// `round_robin`, AWS's default.
+    #[default]
+    RoundRobin,
+    /// `least_outstanding_requests`: the target with the fewest requests in flight.
+    LeastOutstandingRequests,
+    /// `weighted_random`: random, weighted (by the slow-start ramp only; all weights equal
+    /// otherwise, as on AWS without anomaly mitigation).
+    WeightedRandom,
 }
 
 #[derive(Debug, Clone, PartialEq)]

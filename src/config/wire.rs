@@ -106,7 +106,51 @@ pub struct Listener {
     pub port: i64,
     pub bind_address: Option<String>,
     pub certificate: Option<Certificate>,
+    /// `rules = [{ priority, conditions, action }]` (or `[[...listeners.rules]]` tables).
+    #[serde(default)]
+    pub rules: Vec<Rule>,
     pub default_action: Action,
+}
+
+/// One listener rule as written.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Rule {
+    pub priority: i64,
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    pub action: Action,
+}
+
+/// One condition, keyed by its field: `{ path-pattern = ["/api/*"] }`,
+/// `{ http-header = { name = "X-Env", values = ["beta"] } }`,
+/// `{ query-string = [{ key = "v", value = "2" }] }`, ... Exactly one key is checked in
+/// `validate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Condition {
+    pub host_header: Option<Vec<String>>,
+    pub path_pattern: Option<Vec<String>>,
+    pub http_header: Option<HttpHeaderCondition>,
+    pub http_request_method: Option<Vec<String>>,
+    pub query_string: Option<Vec<QueryStringPair>>,
+    pub source_ip: Option<Vec<String>>,
+}
+
+/// `{ name = "User-Agent", values = ["*Mobile*"] }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HttpHeaderCondition {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// `{ key = "version", value = "v1" }`; `key` optional.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct QueryStringPair {
+    pub key: Option<String>,
+    pub value: String,
 }
 
 /// `{ hostnames = [...] }` (local CA), `{ cert-file, key-file }` (PEM files), or `{}`.
@@ -118,18 +162,34 @@ pub struct Certificate {
     pub key_file: Option<String>,
 }
 
-/// `{ type = "forward", target-group = ... }` or `{ type = "redirect", protocol, port, host,
-/// status-code }`; which keys belong to which type is checked in `validate`.
+/// `{ type = "forward", target-group = ... }`, `{ type = "forward", target-groups = [{ name,
+/// weight }], group-stickiness = "1h" }`, `{ type = "redirect", protocol, port, host, path, query,
+/// status-code }` or `{ type = "fixed-response", status-code = "503", content-type,
+/// message-body }`; which keys belong to which type is checked in `validate`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Action {
     #[serde(rename = "type")]
     pub kind: String,
     pub target_group: Option<String>,
+    pub target_groups: Option<Vec<WeightedTargetGroup>>,
+    pub group_stickiness: Option<String>,
     pub protocol: Option<String>,
     pub port: Option<i64>,
     pub host: Option<String>,
+    pub path: Option<String>,
+    pub query: Option<String>,
     pub status_code: Option<String>,
+    pub content_type: Option<String>,
+    pub message_body: Option<String>,
+}
+
+/// `{ name = "blue-tg", weight = 80 }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WeightedTargetGroup {
+    pub name: String,
+    pub weight: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,8 +201,23 @@ pub struct TargetGroup {
     pub deregistration_delay: Option<String>,
     #[serde(default)]
     pub targets: Vec<String>,
+    /// `"round_robin"` (default), `"least_outstanding_requests"` or `"weighted_random"`.
+    pub load_balancing_algorithm: Option<String>,
+    /// `"0s"` (off, default) or 30s..=900s.
+    pub slow_start: Option<String>,
+    pub stickiness: Option<Stickiness>,
     #[serde(default)]
     pub health_check: HealthCheck,
+}
+
+/// `{ enabled = true, type = "lb_cookie", duration = "1d" }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Stickiness {
+    pub enabled: bool,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub duration: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

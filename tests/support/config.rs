@@ -34,6 +34,9 @@ pub fn target_group(name: &str) -> TargetGroup {
         },
         deregistration_delay: Duration::from_secs(1),
         static_targets: Vec::new(),
+        algorithm: Default::default(),
+        slow_start: Duration::ZERO,
+        stickiness: None,
     }
 }
 
@@ -57,6 +60,8 @@ pub fn redirect_to_https(port: u16) -> Action {
         protocol: Some(ListenerProtocol::Https),
         host: None,
         port: Some(port),
+        path: None,
+        query: None,
         status: RedirectStatus::Permanent301,
     })
 }
@@ -67,6 +72,7 @@ pub fn http_listener(bind: SocketAddr, action: Action) -> Listener {
         protocol: ListenerProtocol::Http,
         bind,
         certificate: None,
+        rules: Vec::new(),
         default_action: action,
     }
 }
@@ -79,6 +85,7 @@ pub fn https_listener(bind: SocketAddr, action: Action) -> Listener {
         certificate: Some(Certificate::LocalCa {
             hostnames: vec!["localhost".into(), "127.0.0.1".into()],
         }),
+        rules: Vec::new(),
         default_action: action,
     }
 }

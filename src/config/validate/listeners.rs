@@ -1,16 +1,15 @@
-//! One listener of a load balancer: protocol, port, certificate and default action.
+//! One listener of a load balancer: protocol, port, certificate, rules and default action.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use super::super::model::{
-    Action, Certificate, Listener, ListenerProtocol, Redirect, RedirectStatus,
-};
+use super::super::model::{Certificate, Listener, ListenerProtocol};
 use super::super::{defaults, wire};
 use super::ctx::{Ctx, list, q};
+use super::{actions, listener_rules};
 
 /// Target groups by name, for forward actions.
-type TargetGroups = BTreeMap<String, wire::TargetGroup>;
+pub type TargetGroups = BTreeMap<String, wire::TargetGroup>;
 
 pub fn listener(
     cx: &mut Ctx,
@@ -49,7 +48,8 @@ pub fn listener(
         protocol,
         bind: SocketAddr::new(ip, port),
         certificate: certificate(cx, at, protocol, l.certificate.as_ref()),
-        default_action: action(
+        rules: listener_rules::rules(cx, at, &l.rules, (protocol, port), target_groups),
+        default_action: actions::action(
             cx,
             &format!("{at}.default-action"),
             &l.default_action,
@@ -123,121 +123,4 @@ fn pem_file(cx: &mut Ctx, key: &str, text: &str) -> std::path::PathBuf {
         cx.bad(key, q(text), format!("`{}` is not a file", file.display()));
     }
     file
-}
-
-fn action(
-    cx: &mut Ctx,
-    at: &str,
-    a: &wire::Action,
-    listener: (ListenerProtocol, u16),
-    target_groups: &TargetGroups,
-) -> Action {
-    match a.kind.as_str() {
-        "forward" => {
-            for (key, set) in [
-                ("protocol", a.protocol.is_some()),
-                ("port", a.port.is_some()),
-                ("host", a.host.is_some()),
-                ("status-code", a.status_code.is_some()),
-            ] {
-                if set {
-                    cx.table(
-                        at,
-                        format!("`{key}` belongs to a redirect, not a forward action"),
-                    );
-                }
-            }
-            let target_group = a.target_group.clone().unwrap_or_default();
-            match &a.target_group {
-                Some(tg) => {
-                    _ = cx.exists(
-                        &format!("{at}.target-group"),
-                        "target group",
-                        tg,
-                        target_groups.keys(),
-                    )
-                }
-                None => cx.table(at, "a forward action needs `target-group`"),
-            }
-            Action::Forward { target_group }
-        }
-        "redirect" => Action::Redirect(redirect(cx, at, a, listener)),
-        other => {
-            cx.bad(
-                &format!("{at}.type"),
-                q(other),
-                "must be \"forward\" or \"redirect\"",
-            );
-            Action::Forward {
-                target_group: String::new(),
-            }
-        }
-    }
-}
-
-fn redirect(
-    cx: &mut Ctx,
-    at: &str,
-    a: &wire::Action,
-    (from, from_port): (ListenerProtocol, u16),
-) -> Redirect {
-    if a.target_group.is_some() {
-        cx.table(
-            at,
-            "`target-group` belongs to a forward action, not a redirect",
-        );
-    }
-    let protocol = a.protocol.as_deref().and_then(|p| match p {
-        "HTTP" => Some(ListenerProtocol::Http),
-        "HTTPS" => Some(ListenerProtocol::Https),
-        other => {
-            cx.bad(
-                &format!("{at}.protocol"),
-                q(other),
-                "must be \"HTTP\" or \"HTTPS\"",
-            );
-            None
-        }
-    });
-    if from == ListenerProtocol::Https && protocol == Some(ListenerProtocol::Http) {
-        cx.bad(
-            &format!("{at}.protocol"),
-            q("HTTP"),
-            "an HTTPS listener may not redirect to HTTP (ALB refuses the downgrade)",
-        );
-    }
-    let port = a.port.map(|p| cx.port(&format!("{at}.port"), p));
-    let status = match a.status_code.as_deref() {
-        Some("HTTP_301") => RedirectStatus::Permanent301,
-        Some("HTTP_302") => RedirectStatus::Found302,
-        Some(other) => {
-            cx.bad(
-                &format!("{at}.status-code"),
-                q(other),
-                "must be \"HTTP_301\" or \"HTTP_302\"",
-            );
-            RedirectStatus::Found302
-        }
-        None => {
-            cx.table(
-                at,
-                "a redirect action needs `status-code` (\"HTTP_301\" or \"HTTP_302\")",
-            );
-            RedirectStatus::Found302
-        }
-    };
-    let same_protocol = protocol.is_none_or(|p| p == from);
-    let same_port = port.is_none_or(|p| p == from_port);
-    if same_protocol && same_port && a.host.is_none() {
-        cx.table(
-            at,
-            "this redirect changes neither protocol, port nor host, so it would loop",
-        );
-    }
-    Redirect {
-        protocol,
-        host: a.host.clone(),
-        port,
-        status,
-    }
 }

@@ -5,9 +5,11 @@
 //! ones. A section that is wrong still yields a value (with a default in place of the bad
 //! part) so that checking goes on; the diagnostics decide the result.
 
+mod actions;
 mod ctx;
 mod databases;
 mod lab;
+mod listener_rules;
 mod listeners;
 mod load_balancers;
 mod rules;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::super::model::{
-    Action, LoadBalancer, SecurityGroup, Service, ServiceLoadBalancer, TaskDefinition, Vpc,
+    LoadBalancer, SecurityGroup, Service, ServiceLoadBalancer, TaskDefinition, Vpc,
 };
 use super::super::{path, wire};
 use super::ctx::{Ctx, list};
@@ -176,7 +176,8 @@ fn reachable(cx: &mut Ctx, at: &str, s: &wire::Service, slb: &ServiceLoadBalance
 }
 
 fn forwards_to(lb: &LoadBalancer, target_group: &str) -> bool {
-    lb.listeners.iter().any(
-        |l| matches!(&l.default_action, Action::Forward { target_group: tg } if tg == target_group),
-    )
+    lb.listeners
+        .iter()
+        .flat_map(|l| l.actions())
+        .any(|a| a.target_groups().contains(&target_group))
 }

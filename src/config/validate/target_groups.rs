@@ -1,10 +1,11 @@
-//! `[target-groups.NAME]` and their health checks.
+//! `[target-groups.NAME]`: health checks and routing attributes (algorithm, slow start,
+//! stickiness).
 
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use super::super::model::{HealthCheck, Matcher, TargetGroup, TimingProfile};
+use super::super::model::{Algorithm, HealthCheck, Matcher, TargetGroup, TimingProfile};
 use super::super::{defaults, duration, path, wire};
 use super::ctx::{Ctx, q};
 
@@ -19,6 +20,12 @@ const THRESHOLDS: RangeInclusive<i64> = 2..=10;
 /// Codes a matcher may name (ALB: 200-499 for HTTP health checks).
 const MATCHER_CODES: RangeInclusive<u16> = 200..=499;
 const MAX_DEREGISTRATION_DELAY: Duration = Duration::from_secs(3600);
+/// `slow_start.duration_seconds`: 0 (off) or 30..=900 s.
+const SLOW_START: RangeInclusive<Duration> = Duration::from_secs(30)..=Duration::from_secs(900);
+/// `stickiness.lb_cookie.duration_seconds`: 1 s..=7 days; AWS's default is one day.
+const STICKINESS: RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(7 * 86400);
+const STICKINESS_DEFAULT: Duration = Duration::from_secs(86400);
 
 pub fn target_group(
     cx: &mut Ctx,
@@ -55,13 +62,76 @@ pub fn target_group(
             "must be between 0s and 3600s",
         );
     }
+    let (algorithm, slow_start) = algorithm_and_slow_start(cx, &at, tg);
     TargetGroup {
         name: name.to_string(),
         port: cx.port(&format!("{at}.port"), tg.port),
         health_check: health_check(cx, &format!("{at}.health-check"), &tg.health_check, profile),
         deregistration_delay: delay,
         static_targets: targets(cx, &at, &tg.targets),
+        algorithm,
+        slow_start,
+        stickiness: stickiness(cx, &at, tg.stickiness.as_ref()),
     }
+}
+
+/// `load-balancing-algorithm` and `slow-start` (which ALB only combines with round robin).
+fn algorithm_and_slow_start(
+    cx: &mut Ctx,
+    at: &str,
+    tg: &wire::TargetGroup,
+) -> (Algorithm, Duration) {
+    let key = format!("{at}.load-balancing-algorithm");
+    let algorithm = match tg.load_balancing_algorithm.as_deref() {
+        None | Some("round_robin") => Algorithm::RoundRobin,
+        Some("least_outstanding_requests") => Algorithm::LeastOutstandingRequests,
+        Some("weighted_random") => Algorithm::WeightedRandom,
+        Some(other) => {
+            cx.bad(
+                &key,
+                q(other),
+                "must be \"round_robin\", \"least_outstanding_requests\" or \"weighted_random\"",
+            );
+            Algorithm::RoundRobin
+        }
+    };
+    let slow_key = format!("{at}.slow-start");
+    let text = tg.slow_start.as_deref();
+    let slow_start = cx.duration(&slow_key, text, Duration::ZERO);
+    if slow_start != Duration::ZERO && !SLOW_START.contains(&slow_start) {
+        cx.bad(
+            &slow_key,
+            q(text.unwrap_or_default()),
+            "must be 0s (off) or between 30s and 15m",
+        );
+    } else if slow_start != Duration::ZERO && algorithm != Algorithm::RoundRobin {
+        let algo = tg.load_balancing_algorithm.as_deref().unwrap_or_default();
+        cx.bad(&slow_key, q(text.unwrap_or_default()), format!("slow start works only with load-balancing-algorithm = \"round_robin\" (as on ALB), not {}", q(algo)));
+    }
+    (algorithm, slow_start)
+}
+
+/// `stickiness = { enabled, type = "lb_cookie", duration }`; `None` when off.
+fn stickiness(cx: &mut Ctx, at: &str, s: Option<&wire::Stickiness>) -> Option<Duration> {
+    let s = s?;
+    let key = format!("{at}.stickiness");
+    if let Some(kind) = s.kind.as_deref().filter(|k| *k != "lb_cookie") {
+        cx.bad(
+            &format!("{key}.type"),
+            q(kind),
+            "only \"lb_cookie\" (duration-based, AWSALB cookie) is supported",
+        );
+    }
+    let text = s.duration.as_deref();
+    let duration = cx.duration(&format!("{key}.duration"), text, STICKINESS_DEFAULT);
+    if !STICKINESS.contains(&duration) {
+        cx.bad(
+            &format!("{key}.duration"),
+            q(text.unwrap_or_default()),
+            "must be between 1s and 7d",
+        );
+    }
+    s.enabled.then_some(duration)
 }
 
 /// Static targets: tierlab only ever sends to loopback, so only loopback addresses are accepted.

@@ -597,6 +597,8 @@ fn redirect_fields() {
         protocol: Some(ListenerProtocol::Https),
         host: None,
         port: Some(8443),
+        path: None,
+        query: None,
         status: RedirectStatus::Permanent301,
     };
     assert_eq!(
@@ -1103,3 +1105,5 @@ fn all_errors_are_collected() {
         .replacen("cidr = \"10.0.0.0/16\"", "cidr = \"10.0.0.0/8\"", 1);
     assert_eq!(errors(&text).len(), 3);
 }
+
+mod routing;

@@ -1,0 +1,167 @@
+//! Target selection inside a target group: round robin, least outstanding requests, weighted
+//! random, slow start, `AWSALB` stickiness; and weighted forward between groups.
+//!
+//! - [`algorithms`]: the pure choice of a target from the targets' states and counters.
+//! - [`slow_start`]: the linear ramp of a newly healthy target's weight.
+//! - [`sticky`]: stickiness cookies (`AWSALB`, `AWSALBTG` and their CORS twins).
+//! - [`inflight`]: per-target in-flight counting that lasts until the body has streamed.
+//! - [`weighted`]: choosing a target group of a weighted forward action.
+//!
+//! Everything on the request path reads atomics and the `ArcSwap`ped target set: no locks.
+
+pub mod algorithms;
+pub mod inflight;
+pub mod slow_start;
+pub mod sticky;
+pub mod weighted;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime};
+
+use http::{HeaderMap, Response};
+use http_body_util::BodyExt;
+
+use super::proxy::ProxyBody;
+use super::target_group::Target;
+use crate::config::{Algorithm, ListenerProtocol, TargetGroup};
+use algorithms::{Candidate, Draw};
+use inflight::{CountedBody, InFlightGuard};
+
+/// Per-target counters that selection reads; kept beside the health state in each target.
+#[derive(Debug)]
+pub struct TargetStats {
+    /// Requests chosen for this target and not finished (least outstanding requests only).
+    in_flight: Arc<AtomicUsize>,
+    /// 1 + ms on the routing clock when it last became healthy; 0 when never.
+    healthy_since: AtomicU64,
+    /// The `AWSALB` value that names this target instance.
+    token: u64,
+}
+
+impl Default for TargetStats {
+    fn default() -> Self {
+        TargetStats {
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            healthy_since: AtomicU64::new(0),
+            token: rand::random(),
+        }
+    }
+}
+
+impl TargetStats {
+    /// Records that the target has just become healthy (the start of its slow start).
+    pub fn became_healthy(&self) {
+        self.healthy_since.store(now_ms() + 1, Ordering::Relaxed);
+    }
+
+    /// Requests in flight to the target.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    fn healthy_since_ms(&self) -> Option<u64> {
+        match self.healthy_since.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(t - 1),
+        }
+    }
+}
+
+/// Milliseconds on the routing clock (monotonic, since the first call in this process).
+pub fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// The target chosen for one request, with what its response must carry.
+#[derive(Debug)]
+pub struct Choice {
+    target: Arc<Target>,
+    guard: Option<InFlightGuard>,
+    sticky: Option<std::time::Duration>,
+}
+
+impl Choice {
+    /// The target to send to.
+    pub fn target(&self) -> &Arc<Target> {
+        &self.target
+    }
+
+    /// Adds the stickiness cookies and keeps the target's in-flight count until the body ends.
+    pub fn finish(
+        self,
+        response: Response<ProxyBody>,
+        protocol: ListenerProtocol,
+    ) -> Response<ProxyBody> {
+        let (mut parts, body) = response.into_parts();
+        if let Some(duration) = self.sticky {
+            let token = self.target.stats().token;
+            let cookies = sticky::set_cookies(
+                sticky::TARGET_COOKIE,
+                sticky::TARGET_CORS_COOKIE,
+                token,
+                duration,
+                protocol,
+                SystemTime::now(),
+            );
+            for cookie in cookies {
+                parts.headers.append(http::header::SET_COOKIE, cookie);
+            }
+        }
+        let body = match self.guard {
+            Some(guard) => CountedBody::new(body, guard).boxed(),
+            None => body,
+        };
+        Response::from_parts(parts, body)
+    }
+}
+
+/// Chooses a target of the group `cfg` among `targets` for a request with `headers`: the
+/// sticky one when the group is sticky and its cookie names a target that may get traffic,
+/// else by the group's algorithm. `None` when no target may get traffic (503).
+pub fn choose(
+    cfg: &TargetGroup,
+    targets: &[Arc<Target>],
+    turn: usize,
+    headers: &HeaderMap,
+) -> Option<Choice> {
+    let candidates = targets.iter().map(|t| Candidate {
+        state: t.state(),
+        in_flight: t.stats().in_flight(),
+        healthy_since_ms: t.stats().healthy_since_ms(),
+    });
+    let sticky_target = cfg
+        .stickiness
+        .and_then(|_| sticky::token(headers, sticky::TARGET_COOKIE, sticky::TARGET_CORS_COOKIE))
+        .and_then(|token| {
+            let wanted = algorithms::eligible_state(candidates.clone())?;
+            targets
+                .iter()
+                .position(|t| t.stats().token == token && t.state() == wanted)
+        });
+    let index = match sticky_target {
+        Some(i) => i,
+        None => {
+            let draw = Draw {
+                turn,
+                random: if cfg.algorithm == Algorithm::WeightedRandom {
+                    rand::random()
+                } else {
+                    0
+                },
+                now_ms: now_ms(),
+            };
+            let slow_start_ms = cfg.slow_start.as_millis() as u64;
+            algorithms::pick(candidates, cfg.algorithm, slow_start_ms, draw)?
+        }
+    };
+    let target = Arc::clone(&targets[index]);
+    let guard = (cfg.algorithm == Algorithm::LeastOutstandingRequests)
+        .then(|| InFlightGuard::new(Arc::clone(&target.stats().in_flight)));
+    Some(Choice {
+        target,
+        guard,
+        sticky: cfg.stickiness,
+    })
+}
