@@ -56,12 +56,17 @@ pub async fn run(file: &Path) -> Result<(), Error> {
 
     stop.cancelled().await;
     eprintln!("stopping lab `{}` ...", lab.config().lab.name);
+    let databases = !lab.config().databases.is_empty();
     control_cancel.cancel();
     let stopped = lab.shutdown().await;
     // Removing the control file last tells a waiting `tierlab down` that everything is gone.
     drop(control);
     stopped?;
-    eprintln!("stopped; data volumes kept (remove them with `tierlab down --volumes`)");
+    if databases {
+        eprintln!("stopped; data volumes kept (remove them with `tierlab down --volumes`)");
+    } else {
+        eprintln!("stopped");
+    }
     Ok(())
 }
 
