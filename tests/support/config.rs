@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tierlab::config::{
-    Action, Certificate, HealthCheck, Listener, ListenerProtocol, LoadBalancer, Matcher, Redirect,
+    AccessLogs, Action, SslPolicy, Certificate, HealthCheck, Listener, ListenerProtocol, LoadBalancer, Matcher, Redirect,
     RedirectStatus, TargetGroup,
 };
 
@@ -67,6 +67,8 @@ pub fn http_listener(bind: SocketAddr, action: Action) -> Listener {
         protocol: ListenerProtocol::Http,
         bind,
         certificate: None,
+        additional_certificates: Vec::new(),
+        ssl_policy: SslPolicy::default(),
         default_action: action,
     }
 }
@@ -79,6 +81,8 @@ pub fn https_listener(bind: SocketAddr, action: Action) -> Listener {
         certificate: Some(Certificate::LocalCa {
             hostnames: vec!["localhost".into(), "127.0.0.1".into()],
         }),
+        additional_certificates: Vec::new(),
+        ssl_policy: SslPolicy::default(),
         default_action: action,
     }
 }
@@ -91,5 +95,7 @@ pub fn load_balancer(listeners: Vec<Listener>, idle_timeout: Duration) -> LoadBa
         security_groups: Vec::new(),
         idle_timeout,
         listeners,
+        access_logs: AccessLogs::default(),
+        metrics_port: None,
     }
 }
