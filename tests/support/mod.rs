@@ -59,3 +59,5 @@ pub async fn wait_until(
         );
     }
 }
+
+pub mod access_log;
