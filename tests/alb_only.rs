@@ -23,7 +23,10 @@ fn example_with(targets: [std::net::SocketAddr; 2]) -> String {
         .replace("port = 8080\n", "port = 0\n")
         .replace("port = 8443\n", "port = 0\n")
         .replace("metrics-port = 9100", "metrics-port = 0")
-        .replace("path = \"/\"", &format!("path = \"{}\"", support::HEALTH_PATH))
+        .replace(
+            "path = \"/\"",
+            &format!("path = \"{}\"", support::HEALTH_PATH),
+        )
         .replace(
             "targets = [\"127.0.0.1:9001\", \"127.0.0.1:9002\"]",
             &format!("targets = [\"{}\", \"{}\"]", targets[0], targets[1]),
@@ -52,7 +55,10 @@ fn example_is_valid_as_shipped() {
     assert_eq!(lb.listeners[1].additional_certificates.len(), 1);
     assert_eq!(
         config.target_groups["backends"].static_targets,
-        vec!["127.0.0.1:9001".parse().unwrap(), "127.0.0.1:9002".parse().unwrap()]
+        vec![
+            "127.0.0.1:9001".parse().unwrap(),
+            "127.0.0.1:9002".parse().unwrap()
+        ]
     );
 }
 
@@ -63,14 +69,21 @@ async fn load_balancer_only_lab_balances_counts_and_logs() {
     let b = backend().name("b").run().await;
     let state = tempfile::tempdir().unwrap();
     let base = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config = tierlab::config::parse(&example_with([a.addr, b.addr]), &base.join("alb-only.toml"), base)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let config = tierlab::config::parse(
+        &example_with([a.addr, b.addr]),
+        &base.join("alb-only.toml"),
+        base,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let options = StartOptions {
         state_dir: Some(state.path().to_path_buf()),
         ..StartOptions::default()
     };
     let lab = Lab::start(config, options).await.unwrap();
-    assert!(lab.docker().is_none(), "no Docker for a load-balancer-only lab");
+    assert!(
+        lab.docker().is_none(),
+        "no Docker for a load-balancer-only lab"
+    );
     let group = lab.target_group("backends").unwrap().clone();
     wait_until(&group, "2 healthy targets", |g| g.healthy_count() == 2).await;
 
@@ -80,7 +93,12 @@ async fn load_balancer_only_lab_balances_counts_and_logs() {
     let url = lab.http_url().unwrap();
     let mut seen = Vec::new();
     for _ in 0..6 {
-        let resp = http.get(format!("{url}/hello")).header("user-agent", "alb-only-test").send().await.unwrap();
+        let resp = http
+            .get(format!("{url}/hello"))
+            .header("user-agent", "alb-only-test")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         seen.push(resp.text().await.unwrap());
     }
@@ -91,18 +109,33 @@ async fn load_balancer_only_lab_balances_counts_and_logs() {
 
     // HTTPS with SNI naming the second certificate.
     let https_addr = lab.load_balancers()[0].endpoints()[1].addr;
-    let sni = client_builder(&ca).resolve("api.localhost", https_addr).build().unwrap();
-    let resp = sni.get(format!("https://api.localhost:{}/tls", https_addr.port())).send().await.unwrap();
+    let sni = client_builder(&ca)
+        .resolve("api.localhost", https_addr)
+        .build()
+        .unwrap();
+    let resp = sni
+        .get(format!("https://api.localhost:{}/tls", https_addr.port()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
 
     // Metrics on the control endpoint, as `tierlab up` serves them, and on metrics-port.
     let tracker = TaskTracker::new();
     let cancel = CancellationToken::new();
     let control_file = state.path().join("control.json");
-    let control = tierlab::control::serve(lab.view(), &control_file, CancellationToken::new(), &tracker, cancel.clone())
+    let control = tierlab::control::serve(
+        lab.view(),
+        &control_file,
+        CancellationToken::new(),
+        &tracker,
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let body = tierlab::control::request(control.address, Method::GET, "/metrics")
         .await
         .unwrap();
-    let body = tierlab::control::request(control.address, Method::GET, "/metrics").await.unwrap();
     let text = String::from_utf8(body.to_vec()).unwrap();
     let lb = format!("LoadBalancer=\"{}\"", arn::load_balancer_id("alb-only"));
     let both = format!("{lb},TargetGroup=\"{}\"", arn::target_group_id("backends"));
@@ -116,8 +149,15 @@ async fn load_balancer_only_lab_balances_counts_and_logs() {
     assert!(series(&text, "NewConnectionCount", &lb) >= 2.0);
     assert!(series(&text, "ProcessedBytes", &lb) > 0.0);
     let metrics_addr = lab.load_balancers()[0].metrics_addr().unwrap();
-    let own = http.get(format!("http://{metrics_addr}/metrics")).send().await.unwrap();
-    assert_eq!(own.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    let own = http
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        own.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let own = own.text().await.unwrap();
     assert_eq!(series(&own, "RequestCount", &both), 7.0);
 
@@ -127,11 +167,26 @@ async fn load_balancer_only_lab_balances_counts_and_logs() {
     drop(control);
     lab.shutdown().await.unwrap();
     let logs = files(&dir);
-    assert!(!logs.is_empty(), "no access log file under {}", dir.display());
+    assert!(
+        !logs.is_empty(),
+        "no access log file under {}",
+        dir.display()
+    );
     let name = logs[0].file_name().unwrap().to_str().unwrap().to_string();
-    let prefix = format!("000000000000_elasticloadbalancing_us-east-1_app.alb-only.{}_", arn::resource_id("loadbalancer", "alb-only"));
-    assert!(name.starts_with(&prefix) && name.ends_with(".log"), "{name}");
-    assert!(logs[0].to_str().unwrap().contains("AWSLogs/000000000000/elasticloadbalancing/us-east-1/"));
+    let prefix = format!(
+        "000000000000_elasticloadbalancing_us-east-1_app.alb-only.{}_",
+        arn::resource_id("loadbalancer", "alb-only")
+    );
+    assert!(
+        name.starts_with(&prefix) && name.ends_with(".log"),
+        "{name}"
+    );
+    assert!(
+        logs[0]
+            .to_str()
+            .unwrap()
+            .contains("AWSLogs/000000000000/elasticloadbalancing/us-east-1/")
+    );
     let lines = entries(&dir);
     assert_eq!(lines.len(), 7, "{lines:#?}");
     let tg_arn = arn::target_group_arn("backends");
@@ -140,7 +195,11 @@ async fn load_balancer_only_lab_balances_counts_and_logs() {
         assert!(f[1].ends_with('Z') && f[1].len() == 27, "time {}", f[1]);
         assert_eq!(f[2], arn::load_balancer_id("alb-only"));
         assert!(f[3].starts_with("127.0.0.1:"));
-        assert!([a.addr.to_string(), b.addr.to_string()].contains(&f[4]), "target {}", f[4]);
+        assert!(
+            [a.addr.to_string(), b.addr.to_string()].contains(&f[4]),
+            "target {}",
+            f[4]
+        );
         for t in &f[5..8] {
             assert!(t.parse::<f64>().unwrap() >= 0.0, "{f:?}");
         }
@@ -154,15 +213,25 @@ async fn load_balancer_only_lab_balances_counts_and_logs() {
     }
     let http_lines: Vec<_> = lines.iter().filter(|f| f[0] == "http").collect();
     assert_eq!(http_lines.len(), 6);
-    assert!(http_lines[0][12].starts_with("GET http://127.0.0.1:") && http_lines[0][12].ends_with("/hello HTTP/1.1"));
+    assert!(
+        http_lines[0][12].starts_with("GET http://127.0.0.1:")
+            && http_lines[0][12].ends_with("/hello HTTP/1.1")
+    );
     assert_eq!(http_lines[0][13], "alb-only-test");
-    assert_eq!((http_lines[0][14].as_str(), http_lines[0][18].as_str()), ("-", "-"));
+    assert_eq!(
+        (http_lines[0][14].as_str(), http_lines[0][18].as_str()),
+        ("-", "-")
+    );
     let tls = lines.iter().find(|f| f[0] != "http").unwrap();
     assert!(tls[0] == "h2" || tls[0] == "https", "{tls:?}");
     assert_eq!(tls[15], "TLSv1.3");
     assert!(tls[14].starts_with("TLS_"), "{tls:?}");
     assert_eq!(tls[18], "api.localhost");
-    assert_eq!(tls[19], arn::certificate_arn("api.localhost"), "SNI chose the second certificate");
+    assert_eq!(
+        tls[19],
+        arn::certificate_arn("api.localhost"),
+        "SNI chose the second certificate"
+    );
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -60,7 +60,10 @@ mod tests {
     fn ids_are_stable_hex_and_differ_by_kind_and_name() {
         let id = resource_id("targetgroup", "flask-app-tg");
         assert_eq!(id.len(), 16);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_eq!(id, resource_id("targetgroup", "flask-app-tg"));
         assert_ne!(id, resource_id("loadbalancer", "flask-app-tg"));
         assert_ne!(id, resource_id("targetgroup", "other-tg"));
@@ -69,7 +72,8 @@ mod tests {
     #[test]
     fn arns_have_aws_shape() {
         let arn = target_group_arn("flask-app-tg");
-        let prefix = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/flask-app-tg/";
+        let prefix =
+            "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/flask-app-tg/";
         assert!(arn.starts_with(prefix), "{arn}");
         assert_eq!(arn.len(), prefix.len() + 16);
         assert!(load_balancer_id("alb").starts_with("app/alb/"));

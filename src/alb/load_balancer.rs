@@ -82,24 +82,36 @@ impl LoadBalancerHandle {
                     let fallback = Certificate::LocalCa {
                         hostnames: Vec::new(),
                     };
-                    let certs: Vec<&Certificate> = std::iter::once(
-                        listener.certificate.as_ref().unwrap_or(&fallback),
-                    )
-                    .chain(&listener.additional_certificates)
-                    .collect();
+                    let certs: Vec<&Certificate> =
+                        std::iter::once(listener.certificate.as_ref().unwrap_or(&fallback))
+                            .chain(&listener.additional_certificates)
+                            .collect();
                     Some(ca.listener_tls(&certs, listener.ssl_policy, listener.bind)?)
                 }
                 ListenerProtocol::Http => None,
             };
             let acceptor = tls.as_ref().map(|t| TlsAcceptor::from(t.config.clone()));
-            let l = Listener::bind(listener.bind, listener.protocol, acceptor, route, proxy.clone());
+            let l = Listener::bind(
+                listener.bind,
+                listener.protocol,
+                acceptor,
+                route,
+                proxy.clone(),
+            );
             bound.push((l.await?, tls.map(|t| t.certificates)));
         }
         // 2. Access logs and the metrics port, then serve.
         let log = match (cfg.access_logs.enabled, access_log_dir) {
             (true, Some(dir)) => {
                 tracing::info!(load_balancer = %cfg.name, "access logs every {:?} under {}", cfg.access_logs.interval, dir.display());
-                Some(access_log::spawn_writer(dir.to_path_buf(), &cfg.name, cfg.access_logs.interval, metrics.clone(), tracker, cancel.clone()))
+                Some(access_log::spawn_writer(
+                    dir.to_path_buf(),
+                    &cfg.name,
+                    cfg.access_logs.interval,
+                    metrics.clone(),
+                    tracker,
+                    cancel.clone(),
+                ))
             }
             (true, None) => {
                 tracing::warn!(load_balancer = %cfg.name, "access logs are enabled but this load balancer runs outside a lab; not writing them");
@@ -108,7 +120,10 @@ impl LoadBalancerHandle {
             (false, _) => None,
         };
         let metrics_addr = match cfg.metrics_port {
-            Some(port) => Some(metrics_endpoint::serve(port, vec![metrics.clone()], tracker, cancel.clone()).await?),
+            Some(port) => Some(
+                metrics_endpoint::serve(port, vec![metrics.clone()], tracker, cancel.clone())
+                    .await?,
+            ),
             None => None,
         };
         if let Some(addr) = metrics_addr {
@@ -124,8 +139,11 @@ impl LoadBalancerHandle {
                 url: format!("{}://{addr}", protocol.scheme()),
             });
             tracing::info!(load_balancer = %cfg.name, "listening on {}://{addr}", protocol.scheme());
-            let observer = ListenerObserver::new(metrics.clone(), log.clone(), protocol, addr.port());
-            listener.observe(observer, certs).spawn(tracker, cancel.clone());
+            let observer =
+                ListenerObserver::new(metrics.clone(), log.clone(), protocol, addr.port());
+            listener
+                .observe(observer, certs)
+                .spawn(tracker, cancel.clone());
         }
         Ok(LoadBalancerHandle {
             name: cfg.name.clone(),

@@ -69,7 +69,10 @@ pub async fn serve(
 pub fn answer(req: &Request<Incoming>, lbs: &[Arc<LoadBalancerMetrics>]) -> Response<Full<Bytes>> {
     let (status, body) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics") => (StatusCode::OK, metrics::render(lbs)),
-        _ => (StatusCode::NOT_FOUND, "not found; try GET /metrics\n".to_string()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "not found; try GET /metrics\n".to_string(),
+        ),
     };
     Response::builder()
         .status(status)

@@ -34,6 +34,6 @@ pub mod tls;
 pub use error::AlbError;
 pub use health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
 pub use load_balancer::{ListenerEndpoint, LoadBalancerHandle};
-pub use target_group::{TargetDescription, TargetGroupHandle};
 pub use metrics::LoadBalancerMetrics;
+pub use target_group::{TargetDescription, TargetGroupHandle};
 pub use tls::{LeafCertificate, ListenerTls, LocalCa};

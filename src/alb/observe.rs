@@ -125,10 +125,7 @@ impl ConnectionInfo {
             protocol: conn
                 .protocol_version()
                 .map_or("-", access_log::protocol_name),
-            cert_arn: certs.map_or_else(
-                || Arc::from("-"),
-                |c| c.arn(c.pick(domain.as_deref())),
-            ),
+            cert_arn: certs.map_or_else(|| Arc::from("-"), |c| c.arn(c.pick(domain.as_deref()))),
             domain,
         };
         ConnectionInfo {
@@ -187,7 +184,8 @@ impl ListenerObserver {
 
     fn request_fields<B>(&self, req: &Request<B>) -> RequestFields {
         let headers = req.headers();
-        let text = |v: Option<&HeaderValue>| v.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let text =
+            |v: Option<&HeaderValue>| v.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let host = headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())
@@ -266,10 +264,16 @@ impl Pending {
         if let Some(o) = outcome {
             if let Some(tg) = metrics.target_group(o.target_group.name()) {
                 tg.request();
-                if let (Some(code), Some(sent), Some(answered)) = (o.status, o.sent_at, o.answered_at) {
+                if let (Some(code), Some(sent), Some(answered)) =
+                    (o.status, o.sent_at, o.answered_at)
+                {
                     tg.target_response(code, answered.saturating_duration_since(sent));
                 }
-                let connect_errors = o.earlier.iter().filter(|(_, e)| *e == TargetError::Connect).count()
+                let connect_errors = o
+                    .earlier
+                    .iter()
+                    .filter(|(_, e)| *e == TargetError::Connect)
+                    .count()
                     + usize::from(o.error == Some(TargetError::Connect));
                 for _ in 0..connect_errors {
                     tg.connection_error();
@@ -291,7 +295,12 @@ impl Pending {
         Response::from_parts(parts, body.boxed())
     }
 
-    fn record(&self, fields: RequestFields, response: &Response<ProxyBody>, now: Instant) -> AccessLogRecord {
+    fn record(
+        &self,
+        fields: RequestFields,
+        response: &Response<ProxyBody>,
+        now: Instant,
+    ) -> AccessLogRecord {
         let outcome = response.extensions().get::<TargetOutcome>();
         let status = response.status().as_u16();
         let location = response.headers().get(LOCATION);
@@ -300,7 +309,8 @@ impl Pending {
             (None, Some(_)) if response.status().is_redirection() => "redirect",
             (None, _) => "fixed-response",
         };
-        let since = |t: Option<Instant>, from: Instant| t.map(|t| t.saturating_duration_since(from));
+        let since =
+            |t: Option<Instant>, from: Instant| t.map(|t| t.saturating_duration_since(from));
         let sent_at = outcome.and_then(|o| o.sent_at);
         let answered_at = outcome.and_then(|o| o.answered_at);
         let mut tried: Vec<(SocketAddr, Option<u16>)> = outcome
@@ -315,7 +325,9 @@ impl Pending {
             elb: self.observer.elb.clone(),
             client: self.conn.client,
             target: outcome.and_then(|o| o.target),
-            request_processing: Some(since(sent_at, self.started).unwrap_or_else(|| now - self.started)),
+            request_processing: Some(
+                since(sent_at, self.started).unwrap_or_else(|| now - self.started),
+            ),
             target_processing: answered_at.and(since(answered_at, sent_at.unwrap_or(self.started))),
             response_processing: answered_at.map(|a| now.saturating_duration_since(a)),
             elb_status: status,
@@ -330,7 +342,12 @@ impl Pending {
                 .and_then(|o| o.trace_id.as_ref())
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                 .or(fields.trace_id),
-            rule_priority: Some(response.extensions().get::<MatchedRule>().map_or(0, |r| r.0)),
+            rule_priority: Some(
+                response
+                    .extensions()
+                    .get::<MatchedRule>()
+                    .map_or(0, |r| r.0),
+            ),
             request_creation_time: fields.created,
             actions,
             redirect_url: (actions == "redirect")
@@ -541,7 +558,10 @@ mod tests {
         assert_eq!(f.kind, RequestType::Https);
         assert_eq!(f.user_agent.as_deref(), Some("curl/8"));
         assert!(f.received > 10 + f.line.len() as u64);
-        let h2 = Request::get("https://[::1]:8443/").version(Version::HTTP_2).body(()).unwrap();
+        let h2 = Request::get("https://[::1]:8443/")
+            .version(Version::HTTP_2)
+            .body(())
+            .unwrap();
         let f = obs.request_fields(&h2);
         assert_eq!(f.line, "GET https://[::1]:8443/ HTTP/2.0");
         assert_eq!(f.kind, RequestType::H2);
@@ -550,12 +570,20 @@ mod tests {
     #[test]
     fn abandoned_request_counts_as_460() {
         let metrics = Arc::new(LoadBalancerMetrics::new("lb", []));
-        let obs = Arc::new(ListenerObserver::new(metrics.clone(), None, ListenerProtocol::Http, 80));
+        let obs = Arc::new(ListenerObserver::new(
+            metrics.clone(),
+            None,
+            ListenerProtocol::Http,
+            80,
+        ));
         let conn = Arc::new(ConnectionInfo::plain("127.0.0.1:5000".parse().unwrap()));
         let req = Request::get("/").body(()).unwrap();
         drop(obs.begin(&req, &conn));
         let text = super::super::metrics::render(&[metrics]);
-        let line = text.lines().find(|l| l.starts_with("HTTPCode_ELB_4XX_Count{")).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("HTTPCode_ELB_4XX_Count{"))
+            .unwrap();
         assert!(line.ends_with(" 1"), "{line}");
     }
 }

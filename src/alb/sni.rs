@@ -42,7 +42,12 @@ impl CertificateSet {
         let name = ServerName::DnsName(name);
         self.certs
             .iter()
-            .position(|c| c.key.cert.first().is_some_and(|leaf| valid_for(leaf, &name)))
+            .position(|c| {
+                c.key
+                    .cert
+                    .first()
+                    .is_some_and(|leaf| valid_for(leaf, &name))
+            })
             .unwrap_or(0)
     }
 
@@ -96,12 +101,23 @@ mod tests {
     fn picks_first_matching_certificate_else_default() {
         let tmp = tempfile::tempdir().unwrap();
         let ca = LocalCa::load_or_create(&tmp.path().join("ca")).unwrap();
-        let s = set(&ca, &[&["localhost"], &["api.test"], &["*.apps.test", "api.test"]]);
+        let s = set(
+            &ca,
+            &[&["localhost"], &["api.test"], &["*.apps.test", "api.test"]],
+        );
         assert_eq!(s.pick(Some("localhost")), 0);
         assert_eq!(s.pick(Some("api.test")), 1, "first match in config order");
         assert_eq!(s.pick(Some("web.apps.test")), 2, "wildcard");
-        assert_eq!(s.pick(Some("a.b.apps.test")), 0, "wildcards cover one label");
-        assert_eq!(s.pick(Some("other.test")), 0, "default when nothing matches");
+        assert_eq!(
+            s.pick(Some("a.b.apps.test")),
+            0,
+            "wildcards cover one label"
+        );
+        assert_eq!(
+            s.pick(Some("other.test")),
+            0,
+            "default when nothing matches"
+        );
         assert_eq!(s.pick(None), 0, "default without SNI");
         assert_eq!(&*s.arn(1), "api.test");
     }

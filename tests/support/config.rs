@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tierlab::config::{
-    AccessLogs, Action, SslPolicy, Certificate, HealthCheck, Listener, ListenerProtocol, LoadBalancer, Matcher, Redirect,
-    RedirectStatus, TargetGroup,
+    AccessLogs, Action, Certificate, HealthCheck, Listener, ListenerProtocol, LoadBalancer,
+    Matcher, Redirect, RedirectStatus, SslPolicy, TargetGroup,
 };
 
 use super::HEALTH_PATH;

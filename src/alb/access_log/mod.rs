@@ -315,9 +315,18 @@ TID_1234abcd5678ef90";
         let line = r.line();
         assert!(line.starts_with("h2 "), "{line}");
         assert!(line.contains(" - 0.000 -1 -1 301 - 34 366 "), "{line}");
-        assert!(line.contains("\"say \\\"hi\\\"\\x0a\" TLS_AES_128_GCM_SHA256 TLSv1.3 - "), "{line}");
-        assert!(line.contains("\"www.example.com\" \"arn:aws:acm:"), "{line}");
-        assert!(line.contains("\"redirect\" \"https://www.example.com:443/\" \"-\" \"-\" \"-\""), "{line}");
+        assert!(
+            line.contains("\"say \\\"hi\\\"\\x0a\" TLS_AES_128_GCM_SHA256 TLSv1.3 - "),
+            "{line}"
+        );
+        assert!(
+            line.contains("\"www.example.com\" \"arn:aws:acm:"),
+            "{line}"
+        );
+        assert!(
+            line.contains("\"redirect\" \"https://www.example.com:443/\" \"-\" \"-\" \"-\""),
+            "{line}"
+        );
     }
 
     #[test]
@@ -328,7 +337,10 @@ TID_1234abcd5678ef90";
             ("127.0.0.1:9002".parse().unwrap(), Some(200)),
         ];
         let line = r.line();
-        assert!(line.contains("\"127.0.0.1:9001 127.0.0.1:9002\" \"- 200\""), "{line}");
+        assert!(
+            line.contains("\"127.0.0.1:9001 127.0.0.1:9002\" \"- 200\""),
+            "{line}"
+        );
     }
 
     #[test]

@@ -215,7 +215,9 @@ mod tests {
         let id = arn::resource_id("loadbalancer", "my-alb");
         assert_eq!(
             file_name("my-alb", end, "abcd1234"),
-            format!("000000000000_elasticloadbalancing_us-east-1_app.my-alb.{id}_20180702T2225Z_127.0.0.1_abcd1234.log")
+            format!(
+                "000000000000_elasticloadbalancing_us-east-1_app.my-alb.{id}_20180702T2225Z_127.0.0.1_abcd1234.log"
+            )
         );
         let path = file_path("my-alb", end, "abcd1234");
         assert!(
@@ -225,6 +227,9 @@ mod tests {
         );
         let r = random_suffix();
         assert_eq!(r.len(), 8);
-        assert!(r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(
+            r.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
     }
 }

@@ -167,7 +167,11 @@ fn ssl_policy(
         Some(c) => format!("did you mean `{c}`?"),
         None => format!("supported: {}", suggest::backticked(&names)),
     };
-    cx.bad(&key, q(name), format!("unknown or unsupported security policy; {hint}"));
+    cx.bad(
+        &key,
+        q(name),
+        format!("unknown or unsupported security policy; {hint}"),
+    );
     SslPolicy::default()
 }
 

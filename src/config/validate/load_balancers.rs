@@ -3,9 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::super::model::{
-    AccessLogs, DefaultRoute, Listener, LoadBalancer, SecurityGroup, Vpc,
-};
+use super::super::model::{AccessLogs, DefaultRoute, Listener, LoadBalancer, SecurityGroup, Vpc};
 use super::super::{defaults, path, wire};
 use super::ctx::{Ctx, list, q};
 use super::{listeners, rules};
@@ -103,7 +101,11 @@ fn access_logs(cx: &mut Ctx, at: &str, wire: Option<&wire::AccessLogs>) -> Acces
     let interval = cx.duration(&key, wire.interval.as_deref(), default.interval);
     if !(ACCESS_LOG_INTERVAL_MIN..=ACCESS_LOG_INTERVAL_MAX).contains(&interval) {
         let shown = q(wire.interval.as_deref().unwrap_or_default());
-        cx.bad(&key, shown, "must be between 1s and 60m (AWS writes a file every 5m)");
+        cx.bad(
+            &key,
+            shown,
+            "must be between 1s and 60m (AWS writes a file every 5m)",
+        );
     }
     AccessLogs {
         // `access-logs = { interval = "1m" }` alone means the user wants logs.

@@ -52,10 +52,16 @@ fn access_logs_interval_bounds_and_keys() {
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert_has(
         &errs[0],
-        &["[load-balancers.lb.access-logs] interval = \"2h\"", "between 1s and 60m"],
+        &[
+            "[load-balancers.lb.access-logs] interval = \"2h\"",
+            "between 1s and 60m",
+        ],
     );
     let errs = errors(&lb_with("access-logs = { interval = \"5 minutes\" }"));
-    assert_has(&errs[0], &["[load-balancers.lb.access-logs] interval = \"5 minutes\""]);
+    assert_has(
+        &errs[0],
+        &["[load-balancers.lb.access-logs] interval = \"5 minutes\""],
+    );
     let errs = errors(&lb_with("access-logs = { enable = true }"));
     assert_has(&errs[0], &["enable", "enabled"]);
 }
@@ -68,7 +74,13 @@ fn metrics_port_range_and_clash_with_listener() {
         "security-groups = [\"lb-sg\"]\n[[",
         "security-groups = [\"lb-sg\"]\nmetrics-port = 70000\n[[",
     );
-    assert_has(&e, &["[load-balancers.lb] metrics-port = 70000", "between 0 and 65535"]);
+    assert_has(
+        &e,
+        &[
+            "[load-balancers.lb] metrics-port = 70000",
+            "between 0 and 65535",
+        ],
+    );
     let e = error_with(
         "security-groups = [\"lb-sg\"]\n[[",
         "security-groups = [\"lb-sg\"]\nmetrics-port = 8080\n[[",
@@ -85,49 +97,84 @@ fn certificates_list_first_is_default() {
     let l = &c.load_balancers["lb"].listeners[0];
     assert_eq!(
         l.certificate,
-        Some(Certificate::LocalCa { hostnames: vec!["a.test".into()] })
+        Some(Certificate::LocalCa {
+            hostnames: vec!["a.test".into()]
+        })
     );
     assert_eq!(
         l.additional_certificates,
-        vec![Certificate::LocalCa { hostnames: vec!["b.test".into(), "c.test".into()] }]
+        vec![Certificate::LocalCa {
+            hostnames: vec!["b.test".into(), "c.test".into()]
+        }]
     );
     // The single-certificate form still works and has no additional ones.
     let c = try_parse(&https("certificate = {}")).unwrap();
-    assert!(c.load_balancers["lb"].listeners[0].additional_certificates.is_empty());
+    assert!(
+        c.load_balancers["lb"].listeners[0]
+            .additional_certificates
+            .is_empty()
+    );
 }
 
 #[test]
 fn certificates_errors_name_the_entry() {
     let errs = errors(&https("certificates = [{}, { hostnames = [] }]"));
     assert_eq!(errs.len(), 1, "{errs:#?}");
-    assert_has(&errs[0], &["[load-balancers.lb.listeners[0].certificates[1]] hostnames = []", "at least one"]);
+    assert_has(
+        &errs[0],
+        &[
+            "[load-balancers.lb.listeners[0].certificates[1]] hostnames = []",
+            "at least one",
+        ],
+    );
     let errs = errors(&https("certificate = {}\ncertificates = [{}]"));
-    assert_has(&errs[0], &["listeners[0]", "either `certificate` or `certificates`"]);
+    assert_has(
+        &errs[0],
+        &["listeners[0]", "either `certificate` or `certificates`"],
+    );
     let errs = errors(&https("certificates = []"));
     assert_has(&errs[0], &["needs `certificate`"]);
     let e = error_with(
         "port = 8080\ndefault",
         "port = 8080\ncertificates = [{}]\ndefault",
     );
-    assert_has(&e, &["certificates[0]", "HTTP listener takes no certificate"]);
+    assert_has(
+        &e,
+        &["certificates[0]", "HTTP listener takes no certificate"],
+    );
 }
 
 #[test]
 fn ssl_policy_default_known_and_suggested() {
     let c = try_parse(&https("certificate = {}")).unwrap();
-    assert_eq!(c.load_balancers["lb"].listeners[0].ssl_policy, SslPolicy::Tls13And12);
+    assert_eq!(
+        c.load_balancers["lb"].listeners[0].ssl_policy,
+        SslPolicy::Tls13And12
+    );
     let text = https("certificate = {}\nssl-policy = \"ELBSecurityPolicy-TLS13-1-3-2021-06\"");
     let c = try_parse(&text).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(c.load_balancers["lb"].listeners[0].ssl_policy, SslPolicy::Tls13Only);
+    assert_eq!(
+        c.load_balancers["lb"].listeners[0].ssl_policy,
+        SslPolicy::Tls13Only
+    );
 
-    let errs = errors(&https("certificate = {}\nssl-policy = \"ELBSecurityPolicy-TLS13-1-3-2021-6\""));
+    let errs = errors(&https(
+        "certificate = {}\nssl-policy = \"ELBSecurityPolicy-TLS13-1-3-2021-6\"",
+    ));
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert_has(
         &errs[0],
-        &["ssl-policy", "unknown", "did you mean `ELBSecurityPolicy-TLS13-1-3-2021-06`?"],
+        &[
+            "ssl-policy",
+            "unknown",
+            "did you mean `ELBSecurityPolicy-TLS13-1-3-2021-06`?",
+        ],
     );
     let errs = errors(&https("certificate = {}\nssl-policy = \"modern\""));
-    assert_has(&errs[0], &["supported: `ELBSecurityPolicy-TLS13-1-2-2021-06`"]);
+    assert_has(
+        &errs[0],
+        &["supported: `ELBSecurityPolicy-TLS13-1-2-2021-06`"],
+    );
     let e = error_with(
         "port = 8080\ndefault",
         "port = 8080\nssl-policy = \"ELBSecurityPolicy-TLS13-1-2-2021-06\"\ndefault",
