@@ -2,6 +2,7 @@
 //! `tierlab` commands (status, down) talk to. Its address is written to the lab's control file.
 //!
 //! - `GET /status` → the lab's status as JSON ([`crate::lab::LabStatus`]).
+//! - `GET /metrics` → every load balancer's CloudWatch-named metrics, Prometheus text format.
 //! - `POST /shutdown` → asks `up` to stop the lab, as Ctrl-C would.
 //!
 //! This is the seam for the later control API and dashboard.
@@ -101,8 +102,14 @@ pub async fn serve(
 }
 
 async fn handle(req: Request<Incoming>, view: Arc<LabView>, shutdown: CancellationToken) -> Result<Response<Full<Bytes>>, Infallible> {
+    const JSON: &str = "application/json";
+    let mut content_type = JSON;
     let (status, body) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/status") => (StatusCode::OK, serde_json::to_vec(&view.status()).unwrap_or_default()),
+        (&Method::GET, "/metrics") => {
+            content_type = crate::alb::metrics_endpoint::CONTENT_TYPE;
+            (StatusCode::OK, view.metrics_text().into_bytes())
+        }
         (&Method::POST, "/shutdown") => {
             shutdown.cancel();
             (StatusCode::ACCEPTED, br#"{"stopping":true}"#.to_vec())
@@ -111,7 +118,7 @@ async fn handle(req: Request<Incoming>, view: Arc<LabView>, shutdown: Cancellati
     };
     let response = Response::builder()
         .status(status)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .body(Full::new(Bytes::from(body)))
         .expect("static response parts are valid");
     Ok(response)

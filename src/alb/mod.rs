@@ -9,24 +9,35 @@
 //! - [`rules`]: listener rules (conditions, priorities) and their actions.
 //! - [`routing`]: target selection (algorithms, slow start, stickiness, weighted forward).
 //! - [`listener`]: accept, TLS, HTTP/1.1 + HTTP/2, graceful stop.
+//! - [`metrics`]: CloudWatch's `AWS/ApplicationELB` metrics in Prometheus text format.
+//! - [`access_log`]: ALB access log lines and the background writer of their files.
+//! - [`observe`]: the per-request hook feeding both; [`arn`]: fake but well-formed AWS ids.
+//! - [`sni`]: picking an HTTPS listener's certificate by SNI.
 //! - [`load_balancer`]: [`LoadBalancerHandle::start`] wires a config's listeners together.
 
 #![warn(missing_docs)]
 
+pub mod access_log;
+pub mod arn;
 pub mod checker;
 mod error;
 pub mod headers;
 pub mod health;
 pub mod listener;
 pub mod load_balancer;
+pub mod metrics;
+pub mod metrics_endpoint;
+pub mod observe;
 pub mod proxy;
 pub mod routing;
 pub mod rules;
+pub mod sni;
 pub mod target_group;
 pub mod tls;
 
 pub use error::AlbError;
 pub use health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
 pub use load_balancer::{ListenerEndpoint, LoadBalancerHandle};
+pub use metrics::LoadBalancerMetrics;
 pub use target_group::{TargetDescription, TargetGroupHandle};
-pub use tls::{LeafCertificate, LocalCa};
+pub use tls::{LeafCertificate, ListenerTls, LocalCa};

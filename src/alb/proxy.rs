@@ -20,6 +20,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::headers;
+use super::observe::{TargetError, TargetOutcome};
 use super::target_group::TargetGroupHandle;
 use crate::config::{ListenerProtocol, Redirect};
 
@@ -69,43 +70,62 @@ impl Proxy {
         req: Request<Incoming>,
         ctx: &RequestContext,
     ) -> Response<ProxyBody> {
+        // What the access log and metrics learn of this forward (observe.rs).
+        let mut outcome = TargetOutcome::new(group);
         let Some(choice) = group.choose(req.headers()) else {
             // Per request, so debug: the health flips that cause it are logged once at warn.
             tracing::debug!(
                 target_group = group.name(),
                 "503: no registered target is healthy"
             );
-            return error_page(StatusCode::SERVICE_UNAVAILABLE);
+            return tagged(error_page(StatusCode::SERVICE_UNAVAILABLE), outcome);
         };
         let target = Arc::clone(choice.target());
         let (id, addr) = (target.id(), target.addr());
+        outcome.target = Some(addr);
         let req = match to_target(req, addr, ctx) {
             Ok(req) => req,
             Err(e) => {
                 tracing::debug!(%e, "400: request URI cannot be forwarded");
-                return error_page(StatusCode::BAD_REQUEST);
+                return tagged(error_page(StatusCode::BAD_REQUEST), outcome);
             }
         };
         let name = group.name();
         // ALB's idle timeout bounds the wait for the response head; once the target streams a
         // body, the body's own progress is what keeps the exchange alive.
+        outcome.sent_at = Some(std::time::Instant::now());
         match tokio::time::timeout(self.idle_timeout, self.client.request(req)).await {
             Err(_) => {
                 tracing::warn!(target_group = name, target = id, %addr, "target {name}/{id} {addr}: 504 (no response within the idle timeout of {:?})", self.idle_timeout);
-                error_page(StatusCode::GATEWAY_TIMEOUT)
+                outcome.error = Some(TargetError::Timeout);
+                tagged(error_page(StatusCode::GATEWAY_TIMEOUT), outcome)
             }
             Ok(Err(e)) => {
                 let reason = error_chain(&e);
                 tracing::warn!(target_group = name, target = id, %addr, "target {name}/{id} {addr}: 502 ({reason})");
-                error_page(StatusCode::BAD_GATEWAY)
+                outcome.error = Some(if e.is_connect() {
+                    TargetError::Connect
+                } else {
+                    TargetError::Failed
+                });
+                tagged(error_page(StatusCode::BAD_GATEWAY), outcome)
             }
             Ok(Ok(response)) => {
+                outcome.answered_at = Some(std::time::Instant::now());
+                outcome.status = Some(response.status().as_u16());
                 let (mut parts, body) = response.into_parts();
                 headers::remove_hop_by_hop(&mut parts.headers);
-                choice.finish(Response::from_parts(parts, body.boxed()), ctx.protocol)
+                let response = Response::from_parts(parts, body.boxed());
+                tagged(choice.finish(response, ctx.protocol), outcome)
             }
         }
     }
+}
+
+/// `response` with `outcome` attached for the access log and metrics.
+fn tagged(mut response: Response<ProxyBody>, outcome: TargetOutcome) -> Response<ProxyBody> {
+    outcome.attach(&mut response);
+    response
 }
 
 /// Rewrites a client request for `target`: absolute URI to the target, HTTP/1.1, the client's

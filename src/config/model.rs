@@ -126,6 +126,29 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
     pub idle_timeout: Duration,
     pub listeners: Vec<Listener>,
+    /// `access-logs = { enabled, interval }`: ALB access log files under the lab's state dir.
+    pub access_logs: AccessLogs,
+    /// `metrics-port`: also serve this load balancer's Prometheus metrics on 127.0.0.1:PORT
+    /// (0: any free port). `None`: only on the lab's control endpoint.
+    pub metrics_port: Option<u16>,
+}
+
+/// ALB access logs (AWS attribute `access_logs.s3.enabled`), written as plain text files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessLogs {
+    /// Off by default, as on AWS.
+    pub enabled: bool,
+    /// One file per interval (AWS: every 5 minutes).
+    pub interval: Duration,
+}
+
+impl Default for AccessLogs {
+    fn default() -> Self {
+        AccessLogs {
+            enabled: false,
+            interval: Duration::from_secs(300),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,11 +157,39 @@ pub struct Listener {
     /// Host address the listener binds. Loopback by default; the ALB is "internet-facing" only
     /// to this machine.
     pub bind: SocketAddr,
-    /// Certificate for HTTPS listeners. `None` for HTTP.
+    /// Certificate for HTTPS listeners (the default one, sent when SNI matches no other).
+    /// `None` for HTTP.
     pub certificate: Option<Certificate>,
     /// Listener rules, sorted by ascending priority; the default action applies when none match.
     pub rules: Vec<ListenerRule>,
+    /// More certificates, chosen by SNI (AWS's listener certificate list). Empty for HTTP.
+    pub additional_certificates: Vec<Certificate>,
+    /// TLS versions offered by an HTTPS listener (AWS's security policy).
+    pub ssl_policy: SslPolicy,
     pub default_action: Action,
+}
+
+/// An HTTPS listener's security policy: which TLS versions it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslPolicy {
+    /// `ELBSecurityPolicy-TLS13-1-2-2021-06`: TLS 1.2 and 1.3 (AWS's default for new listeners).
+    #[default]
+    Tls13And12,
+    /// `ELBSecurityPolicy-TLS13-1-3-2021-06`: TLS 1.3 only.
+    Tls13Only,
+}
+
+impl SslPolicy {
+    /// Every supported policy, by AWS name.
+    pub const ALL: [SslPolicy; 2] = [SslPolicy::Tls13And12, SslPolicy::Tls13Only];
+
+    /// The policy's AWS name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SslPolicy::Tls13And12 => "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            SslPolicy::Tls13Only => "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        }
+    }
 }
 
 impl Listener {

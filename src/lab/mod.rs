@@ -159,8 +159,16 @@ impl Lab {
 
         // 5. Load balancers.
         for lb in config.load_balancers.values() {
-            let handle =
-                LoadBalancerHandle::start(lb, &self.target_groups, &self.ca, &self.tracker, self.cancel.child_token()).await?;
+            let access_logs = self.state.lab_dir(&lab).join("access-logs");
+            let handle = LoadBalancerHandle::start_with(
+                lb,
+                &self.target_groups,
+                &self.ca,
+                &self.tracker,
+                self.cancel.child_token(),
+                Some(&access_logs),
+            )
+            .await?;
             self.load_balancers.push(handle);
         }
 
@@ -219,6 +227,16 @@ impl Lab {
         self.ca.cert_pem()
     }
 
+    /// The running load balancers.
+    pub fn load_balancers(&self) -> &[LoadBalancerHandle] {
+        &self.load_balancers
+    }
+
+    /// Where access log files of this lab go (`<state>/labs/<lab>/access-logs`).
+    pub fn access_log_dir(&self) -> PathBuf {
+        self.state.lab_dir(&self.config.lab.name).join("access-logs")
+    }
+
     /// URL of the first load balancer's HTTP listener.
     pub fn http_url(&self) -> Option<String> {
         self.load_balancers.first().and_then(|lb| lb.http_url())
@@ -268,6 +286,7 @@ impl Lab {
             .collect();
         LabView {
             config: self.config.clone(),
+            metrics: self.load_balancers.iter().map(LoadBalancerHandle::metrics).collect(),
             load_balancers,
             target_groups: self.target_groups.values().cloned().collect(),
             services: self.services.clone(),

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use crate::alb::{TargetDescription, TargetGroupHandle};
+use crate::alb::{LoadBalancerMetrics, TargetDescription, TargetGroupHandle};
 use crate::config::Config;
 use crate::ecs::{ServiceHandle, ServiceStatus};
 use crate::rds::{self, DbInstance};
@@ -17,11 +17,17 @@ pub struct LabView {
     pub(super) target_groups: Vec<TargetGroupHandle>,
     pub(super) services: Vec<ServiceHandle>,
     pub(super) databases: Vec<DbInstance>,
+    pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
 }
 
 impl LabView {
     pub fn config_source(&self) -> String {
         self.config.source.display().to_string()
+    }
+
+    /// Every load balancer's metrics in Prometheus text format (`GET /metrics`).
+    pub fn metrics_text(&self) -> String {
+        crate::alb::metrics::render(&self.metrics)
     }
 
     pub fn status(&self) -> LabStatus {

@@ -3,13 +3,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::super::model::{DefaultRoute, Listener, LoadBalancer, SecurityGroup, Vpc};
+use super::super::model::{AccessLogs, DefaultRoute, Listener, LoadBalancer, SecurityGroup, Vpc};
 use super::super::{defaults, path, wire};
 use super::ctx::{Ctx, list, q};
 use super::{listeners, rules};
 
 /// ALB's `idle_timeout.timeout_seconds` range.
 const IDLE_TIMEOUT_MAX: Duration = Duration::from_secs(4000);
+/// Bounds of `access-logs.interval`: AWS writes every 5 minutes; shorter helps demos and tests.
+const ACCESS_LOG_INTERVAL_MIN: Duration = Duration::from_secs(1);
+const ACCESS_LOG_INTERVAL_MAX: Duration = Duration::from_secs(3600);
 
 /// What the load balancer rules look things up in.
 pub struct Known<'a> {
@@ -68,12 +71,46 @@ fn load_balancer(
             listener
         })
         .collect();
+    let metrics_port = lb.metrics_port.map(|p| {
+        let key = format!("{at}.metrics-port");
+        let port = cx.int_in(&key, p, 0..=65535).map_or(0, |p| p as u16);
+        if port != 0 {
+            if let Some(other) = ports.insert(port, name.to_string()) {
+                let msg = format!("port {port} is already used by load balancer `{other}`");
+                cx.bad(&key, port.to_string(), msg);
+            }
+        }
+        port
+    });
     LoadBalancer {
         name: name.to_string(),
         subnets: lb.subnets.clone(),
         security_groups: lb.security_groups.clone(),
         idle_timeout,
         listeners,
+        access_logs: access_logs(cx, &at, lb.access_logs.as_ref()),
+        metrics_port,
+    }
+}
+
+/// `access-logs = { enabled = true, interval = "5m" }`; absent: disabled, as on AWS.
+fn access_logs(cx: &mut Ctx, at: &str, wire: Option<&wire::AccessLogs>) -> AccessLogs {
+    let default = AccessLogs::default();
+    let Some(wire) = wire else { return default };
+    let key = format!("{at}.access-logs.interval");
+    let interval = cx.duration(&key, wire.interval.as_deref(), default.interval);
+    if !(ACCESS_LOG_INTERVAL_MIN..=ACCESS_LOG_INTERVAL_MAX).contains(&interval) {
+        let shown = q(wire.interval.as_deref().unwrap_or_default());
+        cx.bad(
+            &key,
+            shown,
+            "must be between 1s and 60m (AWS writes a file every 5m)",
+        );
+    }
+    AccessLogs {
+        // `access-logs = { interval = "1m" }` alone means the user wants logs.
+        enabled: wire.enabled.unwrap_or(true),
+        interval,
     }
 }
 

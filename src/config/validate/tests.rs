@@ -7,7 +7,7 @@ use super::super::model::*;
 use super::super::{ConfigError, parse};
 
 /// A small valid lab: two public, two app and two db subnets, one of everything.
-const BASE: &str = r#"
+pub(super) const BASE: &str = r#"
 [lab]
 name = "t"
 
@@ -90,12 +90,12 @@ security-groups = ["db-sg"]
 allocated-storage = 20
 "#;
 
-fn try_parse(text: &str) -> Result<Config, ConfigError> {
+pub(super) fn try_parse(text: &str) -> Result<Config, ConfigError> {
     parse(text, Path::new("t.toml"), Path::new("/nonexistent-base"))
 }
 
 /// The diagnostics of `text`, rendered; panics if it is valid.
-fn errors(text: &str) -> Vec<String> {
+pub(super) fn errors(text: &str) -> Vec<String> {
     match try_parse(text) {
         Ok(_) => panic!("expected errors for:\n{text}"),
         Err(ConfigError::Invalid { diagnostics }) => {
@@ -106,14 +106,14 @@ fn errors(text: &str) -> Vec<String> {
 }
 
 /// The single diagnostic of `BASE` with `from` replaced by `to`.
-fn error_with(from: &str, to: &str) -> String {
+pub(super) fn error_with(from: &str, to: &str) -> String {
     assert!(BASE.contains(from), "BASE has no `{from}`");
     let errs = errors(&BASE.replacen(from, to, 1));
     assert_eq!(errs.len(), 1, "expected one error, got {errs:#?}");
     errs.into_iter().next().unwrap()
 }
 
-fn assert_has(message: &str, parts: &[&str]) {
+pub(super) fn assert_has(message: &str, parts: &[&str]) {
     for part in parts {
         assert!(message.contains(part), "`{part}` missing from: {message}");
     }
