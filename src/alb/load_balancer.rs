@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::listener::{Listener, Route};
-use super::proxy::Proxy;
+use super::proxy::{Proxy, ProxySettings};
 use super::tls::LocalCa;
 use super::{AlbError, TargetGroupHandle};
 use crate::config::{Action, ListenerProtocol, LoadBalancer};
@@ -45,7 +45,7 @@ impl LoadBalancerHandle {
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> Result<LoadBalancerHandle, AlbError> {
-        let proxy = Proxy::new(cfg.idle_timeout);
+        let proxy = Proxy::new(ProxySettings::from_config(cfg));
         // 1. Bind every listener (resolving its action and TLS config first).
         let mut bound = Vec::with_capacity(cfg.listeners.len());
         for listener in &cfg.listeners {

@@ -2,14 +2,19 @@
 //!
 //! The target set sits behind an `ArcSwap` and each target's state in an atomic, so picking a
 //! target takes no lock; only (rare) registration changes and health check results do.
+//!
+//! Each target counts its in-flight requests (an atomic, see [`InFlight`]). A deregistered target
+//! leaves the rotation at once but is shown `draining` until its in-flight requests reach zero or
+//! the group's deregistration delay passes, as on AWS.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
 use crate::config::TargetGroup;
@@ -19,9 +24,19 @@ use crate::config::TargetGroup;
 pub struct Target {
     id: String,
     addr: SocketAddr,
+    /// `addr` as a URI authority, made once so requests need not format it.
+    authority: http::uri::Authority,
     /// Mirror of `machine.state()`, read without locking on the request path.
     state: AtomicU8,
     machine: Mutex<HealthMachine>,
+    /// Requests sent to it whose response (body included) has not ended yet.
+    in_flight: AtomicUsize,
+    /// Set once deregistered: its state stays `draining` whatever a late health check says.
+    draining: AtomicBool,
+    /// Woken when `in_flight` drops to zero on a draining target.
+    idle: Notify,
+    /// Consecutive 5xx answers (the target's own, or 502/504 sent on its behalf).
+    consecutive_5xx: AtomicU32,
 }
 
 impl Target {
@@ -31,9 +46,53 @@ impl Target {
         Target {
             id: id.to_string(),
             addr,
+            authority: http::uri::Authority::try_from(addr.to_string())
+                .expect("a socket address is a valid authority"),
             state: AtomicU8::new(machine.state().to_u8()),
             machine: Mutex::new(machine),
+            in_flight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            idle: Notify::new(),
+            consecutive_5xx: AtomicU32::new(0),
         }
+    }
+
+    /// Requests in flight to this target right now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Counts one request to this target until the returned guard is dropped (hold it until the
+    /// response body has ended).
+    pub fn start_request(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Records the status of one answer for outlier detection; true when this answer makes
+    /// `threshold` consecutive 5xx (0 disables). Non-5xx answers reset the run.
+    pub(crate) fn record_status(&self, status: u16, threshold: u32) -> bool {
+        if status >= 500 {
+            let run = self.consecutive_5xx.fetch_add(1, Ordering::AcqRel) + 1;
+            threshold > 0 && run == threshold
+        } else {
+            // Load first: the common case (no 5xx run) then writes nothing to a shared line.
+            if self.consecutive_5xx.load(Ordering::Relaxed) != 0 {
+                self.consecutive_5xx.store(0, Ordering::Relaxed);
+            }
+            false
+        }
+    }
+
+    /// Passive ejection (see [`HealthMachine::eject`]); returns the flip, if any.
+    pub(crate) fn eject(&self, description: &str) -> Option<Transition> {
+        let mut machine = self.machine();
+        let transition = machine.eject(description);
+        if !self.draining.load(Ordering::Acquire) {
+            self.state.store(machine.state().to_u8(), Ordering::Release);
+        }
+        self.consecutive_5xx.store(0, Ordering::Relaxed);
+        transition
     }
 
     /// The id it was registered under (an ECS task id, or the address for static targets).
@@ -44,6 +103,11 @@ impl Target {
     /// Where requests and health checks go.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// [`addr`](Self::addr) as a URI authority.
+    pub fn authority(&self) -> &http::uri::Authority {
+        &self.authority
     }
 
     /// The current health state (lock-free).
@@ -60,19 +124,58 @@ impl Target {
     pub(crate) fn record(&self, outcome: &CheckOutcome) -> Option<Transition> {
         let mut machine = self.machine();
         let transition = machine.record(outcome);
-        self.state.store(machine.state().to_u8(), Ordering::Release);
+        // A check that started before deregistration must not bring a draining target back.
+        if !self.draining.load(Ordering::Acquire) {
+            self.state.store(machine.state().to_u8(), Ordering::Release);
+        }
         transition
     }
 
     fn describe(&self) -> TargetDescription {
+        if self.draining.load(Ordering::Acquire) {
+            let reason = Reason::deregistration_in_progress();
+            return TargetDescription::new(
+                &self.id,
+                Some(self.addr),
+                TargetState::Draining,
+                Some(&reason),
+            );
+        }
         let machine = self.machine();
         TargetDescription::new(&self.id, Some(self.addr), machine.state(), machine.reason())
+    }
+
+    fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+        self.state
+            .store(TargetState::Draining.to_u8(), Ordering::Release);
     }
 
     /// The machine is only touched by short, non-async critical sections; a panic inside one
     /// cannot leave it inconsistent, so a poisoned lock is still usable.
     fn machine(&self) -> MutexGuard<'_, HealthMachine> {
         self.machine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One request in flight to a target; dropping it ends the count (and wakes a draining
+/// target's drainer when it was the last one).
+#[derive(Debug)]
+pub struct InFlight(Arc<Target>);
+
+impl InFlight {
+    /// The target the request went to.
+    pub fn target(&self) -> &Arc<Target> {
+        &self.0
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let before = self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if before == 1 && self.0.draining.load(Ordering::Acquire) {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 
@@ -119,6 +222,8 @@ pub struct TargetGroupHandle {
 struct Inner {
     cfg: TargetGroup,
     targets: ArcSwap<Vec<Arc<Target>>>,
+    /// Deregistered targets still finishing requests. Never read on the request path.
+    draining: Mutex<Vec<Arc<Target>>>,
     /// Serialises writers (register/deregister) so concurrent updates are not lost; readers
     /// never take it.
     write: Mutex<()>,
@@ -135,6 +240,7 @@ impl TargetGroupHandle {
             inner: Arc::new(Inner {
                 cfg,
                 targets: ArcSwap::from_pointee(Vec::new()),
+                draining: Mutex::new(Vec::new()),
                 write: Mutex::new(()),
                 next: AtomicUsize::new(0),
                 changes: watch::Sender::new(0),
@@ -167,39 +273,62 @@ impl TargetGroupHandle {
         let mut next: Vec<Arc<Target>> = current.iter().filter(|t| t.id != id).cloned().collect();
         next.push(Arc::new(Target::new(id, addr, &self.inner.cfg)));
         self.inner.targets.store(Arc::new(next));
+        // A new registration under the same id supersedes a draining one in describe().
+        self.draining_list().retain(|t| t.id != id);
         tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: registered", self.name());
         self.notify();
     }
 
     /// Removes target `id` from routing at once; requests already sent to it finish.
     /// Returns whether it was registered.
+    ///
+    /// With requests in flight, the target shows `draining` (`Target.DeregistrationInProgress`)
+    /// until they end or the deregistration delay passes, then disappears. Outside a Tokio
+    /// runtime there is nobody to wait, so it disappears at once.
     pub fn deregister(&self, id: &str) -> bool {
         let _guard = self.write_lock();
         let current = self.inner.targets.load();
-        let Some(gone) = current.iter().find(|t| t.id == id) else {
+        let Some(gone) = current.iter().find(|t| t.id == id).cloned() else {
             return false;
         };
         let addr = gone.addr;
         let next: Vec<Arc<Target>> = current.iter().filter(|t| t.id != id).cloned().collect();
         self.inner.targets.store(Arc::new(next));
-        tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: deregistered", self.name());
+        gone.start_draining();
+        let delay = self.inner.cfg.deregistration_delay;
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        match runtime {
+            Some(rt) if gone.in_flight() > 0 && !delay.is_zero() => {
+                let in_flight = gone.in_flight();
+                tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: deregistered, draining {in_flight} in-flight requests (at most {delay:?})", self.name());
+                self.draining_list().push(Arc::clone(&gone));
+                rt.spawn(drain(self.clone(), gone, delay));
+            }
+            _ => {
+                tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: deregistered", self.name());
+            }
+        }
         self.notify();
         true
     }
 
-    /// Every registered target with its health, like `aws elbv2 describe-target-health`.
+    /// Every registered target with its health, like `aws elbv2 describe-target-health`,
+    /// followed by the draining ones.
     pub fn describe(&self) -> Vec<TargetDescription> {
-        self.inner
+        let mut rows: Vec<TargetDescription> = self
+            .inner
             .targets
             .load()
             .iter()
             .map(|t| t.describe())
-            .collect()
+            .collect();
+        rows.extend(self.draining_list().iter().map(|t| t.describe()));
+        rows
     }
 
     /// One target's health; `unused` / `Target.NotRegistered` when `id` is not registered.
     pub fn describe_target(&self, id: &str) -> TargetDescription {
-        match self.inner.targets.load().iter().find(|t| t.id == id) {
+        match self.find(id) {
             Some(t) => t.describe(),
             None => {
                 let reason = Reason::not_registered();
@@ -208,14 +337,62 @@ impl TargetGroupHandle {
         }
     }
 
-    /// The state of target `id`, `None` when it is not registered.
+    /// The state of target `id` (`draining` while it drains), `None` when it is not registered.
     pub fn state_of(&self, id: &str) -> Option<TargetState> {
-        self.inner
+        self.find(id).map(|t| t.state())
+    }
+
+    fn find(&self, id: &str) -> Option<Arc<Target>> {
+        let registered = self
+            .inner
             .targets
             .load()
             .iter()
             .find(|t| t.id == id)
-            .map(|t| t.state())
+            .cloned();
+        registered.or_else(|| self.draining_list().iter().find(|t| t.id == id).cloned())
+    }
+
+    /// A target for a second attempt after `failed` failed: any other target that is healthy
+    /// now, asked of [`pick`](Self::pick) so the group's routing still decides. `None` when
+    /// there is none (a retry never goes back to the target that just failed).
+    pub fn pick_other(&self, failed: &Arc<Target>) -> Option<Arc<Target>> {
+        let tries = self.inner.targets.load().len() + 1;
+        (0..tries)
+            .filter_map(|_| self.pick())
+            .find(|t| !Arc::ptr_eq(t, failed) && t.state() == TargetState::Healthy)
+    }
+
+    /// Ejects `target` (passive outlier detection); logs and notifies only when it flips.
+    pub fn eject(&self, target: &Arc<Target>, description: &str) {
+        if let Some(t) = target.eject(description)
+            && self.is_registered(target)
+        {
+            let (id, addr, name) = (target.id(), target.addr(), self.name());
+            let reason = t
+                .reason
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            tracing::warn!(target_group = name, target = id, %addr, "target {name}/{id} {addr}: {} -> {} ({reason})", t.from, t.to);
+            self.notify();
+        }
+    }
+
+    /// Records one answer's status for `target`; ejects it after the group's
+    /// `outlier-consecutive-5xx` in a row.
+    pub fn record_status(&self, target: &Arc<Target>, status: u16) {
+        let threshold = self.inner.cfg.outlier_consecutive_5xx;
+        if target.record_status(status, threshold) {
+            self.eject(target, &format!("{threshold} consecutive 5xx responses"));
+        }
+    }
+
+    fn draining_list(&self) -> MutexGuard<'_, Vec<Arc<Target>>> {
+        self.inner
+            .draining
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// How many targets are healthy now.
@@ -262,6 +439,36 @@ impl TargetGroupHandle {
     fn write_lock(&self) -> MutexGuard<'_, ()> {
         self.inner.write.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Waits until `target` has no request in flight or `delay` has passed, then forgets it.
+async fn drain(group: TargetGroupHandle, target: Arc<Target>, delay: Duration) {
+    let deadline = tokio::time::Instant::now() + delay;
+    let (name, id, addr) = (
+        group.name().to_string(),
+        target.id().to_string(),
+        target.addr(),
+    );
+    loop {
+        let idle = target.idle.notified();
+        tokio::pin!(idle);
+        // Registered before the check, so a drop to zero in between is not missed.
+        idle.as_mut().enable();
+        if target.in_flight() == 0 {
+            tracing::info!(target_group = %name, target = %id, %addr, "target {name}/{id} {addr}: drained");
+            break;
+        }
+        tokio::select! {
+            _ = idle => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                let left = target.in_flight();
+                tracing::warn!(target_group = %name, target = %id, %addr, "target {name}/{id} {addr}: deregistration delay ({delay:?}) passed with {left} requests in flight");
+                break;
+            }
+        }
+    }
+    group.draining_list().retain(|t| !Arc::ptr_eq(t, &target));
+    group.notify();
 }
 
 /// Picks the index of the target for request number `turn`, given the targets' states in order.
@@ -331,6 +538,7 @@ mod tests {
             },
             deregistration_delay: Duration::from_secs(5),
             static_targets: vec!["127.0.0.1:9".parse().unwrap()],
+            outlier_consecutive_5xx: 5,
         })
     }
 

@@ -97,6 +97,9 @@ pub struct LoadBalancer {
     pub idle_timeout: Option<String>,
     #[serde(default)]
     pub listeners: Vec<Listener>,
+    pub connect_timeout: Option<String>,
+    pub xff_header_processing_mode: Option<String>,
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +146,7 @@ pub struct TargetGroup {
     pub targets: Vec<String>,
     #[serde(default)]
     pub health_check: HealthCheck,
+    pub outlier_consecutive_5xx: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

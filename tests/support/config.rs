@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tierlab::config::{
-    Action, Certificate, HealthCheck, Listener, ListenerProtocol, LoadBalancer, Matcher, Redirect,
-    RedirectStatus, TargetGroup,
+    Action, Certificate, HealthCheck, Listener, ListenerProtocol, LoadBalancer, Matcher, ProxyMode,
+    Redirect, RedirectStatus, TargetGroup, XffMode,
 };
 
 use super::HEALTH_PATH;
@@ -34,6 +34,7 @@ pub fn target_group(name: &str) -> TargetGroup {
         },
         deregistration_delay: Duration::from_secs(1),
         static_targets: Vec::new(),
+        outlier_consecutive_5xx: 5,
     }
 }
 
@@ -91,5 +92,8 @@ pub fn load_balancer(listeners: Vec<Listener>, idle_timeout: Duration) -> LoadBa
         security_groups: Vec::new(),
         idle_timeout,
         listeners,
+        connect_timeout: Duration::from_secs(10),
+        xff_header_processing_mode: XffMode::Append,
+        mode: ProxyMode::Tierlab,
     }
 }

@@ -19,6 +19,8 @@ const THRESHOLDS: RangeInclusive<i64> = 2..=10;
 /// Codes a matcher may name (ALB: 200-499 for HTTP health checks).
 const MATCHER_CODES: RangeInclusive<u16> = 200..=499;
 const MAX_DEREGISTRATION_DELAY: Duration = Duration::from_secs(3600);
+/// `outlier-consecutive-5xx` range (0 disables ejection on 5xx).
+const OUTLIER_5XX: RangeInclusive<i64> = 0..=1000;
 
 pub fn target_group(
     cx: &mut Ctx,
@@ -61,6 +63,12 @@ pub fn target_group(
         health_check: health_check(cx, &format!("{at}.health-check"), &tg.health_check, profile),
         deregistration_delay: delay,
         static_targets: targets(cx, &at, &tg.targets),
+        outlier_consecutive_5xx: match tg.outlier_consecutive_5xx {
+            None => defaults::OUTLIER_CONSECUTIVE_5XX,
+            Some(n) => cx
+                .int_in(&format!("{at}.outlier-consecutive-5xx"), n, OUTLIER_5XX)
+                .unwrap_or(defaults::OUTLIER_CONSECUTIVE_5XX),
+        },
     }
 }
 
