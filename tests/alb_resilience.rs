@@ -237,11 +237,20 @@ async fn reset_get_is_retried_elsewhere_but_post_never() {
 
     let mut statuses = Vec::new();
     for _ in 0..2 {
-        let resp = client.post(alb.url("/")).body("hello").send().await.unwrap();
+        let resp = client
+            .post(alb.url("/"))
+            .body("hello")
+            .send()
+            .await
+            .unwrap();
         statuses.push(resp.status().as_u16());
     }
     statuses.sort();
-    assert_eq!(statuses, [200, 502], "the POST that reached r is not retried");
+    assert_eq!(
+        statuses,
+        [200, 502],
+        "the POST that reached r is not retried"
+    );
     assert_eq!((r.hits(), b.hits()), (r_before + 1, b_before + 1));
     alb.stop().await;
 }

@@ -591,4 +591,70 @@ mod tests {
             (Unused, Some(ReasonCode::NotRegistered))
         );
     }
+
+    #[test]
+    fn retry_pick_skips_the_failed_target_and_unhealthy_ones() {
+        let tg = tg();
+        tg.register("a", "127.0.0.1:1000".parse().unwrap());
+        tg.register("b", "127.0.0.1:2000".parse().unwrap());
+        for t in tg.targets().iter() {
+            t.record(&CheckOutcome::Ok(200));
+        }
+        let a = tg
+            .targets()
+            .iter()
+            .find(|t| t.id() == "a")
+            .cloned()
+            .unwrap();
+        for _ in 0..5 {
+            assert_ne!(tg.pick_other(&a).unwrap().id(), "a");
+        }
+        tg.eject(&a, "connection refused");
+        assert_eq!(tg.state_of("a"), Some(Unhealthy));
+        let only = tg.targets().iter().filter(|t| t.id() != "a").count();
+        assert_eq!(only, 2, "ejected targets stay registered");
+    }
+
+    #[test]
+    fn consecutive_5xx_count_resets_on_success() {
+        let tg = tg();
+        tg.register("a", "127.0.0.1:1000".parse().unwrap());
+        let a = tg
+            .targets()
+            .iter()
+            .find(|t| t.id() == "a")
+            .cloned()
+            .unwrap();
+        assert!(!a.record_status(500, 2));
+        assert!(!a.record_status(200, 2), "a success ends the run");
+        assert!(!a.record_status(502, 2));
+        assert!(a.record_status(503, 2), "second in a row");
+        assert!(!a.record_status(503, 2), "reported once");
+        assert!(
+            !a.record_status(500, 0) && !a.record_status(500, 0),
+            "0 disables"
+        );
+    }
+
+    #[tokio::test]
+    async fn deregistered_target_drains_until_idle() {
+        let tg = tg();
+        tg.register("a", "127.0.0.1:1000".parse().unwrap());
+        let a = tg
+            .targets()
+            .iter()
+            .find(|t| t.id() == "a")
+            .cloned()
+            .unwrap();
+        let request = a.start_request();
+        assert!(tg.deregister("a"));
+        assert_eq!(tg.state_of("a"), Some(Draining));
+        assert!(tg.pick().is_none_or(|t| t.id() != "a"));
+        let mut changes = tg.changes();
+        drop(request);
+        while tg.state_of("a").is_some() {
+            changes.changed().await.unwrap();
+        }
+        assert_eq!(tg.describe_target("a").state, Unused);
+    }
 }
