@@ -9,13 +9,8 @@ use tierlab::cli::{Cli, run};
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_env("TIERLAB_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("tierlab=info,warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_env("TIERLAB_LOG").unwrap_or_else(|_| EnvFilter::new("tierlab=info,warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
     if let Err(error) = run(cli).await {
         eprintln!("error: {}", chain(&error));
         std::process::exit(error.exit_code());

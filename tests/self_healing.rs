@@ -36,9 +36,7 @@ async fn killed_task_is_deregistered_and_replaced() {
         let (mut ok, mut failed) = (0usize, 0usize);
         let started = Instant::now();
         for _ in 0..MAX_REQUESTS {
-            if started.elapsed() > MAX_LOOP_TIME
-                || stop_load.load(std::sync::atomic::Ordering::Relaxed)
-            {
+            if started.elapsed() > MAX_LOOP_TIME || stop_load.load(std::sync::atomic::Ordering::Relaxed) {
                 break;
             }
             match loop_client.get(&url).send().await {
@@ -71,31 +69,15 @@ async fn killed_task_is_deregistered_and_replaced() {
     let steady = tokio::time::timeout(
         Duration::from_secs(30),
         // Drop the borrow at once: holding a watch `Ref` would block the controller's updates.
-        async {
-            status
-                .wait_for(|s| {
-                    s.running_count == 2 && s.tasks.iter().all(|t| t.task_id != victim.task_id)
-                })
-                .await
-                .map(|_| ())
-        },
+        async { status.wait_for(|s| s.running_count == 2 && s.tasks.iter().all(|t| t.task_id != victim.task_id)).await.map(|_| ()) },
     )
     .await;
-    assert!(
-        steady.is_ok(),
-        "service did not recover: {:?}",
-        service.status()
-    );
+    assert!(steady.is_ok(), "service did not recover: {:?}", service.status());
     let replaced_after = killed_at.elapsed();
     let after = service.status();
     assert_eq!(after.tasks.len(), 2);
     for task in &after.tasks {
-        assert_eq!(
-            tg.state_of(&task.task_id),
-            Some(TargetState::Healthy),
-            "task {} not healthy",
-            task.task_id
-        );
+        assert_eq!(tg.state_of(&task.task_id), Some(TargetState::Healthy), "task {} not healthy", task.task_id);
     }
 
     // Keep requesting a little after recovery, then stop the client.
@@ -110,12 +92,6 @@ async fn killed_task_is_deregistered_and_replaced() {
     assert!(ok > 0);
 
     lab.shutdown().await.unwrap();
-    assert_eq!(
-        leftovers(&docker, &test.name).await,
-        (0, 0),
-        "no labelled container or network remains"
-    );
-    tierlab::lab::remove_lab(&docker, &test.name, true)
-        .await
-        .unwrap();
+    assert_eq!(leftovers(&docker, &test.name).await, (0, 0), "no labelled container or network remains");
+    tierlab::lab::remove_lab(&docker, &test.name, true).await.unwrap();
 }

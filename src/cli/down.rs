@@ -18,14 +18,9 @@ pub async fn run(config: &Config, volumes: bool) -> Result<(), Error> {
     let state = StateDir::resolve(config.lab.state_dir.as_deref());
     let control_file = state.control_file(lab);
     if let Some(running) = control::read_control_file(&control_file)
-        && control::request(running.address, http::Method::POST, "/shutdown")
-            .await
-            .is_ok()
+        && control::request(running.address, http::Method::POST, "/shutdown").await.is_ok()
     {
-        eprintln!(
-            "asked the running `tierlab up` (pid {}) to stop ...",
-            running.pid
-        );
+        eprintln!("asked the running `tierlab up` (pid {}) to stop ...", running.pid);
         let deadline = tokio::time::Instant::now() + UP_STOP_TIMEOUT;
         while control_file.exists() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -37,11 +32,7 @@ pub async fn run(config: &Config, volumes: bool) -> Result<(), Error> {
         "lab `{lab}`: removed {} container(s), {} network(s){}",
         removed.containers,
         removed.networks,
-        if volumes {
-            format!(", {} volume(s)", removed.volumes)
-        } else {
-            "; data volumes kept (--volumes removes them)".into()
-        }
+        if volumes { format!(", {} volume(s)", removed.volumes) } else { "; data volumes kept (--volumes removes them)".into() }
     );
     Ok(())
 }

@@ -16,10 +16,7 @@ const FOLLOW_POLL: Duration = Duration::from_millis(300);
 pub async fn run(config: &Config, service: Option<&str>, follow: bool) -> Result<(), Error> {
     let groups = log_groups(config, service)?;
     let logs_dir = StateDir::resolve(config.lab.state_dir.as_deref()).logs_dir(&config.lab.name);
-    let dirs: Vec<PathBuf> = groups
-        .iter()
-        .map(|g| logs_dir.join(g.trim_start_matches('/')))
-        .collect();
+    let dirs: Vec<PathBuf> = groups.iter().map(|g| logs_dir.join(g.trim_start_matches('/'))).collect();
 
     // Existing lines, merged across streams by timestamp.
     let mut offsets: BTreeMap<PathBuf, u64> = BTreeMap::new();
@@ -59,22 +56,13 @@ pub async fn run(config: &Config, service: Option<&str>, follow: bool) -> Result
 
 /// The log groups to read: one service's, or every service's.
 fn log_groups(config: &Config, service: Option<&str>) -> Result<Vec<String>, Error> {
-    let group_of = |s: &crate::config::Service| {
-        config.task_definitions[&s.task_definition]
-            .container
-            .log_group
-            .clone()
-    };
+    let group_of = |s: &crate::config::Service| config.task_definitions[&s.task_definition].container.log_group.clone();
     match service {
         Some(name) => match config.services.get(name) {
             Some(s) => Ok(vec![group_of(s)]),
             None => {
                 let known: Vec<&str> = config.services.keys().map(String::as_str).collect();
-                Err(Error::Usage(format!(
-                    "no service `{name}` in {}; services: {}",
-                    config.source.display(),
-                    known.join(", ")
-                )))
+                Err(Error::Usage(format!("no service `{name}` in {}; services: {}", config.source.display(), known.join(", "))))
             }
         },
         None => {
@@ -96,9 +84,7 @@ fn streams(dirs: &[PathBuf]) -> Vec<(PathBuf, PathBuf)> {
 }
 
 fn collect_logs(root: &Path, dir: &Path, found: &mut Vec<(PathBuf, PathBuf)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -116,9 +102,7 @@ fn stream_name(group_dir: &Path, path: &Path) -> String {
 
 /// Complete lines from `offset` on, and the offset after the last complete line.
 fn read_from(path: &Path, offset: u64) -> (String, u64) {
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return (String::new(), offset);
-    };
+    let Ok(mut file) = std::fs::File::open(path) else { return (String::new(), offset) };
     if file.seek(SeekFrom::Start(offset)).is_err() {
         return (String::new(), offset);
     }
@@ -126,10 +110,7 @@ fn read_from(path: &Path, offset: u64) -> (String, u64) {
     let _ = file.read_to_end(&mut bytes);
     let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     bytes.truncate(complete);
-    (
-        String::from_utf8_lossy(&bytes).into_owned(),
-        offset + complete as u64,
-    )
+    (String::from_utf8_lossy(&bytes).into_owned(), offset + complete as u64)
 }
 
 fn print_line(stream: &str, line: &str) {

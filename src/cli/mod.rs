@@ -65,9 +65,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Up => up::run(&cli.file).await,
         Command::Down { volumes } => down::run(&load(&cli.file)?, volumes).await,
         Command::Status { json } => status::run(&load(&cli.file)?, json).await,
-        Command::Logs { follow, service } => {
-            logs::run(&load(&cli.file)?, service.as_deref(), follow).await
-        }
+        Command::Logs { follow, service } => logs::run(&load(&cli.file)?, service.as_deref(), follow).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
     }
@@ -99,24 +97,13 @@ fn ca(path: &std::path::Path) -> Result<(), Error> {
     println!("tierlab's local CA certificate: {}", cert.display());
     println!();
     println!("Trust it once so browsers and curl accept the HTTPS listener:");
-    println!(
-        "  curl:           curl --cacert {} https://localhost:8443/",
-        cert.display()
-    );
-    println!(
-        "  Debian/Ubuntu:  sudo cp {} /usr/local/share/ca-certificates/tierlab.crt && sudo update-ca-certificates",
-        cert.display()
-    );
-    println!(
-        "  Fedora/RHEL:    sudo cp {} /etc/pki/ca-trust/source/anchors/tierlab.pem && sudo update-ca-trust",
-        cert.display()
-    );
+    println!("  curl:           curl --cacert {} https://localhost:8443/", cert.display());
+    println!("  Debian/Ubuntu:  sudo cp {} /usr/local/share/ca-certificates/tierlab.crt && sudo update-ca-certificates", cert.display());
+    println!("  Fedora/RHEL:    sudo cp {} /etc/pki/ca-trust/source/anchors/tierlab.pem && sudo update-ca-trust", cert.display());
     println!(
         "  macOS:          sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {}",
         cert.display()
     );
-    println!(
-        "  Firefox/Chrome on Linux use their own store: import it under Settings → Certificates → Authorities."
-    );
+    println!("  Firefox/Chrome on Linux use their own store: import it under Settings → Certificates → Authorities.");
     Ok(())
 }

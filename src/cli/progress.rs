@@ -14,19 +14,14 @@ pub struct Spinners {
 
 impl Spinners {
     pub fn new() -> Spinners {
-        Spinners {
-            current: Mutex::new(None),
-        }
+        Spinners { current: Mutex::new(None) }
     }
 }
 
 impl Progress for Spinners {
     fn begin(&self, step: &str) {
         let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix} {wide_msg:.dim}")
-                .expect("valid template"),
-        );
+        bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {wide_msg:.dim}").expect("valid template"));
         bar.set_prefix(step.to_string());
         bar.enable_steady_tick(Duration::from_millis(100));
         if let Some(old) = self.current.lock().unwrap().replace(bar) {

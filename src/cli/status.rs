@@ -14,9 +14,7 @@ use super::table;
 pub async fn run(config: &Config, as_json: bool) -> Result<(), Error> {
     let state = StateDir::resolve(config.lab.state_dir.as_deref());
     let running = match control::read_control_file(&state.control_file(&config.lab.name)) {
-        Some(file) => control::request(file.address, http::Method::GET, "/status")
-            .await
-            .ok(),
+        Some(file) => control::request(file.address, http::Method::GET, "/status").await.ok(),
         None => None,
     };
     let status: Value = match running {
@@ -28,10 +26,7 @@ pub async fn run(config: &Config, as_json: bool) -> Result<(), Error> {
         None => not_running(config).await?,
     };
     if as_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&status).expect("JSON value serialises")
-        );
+        println!("{}", serde_json::to_string_pretty(&status).expect("JSON value serialises"));
     } else {
         print!("{}", render(&status));
     }
@@ -80,9 +75,7 @@ fn render(status: &Value) -> String {
     let mut out = String::new();
     let lab = text(&status["lab"]);
     if status["running"] != Value::Bool(true) {
-        out.push_str(&format!(
-            "lab `{lab}` is not running (no `tierlab up` answers for it).\n"
-        ));
+        out.push_str(&format!("lab `{lab}` is not running (no `tierlab up` answers for it).\n"));
         let leftovers = status["containers"].as_array().cloned().unwrap_or_default();
         if !leftovers.is_empty() {
             let rows: Vec<Vec<String>> = leftovers
@@ -100,11 +93,7 @@ fn render(status: &Value) -> String {
     let mut rows = Vec::new();
     for lb in each("load_balancers") {
         for l in lb["listeners"].as_array().cloned().unwrap_or_default() {
-            rows.push(vec![
-                text(&lb["name"]),
-                text(&l["protocol"]),
-                text(&l["url"]),
-            ]);
+            rows.push(vec![text(&lb["name"]), text(&l["protocol"]), text(&l["url"])]);
         }
     }
     out.push_str(&table::render(&["LOAD BALANCER", "LISTENER", "URL"], &rows));
@@ -112,31 +101,17 @@ fn render(status: &Value) -> String {
     let mut rows = Vec::new();
     for tg in each("target_groups") {
         for t in tg["targets"].as_array().cloned().unwrap_or_default() {
-            rows.push(vec![
-                text(&tg["name"]),
-                text(&t["id"]),
-                text(&t["address"]),
-                text(&t["state"]),
-                text(&t["reason"]),
-            ]);
+            rows.push(vec![text(&tg["name"]), text(&t["id"]), text(&t["address"]), text(&t["state"]), text(&t["reason"])]);
         }
     }
     out.push('\n');
-    out.push_str(&table::render(
-        &["TARGET GROUP", "TARGET", "ADDRESS", "HEALTH", "REASON"],
-        &rows,
-    ));
+    out.push_str(&table::render(&["TARGET GROUP", "TARGET", "ADDRESS", "HEALTH", "REASON"], &rows));
 
     let mut rows = Vec::new();
     for s in each("services") {
         for t in s["tasks"].as_array().cloned().unwrap_or_default() {
             rows.push(vec![
-                format!(
-                    "{} ({}/{})",
-                    text(&s["name"]),
-                    text(&s["running_count"]),
-                    text(&s["desired_count"])
-                ),
+                format!("{} ({}/{})", text(&s["name"]), text(&s["running_count"]), text(&s["desired_count"])),
                 text(&t["task_id"]).chars().take(12).collect(),
                 text(&t["container_id"]).chars().take(12).collect(),
                 text(&t["subnet"]),
@@ -147,18 +122,7 @@ fn render(status: &Value) -> String {
         }
     }
     out.push('\n');
-    out.push_str(&table::render(
-        &[
-            "SERVICE (RUNNING/DESIRED)",
-            "TASK",
-            "CONTAINER",
-            "SUBNET",
-            "STATUS",
-            "HEALTH",
-            "TARGET",
-        ],
-        &rows,
-    ));
+    out.push_str(&table::render(&["SERVICE (RUNNING/DESIRED)", "TASK", "CONTAINER", "SUBNET", "STATUS", "HEALTH", "TARGET"], &rows));
 
     let rows: Vec<Vec<String>> = each("databases")
         .iter()
@@ -174,16 +138,6 @@ fn render(status: &Value) -> String {
         })
         .collect();
     out.push('\n');
-    out.push_str(&table::render(
-        &[
-            "DATABASE",
-            "ENGINE",
-            "STATUS",
-            "ENDPOINT (private)",
-            "SUBNET",
-            "CONTAINER",
-        ],
-        &rows,
-    ));
+    out.push_str(&table::render(&["DATABASE", "ENGINE", "STATUS", "ENDPOINT (private)", "SUBNET", "CONTAINER"], &rows));
     out
 }

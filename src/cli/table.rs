@@ -31,13 +31,7 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
 mod tests {
     #[test]
     fn columns_align() {
-        let rows = vec![
-            vec!["a".to_string(), "long value".to_string()],
-            vec!["bbb".to_string(), "x".to_string()],
-        ];
-        assert_eq!(
-            super::render(&["K", "V"], &rows),
-            "K    V\na    long value\nbbb  x\n"
-        );
+        let rows = vec![vec!["a".to_string(), "long value".to_string()], vec!["bbb".to_string(), "x".to_string()]];
+        assert_eq!(super::render(&["K", "V"], &rows), "K    V\na    long value\nbbb  x\n");
     }
 }

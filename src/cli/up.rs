@@ -22,11 +22,8 @@ pub async fn run(file: &Path) -> Result<(), Error> {
     let control_file = state.control_file(&config.lab.name);
     refuse_if_running(&control_file, &config.lab.name).await?;
 
-    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
-        Arc::new(Spinners::new())
-    } else {
-        Arc::new(LogProgress)
-    };
+    let progress: Arc<dyn Progress> =
+        if std::io::stderr().is_terminal() { Arc::new(Spinners::new()) } else { Arc::new(LogProgress) };
     let stop = CancellationToken::new();
     spawn_signal_watch(stop.clone());
 
@@ -44,14 +41,7 @@ pub async fn run(file: &Path) -> Result<(), Error> {
 
     let tracker = TaskTracker::new();
     let control_cancel = CancellationToken::new();
-    let control = control::serve(
-        lab.view(),
-        &control_file,
-        stop.clone(),
-        &tracker,
-        control_cancel.clone(),
-    )
-    .await?;
+    let control = control::serve(lab.view(), &control_file, stop.clone(), &tracker, control_cancel.clone()).await?;
     tracing::debug!(address = %control.address, "control endpoint listening");
 
     stop.cancelled().await;
@@ -67,9 +57,7 @@ pub async fn run(file: &Path) -> Result<(), Error> {
 
 /// Another `up` of the same lab would fight this one over the same containers.
 async fn refuse_if_running(control_file: &Path, lab: &str) -> Result<(), Error> {
-    let Some(existing) = control::read_control_file(control_file) else {
-        return Ok(());
-    };
+    let Some(existing) = control::read_control_file(control_file) else { return Ok(()) };
     match control::request(existing.address, http::Method::GET, "/status").await {
         Ok(_) => Err(Error::Control(ControlError::Request {
             addr: existing.address,
@@ -109,29 +97,17 @@ fn print_ready(lab: &Lab, took: std::time::Duration) {
     println!("lab `{}` is up ({:.1}s)", status.lab, took.as_secs_f64());
     for alb in &status.load_balancers {
         for listener in &alb.listeners {
-            println!(
-                "  {:<5} {}  ({})",
-                listener.protocol, listener.url, alb.name
-            );
+            println!("  {:<5} {}  ({})", listener.protocol, listener.url, alb.name);
         }
     }
     for service in &status.services {
-        println!(
-            "  service {}: {}/{} tasks running",
-            service.name, service.running_count, service.desired_count
-        );
+        println!("  service {}: {}/{} tasks running", service.name, service.running_count, service.desired_count);
     }
     for db in &status.databases {
-        println!(
-            "  database {} ({} {}): {}",
-            db.identifier, db.engine, db.engine_version, db.status
-        );
+        println!("  database {} ({} {}): {}", db.identifier, db.engine, db.engine_version, db.status);
     }
     if status.load_balancers.iter().any(|a| a.https_url.is_some()) {
-        println!(
-            "  CA certificate: {}  (`tierlab ca` shows how to trust it)",
-            lab.ca_cert_path().display()
-        );
+        println!("  CA certificate: {}  (`tierlab ca` shows how to trust it)", lab.ca_cert_path().display());
     }
     println!("Ctrl-C stops the lab. In another terminal: `tierlab status`, `tierlab logs -f`.");
 }

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use bollard::models::{
     ContainerCreateBody, ContainerSummary, EndpointIpamConfig, EndpointSettings, HostConfig,
-    HostConfigLogConfig, Mount, MountType, NetworkConnectRequest, NetworkingConfig, PortBinding,
+    HostConfigLogConfig, Mount, MountType, NetworkConnectRequest, NetworkingConfig,
+    PortBinding,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, KillContainerOptions, ListContainersOptions,
@@ -78,17 +79,18 @@ impl DockerClient {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
-        let first_network = spec
-            .networks
-            .first()
-            .map(|a| HashMap::from([(a.network.clone(), endpoint_settings(a))]));
+        let first_network = spec.networks.first().map(|a| {
+            HashMap::from([(a.network.clone(), endpoint_settings(a))])
+        });
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             hostname: spec.hostname.clone(),
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             cmd: spec.cmd.clone(),
             labels: Some(spec.labels.clone()),
-            exposed_ports: spec.publish.map(|port| vec![format!("{port}/tcp")]),
+            exposed_ports: spec
+                .publish
+                .map(|port| vec![format!("{port}/tcp")]),
             host_config: Some(host_config(spec)),
             networking_config: first_network.map(|endpoints_config| NetworkingConfig {
                 endpoints_config: Some(endpoints_config),
@@ -112,10 +114,7 @@ impl DockerClient {
             self.inner
                 .connect_network(&attachment.network, request)
                 .await
-                .map_err(DockerError::op(
-                    "connect container to network",
-                    &attachment.network,
-                ))?;
+                .map_err(DockerError::op("connect container to network", &attachment.network))?;
         }
         self.inner
             .start_container(id, None::<StartContainerOptions>)
@@ -141,11 +140,7 @@ impl DockerClient {
             .and_then(|ports| first_loopback_port(&ports));
         Ok(Some(ContainerInfo {
             id: inspect.id.unwrap_or_default(),
-            name: inspect
-                .name
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
+            name: inspect.name.unwrap_or_default().trim_start_matches('/').to_string(),
             running: state.running.unwrap_or(false),
             exit_code: state.exit_code,
             host_port,
@@ -171,9 +166,7 @@ impl DockerClient {
 
     /// Sends SIGKILL; a container that is gone or already stopped is not an error.
     pub async fn kill_container(&self, id: &str) -> Result<(), DockerError> {
-        let options = KillContainerOptions {
-            signal: "SIGKILL".into(),
-        };
+        let options = KillContainerOptions { signal: "SIGKILL".into() };
         match self.inner.kill_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) || super::is_conflict(&e) => Ok(()),
@@ -183,15 +176,8 @@ impl DockerClient {
 
     /// Stops a container gracefully (SIGTERM, then SIGKILL after `grace`); gone or already
     /// stopped is not an error. Databases get this so they shut down cleanly.
-    pub async fn stop_container(
-        &self,
-        id: &str,
-        grace: std::time::Duration,
-    ) -> Result<(), DockerError> {
-        let options = StopContainerOptions {
-            t: Some(grace.as_secs() as i32),
-            signal: None,
-        };
+    pub async fn stop_container(&self, id: &str, grace: std::time::Duration) -> Result<(), DockerError> {
+        let options = StopContainerOptions { t: Some(grace.as_secs() as i32), signal: None };
         match self.inner.stop_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) || status_is(&e, 304) => Ok(()),
@@ -202,11 +188,7 @@ impl DockerClient {
     /// Removes a container (forcing stops a running one); one that is gone is not an error.
     /// Anonymous volumes go with it (`v`), so images with `VOLUME` lines leak nothing.
     pub async fn remove_container(&self, id: &str, force: bool) -> Result<(), DockerError> {
-        let options = RemoveContainerOptions {
-            force,
-            v: true,
-            link: false,
-        };
+        let options = RemoveContainerOptions { force, v: true, link: false };
         match self.inner.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -220,13 +202,10 @@ impl DockerClient {
 fn endpoint_settings(attachment: &NetworkAttachment) -> EndpointSettings {
     EndpointSettings {
         aliases: (!attachment.aliases.is_empty()).then(|| attachment.aliases.clone()),
-        ipam_config: attachment
-            .ipv4_address
-            .as_ref()
-            .map(|ip| EndpointIpamConfig {
-                ipv4_address: Some(ip.clone()),
-                ..Default::default()
-            }),
+        ipam_config: attachment.ipv4_address.as_ref().map(|ip| EndpointIpamConfig {
+            ipv4_address: Some(ip.clone()),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -242,9 +221,7 @@ fn host_config(spec: &ContainerSpec) -> HostConfig {
     HostConfig {
         port_bindings,
         // CPU units (1024 = 1 CPU) → nano CPUs, like Fargate's hard CPU limit.
-        nano_cpus: spec
-            .cpu_units
-            .map(|units| i64::from(units) * 1_000_000_000 / 1024),
+        nano_cpus: spec.cpu_units.map(|units| i64::from(units) * 1_000_000_000 / 1024),
         memory: spec.memory_mib.map(|mib| i64::from(mib) * 1024 * 1024),
         mounts: spec.volume.as_ref().map(|(volume, target)| {
             vec![Mount {
@@ -255,10 +232,7 @@ fn host_config(spec: &ContainerSpec) -> HostConfig {
             }]
         }),
         dns: spec.dns.clone(),
-        dns_options: spec
-            .dns
-            .as_ref()
-            .map(|_| vec!["timeout:1".into(), "attempts:1".into()]),
+        dns_options: spec.dns.as_ref().map(|_| vec!["timeout:1".into(), "attempts:1".into()]),
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".into()),
             config: Some(HashMap::from([("max-size".into(), LOG_MAX_SIZE.into())])),

@@ -58,10 +58,7 @@ pub enum DockerError {
 }
 
 impl DockerError {
-    pub(crate) fn op(
-        op: &'static str,
-        object: impl Into<String>,
-    ) -> impl FnOnce(BollardError) -> DockerError {
+    pub(crate) fn op(op: &'static str, object: impl Into<String>) -> impl FnOnce(BollardError) -> DockerError {
         let object = object.into();
         move |source| DockerError::Operation { op, object, source }
     }

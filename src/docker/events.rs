@@ -19,22 +19,13 @@ pub struct ContainerEvent {
 
 impl DockerClient {
     /// Lifecycle events of the lab's containers. Health-check `exec_*` events are dropped.
-    pub fn container_events(
-        &self,
-        lab: &str,
-    ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + use<> {
+    pub fn container_events(&self, lab: &str) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + use<> {
         let mut filters = labels::filter(lab, None, None);
         filters.insert("type".into(), vec!["container".into()]);
         for action in ["die", "start", "destroy", "oom"] {
-            filters
-                .entry("event".into())
-                .or_default()
-                .push(action.into());
+            filters.entry("event".into()).or_default().push(action.into());
         }
-        let options = EventsOptions {
-            filters: Some(filters),
-            ..Default::default()
-        };
+        let options = EventsOptions { filters: Some(filters), ..Default::default() };
         self.inner.events(Some(options)).map(|event| {
             let event = event.map_err(DockerError::op("watch events of", "containers"))?;
             let actor = event.actor.unwrap_or_default();

@@ -10,11 +10,7 @@ const MAX_OUTPUT: usize = 4096;
 
 impl DockerClient {
     /// Runs `command` in `container` and returns its exit code and combined output.
-    pub async fn exec(
-        &self,
-        container: &str,
-        command: &[&str],
-    ) -> Result<(i64, String), DockerError> {
+    pub async fn exec(&self, container: &str, command: &[&str]) -> Result<(i64, String), DockerError> {
         let options = CreateExecOptions {
             cmd: Some(command.iter().map(|s| s.to_string()).collect()),
             attach_stdout: Some(true),
@@ -32,10 +28,7 @@ impl DockerClient {
             .start_exec(&exec.id, None)
             .await
             .map_err(DockerError::op("start exec in", container))?;
-        if let StartExecResults::Attached {
-            output: mut stream, ..
-        } = started
-        {
+        if let StartExecResults::Attached { output: mut stream, .. } = started {
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(DockerError::op("read exec output of", container))?;
                 if output.len() < MAX_OUTPUT {

@@ -44,20 +44,15 @@ impl DockerClient {
             forcerm: true,
             ..Default::default()
         };
-        let mut stream =
-            self.inner
-                .build_image(options, None, Some(bollard::body_full(tarball.into())));
+        let mut stream = self
+            .inner
+            .build_image(options, None, Some(bollard::body_full(tarball.into())));
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| build_error(image, &context_name, e.to_string()))?;
             if let Some(message) = info.error_detail.and_then(|d| d.message) {
                 return Err(build_error(image, &context_name, message));
             }
-            if let Some(line) = info
-                .stream
-                .as_deref()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-            {
+            if let Some(line) = info.stream.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
                 if line.starts_with("Step ") {
                     on_progress(BuildProgress::Step(line.to_string()));
                 } else {
@@ -71,10 +66,7 @@ impl DockerClient {
 
 fn build_error(image: &str, context: &str, message: String) -> DockerError {
     // The usual cause offline: the base image cannot be pulled from Docker Hub.
-    let hint = if message.contains("bookworm-slim")
-        || message.contains("pull access")
-        || message.contains("manifest")
-    {
+    let hint = if message.contains("bookworm-slim") || message.contains("pull access") || message.contains("manifest") {
         "\nhint: the base image debian:bookworm-slim is missing and Docker Hub is unreachable; \
          run `scripts/base-image.sh` to bootstrap it from Debian packages"
     } else {

@@ -45,15 +45,8 @@ pub fn of(lab: &str, role: Role, resource: &str) -> HashMap<String, String> {
 
 /// A Docker `label=` filter matching everything of `lab`, optionally narrowed to a role and a
 /// resource.
-pub fn filter(
-    lab: &str,
-    role: Option<Role>,
-    resource: Option<&str>,
-) -> HashMap<String, Vec<String>> {
-    let mut wanted = vec![
-        format!("{MANAGED_BY}={MANAGED_BY_VALUE}"),
-        format!("{LAB}={lab}"),
-    ];
+pub fn filter(lab: &str, role: Option<Role>, resource: Option<&str>) -> HashMap<String, Vec<String>> {
+    let mut wanted = vec![format!("{MANAGED_BY}={MANAGED_BY_VALUE}"), format!("{LAB}={lab}")];
     if let Some(role) = role {
         wanted.push(format!("{ROLE}={}", role.as_str()));
     }

@@ -69,10 +69,7 @@ impl DockerClient {
     }
 
     /// The name and subnet of an existing network whose subnet overlaps `cidr`.
-    async fn network_overlapping(
-        &self,
-        cidr: &str,
-    ) -> Result<Option<(String, String)>, DockerError> {
+    async fn network_overlapping(&self, cidr: &str) -> Result<Option<(String, String)>, DockerError> {
         let Some(wanted) = parse_cidr(cidr) else {
             return Ok(None);
         };
@@ -93,13 +90,8 @@ impl DockerClient {
     }
 
     /// Names of the networks carrying these label filters.
-    pub async fn list_networks(
-        &self,
-        filters: HashMap<String, Vec<String>>,
-    ) -> Result<Vec<String>, DockerError> {
-        let options = ListNetworksOptions {
-            filters: Some(filters),
-        };
+    pub async fn list_networks(&self, filters: HashMap<String, Vec<String>>) -> Result<Vec<String>, DockerError> {
+        let options = ListNetworksOptions { filters: Some(filters) };
         let networks = self
             .inner
             .list_networks(Some(options))
@@ -122,11 +114,7 @@ fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
     let (addr, prefix) = cidr.split_once('/')?;
     let addr: std::net::Ipv4Addr = addr.parse().ok()?;
     let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
     let start = u32::from(addr) & mask;
     Some((start, start | !mask))
 }

@@ -10,11 +10,7 @@ use super::{DockerClient, DockerError, is_not_found};
 
 impl DockerClient {
     /// Creates the volume if missing (creating an existing volume is a no-op in Docker).
-    pub async fn ensure_volume(
-        &self,
-        name: &str,
-        labels: HashMap<String, String>,
-    ) -> Result<(), DockerError> {
+    pub async fn ensure_volume(&self, name: &str, labels: HashMap<String, String>) -> Result<(), DockerError> {
         let request = VolumeCreateRequest {
             name: Some(name.to_string()),
             labels: Some(labels),
@@ -35,33 +31,19 @@ impl DockerClient {
         }
     }
 
-    pub async fn list_volumes(
-        &self,
-        filters: HashMap<String, Vec<String>>,
-    ) -> Result<Vec<String>, DockerError> {
-        let options = ListVolumesOptions {
-            filters: Some(filters),
-        };
+    pub async fn list_volumes(&self, filters: HashMap<String, Vec<String>>) -> Result<Vec<String>, DockerError> {
+        let options = ListVolumesOptions { filters: Some(filters) };
         let response = self
             .inner
             .list_volumes(Some(options))
             .await
             .map_err(DockerError::op("list volumes", "by label"))?;
-        Ok(response
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| v.name)
-            .collect())
+        Ok(response.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect())
     }
 
     /// Removes a volume; one that is already gone is not an error.
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
-        match self
-            .inner
-            .remove_volume(name, None::<RemoveVolumeOptions>)
-            .await
-        {
+        match self.inner.remove_volume(name, None::<RemoveVolumeOptions>).await {
             Err(e) if !is_not_found(&e) => Err(DockerError::op("remove volume", name)(e)),
             _ => Ok(()),
         }

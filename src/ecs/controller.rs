@@ -148,10 +148,7 @@ pub fn spawn(
         ..Default::default()
     };
     let (status, status_rx) = watch::channel(initial);
-    let handle = ServiceHandle {
-        name: setup.service.name.clone(),
-        status: status_rx,
-    };
+    let handle = ServiceHandle { name: setup.service.name.clone(), status: status_rx };
     let controller = Controller {
         setup,
         tasks: BTreeMap::new(),
@@ -168,18 +165,10 @@ pub fn spawn(
 }
 
 impl Controller {
-    async fn run(
-        mut self,
-        mut container_events: mpsc::Receiver<ContainerEvent>,
-        cancel: CancellationToken,
-    ) {
+    async fn run(mut self, mut container_events: mpsc::Receiver<ContainerEvent>, cancel: CancellationToken) {
         let mut tick = tokio::time::interval(RECONCILE_INTERVAL);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut target_changes = self
-            .setup
-            .target_group
-            .as_ref()
-            .map(TargetGroupHandle::changes);
+        let mut target_changes = self.setup.target_group.as_ref().map(TargetGroupHandle::changes);
         let mut ticks = 0u32;
         loop {
             self.reconcile().await;
@@ -204,11 +193,7 @@ impl Controller {
         let observed: Vec<ObservedTask> = self
             .tasks
             .iter()
-            .map(|(id, task)| ObservedTask {
-                task_id: id.clone(),
-                launched: task.launched,
-                phase: self.phase_of(id, task),
-            })
+            .map(|(id, task)| ObservedTask { task_id: id.clone(), launched: task.launched, phase: self.phase_of(id, task) })
             .collect();
         for action in decide(self.setup.service.desired_count, &observed) {
             match action {
@@ -252,20 +237,13 @@ impl Controller {
             setup.environment.clone(),
         );
         let started = match setup.docker.run_container(&spec).await {
-            Ok(id) => setup
-                .docker
-                .inspect_container(&id)
-                .await
-                .map(|info| (id, info)),
+            Ok(id) => setup.docker.inspect_container(&id).await.map(|info| (id, info)),
             Err(e) => Err(e),
         };
         let (container_id, info) = match started {
             Ok((id, info)) => (id, info),
             Err(e) => {
-                let message = format!(
-                    "(service {}) was unable to place a task: {e:#}",
-                    setup.service.name
-                );
+                let message = format!("(service {}) was unable to place a task: {e:#}", setup.service.name);
                 tracing::error!("{message}");
                 self.record_event(message);
                 self.next_launch_at = Instant::now() + self.backoff;
@@ -283,21 +261,14 @@ impl Controller {
             tg.register(&task_id, addr);
         }
         let stream = task_spec::log_stream(&setup.task_definition, &task_id);
-        let path = logs::stream_path(
-            &setup.logs_dir,
-            &setup.task_definition.container.log_group,
-            &stream,
-        );
+        let path = logs::stream_path(&setup.logs_dir, &setup.task_definition.container.log_group, &stream);
         self.log_shippers.spawn(logs::ship(
             setup.docker.clone(),
             container_id.clone(),
             path,
             self.log_cancel.clone(),
         ));
-        let message = format!(
-            "(service {}) has started 1 tasks: (task {task_id}).",
-            setup.service.name
-        );
+        let message = format!("(service {}) has started 1 tasks: (task {task_id}).", setup.service.name);
         tracing::info!(subnet = %subnet, target = ?target, "{message}");
         self.record_event(message);
         self.tasks.insert(
@@ -317,40 +288,22 @@ impl Controller {
 
     /// Deregisters the task's target at once, then removes its container.
     async fn stop_task(&mut self, task_id: &str, reason: &StopReason) {
-        let Some(task) = self.tasks.remove(task_id) else {
-            return;
-        };
+        let Some(task) = self.tasks.remove(task_id) else { return };
         if let Some(tg) = &self.setup.target_group {
             tg.deregister(task_id);
         }
-        if let Err(e) = self
-            .setup
-            .docker
-            .remove_container(&task.container_id, true)
-            .await
-        {
-            tracing::warn!(
-                task = task_id,
-                "could not remove the task's container: {e:#}"
-            );
+        if let Err(e) = self.setup.docker.remove_container(&task.container_id, true).await {
+            tracing::warn!(task = task_id, "could not remove the task's container: {e:#}");
         }
         let message = match reason {
             StopReason::FailedElbHealthChecks => {
-                let tg = self
-                    .setup
-                    .target_group
-                    .as_ref()
-                    .map(|t| t.name())
-                    .unwrap_or("-");
+                let tg = self.setup.target_group.as_ref().map(|t| t.name()).unwrap_or("-");
                 format!(
                     "(service {}) (task {task_id}) failed ELB health checks in (target-group {tg}); stopped it.",
                     self.setup.service.name
                 )
             }
-            _ => format!(
-                "(service {}) has stopped 1 running tasks: (task {task_id}). Reason: {reason}.",
-                self.setup.service.name
-            ),
+            _ => format!("(service {}) has stopped 1 running tasks: (task {task_id}). Reason: {reason}.", self.setup.service.name),
         };
         tracing::warn!("{message}");
         self.record_event(message);
@@ -400,21 +353,14 @@ impl Controller {
                 tg.deregister(&task_id);
             }
             if let Some(task) = self.tasks.remove(&task_id)
-                && let Err(e) = self
-                    .setup
-                    .docker
-                    .remove_container(&task.container_id, true)
-                    .await
+                && let Err(e) = self.setup.docker.remove_container(&task.container_id, true).await
             {
                 tracing::warn!(task = %task_id, "could not remove the task's container: {e:#}");
             }
         }
         // The log streams end with their containers; give them a moment to flush.
         self.log_shippers.close();
-        if tokio::time::timeout(Duration::from_secs(2), self.log_shippers.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(2), self.log_shippers.wait()).await.is_err() {
             self.log_cancel.cancel();
         }
     }
@@ -423,10 +369,7 @@ impl Controller {
         if self.events.len() == EVENTS_KEPT {
             self.events.pop_front();
         }
-        self.events.push_back(ServiceEvent {
-            created_at: now_rfc3339(),
-            message,
-        });
+        self.events.push_back(ServiceEvent { created_at: now_rfc3339(), message });
     }
 
     fn publish_status(&self) {

@@ -29,26 +29,17 @@ pub fn resolve(
             message,
         };
         let segments = env_ref::parse(value).map_err(error)?;
-        let rendered = env_ref::render(&segments, |segment| lookup(segment, databases, state, lab))
-            .map_err(error)?;
+        let rendered = env_ref::render(&segments, |segment| lookup(segment, databases, state, lab)).map_err(error)?;
         resolved.push((name.clone(), rendered));
     }
     Ok(resolved)
 }
 
-fn lookup(
-    segment: &Segment,
-    databases: &[DbInstance],
-    state: &StateDir,
-    lab: &str,
-) -> Option<String> {
+fn lookup(segment: &Segment, databases: &[DbInstance], state: &StateDir, lab: &str) -> Option<String> {
     match segment {
         Segment::Literal(text) => Some(text.clone()),
         Segment::Secret(name) => state.secret(lab, name).ok(),
-        Segment::Rds {
-            identifier,
-            attribute,
-        } => {
+        Segment::Rds { identifier, attribute } => {
             let db = databases.iter().find(|db| &db.identifier == identifier)?;
             Some(match attribute {
                 RdsAttr::Host => db.endpoint.clone(),

@@ -13,45 +13,23 @@ use crate::docker::DockerClient;
 
 /// File holding a log stream: `<logs>/<group without leading />/<stream>.log`.
 pub fn stream_path(logs_dir: &Path, group: &str, stream: &str) -> PathBuf {
-    logs_dir
-        .join(group.trim_start_matches('/'))
-        .join(format!("{stream}.log"))
+    logs_dir.join(group.trim_start_matches('/')).join(format!("{stream}.log"))
 }
 
 /// Follows the container's stdout/stderr until it ends (or `cancel`), appending each line as
 /// `<RFC 3339 timestamp> <message>`.
-pub async fn ship(
-    docker: DockerClient,
-    container_id: String,
-    path: PathBuf,
-    cancel: CancellationToken,
-) {
+pub async fn ship(docker: DockerClient, container_id: String, path: PathBuf, cancel: CancellationToken) {
     if let Err(e) = ship_inner(&docker, &container_id, &path, &cancel).await {
         tracing::warn!(container = %short(&container_id), path = %path.display(), "log shipping stopped: {e:#}");
     }
 }
 
-async fn ship_inner(
-    docker: &DockerClient,
-    container_id: &str,
-    path: &Path,
-    cancel: &CancellationToken,
-) -> anyhow::Result<()> {
+async fn ship_inner(docker: &DockerClient, container_id: &str, path: &Path, cancel: &CancellationToken) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await?;
     }
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .await?;
-    let options = LogsOptions {
-        follow: true,
-        stdout: true,
-        stderr: true,
-        timestamps: true,
-        ..Default::default()
-    };
+    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+    let options = LogsOptions { follow: true, stdout: true, stderr: true, timestamps: true, ..Default::default() };
     let mut stream = docker.bollard().logs(container_id, Some(options));
     loop {
         let chunk = tokio::select! {

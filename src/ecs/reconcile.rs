@@ -33,9 +33,7 @@ pub enum StopReason {
 impl std::fmt::Display for StopReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StopReason::EssentialContainerExited {
-                exit_code: Some(code),
-            } => {
+            StopReason::EssentialContainerExited { exit_code: Some(code) } => {
                 write!(f, "Essential container in task exited (exit code {code})")
             }
             StopReason::EssentialContainerExited { exit_code: None } => {
@@ -63,9 +61,7 @@ pub fn decide(desired: u32, tasks: &[ObservedTask]) -> Vec<Action> {
         match &task.phase {
             Phase::Exited { exit_code } => actions.push(Action::Stop {
                 task_id: task.task_id.clone(),
-                reason: StopReason::EssentialContainerExited {
-                    exit_code: *exit_code,
-                },
+                reason: StopReason::EssentialContainerExited { exit_code: *exit_code },
             }),
             Phase::Unhealthy => actions.push(Action::Stop {
                 task_id: task.task_id.clone(),
@@ -79,15 +75,10 @@ pub fn decide(desired: u32, tasks: &[ObservedTask]) -> Vec<Action> {
         // Keep healthy and older tasks; stop starting ones and the newest first.
         live.sort_by_key(|t| (t.phase == Phase::Healthy, std::cmp::Reverse(t.launched)));
         for task in live.iter().take((live_count - desired) as usize) {
-            actions.push(Action::Stop {
-                task_id: task.task_id.clone(),
-                reason: StopReason::ScaledIn,
-            });
+            actions.push(Action::Stop { task_id: task.task_id.clone(), reason: StopReason::ScaledIn });
         }
     } else if live_count < desired {
-        actions.push(Action::Launch {
-            count: desired - live_count,
-        });
+        actions.push(Action::Launch { count: desired - live_count });
     }
     actions
 }
@@ -97,11 +88,7 @@ mod tests {
     use super::*;
 
     fn task(id: &str, launched: u64, phase: Phase) -> ObservedTask {
-        ObservedTask {
-            task_id: id.into(),
-            launched,
-            phase,
-        }
+        ObservedTask { task_id: id.into(), launched, phase }
     }
 
     #[test]
@@ -119,24 +106,13 @@ mod tests {
 
     #[test]
     fn a_dead_task_is_stopped_and_replaced_in_the_same_round() {
-        let tasks = [
-            task("a", 1, Phase::Healthy),
-            task(
-                "b",
-                2,
-                Phase::Exited {
-                    exit_code: Some(137),
-                },
-            ),
-        ];
+        let tasks = [task("a", 1, Phase::Healthy), task("b", 2, Phase::Exited { exit_code: Some(137) })];
         assert_eq!(
             decide(2, &tasks),
             vec![
                 Action::Stop {
                     task_id: "b".into(),
-                    reason: StopReason::EssentialContainerExited {
-                        exit_code: Some(137)
-                    }
+                    reason: StopReason::EssentialContainerExited { exit_code: Some(137) }
                 },
                 Action::Launch { count: 1 },
             ]
@@ -149,10 +125,7 @@ mod tests {
         assert_eq!(
             decide(2, &tasks),
             vec![
-                Action::Stop {
-                    task_id: "a".into(),
-                    reason: StopReason::FailedElbHealthChecks
-                },
+                Action::Stop { task_id: "a".into(), reason: StopReason::FailedElbHealthChecks },
                 Action::Launch { count: 1 },
             ]
         );
@@ -168,10 +141,7 @@ mod tests {
         let stopped: Vec<_> = decide(1, &tasks)
             .into_iter()
             .map(|a| match a {
-                Action::Stop {
-                    task_id,
-                    reason: StopReason::ScaledIn,
-                } => task_id,
+                Action::Stop { task_id, reason: StopReason::ScaledIn } => task_id,
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
@@ -183,21 +153,13 @@ mod tests {
         let tasks = [task("a", 1, Phase::Healthy)];
         assert_eq!(
             decide(0, &tasks),
-            vec![Action::Stop {
-                task_id: "a".into(),
-                reason: StopReason::ScaledIn
-            }]
+            vec![Action::Stop { task_id: "a".into(), reason: StopReason::ScaledIn }]
         );
     }
 
     #[test]
     fn stop_reasons_read_like_ecs() {
-        let exited = StopReason::EssentialContainerExited {
-            exit_code: Some(137),
-        };
-        assert_eq!(
-            exited.to_string(),
-            "Essential container in task exited (exit code 137)"
-        );
+        let exited = StopReason::EssentialContainerExited { exit_code: Some(137) };
+        assert_eq!(exited.to_string(), "Essential container in task exited (exit code 137)");
     }
 }

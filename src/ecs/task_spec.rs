@@ -6,10 +6,7 @@ use crate::vpc;
 
 /// Docker name of a task's container: lab, service and the start of the task id.
 pub fn container_name(lab: &str, service: &str, task_id: &str) -> String {
-    format!(
-        "tierlab-{lab}-{service}-{}",
-        &task_id[..task_id.len().min(12)]
-    )
+    format!("tierlab-{lab}-{service}-{}", &task_id[..task_id.len().min(12)])
 }
 
 /// CloudWatch log stream of a task, as the awslogs driver names it: `prefix/container/task-id`.

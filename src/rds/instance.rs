@@ -38,42 +38,24 @@ pub fn volume_name(lab: &str, identifier: &str) -> String {
 
 /// Names of the generated secrets of a DB instance.
 fn secret_names(identifier: &str) -> (String, String) {
-    (
-        format!("{identifier}-master-password"),
-        format!("{identifier}-root-password"),
-    )
+    (format!("{identifier}-master-password"), format!("{identifier}-root-password"))
 }
 
 /// Starts the DB instance's container (creating its volume on first use). Does not wait for it
 /// to be ready: see [`super::wait_ready`].
-pub async fn start(
-    docker: &DockerClient,
-    config: &Config,
-    db: &Database,
-    state: &StateDir,
-) -> Result<DbInstance, RdsError> {
+pub async fn start(docker: &DockerClient, config: &Config, db: &Database, state: &StateDir) -> Result<DbInstance, RdsError> {
     let lab = &config.lab.name;
     let identifier = &db.identifier;
-    let docker_err = |source| RdsError::Docker {
-        identifier: identifier.clone(),
-        source,
-    };
-    let secret_err = |source| RdsError::Secret {
-        identifier: identifier.clone(),
-        source,
-    };
+    let docker_err = |source| RdsError::Docker { identifier: identifier.clone(), source };
+    let secret_err = |source| RdsError::Secret { identifier: identifier.clone(), source };
 
     // The data volume was initialised with the passwords of its first run. Passwords made up
     // now would not open it: say so instead of starting tasks that cannot log in.
     let volume = volume_name(lab, identifier);
     let volume_existed = docker.volume_exists(&volume).await.map_err(docker_err)?;
     let (master_secret, root_secret) = secret_names(identifier);
-    let (master_password, master_new) = state
-        .secret_with_origin(lab, &master_secret)
-        .map_err(secret_err)?;
-    let (root_password, root_new) = state
-        .secret_with_origin(lab, &root_secret)
-        .map_err(secret_err)?;
+    let (master_password, master_new) = state.secret_with_origin(lab, &master_secret).map_err(secret_err)?;
+    let (root_password, root_new) = state.secret_with_origin(lab, &root_secret).map_err(secret_err)?;
     if volume_existed && (master_new || root_new) {
         for (name, new) in [(&master_secret, master_new), (&root_secret, root_new)] {
             if new {
@@ -88,10 +70,7 @@ pub async fn start(
     }
 
     docker
-        .ensure_volume(
-            &volume,
-            labels::of(lab, labels::Role::DatabaseVolume, identifier),
-        )
+        .ensure_volume(&volume, labels::of(lab, labels::Role::DatabaseVolume, identifier))
         .await
         .map_err(docker_err)?;
 

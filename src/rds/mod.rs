@@ -39,9 +39,7 @@ pub enum RdsError {
         waited: std::time::Duration,
         last_output: String,
     },
-    #[error(
-        "database `{identifier}`: its container exited with code {exit_code} while starting; see `docker logs {container}`"
-    )]
+    #[error("database `{identifier}`: its container exited with code {exit_code} while starting; see `docker logs {container}`")]
     Exited {
         identifier: String,
         container: String,

@@ -16,31 +16,15 @@ const PROBE_PAUSE: Duration = Duration::from_millis(200);
 /// MySQL-family images first run a temporary server with networking off to initialise the data
 /// directory; `mysqladmin ping --protocol=tcp` fails against it, so success means the real server
 /// is up. (A ping answered with "access denied" still exits 0: the server is alive.)
-pub async fn wait_ready(
-    docker: &DockerClient,
-    db: &DbInstance,
-    timeout: Duration,
-) -> Result<(), RdsError> {
+pub async fn wait_ready(docker: &DockerClient, db: &DbInstance, timeout: Duration) -> Result<(), RdsError> {
     let started = Instant::now();
     let port = db.port.to_string();
-    let probe = [
-        "mysqladmin",
-        "ping",
-        "--protocol=tcp",
-        "-h",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "--connect-timeout=2",
-    ];
+    let probe = ["mysqladmin", "ping", "--protocol=tcp", "-h", "127.0.0.1", "-P", &port, "--connect-timeout=2"];
     loop {
         let info = docker
             .inspect_container(&db.container_id)
             .await
-            .map_err(|source| RdsError::Docker {
-                identifier: db.identifier.clone(),
-                source,
-            })?;
+            .map_err(|source| RdsError::Docker { identifier: db.identifier.clone(), source })?;
         match info {
             Some(info) if info.running => {}
             other => {
@@ -62,11 +46,7 @@ pub async fn wait_ready(
             } else {
                 format!("; last probe said: {}", last_output.trim())
             };
-            return Err(RdsError::NotReady {
-                identifier: db.identifier.clone(),
-                waited: timeout,
-                last_output,
-            });
+            return Err(RdsError::NotReady { identifier: db.identifier.clone(), waited: timeout, last_output });
         }
         sleep(PROBE_PAUSE).await;
     }

@@ -56,14 +56,7 @@ pub fn reachable_databases<'a>(config: &'a Config, service: &Service) -> Vec<&'a
     config
         .databases
         .values()
-        .filter(|db| {
-            sg_allows(
-                config,
-                &service.security_groups,
-                &db.security_groups,
-                db.port,
-            )
-        })
+        .filter(|db| sg_allows(config, &service.security_groups, &db.security_groups, db.port))
         .collect()
 }
 
@@ -77,10 +70,7 @@ pub fn task_networks(config: &Config, service: &Service, subnet: &str) -> Vec<Ne
     for db in reachable_databases(config, service) {
         let network = network_name(&config.lab.name, database_subnet(db));
         if attachments.iter().all(|a| a.network != network) {
-            attachments.push(NetworkAttachment {
-                network,
-                ..Default::default()
-            });
+            attachments.push(NetworkAttachment { network, ..Default::default() });
         }
     }
     attachments
@@ -92,12 +82,7 @@ pub fn subnets_in_use(config: &Config) -> Vec<String> {
         .services
         .values()
         .flat_map(|s| s.subnets.iter().cloned())
-        .chain(
-            config
-                .databases
-                .values()
-                .map(|db| database_subnet(db).to_string()),
-        )
+        .chain(config.databases.values().map(|db| database_subnet(db).to_string()))
         .collect();
     subnets.sort();
     subnets.dedup();

@@ -25,11 +25,7 @@ pub fn repo_root() -> PathBuf {
 
 /// A free loopback port (bound, read and released; good enough for tests on one machine).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The default topology (`emulator.toml`), renamed and re-addressed for one test.
@@ -59,36 +55,18 @@ impl TestLab {
             .replace("8080", &http_port.to_string())
             .replace("8443", &https_port.to_string())
             .replace("10.0.", &format!("10.{octet}."));
-        TestLab {
-            name,
-            http_port,
-            https_port,
-            state_dir: tempfile::tempdir().unwrap(),
-            config_text,
-        }
+        TestLab { name, http_port, https_port, state_dir: tempfile::tempdir().unwrap(), config_text }
     }
 
     pub fn config(&self) -> Config {
-        tierlab::config::parse(
-            &self.config_text,
-            &repo_root().join("emulator.toml"),
-            &repo_root(),
-        )
-        .unwrap()
+        tierlab::config::parse(&self.config_text, &repo_root().join("emulator.toml"), &repo_root()).unwrap()
     }
 
     pub async fn start(&self) -> Lab {
-        let options = StartOptions {
-            state_dir: Some(self.state_dir.path().to_path_buf()),
-            ..Default::default()
-        };
+        let options = StartOptions { state_dir: Some(self.state_dir.path().to_path_buf()), ..Default::default() };
         match Lab::start(self.config(), options).await {
             Ok(lab) => lab,
-            Err(e) => panic!(
-                "lab {} failed to start (is the Docker engine running? `sudo scripts/docker-engine.sh`): {}",
-                self.name,
-                chain(&e)
-            ),
+            Err(e) => panic!("lab {} failed to start (is the Docker engine running? `sudo scripts/docker-engine.sh`): {}", self.name, chain(&e)),
         }
     }
 
@@ -110,26 +88,15 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 
 /// A Docker client; fails the test (never skips it) when no engine answers.
 pub async fn docker() -> DockerClient {
-    DockerClient::connect().await.unwrap_or_else(|e| {
-        panic!(
-            "these tests need a Docker engine (run `sudo scripts/docker-engine.sh`): {}",
-            chain(&e)
-        )
-    })
+    DockerClient::connect()
+        .await
+        .unwrap_or_else(|e| panic!("these tests need a Docker engine (run `sudo scripts/docker-engine.sh`): {}", chain(&e)))
 }
 
 /// Containers and networks still carrying the lab's labels.
 pub async fn leftovers(docker: &DockerClient, lab: &str) -> (usize, usize) {
-    let containers = docker
-        .list_containers(labels::filter(lab, None, None))
-        .await
-        .unwrap()
-        .len();
-    let networks = docker
-        .list_networks(labels::filter(lab, None, None))
-        .await
-        .unwrap()
-        .len();
+    let containers = docker.list_containers(labels::filter(lab, None, None)).await.unwrap().len();
+    let networks = docker.list_networks(labels::filter(lab, None, None)).await.unwrap().len();
     (containers, networks)
 }
 
