@@ -205,7 +205,8 @@ async fn serve<I>(
         let info = info.clone();
         async move { Ok::<_, Infallible>(handle(&shared, req, &ctx, &info).await) }
     });
-    let conn = shared.http.serve_connection(io, service);
+    // With upgrades: WebSocket requests are handed to the proxy's tunnel after `101`.
+    let conn = shared.http.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);
     tokio::select! {
         done = conn.as_mut() => {

@@ -14,7 +14,7 @@ use super::listener::Listener;
 use super::metrics::LoadBalancerMetrics;
 use super::metrics_endpoint;
 use super::observe::ListenerObserver;
-use super::proxy::Proxy;
+use super::proxy::{Proxy, ProxySettings};
 use super::rules::Router;
 use super::tls::LocalCa;
 use super::{AlbError, TargetGroupHandle};
@@ -67,7 +67,7 @@ impl LoadBalancerHandle {
         cancel: CancellationToken,
         access_log_dir: Option<&Path>,
     ) -> Result<LoadBalancerHandle, AlbError> {
-        let proxy = Proxy::new(cfg.idle_timeout);
+        let proxy = Proxy::new(ProxySettings::from_config(cfg));
         let groups = forwarded_groups(cfg)
             .into_iter()
             .filter_map(|name| target_groups.get(&name).cloned());

@@ -496,6 +496,7 @@ mod tests {
             algorithm: Default::default(),
             slow_start: Duration::ZERO,
             stickiness: None,
+            outlier_consecutive_5xx: 5,
         })
     }
 

@@ -2,16 +2,21 @@
 //!
 //! - [`tls`]: the local CA (created once, trusted once) and rustls configs of HTTPS listeners.
 //! - [`health`]: AWS's target health states and reason codes; the pure state machine.
-//! - [`target_group`]: registered targets, lock-free round robin, fail-open.
+//! - [`target_group`]: registered targets, their in-flight counts, draining, passive ejection.
 //! - [`checker`]: active HTTP health checks feeding the state machine.
-//! - [`headers`]: hop-by-hop removal, `X-Forwarded-*`, redirect `Location`.
-//! - [`proxy`]: forwarding with streamed bodies; 502/503/504 as ALB answers them.
+//! - [`headers`]: hop-by-hop removal, `X-Forwarded-*` modes, head limits.
+//! - [`trace_id`]: `X-Amzn-Trace-Id` created or extended as ALB does.
+//! - [`failover`]: what a failed attempt means, and whether to retry it elsewhere.
+//! - [`body`]: the request body sent to targets, given back whole for a retry.
+//! - [`websocket`]: `Upgrade` pass-through.
+//! - [`proxy`]: forwarding with streamed bodies; 400/502/503/504 as ALB answers them; failover.
 //! - [`rules`]: listener rules (conditions, priorities) and their actions.
 //! - [`routing`]: target selection (algorithms, slow start, stickiness, weighted forward).
 //! - [`listener`]: accept, TLS, HTTP/1.1 + HTTP/2, graceful stop.
 //! - [`metrics`]: CloudWatch's `AWS/ApplicationELB` metrics in Prometheus text format.
 //! - [`access_log`]: ALB access log lines and the background writer of their files.
-//! - [`observe`]: the per-request hook feeding both; [`arn`]: fake but well-formed AWS ids.
+//! - [`observe`]: the per-request hook feeding both (the proxy reports each forward as a
+//!   [`observe::TargetOutcome`]); [`arn`]: fake but well-formed AWS ids.
 //! - [`sni`]: picking an HTTPS listener's certificate by SNI.
 //! - [`load_balancer`]: [`LoadBalancerHandle::start`] wires a config's listeners together.
 
@@ -19,8 +24,10 @@
 
 pub mod access_log;
 pub mod arn;
+pub mod body;
 pub mod checker;
 mod error;
+pub mod failover;
 pub mod headers;
 pub mod health;
 pub mod listener;
@@ -34,6 +41,8 @@ pub mod rules;
 pub mod sni;
 pub mod target_group;
 pub mod tls;
+pub mod trace_id;
+mod websocket;
 
 pub use error::AlbError;
 pub use health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};

@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::access_log::{self, AccessLogRecord, AccessLogSink, RequestType, TlsFields};
 use super::arn;
+use super::failover::Failure;
 use super::metrics::LoadBalancerMetrics;
 use super::proxy::ProxyBody;
 use super::sni::CertificateSet;
@@ -31,17 +32,6 @@ use crate::config::ListenerProtocol;
 pub const CLIENT_CLOSED: u16 = 460;
 /// The trace header, as read from the client when the proxy does not report its own.
 const TRACE_HEADER: &str = "x-amzn-trace-id";
-
-/// Why forwarding to a target failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetError {
-    /// The connection could not be established (`TargetConnectionErrorCount`).
-    Connect,
-    /// No response head within the idle timeout.
-    Timeout,
-    /// Reset, closed, or not HTTP.
-    Failed,
-}
 
 /// How the proxy forwarded a request. The proxy inserts it into the response's extensions,
 /// for error pages (502/503/504) as well as for the target's answers.
@@ -57,10 +47,10 @@ pub struct TargetOutcome {
     pub answered_at: Option<Instant>,
     /// `target`'s status; `None` when it gave no response.
     pub status: Option<u16>,
-    /// Why `target` gave no response.
-    pub error: Option<TargetError>,
-    /// Targets tried before `target` that failed (retries), in order.
-    pub earlier: Vec<(SocketAddr, TargetError)>,
+    /// Why `target` gave no response, or why none was tried (503, 400).
+    pub error: Option<Failure>,
+    /// Targets tried before `target` that failed (tierlab's retry), in order, with why.
+    pub earlier: Vec<(SocketAddr, Failure)>,
     /// The `X-Amzn-Trace-Id` sent to the target.
     pub trace_id: Option<HeaderValue>,
 }
@@ -269,12 +259,14 @@ impl Pending {
                 {
                     tg.target_response(code, answered.saturating_duration_since(sent));
                 }
+                // `TargetConnectionErrorCount`: attempts that never got a connection.
                 let connect_errors = o
                     .earlier
                     .iter()
-                    .filter(|(_, e)| *e == TargetError::Connect)
-                    .count()
-                    + usize::from(o.error == Some(TargetError::Connect));
+                    .map(|(_, e)| e)
+                    .chain(&o.error)
+                    .filter(|e| e.nothing_sent())
+                    .count();
                 for _ in 0..connect_errors {
                     tg.connection_error();
                 }

@@ -126,6 +126,12 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
     pub idle_timeout: Duration,
     pub listeners: Vec<Listener>,
+    /// How long connecting to a target may take before the request fails with 504.
+    pub connect_timeout: Duration,
+    /// What happens to a client's `X-Forwarded-For` (AWS `routing.http.xff_header_processing.mode`).
+    pub xff_header_processing_mode: XffMode,
+    /// Whether tierlab hides failing targets from clients (retry, ejection) or behaves as AWS.
+    pub mode: ProxyMode,
     /// `access-logs = { enabled, interval }`: ALB access log files under the lab's state dir.
     pub access_logs: AccessLogs,
     /// `metrics-port`: also serve this load balancer's Prometheus metrics on 127.0.0.1:PORT
@@ -149,6 +155,29 @@ impl Default for AccessLogs {
             interval: Duration::from_secs(300),
         }
     }
+}
+
+/// `xff-header-processing-mode`: AWS's `routing.http.xff_header_processing.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XffMode {
+    /// Add the client's address to the end of the header (AWS's default).
+    #[default]
+    Append,
+    /// Pass the header on exactly as the client sent it (or leave it out).
+    Preserve,
+    /// Remove the header before sending the request to the target.
+    Remove,
+}
+
+/// `mode` of a load balancer: tierlab's own resilience, or exactly what AWS does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProxyMode {
+    /// Retry a request on another target when the first one certainly did not process it, and
+    /// eject failing targets at once (passive outlier detection). The default.
+    #[default]
+    Tierlab,
+    /// No retries and no passive ejection: clients see the 502s AWS would send.
+    Aws,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -379,6 +408,9 @@ pub struct TargetGroup {
     pub deregistration_delay: Duration,
     /// Targets registered by address (AWS target type `ip`), besides any service's tasks.
     pub static_targets: Vec<SocketAddr>,
+    /// Consecutive 5xx answers (the target's or the load balancer's 502/504 for it) after which
+    /// a target is ejected until its health checks pass again. 0 disables. tierlab mode only.
+    pub outlier_consecutive_5xx: u32,
     /// How the group picks a target for each request.
     pub algorithm: Algorithm,
     /// Ramp-up of a newly healthy target's share; zero is off.

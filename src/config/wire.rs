@@ -97,6 +97,9 @@ pub struct LoadBalancer {
     pub idle_timeout: Option<String>,
     #[serde(default)]
     pub listeners: Vec<Listener>,
+    pub connect_timeout: Option<String>,
+    pub xff_header_processing_mode: Option<String>,
+    pub mode: Option<String>,
     pub access_logs: Option<AccessLogs>,
     pub metrics_port: Option<i64>,
 }
@@ -221,6 +224,7 @@ pub struct TargetGroup {
     pub stickiness: Option<Stickiness>,
     #[serde(default)]
     pub health_check: HealthCheck,
+    pub outlier_consecutive_5xx: Option<i64>,
 }
 
 /// `{ enabled = true, type = "lb_cookie", duration = "1d" }`.

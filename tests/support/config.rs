@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tierlab::config::{
     AccessLogs, Action, Certificate, HealthCheck, Listener, ListenerProtocol, LoadBalancer,
-    Matcher, Redirect, RedirectStatus, SslPolicy, TargetGroup,
+    Matcher, ProxyMode, Redirect, RedirectStatus, SslPolicy, TargetGroup, XffMode,
 };
 
 use super::HEALTH_PATH;
@@ -37,6 +37,7 @@ pub fn target_group(name: &str) -> TargetGroup {
         algorithm: Default::default(),
         slow_start: Duration::ZERO,
         stickiness: None,
+        outlier_consecutive_5xx: 5,
     }
 }
 
@@ -104,5 +105,8 @@ pub fn load_balancer(listeners: Vec<Listener>, idle_timeout: Duration) -> LoadBa
         listeners,
         access_logs: AccessLogs::default(),
         metrics_port: None,
+        connect_timeout: Duration::from_secs(10),
+        xff_header_processing_mode: XffMode::Append,
+        mode: ProxyMode::Tierlab,
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod websocket;
 
 pub use backend::{BackendHandle, HEALTH_PATH, backend};
 
