@@ -259,3 +259,37 @@ async fn sni_picks_the_certificate_naming_the_host() {
         "{arns:?}"
     );
 }
+
+/// tierlab's retry is visible in the access log, as ALB lists every target it tried: the dead
+/// target first (no status), then the one that answered; the failed connect is counted.
+#[tokio::test]
+async fn retried_request_lists_both_targets_in_the_access_log() {
+    let a = backend().name("a").run().await;
+    let b = backend().name("b").run().await;
+    let (a_addr, b_addr) = (a.addr, b.addr);
+    let group = TargetGroupHandle::new(target_group("tg"));
+    group.register("a", a_addr);
+    group.register("b", b_addr);
+    let alb = Alb::start(vec![http_listener(any_port(), forward("tg"))], &[&group]).await;
+    wait_until(&group, "both healthy", |g| g.healthy_count() == 2).await;
+    a.shutdown().await;
+    // Round robin sends one of two requests to `a` first (then ejects it): that one is retried.
+    let http = client(&alb.ca);
+    let url = format!("{}/", alb.lb.endpoints()[0].url);
+    for _ in 0..2 {
+        assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+    }
+    assert_eq!(alb.metric("TargetConnectionErrorCount", Some("tg")), 1.0);
+    let lines = alb.stop().await;
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    let retried = lines
+        .iter()
+        .find(|f| f[25].contains(' '))
+        .unwrap_or_else(|| panic!("no retried line: {lines:#?}"));
+    assert_eq!(retried[8], "200");
+    assert_eq!(retried[4], b_addr.to_string(), "the target that answered");
+    assert_eq!(
+        (retried[25].as_str(), retried[26].as_str()),
+        (format!("{a_addr} {b_addr}").as_str(), "- 200")
+    );
+}

@@ -13,7 +13,6 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::oneshot;
 
-
 /// The request body sent to a target.
 #[derive(Debug)]
 pub enum OutBody {

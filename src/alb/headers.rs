@@ -1,14 +1,15 @@
 //! Header rewriting done by the load balancer, as pure functions: hop-by-hop removal (keeping a
 //! WebSocket upgrade), the `X-Forwarded-*` headers in each `xff-header-processing-mode`, ALB's
-//! request head limits, HTTP/2 → HTTP/1.1 fixes, and the `Location` of redirect actions.
+//! request head limits and HTTP/2 → HTTP/1.1 fixes. (Redirect locations are
+//! [`super::rules::redirect`]'s.)
 
 use std::net::IpAddr;
 
 use http::header::{CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, UPGRADE};
-use http::uri::{Authority, Uri};
+use http::uri::Uri;
 use http::{Method, Version};
 
-use crate::config::{ListenerProtocol, Redirect, XffMode};
+use crate::config::{ListenerProtocol, XffMode};
 
 /// ALB's limit on the request line (method, target, version).
 pub const MAX_REQUEST_LINE: usize = 16 * 1024;
@@ -184,132 +185,9 @@ pub fn merge_cookies(headers: &mut HeaderMap) {
     }
 }
 
-/// The `Location` of a redirect action. Unset fields keep the request's values (`#{protocol}`,
-/// `#{host}`, `#{port}`); path and query are always kept. The port is left out when it is the
-/// scheme's default.
-///
-/// `host` is the request's `Host` (a port in it is dropped: the port comes from the listener or
-/// the action); `fallback_host` is used when the request named no host.
-pub fn redirect_location(
-    action: &Redirect,
-    listener: ListenerProtocol,
-    listener_port: u16,
-    host: Option<&str>,
-    fallback_host: &str,
-    path_and_query: &str,
-) -> String {
-    let scheme = action.protocol.unwrap_or(listener).scheme();
-    let request_host = host
-        .and_then(|h| h.parse::<Authority>().ok())
-        .map(|a| a.host().to_string());
-    let host = action
-        .host
-        .clone()
-        .or(request_host)
-        .unwrap_or_else(|| fallback_host.to_string());
-    let port = action.port.unwrap_or(listener_port);
-    let path = if path_and_query.is_empty() {
-        "/"
-    } else {
-        path_and_query
-    };
-    if port == default_port(scheme) {
-        format!("{scheme}://{host}{path}")
-    } else {
-        format!("{scheme}://{host}:{port}{path}")
-    }
-}
-
-fn default_port(scheme: &str) -> u16 {
-    if scheme == "https" { 443 } else { 80 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RedirectStatus;
-
-    fn to_https(port: Option<u16>) -> Redirect {
-        Redirect {
-            protocol: Some(ListenerProtocol::Https),
-            host: None,
-            port,
-            path: None,
-            query: None,
-            status: RedirectStatus::Permanent301,
-        }
-    }
-
-    #[test]
-    fn redirect_keeps_path_query_and_request_host() {
-        let loc = redirect_location(
-            &to_https(Some(8443)),
-            ListenerProtocol::Http,
-            8080,
-            Some("localhost:8080"),
-            "127.0.0.1",
-            "/items/7?sort=asc&x=1",
-        );
-        assert_eq!(loc, "https://localhost:8443/items/7?sort=asc&x=1");
-    }
-
-    #[test]
-    fn redirect_omits_default_port() {
-        let loc = redirect_location(
-            &to_https(Some(443)),
-            ListenerProtocol::Http,
-            80,
-            Some("example.test"),
-            "127.0.0.1",
-            "/",
-        );
-        assert_eq!(loc, "https://example.test/");
-    }
-
-    #[test]
-    fn redirect_without_overrides_keeps_listener_values() {
-        let keep = Redirect {
-            protocol: None,
-            host: None,
-            port: None,
-            path: None,
-            query: None,
-            status: RedirectStatus::Found302,
-        };
-        let loc = redirect_location(
-            &keep,
-            ListenerProtocol::Http,
-            8080,
-            None,
-            "127.0.0.1",
-            "/a?b",
-        );
-        assert_eq!(loc, "http://127.0.0.1:8080/a?b");
-    }
-
-    #[test]
-    fn redirect_host_override_and_ipv6_request_host() {
-        let mut action = to_https(Some(8443));
-        let loc = redirect_location(
-            &action,
-            ListenerProtocol::Http,
-            8080,
-            Some("[::1]:8080"),
-            "x",
-            "",
-        );
-        assert_eq!(loc, "https://[::1]:8443/");
-        action.host = Some("app.example".into());
-        let loc = redirect_location(
-            &action,
-            ListenerProtocol::Http,
-            8080,
-            Some("h:1"),
-            "x",
-            "/p",
-        );
-        assert_eq!(loc, "https://app.example:8443/p");
-    }
 
     #[test]
     fn forwarded_for_is_appended() {

@@ -34,7 +34,11 @@ impl LabView {
         let mut target_groups: Vec<TargetGroupStatus> = self
             .target_groups
             .iter()
-            .map(|tg| TargetGroupStatus { name: tg.name().to_string(), port: tg.config().port, targets: tg.describe() })
+            .map(|tg| TargetGroupStatus {
+                name: tg.name().to_string(),
+                port: tg.config().port,
+                targets: tg.describe(),
+            })
             .collect();
         target_groups.sort_by(|a, b| a.name.cmp(&b.name));
         LabStatus {
@@ -44,7 +48,11 @@ impl LabView {
             load_balancers: self.load_balancers.clone(),
             target_groups,
             services: self.services.iter().map(ServiceHandle::status).collect(),
-            databases: self.databases.iter().map(|db| self.database_status(db)).collect(),
+            databases: self
+                .databases
+                .iter()
+                .map(|db| self.database_status(db))
+                .collect(),
         }
     }
 

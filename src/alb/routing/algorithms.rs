@@ -196,7 +196,10 @@ mod tests {
         };
         let states = [Healthy, Initial, Healthy, Unhealthy, Healthy];
         assert_eq!(rr(&states, 6), [0, 2, 4, 0, 2, 4].map(Some));
-        assert_eq!(rr(&[Unhealthy, Initial, Unhealthy], 4), [0, 2, 0, 2].map(Some));
+        assert_eq!(
+            rr(&[Unhealthy, Initial, Unhealthy], 4),
+            [0, 2, 0, 2].map(Some)
+        );
         assert_eq!(rr(&[], 3), [None, None, None]);
         assert_eq!(rr(&[Initial, Initial], 2), [None, None]);
         assert_eq!(rr(&[Draining, Unused], 1), [None]);
