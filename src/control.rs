@@ -2,6 +2,7 @@
 //! `tierlab` commands (status, down) talk to. Its address is written to the lab's control file.
 //!
 //! - `GET /status` → the lab's status as JSON ([`crate::lab::LabStatus`]).
+//! - `GET /metrics` → every load balancer's CloudWatch-named metrics, Prometheus text format.
 //! - `POST /shutdown` → asks `up` to stop the lab, as Ctrl-C would.
 //!
 //! This is the seam for the later control API and dashboard.
@@ -67,7 +68,9 @@ pub async fn serve(
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) -> Result<ControlServer, ControlError> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(ControlError::Bind)?;
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(ControlError::Bind)?;
     let address = listener.local_addr().map_err(ControlError::Bind)?;
     if let Some(dir) = file.parent() {
         crate::state::create_private_dir(dir)?;
@@ -92,17 +95,37 @@ pub async fn serve(
             };
             let (view, shutdown) = (view.clone(), shutdown.clone());
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| handle(req, view.clone(), shutdown.clone()));
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let service = hyper::service::service_fn(move |req| {
+                    handle(req, view.clone(), shutdown.clone())
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
-    Ok(ControlServer { address, file: file.to_path_buf() })
+    Ok(ControlServer {
+        address,
+        file: file.to_path_buf(),
+    })
 }
 
-async fn handle(req: Request<Incoming>, view: Arc<LabView>, shutdown: CancellationToken) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    view: Arc<LabView>,
+    shutdown: CancellationToken,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    const JSON: &str = "application/json";
+    let mut content_type = JSON;
     let (status, body) = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/status") => (StatusCode::OK, serde_json::to_vec(&view.status()).unwrap_or_default()),
+        (&Method::GET, "/status") => (
+            StatusCode::OK,
+            serde_json::to_vec(&view.status()).unwrap_or_default(),
+        ),
+        (&Method::GET, "/metrics") => {
+            content_type = crate::alb::metrics_endpoint::CONTENT_TYPE;
+            (StatusCode::OK, view.metrics_text().into_bytes())
+        }
         (&Method::POST, "/shutdown") => {
             shutdown.cancel();
             (StatusCode::ACCEPTED, br#"{"stopping":true}"#.to_vec())
@@ -111,7 +134,7 @@ async fn handle(req: Request<Incoming>, view: Arc<LabView>, shutdown: Cancellati
     };
     let response = Response::builder()
         .status(status)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .body(Full::new(Bytes::from(body)))
         .expect("static response parts are valid");
     Ok(response)
@@ -127,7 +150,9 @@ pub fn read_control_file(path: &Path) -> Option<ControlFile> {
 pub async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<Bytes, ControlError> {
     let failed = |message: String| ControlError::Request { addr, message };
     let exchange = async {
-        let stream = TcpStream::connect(addr).await.map_err(|e| failed(e.to_string()))?;
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| failed(e.to_string()))?;
@@ -138,10 +163,22 @@ pub async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<Byt
             .header("host", addr.to_string())
             .body(Full::new(Bytes::new()))
             .expect("static request parts are valid");
-        let response = sender.send_request(req).await.map_err(|e| failed(e.to_string()))?;
+        let response = sender
+            .send_request(req)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let status = response.status();
-        let body = response.into_body().collect().await.map_err(|e| failed(e.to_string()))?.to_bytes();
-        if status.is_success() { Ok(body) } else { Err(failed(format!("HTTP {status}"))) }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .to_bytes();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(failed(format!("HTTP {status}")))
+        }
     };
     tokio::time::timeout(CLIENT_TIMEOUT, exchange)
         .await

@@ -1,12 +1,22 @@
-//! Header rewriting done by the load balancer, as pure functions: hop-by-hop removal, the
-//! `X-Forwarded-*` headers, HTTP/2 → HTTP/1.1 fixes, and the `Location` of redirect actions.
+//! Header rewriting done by the load balancer, as pure functions: hop-by-hop removal (keeping a
+//! WebSocket upgrade), the `X-Forwarded-*` headers in each `xff-header-processing-mode`, ALB's
+//! request head limits and HTTP/2 → HTTP/1.1 fixes. (Redirect locations are
+//! [`super::rules::redirect`]'s.)
 
 use std::net::IpAddr;
 
-use http::header::{CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{Authority, Uri};
+use http::header::{CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, UPGRADE};
+use http::uri::Uri;
+use http::{Method, Version};
 
-use crate::config::{ListenerProtocol, Redirect};
+use crate::config::{ListenerProtocol, XffMode};
+
+/// ALB's limit on the request line (method, target, version).
+pub const MAX_REQUEST_LINE: usize = 16 * 1024;
+/// ALB's limit on one header (name, `: `, value).
+pub const MAX_HEADER: usize = 16 * 1024;
+/// ALB's limit on the whole request header block.
+pub const MAX_HEADERS_TOTAL: usize = 64 * 1024;
 
 /// `X-Forwarded-For`: the chain of client addresses, the load balancer appending its client's.
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -49,9 +59,88 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// Appends `client` to `X-Forwarded-For` (merging any earlier values into one header) and sets
 /// `X-Forwarded-Proto` and `X-Forwarded-Port`, replacing whatever the client sent for those.
 pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, proto: ListenerProtocol, port: u16) {
-    append_forwarded_for(headers, client);
+    add_forwarded_with(headers, client, proto, port, XffMode::Append);
+}
+
+/// [`add_forwarded`] with `X-Forwarded-For` handled as `mode` says: appended to, passed on as
+/// the client sent it, or removed. `X-Forwarded-Proto` and `-Port` are always the listener's
+/// (the mode is only about `X-Forwarded-For`, as on AWS).
+pub fn add_forwarded_with(
+    headers: &mut HeaderMap,
+    client: IpAddr,
+    proto: ListenerProtocol,
+    port: u16,
+    mode: XffMode,
+) {
+    match mode {
+        XffMode::Append => append_forwarded_for(headers, client),
+        XffMode::Preserve => {}
+        XffMode::Remove => {
+            headers.remove(X_FORWARDED_FOR);
+        }
+    }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto.scheme()));
     headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
+}
+
+/// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` with `Upgrade`),
+/// e.g. `websocket`. HTTP/2 has no such upgrade (RFC 9113 §8.6).
+pub fn upgrade_protocol(version: Version, headers: &HeaderMap) -> Option<HeaderValue> {
+    if version != Version::HTTP_11 {
+        return None;
+    }
+    let wants = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    if wants {
+        headers.get(UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// Hop-by-hop removal for an upgrade exchange: everything goes except `Connection: upgrade` and
+/// `Upgrade: <protocol>`, which the other side needs to switch protocols.
+pub fn remove_hop_by_hop_keep_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
+    remove_hop_by_hop(headers);
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(UPGRADE, protocol);
+}
+
+/// Which of ALB's request head limits a request breaks, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadTooLarge {
+    /// The request line is over [`MAX_REQUEST_LINE`].
+    RequestLine,
+    /// One header is over [`MAX_HEADER`].
+    Header,
+    /// All headers together are over [`MAX_HEADERS_TOTAL`].
+    Headers,
+}
+
+/// Checks ALB's limits (request line 16 KiB, one header 16 KiB, all headers 64 KiB), counting
+/// bytes as HTTP/1.1 writes them.
+pub fn check_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), HeadTooLarge> {
+    let target = uri.path_and_query().map_or(1, |p| p.as_str().len());
+    // `GET /path HTTP/1.1`
+    if method.as_str().len() + 1 + target + 9 > MAX_REQUEST_LINE {
+        return Err(HeadTooLarge::RequestLine);
+    }
+    let mut total = 0;
+    for (name, value) in headers {
+        let line = name.as_str().len() + 2 + value.len() + 2;
+        if line > MAX_HEADER {
+            return Err(HeadTooLarge::Header);
+        }
+        total += line;
+    }
+    if total > MAX_HEADERS_TOTAL {
+        return Err(HeadTooLarge::Headers);
+    }
+    Ok(())
 }
 
 /// `X-Forwarded-For: <earlier>, <client>`; the client's address alone when there was none.
@@ -96,132 +185,9 @@ pub fn merge_cookies(headers: &mut HeaderMap) {
     }
 }
 
-/// The `Location` of a redirect action. Unset fields keep the request's values (`#{protocol}`,
-/// `#{host}`, `#{port}`); path and query are always kept. The port is left out when it is the
-/// scheme's default.
-///
-/// `host` is the request's `Host` (a port in it is dropped: the port comes from the listener or
-/// the action); `fallback_host` is used when the request named no host.
-pub fn redirect_location(
-    action: &Redirect,
-    listener: ListenerProtocol,
-    listener_port: u16,
-    host: Option<&str>,
-    fallback_host: &str,
-    path_and_query: &str,
-) -> String {
-    let scheme = action.protocol.unwrap_or(listener).scheme();
-    let request_host = host
-        .and_then(|h| h.parse::<Authority>().ok())
-        .map(|a| a.host().to_string());
-    let host = action
-        .host
-        .clone()
-        .or(request_host)
-        .unwrap_or_else(|| fallback_host.to_string());
-    let port = action.port.unwrap_or(listener_port);
-    let path = if path_and_query.is_empty() {
-        "/"
-    } else {
-        path_and_query
-    };
-    if port == default_port(scheme) {
-        format!("{scheme}://{host}{path}")
-    } else {
-        format!("{scheme}://{host}:{port}{path}")
-    }
-}
-
-fn default_port(scheme: &str) -> u16 {
-    if scheme == "https" { 443 } else { 80 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RedirectStatus;
-
-    fn to_https(port: Option<u16>) -> Redirect {
-        Redirect {
-            protocol: Some(ListenerProtocol::Https),
-            host: None,
-            port,
-            path: None,
-            query: None,
-            status: RedirectStatus::Permanent301,
-        }
-    }
-
-    #[test]
-    fn redirect_keeps_path_query_and_request_host() {
-        let loc = redirect_location(
-            &to_https(Some(8443)),
-            ListenerProtocol::Http,
-            8080,
-            Some("localhost:8080"),
-            "127.0.0.1",
-            "/items/7?sort=asc&x=1",
-        );
-        assert_eq!(loc, "https://localhost:8443/items/7?sort=asc&x=1");
-    }
-
-    #[test]
-    fn redirect_omits_default_port() {
-        let loc = redirect_location(
-            &to_https(Some(443)),
-            ListenerProtocol::Http,
-            80,
-            Some("example.test"),
-            "127.0.0.1",
-            "/",
-        );
-        assert_eq!(loc, "https://example.test/");
-    }
-
-    #[test]
-    fn redirect_without_overrides_keeps_listener_values() {
-        let keep = Redirect {
-            protocol: None,
-            host: None,
-            port: None,
-            path: None,
-            query: None,
-            status: RedirectStatus::Found302,
-        };
-        let loc = redirect_location(
-            &keep,
-            ListenerProtocol::Http,
-            8080,
-            None,
-            "127.0.0.1",
-            "/a?b",
-        );
-        assert_eq!(loc, "http://127.0.0.1:8080/a?b");
-    }
-
-    #[test]
-    fn redirect_host_override_and_ipv6_request_host() {
-        let mut action = to_https(Some(8443));
-        let loc = redirect_location(
-            &action,
-            ListenerProtocol::Http,
-            8080,
-            Some("[::1]:8080"),
-            "x",
-            "",
-        );
-        assert_eq!(loc, "https://[::1]:8443/");
-        action.host = Some("app.example".into());
-        let loc = redirect_location(
-            &action,
-            ListenerProtocol::Http,
-            8080,
-            Some("h:1"),
-            "x",
-            "/p",
-        );
-        assert_eq!(loc, "https://app.example:8443/p");
-    }
 
     #[test]
     fn forwarded_for_is_appended() {
@@ -247,6 +213,95 @@ mod tests {
         assert_eq!(headers[X_FORWARDED_PROTO], "https");
         assert_eq!(headers[X_FORWARDED_PORT], "8443");
         assert_eq!(headers[X_FORWARDED_FOR], "127.0.0.1");
+    }
+
+    #[test]
+    fn xff_modes() {
+        let client: IpAddr = "10.0.0.9".parse().unwrap();
+        let with_client_chain = || {
+            let mut h = HeaderMap::new();
+            h.insert(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
+            h
+        };
+        let mut h = with_client_chain();
+        add_forwarded_with(&mut h, client, ListenerProtocol::Http, 80, XffMode::Append);
+        assert_eq!(h[X_FORWARDED_FOR], "203.0.113.7, 10.0.0.9");
+        let mut h = with_client_chain();
+        add_forwarded_with(
+            &mut h,
+            client,
+            ListenerProtocol::Http,
+            80,
+            XffMode::Preserve,
+        );
+        assert_eq!(h[X_FORWARDED_FOR], "203.0.113.7");
+        let mut h = HeaderMap::new();
+        add_forwarded_with(
+            &mut h,
+            client,
+            ListenerProtocol::Http,
+            80,
+            XffMode::Preserve,
+        );
+        assert!(h.get(X_FORWARDED_FOR).is_none(), "preserve adds nothing");
+        let mut h = with_client_chain();
+        add_forwarded_with(
+            &mut h,
+            client,
+            ListenerProtocol::Https,
+            443,
+            XffMode::Remove,
+        );
+        assert!(h.get(X_FORWARDED_FOR).is_none());
+        assert_eq!(
+            (&h[X_FORWARDED_PROTO], &h[X_FORWARDED_PORT]),
+            (&HeaderValue::from_static("https"), &HeaderValue::from(443))
+        );
+    }
+
+    #[test]
+    fn upgrade_is_detected_only_for_http11_with_connection_upgrade() {
+        let mut h = HeaderMap::new();
+        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        assert_eq!(upgrade_protocol(Version::HTTP_11, &h), None);
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        assert_eq!(upgrade_protocol(Version::HTTP_11, &h).unwrap(), "websocket");
+        assert_eq!(upgrade_protocol(Version::HTTP_2, &h), None);
+        remove_hop_by_hop_keep_upgrade(&mut h, HeaderValue::from_static("websocket"));
+        assert_eq!(
+            (&h[CONNECTION], &h[UPGRADE]),
+            (
+                &HeaderValue::from_static("upgrade"),
+                &HeaderValue::from_static("websocket")
+            )
+        );
+        assert!(h.get("keep-alive").is_none());
+    }
+
+    #[test]
+    fn head_limits_are_albs() {
+        let get = Method::GET;
+        let ok: Uri = "/a".parse().unwrap();
+        let long: Uri = format!("/{}", "a".repeat(MAX_REQUEST_LINE))
+            .parse()
+            .unwrap();
+        assert_eq!(check_head(&get, &ok, &HeaderMap::new()), Ok(()));
+        assert_eq!(
+            check_head(&get, &long, &HeaderMap::new()),
+            Err(HeadTooLarge::RequestLine)
+        );
+        let mut h = HeaderMap::new();
+        let big = HeaderValue::try_from("v".repeat(MAX_HEADER)).unwrap();
+        h.insert("x-big", big);
+        assert_eq!(check_head(&get, &ok, &h), Err(HeadTooLarge::Header));
+        let mut h = HeaderMap::new();
+        for i in 0..5 {
+            let v = HeaderValue::try_from("v".repeat(15 * 1024)).unwrap();
+            h.insert(HeaderName::try_from(format!("x-{i}")).unwrap(), v);
+        }
+        assert_eq!(check_head(&get, &ok, &h), Err(HeadTooLarge::Headers));
+        h.remove("x-4");
+        assert_eq!(check_head(&get, &ok, &h), Ok(()), "60 KiB of headers pass");
     }
 
     #[test]

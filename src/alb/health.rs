@@ -123,6 +123,14 @@ impl Reason {
         }
     }
 
+    /// The reason of a deregistered target finishing its in-flight requests.
+    pub fn deregistration_in_progress() -> Reason {
+        Reason::new(
+            ReasonCode::DeregistrationInProgress,
+            "Target deregistration is in progress",
+        )
+    }
+
     /// The reason of a target that is not (or no longer) registered.
     pub fn not_registered() -> Reason {
         Reason::new(
@@ -257,6 +265,29 @@ impl HealthMachine {
         })
     }
 
+    /// Passive outlier detection: a healthy target that just failed a real request is made
+    /// `unhealthy` at once (`Target.FailedHealthChecks`, `description` saying why). It returns
+    /// like any unhealthy target: after `healthy_threshold` passing health checks. Targets in
+    /// any other state are left alone (`initial` ones get no traffic; `unhealthy` ones only get
+    /// it through fail-open, where ejecting changes nothing).
+    pub fn eject(&mut self, description: &str) -> Option<Transition> {
+        if self.state != TargetState::Healthy {
+            return None;
+        }
+        self.state = TargetState::Unhealthy;
+        self.passes = 0;
+        self.failures = self.unhealthy_threshold;
+        self.reason = Some(Reason::new(
+            ReasonCode::FailedHealthChecks,
+            format!("ejected: {description}"),
+        ));
+        Some(Transition {
+            from: TargetState::Healthy,
+            to: TargetState::Unhealthy,
+            reason: self.reason.clone(),
+        })
+    }
+
     fn next_state(&self) -> TargetState {
         match self.state {
             TargetState::Initial if self.passes >= 1 => TargetState::Healthy,
@@ -361,6 +392,27 @@ mod tests {
         assert_eq!(m.reason().unwrap().code, ReasonCode::Timeout);
         assert!(m.record(&Mismatch(404)).is_none());
         assert_eq!(m.reason().unwrap().code, ReasonCode::ResponseCodeMismatch);
+    }
+
+    #[test]
+    fn ejection_makes_a_healthy_target_unhealthy_until_checks_pass() {
+        let mut m = HealthMachine::new(2, 2);
+        assert!(
+            m.eject("connection refused").is_none(),
+            "initial is not ejected"
+        );
+        m.record(&Ok(200));
+        let t = m.eject("connection refused").unwrap();
+        assert_eq!(
+            (t.from, t.to),
+            (TargetState::Healthy, TargetState::Unhealthy)
+        );
+        let reason = m.reason().unwrap();
+        assert_eq!(reason.code, ReasonCode::FailedHealthChecks);
+        assert_eq!(reason.description, "ejected: connection refused");
+        assert!(m.eject("again").is_none(), "ejected once");
+        assert!(m.record(&Ok(200)).is_none());
+        assert_eq!(m.record(&Ok(200)).unwrap().to, TargetState::Healthy);
     }
 
     #[test]

@@ -18,8 +18,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::AlbError;
+use super::metrics::LoadBalancerMetrics;
+use super::observe::{ConnectionInfo, CountingIo, ListenerObserver};
 use super::proxy::{Proxy, ProxyBody, RequestContext};
 use super::rules::Router;
+use super::sni::CertificateSet;
 use crate::config::ListenerProtocol;
 
 /// A client that has not finished its TLS handshake by then is dropped.
@@ -37,6 +40,8 @@ pub struct Listener {
     tls: Option<TlsAcceptor>,
     route: Router,
     proxy: Proxy,
+    observer: Arc<ListenerObserver>,
+    certificates: Option<Arc<CertificateSet>>,
 }
 
 /// What every connection task of a listener shares.
@@ -46,6 +51,8 @@ struct Shared {
     route: Router,
     proxy: Proxy,
     http: auto::Builder<TokioExecutor>,
+    observer: Arc<ListenerObserver>,
+    certificates: Option<Arc<CertificateSet>>,
 }
 
 impl Listener {
@@ -64,6 +71,9 @@ impl Listener {
         };
         let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
         let addr = tcp.local_addr().map_err(bind_err)?;
+        // Counted into metrics nobody reads until `observe` names the load balancer's.
+        let detached = Arc::new(LoadBalancerMetrics::new("detached", []));
+        let observer = Arc::new(ListenerObserver::new(detached, None, protocol, addr.port()));
         Ok(Listener {
             tcp,
             addr,
@@ -71,7 +81,21 @@ impl Listener {
             tls,
             route,
             proxy,
+            observer,
+            certificates: None,
         })
+    }
+
+    /// Reports this listener's connections and requests to `observer`; `certificates` (HTTPS)
+    /// name the certificate each connection got in the access log.
+    pub fn observe(
+        mut self,
+        observer: ListenerObserver,
+        certificates: Option<Arc<CertificateSet>>,
+    ) -> Listener {
+        self.observer = Arc::new(observer);
+        self.certificates = certificates;
+        self
     }
 
     /// The address actually bound.
@@ -92,6 +116,8 @@ impl Listener {
             route: self.route,
             proxy: self.proxy,
             http,
+            observer: self.observer,
+            certificates: self.certificates,
         });
         let conns = tracker.clone();
         tracker.spawn(accept_loop(self.tcp, self.tls, shared, conns, cancel));
@@ -116,6 +142,7 @@ async fn accept_loop(
                 tracker.spawn(conn);
             }
             Err(e) => {
+                shared.observer.metrics().connection_rejected();
                 tracing::warn!(listener = %shared.listener, "accept failed: {e}");
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
             }
@@ -132,20 +159,39 @@ async fn connection(
     cancel: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
+    let metrics = shared.observer.metrics().clone();
+    let _active = metrics.connection_opened();
+    let stream = CountingIo::new(stream, metrics.clone());
     let Some(acceptor) = tls else {
-        return serve(TokioIo::new(stream), peer, shared, cancel).await;
+        let info = Arc::new(ConnectionInfo::plain(peer));
+        return serve(TokioIo::new(stream), peer, info, shared, cancel).await;
     };
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
     match cancel.run_until_cancelled(handshake).await {
         None => {}
-        Some(Ok(Ok(stream))) => serve(TokioIo::new(stream), peer, shared, cancel).await,
-        Some(Ok(Err(e))) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-        Some(Err(_)) => tracing::debug!(%peer, "TLS handshake timed out"),
+        Some(Ok(Ok(stream))) => {
+            let certs = shared.certificates.as_deref();
+            let info = Arc::new(ConnectionInfo::tls(peer, stream.get_ref().1, certs));
+            serve(TokioIo::new(stream), peer, info, shared, cancel).await
+        }
+        Some(Ok(Err(e))) => {
+            metrics.tls_negotiation_failed();
+            tracing::debug!(%peer, "TLS handshake failed: {e}")
+        }
+        Some(Err(_)) => {
+            metrics.tls_negotiation_failed();
+            tracing::debug!(%peer, "TLS handshake timed out")
+        }
     }
 }
 
-async fn serve<I>(io: I, peer: SocketAddr, shared: Arc<Shared>, cancel: CancellationToken)
-where
+async fn serve<I>(
+    io: I,
+    peer: SocketAddr,
+    info: Arc<ConnectionInfo>,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let ctx = RequestContext {
@@ -156,9 +202,11 @@ where
     let handler = shared.clone();
     let service = service_fn(move |req| {
         let shared = handler.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, req, &ctx).await) }
+        let info = info.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, req, &ctx, &info).await) }
     });
-    let conn = shared.http.serve_connection(io, service);
+    // With upgrades: WebSocket requests are handed to the proxy's tunnel after `101`.
+    let conn = shared.http.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);
     tokio::select! {
         done = conn.as_mut() => {
@@ -179,8 +227,12 @@ async fn handle(
     shared: &Shared,
     req: Request<Incoming>,
     ctx: &RequestContext,
+    info: &Arc<ConnectionInfo>,
 ) -> Response<ProxyBody> {
-    shared.route.handle(&shared.proxy, req, ctx).await
+    // Metrics and the access log line; dropped unfinished (client gone) it records a 460.
+    let pending = shared.observer.begin(&req, info);
+    let response = shared.route.handle(&shared.proxy, req, ctx).await;
+    pending.finish(response)
 }
 
 /// What to tell the user when `addr` cannot be bound.

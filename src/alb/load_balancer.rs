@@ -1,18 +1,24 @@
 //! [`LoadBalancerHandle`]: a load balancer's listeners, bound and serving.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::access_log;
 use super::listener::Listener;
-use super::proxy::Proxy;
+use super::metrics::LoadBalancerMetrics;
+use super::metrics_endpoint;
+use super::observe::ListenerObserver;
+use super::proxy::{Proxy, ProxySettings};
 use super::rules::Router;
 use super::tls::LocalCa;
 use super::{AlbError, TargetGroupHandle};
-use crate::config::{ListenerProtocol, LoadBalancer};
+use crate::config::{Certificate, ListenerProtocol, LoadBalancer};
 
 /// Where one listener can be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,10 +37,12 @@ pub struct ListenerEndpoint {
 pub struct LoadBalancerHandle {
     name: String,
     endpoints: Vec<ListenerEndpoint>,
+    metrics: Arc<LoadBalancerMetrics>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl LoadBalancerHandle {
-    /// Binds every listener of `cfg` and starts serving.
+    /// Binds every listener of `cfg` and starts serving, without access logs.
     ///
     /// All listeners are bound before any serves, so on error nothing is left running.
     /// `target_groups` must hold every group a listener forwards to; `ca` issues the
@@ -46,31 +54,84 @@ impl LoadBalancerHandle {
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> Result<LoadBalancerHandle, AlbError> {
-        let proxy = Proxy::new(cfg.idle_timeout);
+        Self::start_with(cfg, target_groups, ca, tracker, cancel, None).await
+    }
+
+    /// [`start`](Self::start), writing access logs under `access_log_dir` when `cfg` enables
+    /// them (a lab passes `<state>/labs/<lab>/access-logs`).
+    pub async fn start_with(
+        cfg: &LoadBalancer,
+        target_groups: &HashMap<String, TargetGroupHandle>,
+        ca: &LocalCa,
+        tracker: &TaskTracker,
+        cancel: CancellationToken,
+        access_log_dir: Option<&Path>,
+    ) -> Result<LoadBalancerHandle, AlbError> {
+        let proxy = Proxy::new(ProxySettings::from_config(cfg));
+        let groups = forwarded_groups(cfg)
+            .into_iter()
+            .filter_map(|name| target_groups.get(&name).cloned());
+        let metrics = Arc::new(LoadBalancerMetrics::new(&cfg.name, groups));
         // 1. Bind every listener (resolving its action and TLS config first).
         let mut bound = Vec::with_capacity(cfg.listeners.len());
         for listener in &cfg.listeners {
             let route = Router::new(&cfg.name, listener, target_groups)?;
-            let tls = match (&listener.protocol, &listener.certificate) {
-                (ListenerProtocol::Https, Some(cert)) => {
-                    Some(TlsAcceptor::from(ca.server_config(cert, listener.bind)?))
-                }
-                // Validation guarantees HTTPS listeners have a certificate; default to the
-                // local CA's usual names rather than fail if one slipped through.
-                (ListenerProtocol::Https, None) => {
-                    let cert = crate::config::Certificate::LocalCa {
+            let tls = match listener.protocol {
+                ListenerProtocol::Https => {
+                    // Validation guarantees HTTPS listeners have a certificate; default to the
+                    // local CA's usual names rather than fail if one slipped through.
+                    let fallback = Certificate::LocalCa {
                         hostnames: Vec::new(),
                     };
-                    Some(TlsAcceptor::from(ca.server_config(&cert, listener.bind)?))
+                    let certs: Vec<&Certificate> =
+                        std::iter::once(listener.certificate.as_ref().unwrap_or(&fallback))
+                            .chain(&listener.additional_certificates)
+                            .collect();
+                    Some(ca.listener_tls(&certs, listener.ssl_policy, listener.bind)?)
                 }
-                (ListenerProtocol::Http, _) => None,
+                ListenerProtocol::Http => None,
             };
-            let l = Listener::bind(listener.bind, listener.protocol, tls, route, proxy.clone());
-            bound.push(l.await?);
+            let acceptor = tls.as_ref().map(|t| TlsAcceptor::from(t.config.clone()));
+            let l = Listener::bind(
+                listener.bind,
+                listener.protocol,
+                acceptor,
+                route,
+                proxy.clone(),
+            );
+            bound.push((l.await?, tls.map(|t| t.certificates)));
         }
-        // 2. Serve.
+        // 2. Access logs and the metrics port, then serve.
+        let log = match (cfg.access_logs.enabled, access_log_dir) {
+            (true, Some(dir)) => {
+                tracing::info!(load_balancer = %cfg.name, "access logs every {:?} under {}", cfg.access_logs.interval, dir.display());
+                Some(access_log::spawn_writer(
+                    dir.to_path_buf(),
+                    &cfg.name,
+                    cfg.access_logs.interval,
+                    metrics.clone(),
+                    tracker,
+                    cancel.clone(),
+                ))
+            }
+            (true, None) => {
+                tracing::warn!(load_balancer = %cfg.name, "access logs are enabled but this load balancer runs outside a lab; not writing them");
+                None
+            }
+            (false, _) => None,
+        };
+        let metrics_addr = match cfg.metrics_port {
+            Some(port) => Some(
+                metrics_endpoint::serve(port, vec![metrics.clone()], tracker, cancel.clone())
+                    .await?,
+            ),
+            None => None,
+        };
+        if let Some(addr) = metrics_addr {
+            tracing::info!(load_balancer = %cfg.name, "metrics on http://{addr}/metrics");
+        }
         let mut endpoints = Vec::with_capacity(bound.len());
-        for (listener, config) in bound.into_iter().zip(&cfg.listeners) {
+        for ((listener, certs), config) in bound.into_iter().zip(&cfg.listeners) {
             let addr = listener.local_addr();
             let protocol = config.protocol;
             endpoints.push(ListenerEndpoint {
@@ -79,12 +140,28 @@ impl LoadBalancerHandle {
                 url: format!("{}://{addr}", protocol.scheme()),
             });
             tracing::info!(load_balancer = %cfg.name, "listening on {}://{addr}", protocol.scheme());
-            listener.spawn(tracker, cancel.clone());
+            let observer =
+                ListenerObserver::new(metrics.clone(), log.clone(), protocol, addr.port());
+            listener
+                .observe(observer, certs)
+                .spawn(tracker, cancel.clone());
         }
         Ok(LoadBalancerHandle {
             name: cfg.name.clone(),
             endpoints,
+            metrics,
+            metrics_addr,
         })
+    }
+
+    /// The load balancer's CloudWatch-style metrics (render with [`super::metrics::render`]).
+    pub fn metrics(&self) -> Arc<LoadBalancerMetrics> {
+        self.metrics.clone()
+    }
+
+    /// Where `metrics-port` serves `GET /metrics`, when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The load balancer's name (the key under `[load-balancers]`).
@@ -113,4 +190,15 @@ impl LoadBalancerHandle {
             .find(|e| e.protocol == protocol)
             .map(|e| e.url.clone())
     }
+}
+
+/// The target groups `cfg`'s listeners forward to, by any rule or default action, weighted or
+/// not (the metrics' `TargetGroup` dimension).
+fn forwarded_groups(cfg: &LoadBalancer) -> BTreeSet<String> {
+    cfg.listeners
+        .iter()
+        .flat_map(|l| l.actions())
+        .flat_map(|a| a.target_groups())
+        .map(str::to_string)
+        .collect()
 }

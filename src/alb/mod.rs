@@ -2,31 +2,51 @@
 //!
 //! - [`tls`]: the local CA (created once, trusted once) and rustls configs of HTTPS listeners.
 //! - [`health`]: AWS's target health states and reason codes; the pure state machine.
-//! - [`target_group`]: registered targets, lock-free round robin, fail-open.
+//! - [`target_group`]: registered targets, their in-flight counts, draining, passive ejection.
 //! - [`checker`]: active HTTP health checks feeding the state machine.
-//! - [`headers`]: hop-by-hop removal, `X-Forwarded-*`, redirect `Location`.
-//! - [`proxy`]: forwarding with streamed bodies; 502/503/504 as ALB answers them.
+//! - [`headers`]: hop-by-hop removal, `X-Forwarded-*` modes, head limits.
+//! - [`trace_id`]: `X-Amzn-Trace-Id` created or extended as ALB does.
+//! - [`failover`]: what a failed attempt means, and whether to retry it elsewhere.
+//! - [`body`]: the request body sent to targets, given back whole for a retry.
+//! - [`websocket`]: `Upgrade` pass-through.
+//! - [`proxy`]: forwarding with streamed bodies; 400/502/503/504 as ALB answers them; failover.
 //! - [`rules`]: listener rules (conditions, priorities) and their actions.
 //! - [`routing`]: target selection (algorithms, slow start, stickiness, weighted forward).
 //! - [`listener`]: accept, TLS, HTTP/1.1 + HTTP/2, graceful stop.
+//! - [`metrics`]: CloudWatch's `AWS/ApplicationELB` metrics in Prometheus text format.
+//! - [`access_log`]: ALB access log lines and the background writer of their files.
+//! - [`observe`]: the per-request hook feeding both (the proxy reports each forward as a
+//!   [`observe::TargetOutcome`]); [`arn`]: fake but well-formed AWS ids.
+//! - [`sni`]: picking an HTTPS listener's certificate by SNI.
 //! - [`load_balancer`]: [`LoadBalancerHandle::start`] wires a config's listeners together.
 
 #![warn(missing_docs)]
 
+pub mod access_log;
+pub mod arn;
+pub mod body;
 pub mod checker;
 mod error;
+pub mod failover;
 pub mod headers;
 pub mod health;
 pub mod listener;
 pub mod load_balancer;
+pub mod metrics;
+pub mod metrics_endpoint;
+pub mod observe;
 pub mod proxy;
 pub mod routing;
 pub mod rules;
+pub mod sni;
 pub mod target_group;
 pub mod tls;
+pub mod trace_id;
+mod websocket;
 
 pub use error::AlbError;
 pub use health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
 pub use load_balancer::{ListenerEndpoint, LoadBalancerHandle};
+pub use metrics::LoadBalancerMetrics;
 pub use target_group::{TargetDescription, TargetGroupHandle};
-pub use tls::{LeafCertificate, LocalCa};
+pub use tls::{LeafCertificate, ListenerTls, LocalCa};

@@ -1,27 +1,48 @@
 //! Forwarding one request to a target and its answer back, streaming both bodies.
 //!
-//! Status codes are ALB's: 503 when the target group has no target to send to, 502 when the
-//! target refuses, resets or answers garbage, 504 when it does not answer within the load
-//! balancer's idle timeout.
+//! Status codes are ALB's (see [`Failure::status`]): 503 when the target group has no target to
+//! send to, 502 when the target refuses, resets or answers garbage, 504 when connecting takes
+//! longer than the connect timeout or no response head arrives within the idle timeout, 400
+//! when the request head breaks ALB's size limits. A client that leaves first is recorded as
+//! 460.
+//!
+//! In the default `mode = "tierlab"`, a first attempt that certainly was not processed is
+//! retried once on another healthy target ([`failover`]), and a target that cannot be reached
+//! or drops connections is ejected at once (passive outlier detection), as is one answering
+//! `outlier-consecutive-5xx` 5xx in a row. `mode = "aws"` does neither.
+//!
+//! Targets are chosen through the group's routing ([`TargetGroupHandle::choose`]: algorithm,
+//! slow start, stickiness); a retry asks the same routing for another healthy target
+//! ([`TargetGroupHandle::pick_other`]). The chosen target counts the request as in flight until
+//! the response body has been sent.
+//!
+//! Every forward's [`TargetOutcome`] (target, timings, status, failures, earlier attempts) is
+//! put in the response's extensions, for the listener's observer (metrics, access logs).
 
-use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, LOCATION};
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::header::{CONTENT_TYPE, HOST};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::body::{OutBody, Reclaim};
+use super::failover::{self, Failure};
 use super::headers;
-use super::target_group::TargetGroupHandle;
-use crate::config::{ListenerProtocol, Redirect};
+use super::observe::TargetOutcome;
+use super::routing::Choice;
+use super::target_group::{Target, TargetGroupHandle};
+use super::trace_id;
+use super::websocket;
+use crate::config::{ListenerProtocol, LoadBalancer, ProxyMode, XffMode};
 
 /// Body of every response the load balancer sends: a target's streamed body or a local page.
 pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
@@ -40,121 +61,349 @@ pub struct RequestContext {
     pub listener: SocketAddr,
 }
 
+/// The load balancer settings forwarding depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// No response head within this: 504.
+    pub idle_timeout: Duration,
+    /// No connection to the target within this: 504.
+    pub connect_timeout: Duration,
+    /// What happens to the client's `X-Forwarded-For`.
+    pub xff_mode: XffMode,
+    /// tierlab's failover (retry, ejection) or AWS's behaviour.
+    pub mode: ProxyMode,
+}
+
+impl ProxySettings {
+    /// The settings of load balancer `lb`.
+    pub fn from_config(lb: &LoadBalancer) -> ProxySettings {
+        ProxySettings {
+            idle_timeout: lb.idle_timeout,
+            connect_timeout: lb.connect_timeout,
+            xff_mode: lb.xff_header_processing_mode,
+            mode: lb.mode,
+        }
+    }
+}
+
 /// The forwarding half of a load balancer: one connection pool shared by its listeners.
 #[derive(Debug, Clone)]
 pub struct Proxy {
-    client: Client<HttpConnector, Incoming>,
-    idle_timeout: Duration,
+    client: Client<HttpConnector, OutBody>,
+    settings: ProxySettings,
+}
+
+/// The request head, kept to build each attempt's request.
+struct Head {
+    method: Method,
+    path: PathAndQuery,
+    headers: HeaderMap,
+}
+
+/// A target's answer, with the choice of that target (its in-flight count lasts until the
+/// body ends; its stickiness cookie goes on the response).
+struct Answer {
+    response: Response<Incoming>,
+    choice: Choice,
 }
 
 impl Proxy {
-    /// A proxy answering 504 when a target sends no response head within `idle_timeout`.
-    pub fn new(idle_timeout: Duration) -> Proxy {
+    /// A proxy with a keep-alive pool to targets, configured by `settings`.
+    pub fn new(settings: ProxySettings) -> Proxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(settings.connect_timeout));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
             .build(connector);
-        Proxy {
-            client,
-            idle_timeout,
-        }
+        Proxy { client, settings }
     }
 
-    /// Sends `req` to the next target of `group` and returns its response, or an error page.
+    /// The settings this proxy was made with.
+    pub fn settings(&self) -> &ProxySettings {
+        &self.settings
+    }
+
+    /// Sends `req` to a target of `group` and returns its response, or an error page; either
+    /// way with the forward's [`TargetOutcome`] in its extensions.
     pub async fn forward(
         &self,
         group: &TargetGroupHandle,
-        req: Request<Incoming>,
+        mut req: Request<Incoming>,
         ctx: &RequestContext,
     ) -> Response<ProxyBody> {
-        let Some(choice) = group.choose(req.headers()) else {
+        // What the access log and metrics learn of this forward (observe.rs).
+        let mut outcome = TargetOutcome::new(group);
+        if let Err(limit) = headers::check_head(req.method(), req.uri(), req.headers()) {
+            tracing::debug!(client = %ctx.client, "400: request head too large ({limit:?})");
+            return local_answer(outcome, Failure::HeadTooLarge);
+        }
+        let Some(first) = group.choose(req.headers()) else {
             // Per request, so debug: the health flips that cause it are logged once at warn.
             tracing::debug!(
                 target_group = group.name(),
                 "503: no registered target is healthy"
             );
-            return error_page(StatusCode::SERVICE_UNAVAILABLE);
+            return local_answer(outcome, Failure::NoTarget);
         };
-        let target = Arc::clone(choice.target());
-        let (id, addr) = (target.id(), target.addr());
-        let req = match to_target(req, addr, ctx) {
-            Ok(req) => req,
-            Err(e) => {
-                tracing::debug!(%e, "400: request URI cannot be forwarded");
-                return error_page(StatusCode::BAD_REQUEST);
-            }
+        let upgrade = headers::upgrade_protocol(req.version(), req.headers());
+        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
+        let (parts, body) = req.into_parts();
+        let Some(head) = self.target_head(parts, ctx, upgrade) else {
+            tracing::debug!("400: request URI cannot be forwarded");
+            return tagged(error_page(StatusCode::BAD_REQUEST), outcome);
         };
-        let name = group.name();
-        // ALB's idle timeout bounds the wait for the response head; once the target streams a
-        // body, the body's own progress is what keeps the exchange alive.
-        match tokio::time::timeout(self.idle_timeout, self.client.request(req)).await {
-            Err(_) => {
-                tracing::warn!(target_group = name, target = id, %addr, "target {name}/{id} {addr}: 504 (no response within the idle timeout of {:?})", self.idle_timeout);
-                error_page(StatusCode::GATEWAY_TIMEOUT)
+        outcome.trace_id = head.headers.get(trace_id::X_AMZN_TRACE_ID).cloned();
+        let (body, reclaim) = OutBody::new(body);
+        let answer = self
+            .with_failover(group, first, head, body, reclaim, &mut outcome)
+            .await;
+        match answer {
+            Ok(answer) => self.respond(group, answer, client_upgrade, outcome, ctx),
+            Err(failure) => local_answer(outcome, failure),
+        }
+    }
+
+    /// The first attempt and, when [`failover::may_retry`] allows, one on another target. A
+    /// failed first attempt goes to `outcome.earlier`; the result's failure (if any) is the last
+    /// attempt's.
+    async fn with_failover(
+        &self,
+        group: &TargetGroupHandle,
+        first: Choice,
+        head: Head,
+        body: OutBody,
+        reclaim: Reclaim,
+        outcome: &mut TargetOutcome,
+    ) -> Result<Answer, Failure> {
+        let tierlab = self.settings.mode == ProxyMode::Tierlab;
+        // The head is needed again only if a retry is possible at all.
+        let spare = tierlab.then(|| Head {
+            method: head.method.clone(),
+            path: head.path.clone(),
+            headers: head.headers.clone(),
+        });
+        let failure = match self.attempt(first.target(), head, body, outcome).await {
+            Ok(response) => {
+                let choice = first;
+                return Ok(Answer { response, choice });
             }
-            Ok(Err(e)) => {
-                let reason = error_chain(&e);
-                tracing::warn!(target_group = name, target = id, %addr, "target {name}/{id} {addr}: 502 ({reason})");
-                error_page(StatusCode::BAD_GATEWAY)
-            }
-            Ok(Ok(response)) => {
-                let (mut parts, body) = response.into_parts();
-                headers::remove_hop_by_hop(&mut parts.headers);
-                choice.finish(Response::from_parts(parts, body.boxed()), ctx.protocol)
+            Err(failure) => failure,
+        };
+        // The failed attempt is over: it no longer counts as in flight on its target.
+        let first = Arc::clone(first.target());
+        self.after_failure(group, &first, &failure);
+        let Some(spare) = spare else {
+            log_failure(group, &first, &failure, "");
+            return Err(failure);
+        };
+        let body_back = reclaim.take_back();
+        let retry = failover::may_retry(
+            self.settings.mode,
+            &spare.method,
+            &failure,
+            body_back.is_some(),
+        );
+        // The routing decides again (stickiness moves off the failed target).
+        let second = if retry {
+            group.pick_other(&spare.headers, &first)
+        } else {
+            None
+        };
+        let (Some(second), Some((body, _))) = (second, body_back) else {
+            log_failure(group, &first, &failure, "");
+            return Err(failure);
+        };
+        tracing::debug!(
+            target_group = group.name(),
+            target = first.id(),
+            "{} on {}, retrying on {}",
+            failure.as_str(),
+            first.addr(),
+            second.target().addr()
+        );
+        outcome.earlier.push((first.addr(), failure));
+        match self.attempt(second.target(), spare, body, outcome).await {
+            Ok(response) => Ok(Answer {
+                response,
+                choice: second,
+            }),
+            Err(again) => {
+                let target = Arc::clone(second.target());
+                drop(second);
+                self.after_failure(group, &target, &again);
+                log_failure(group, &target, &again, " (after a retry)");
+                Err(again)
             }
         }
     }
+
+    /// One attempt on `target` (already counted in flight by its [`Choice`]); records the
+    /// target and timings in `outcome`.
+    async fn attempt(
+        &self,
+        target: &Arc<Target>,
+        head: Head,
+        body: OutBody,
+        outcome: &mut TargetOutcome,
+    ) -> Result<Response<Incoming>, Failure> {
+        let uri = Uri::from_parts({
+            let mut parts = http::uri::Parts::default();
+            parts.scheme = Some(http::uri::Scheme::HTTP);
+            parts.authority = Some(target.authority().clone());
+            parts.path_and_query = Some(head.path);
+            parts
+        })
+        .expect("scheme, authority and path make a URI");
+        let mut req = Request::new(body);
+        *req.method_mut() = head.method;
+        *req.uri_mut() = uri;
+        *req.version_mut() = Version::HTTP_11;
+        *req.headers_mut() = head.headers;
+        outcome.target = Some(target.addr());
+        outcome.sent_at = Some(Instant::now());
+        outcome.answered_at = None;
+        // ALB's idle timeout bounds the wait for the response head; once the target streams a
+        // body, the body's own progress is what keeps the exchange alive.
+        let result = tokio::time::timeout(self.settings.idle_timeout, self.client.request(req));
+        match result.await {
+            Err(_) => Err(Failure::ResponseTimeout),
+            Ok(Err(e)) => Err(failover::classify(&e)),
+            Ok(Ok(response)) => {
+                outcome.answered_at = Some(Instant::now());
+                Ok(response)
+            }
+        }
+    }
+
+    /// Passive outlier detection after a failed attempt (tierlab mode only).
+    fn after_failure(&self, group: &TargetGroupHandle, target: &Arc<Target>, failure: &Failure) {
+        if self.settings.mode != ProxyMode::Tierlab {
+            return;
+        }
+        group.record_status(target, failure.status().as_u16());
+        let Some(why) = failure.ejection() else {
+            return;
+        };
+        if failure.nothing_sent() {
+            group.eject(target, &why);
+            return;
+        }
+        // A pooled keep-alive connection the target closed just as the request went out looks
+        // the same as a target that died; only a new connection tells them apart.
+        let (group, target) = (group.clone(), Arc::clone(target));
+        let timeout = self.settings.connect_timeout;
+        tokio::spawn(async move {
+            let probe = tokio::net::TcpStream::connect(target.addr());
+            match tokio::time::timeout(timeout, probe).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => group.eject(&target, &format!("{why}, then {}", e.kind())),
+                Err(_) => group.eject(&target, &format!("{why}, then connection timed out")),
+            }
+        });
+    }
+
+    /// The client's response from a target's answer: headers cleaned, stickiness cookies
+    /// added, body streamed (or the connection handed to a WebSocket tunnel on `101`).
+    fn respond(
+        &self,
+        group: &TargetGroupHandle,
+        answer: Answer,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        mut outcome: TargetOutcome,
+        ctx: &RequestContext,
+    ) -> Response<ProxyBody> {
+        let Answer {
+            mut response,
+            choice,
+        } = answer;
+        let status = response.status();
+        if self.settings.mode == ProxyMode::Tierlab {
+            group.record_status(choice.target(), status.as_u16());
+        }
+        outcome.status = Some(status.as_u16());
+        let upgrade = headers::upgrade_protocol(Version::HTTP_11, response.headers());
+        if let (StatusCode::SWITCHING_PROTOCOLS, Some(client), Some(protocol)) =
+            (status, client_upgrade, upgrade)
+        {
+            let target = hyper::upgrade::on(&mut response);
+            let (mut parts, _) = response.into_parts();
+            headers::remove_hop_by_hop_keep_upgrade(&mut parts.headers, protocol);
+            let in_flight = choice.finish_head(&mut parts.headers, ctx.protocol);
+            websocket::spawn_tunnel(client, target, in_flight);
+            let empty = Empty::new().map_err(|never| match never {}).boxed();
+            return tagged(Response::from_parts(parts, empty), outcome);
+        }
+        let (mut parts, body) = response.into_parts();
+        headers::remove_hop_by_hop(&mut parts.headers);
+        let response = Response::from_parts(parts, body.boxed());
+        tagged(choice.finish(response, ctx.protocol), outcome)
+    }
+
+    /// Rewrites a client request head for the targets: HTTP/1.1 framing, the client's host
+    /// kept in `Host`, hop-by-hop headers dropped (an upgrade's kept), `X-Forwarded-*` and
+    /// `X-Amzn-Trace-Id` set.
+    fn target_head(
+        &self,
+        mut parts: http::request::Parts,
+        ctx: &RequestContext,
+        upgrade: Option<http::HeaderValue>,
+    ) -> Option<Head> {
+        let host = headers::request_host(&parts.headers, &parts.uri);
+        let path = match parts.uri.path_and_query() {
+            Some(p) if p.as_str().starts_with('/') => p.clone(),
+            // `OPTIONS *` and absolute-form without a path.
+            Some(p) if p.as_str() == "*" => p.clone(),
+            Some(_) => return None,
+            None => PathAndQuery::from_static("/"),
+        };
+        match upgrade {
+            Some(protocol) => headers::remove_hop_by_hop_keep_upgrade(&mut parts.headers, protocol),
+            None => headers::remove_hop_by_hop(&mut parts.headers),
+        }
+        if let Some(host) = host {
+            parts.headers.insert(HOST, host);
+        }
+        headers::merge_cookies(&mut parts.headers);
+        let port = ctx.listener.port();
+        let (client, proto, mode) = (ctx.client.ip(), ctx.protocol, self.settings.xff_mode);
+        headers::add_forwarded_with(&mut parts.headers, client, proto, port, mode);
+        trace_id::apply(&mut parts.headers);
+        Some(Head {
+            method: parts.method,
+            path,
+            headers: parts.headers,
+        })
+    }
 }
 
-/// Rewrites a client request for `target`: absolute URI to the target, HTTP/1.1, the client's
-/// host kept in `Host`, hop-by-hop headers dropped, `X-Forwarded-*` added.
-fn to_target(
-    req: Request<Incoming>,
-    target: SocketAddr,
-    ctx: &RequestContext,
-) -> Result<Request<Incoming>, http::Error> {
-    let (mut parts, body) = req.into_parts();
-    let host = headers::request_host(&parts.headers, &parts.uri);
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    parts.uri = Uri::builder()
-        .scheme("http")
-        .authority(target.to_string())
-        .path_and_query(path)
-        .build()?;
-    parts.version = Version::HTTP_11;
-    headers::remove_hop_by_hop(&mut parts.headers);
-    if let Some(host) = host {
-        parts.headers.insert(HOST, host);
-    }
-    headers::merge_cookies(&mut parts.headers);
-    let port = ctx.listener.port();
-    headers::add_forwarded(&mut parts.headers, ctx.client.ip(), ctx.protocol, port);
-    Ok(Request::from_parts(parts, body))
+/// The page the load balancer answers itself for `failure`, with `outcome`.
+fn local_answer(mut outcome: TargetOutcome, failure: Failure) -> Response<ProxyBody> {
+    let status = failure.status();
+    outcome.error = Some(failure);
+    tagged(error_page(status), outcome)
 }
 
-/// The response of a redirect action for `req`.
-pub fn redirect<B>(
-    action: &Redirect,
-    req: &Request<B>,
-    ctx: &RequestContext,
-) -> Response<ProxyBody> {
-    let host = headers::request_host(req.headers(), req.uri());
-    let location = headers::redirect_location(
-        action,
-        ctx.protocol,
-        ctx.listener.port(),
-        host.as_ref().and_then(|h| h.to_str().ok()),
-        &ctx.listener.ip().to_string(),
-        req.uri().path_and_query().map_or("/", |p| p.as_str()),
-    );
-    let status = StatusCode::from_u16(action.status.code()).unwrap_or(StatusCode::FOUND);
-    let mut response = error_page(status);
-    if let Ok(value) = location.parse() {
-        response.headers_mut().insert(LOCATION, value);
-    }
+/// `response` with `outcome` attached for the access log and metrics.
+fn tagged(mut response: Response<ProxyBody>, outcome: TargetOutcome) -> Response<ProxyBody> {
+    outcome.attach(&mut response);
     response
+}
+
+/// A failure the client sees, logged once per request (debug for 503s, which flood).
+fn log_failure(group: &TargetGroupHandle, target: &Target, failure: &Failure, note: &str) {
+    let (name, id, addr) = (group.name(), target.id(), target.addr());
+    let status = failure.status().as_u16();
+    let why = match failure {
+        Failure::ConnectFailed(why)
+        | Failure::ClosedBeforeResponse(why)
+        | Failure::BadResponse(why) => why.clone(),
+        Failure::ConnectTimeout => "no connection within the connect timeout".to_string(),
+        Failure::ResponseTimeout => "no response within the idle timeout".to_string(),
+        other => other.as_str().to_string(),
+    };
+    tracing::warn!(target_group = name, target = id, %addr, "target {name}/{id} {addr}: {status} ({why}){note}");
 }
 
 /// A small HTML page for `status`, like the ones ALB sends itself.
@@ -175,17 +424,4 @@ pub fn error_page(status: StatusCode) -> Response<ProxyBody> {
     let html_type = http::HeaderValue::from_static("text/html; charset=utf-8");
     response.headers_mut().insert(CONTENT_TYPE, html_type);
     response
-}
-
-/// `client error (Connect): tcp connect error: Connection refused (os error 111)`: the legacy
-/// client's own message says little without its sources.
-fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -2,14 +2,20 @@
 //!
 //! The target set sits behind an `ArcSwap` and each target's state in an atomic, so picking a
 //! target takes no lock; only (rare) registration changes and health check results do.
+//!
+//! Each target counts its in-flight requests (an atomic, see [`InFlight`]): least outstanding
+//! requests reads the count, and draining waits on it. A deregistered target
+//! leaves the rotation at once but is shown `draining` until its in-flight requests reach zero or
+//! the group's deregistration delay passes, as on AWS.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
 use super::routing::{self, Choice, TargetStats};
@@ -20,11 +26,21 @@ use crate::config::TargetGroup;
 pub struct Target {
     id: String,
     addr: SocketAddr,
+    /// `addr` as a URI authority, made once so requests need not format it.
+    authority: http::uri::Authority,
     /// Mirror of `machine.state()`, read without locking on the request path.
     state: AtomicU8,
     machine: Mutex<HealthMachine>,
-    /// Counters read by target selection (in flight, healthy since, sticky token).
+    /// Counters read by target selection (healthy since, sticky token).
     stats: TargetStats,
+    /// Requests sent to it whose response (body included) has not ended yet.
+    in_flight: AtomicUsize,
+    /// Set once deregistered: its state stays `draining` whatever a late health check says.
+    draining: AtomicBool,
+    /// Woken when `in_flight` drops to zero on a draining target.
+    idle: Notify,
+    /// Consecutive 5xx answers (the target's own, or 502/504 sent on its behalf).
+    consecutive_5xx: AtomicU32,
 }
 
 impl Target {
@@ -34,10 +50,54 @@ impl Target {
         Target {
             id: id.to_string(),
             addr,
+            authority: http::uri::Authority::try_from(addr.to_string())
+                .expect("a socket address is a valid authority"),
             state: AtomicU8::new(machine.state().to_u8()),
             machine: Mutex::new(machine),
             stats: TargetStats::default(),
+            in_flight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            idle: Notify::new(),
+            consecutive_5xx: AtomicU32::new(0),
         }
+    }
+
+    /// Requests in flight to this target right now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Counts one request to this target until the returned guard is dropped (hold it until the
+    /// response body has ended).
+    pub fn start_request(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Records the status of one answer for outlier detection; true when this answer makes
+    /// `threshold` consecutive 5xx (0 disables). Non-5xx answers reset the run.
+    pub(crate) fn record_status(&self, status: u16, threshold: u32) -> bool {
+        if status >= 500 {
+            let run = self.consecutive_5xx.fetch_add(1, Ordering::AcqRel) + 1;
+            threshold > 0 && run == threshold
+        } else {
+            // Load first: the common case (no 5xx run) then writes nothing to a shared line.
+            if self.consecutive_5xx.load(Ordering::Relaxed) != 0 {
+                self.consecutive_5xx.store(0, Ordering::Relaxed);
+            }
+            false
+        }
+    }
+
+    /// Passive ejection (see [`HealthMachine::eject`]); returns the flip, if any.
+    pub(crate) fn eject(&self, description: &str) -> Option<Transition> {
+        let mut machine = self.machine();
+        let transition = machine.eject(description);
+        if !self.draining.load(Ordering::Acquire) {
+            self.state.store(machine.state().to_u8(), Ordering::Release);
+        }
+        self.consecutive_5xx.store(0, Ordering::Relaxed);
+        transition
     }
 
     /// The id it was registered under (an ECS task id, or the address for static targets).
@@ -48,6 +108,11 @@ impl Target {
     /// Where requests and health checks go.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// [`addr`](Self::addr) as a URI authority.
+    pub fn authority(&self) -> &http::uri::Authority {
+        &self.authority
     }
 
     /// The current health state (lock-free).
@@ -68,7 +133,10 @@ impl Target {
         if !was_healthy && machine.state() == TargetState::Healthy {
             self.stats.became_healthy();
         }
-        self.state.store(machine.state().to_u8(), Ordering::Release);
+        // A check that started before deregistration must not bring a draining target back.
+        if !self.draining.load(Ordering::Acquire) {
+            self.state.store(machine.state().to_u8(), Ordering::Release);
+        }
         transition
     }
 
@@ -78,14 +146,50 @@ impl Target {
     }
 
     fn describe(&self) -> TargetDescription {
+        if self.draining.load(Ordering::Acquire) {
+            let reason = Reason::deregistration_in_progress();
+            return TargetDescription::new(
+                &self.id,
+                Some(self.addr),
+                TargetState::Draining,
+                Some(&reason),
+            );
+        }
         let machine = self.machine();
         TargetDescription::new(&self.id, Some(self.addr), machine.state(), machine.reason())
+    }
+
+    fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+        self.state
+            .store(TargetState::Draining.to_u8(), Ordering::Release);
     }
 
     /// The machine is only touched by short, non-async critical sections; a panic inside one
     /// cannot leave it inconsistent, so a poisoned lock is still usable.
     fn machine(&self) -> MutexGuard<'_, HealthMachine> {
         self.machine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One request in flight to a target; dropping it ends the count (and wakes a draining
+/// target's drainer when it was the last one).
+#[derive(Debug)]
+pub struct InFlight(Arc<Target>);
+
+impl InFlight {
+    /// The target the request went to.
+    pub fn target(&self) -> &Arc<Target> {
+        &self.0
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let before = self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if before == 1 && self.0.draining.load(Ordering::Acquire) {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 
@@ -132,6 +236,8 @@ pub struct TargetGroupHandle {
 struct Inner {
     cfg: TargetGroup,
     targets: ArcSwap<Vec<Arc<Target>>>,
+    /// Deregistered targets still finishing requests. Never read on the request path.
+    draining: Mutex<Vec<Arc<Target>>>,
     /// Serialises writers (register/deregister) so concurrent updates are not lost; readers
     /// never take it.
     write: Mutex<()>,
@@ -148,6 +254,7 @@ impl TargetGroupHandle {
             inner: Arc::new(Inner {
                 cfg,
                 targets: ArcSwap::from_pointee(Vec::new()),
+                draining: Mutex::new(Vec::new()),
                 write: Mutex::new(()),
                 next: AtomicUsize::new(0),
                 changes: watch::Sender::new(0),
@@ -180,39 +287,62 @@ impl TargetGroupHandle {
         let mut next: Vec<Arc<Target>> = current.iter().filter(|t| t.id != id).cloned().collect();
         next.push(Arc::new(Target::new(id, addr, &self.inner.cfg)));
         self.inner.targets.store(Arc::new(next));
+        // A new registration under the same id supersedes a draining one in describe().
+        self.draining_list().retain(|t| t.id != id);
         tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: registered", self.name());
         self.notify();
     }
 
     /// Removes target `id` from routing at once; requests already sent to it finish.
     /// Returns whether it was registered.
+    ///
+    /// With requests in flight, the target shows `draining` (`Target.DeregistrationInProgress`)
+    /// until they end or the deregistration delay passes, then disappears. Outside a Tokio
+    /// runtime there is nobody to wait, so it disappears at once.
     pub fn deregister(&self, id: &str) -> bool {
         let _guard = self.write_lock();
         let current = self.inner.targets.load();
-        let Some(gone) = current.iter().find(|t| t.id == id) else {
+        let Some(gone) = current.iter().find(|t| t.id == id).cloned() else {
             return false;
         };
         let addr = gone.addr;
         let next: Vec<Arc<Target>> = current.iter().filter(|t| t.id != id).cloned().collect();
         self.inner.targets.store(Arc::new(next));
-        tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: deregistered", self.name());
+        gone.start_draining();
+        let delay = self.inner.cfg.deregistration_delay;
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        match runtime {
+            Some(rt) if gone.in_flight() > 0 && !delay.is_zero() => {
+                let in_flight = gone.in_flight();
+                tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: deregistered, draining {in_flight} in-flight requests (at most {delay:?})", self.name());
+                self.draining_list().push(Arc::clone(&gone));
+                rt.spawn(drain(self.clone(), gone, delay));
+            }
+            _ => {
+                tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: deregistered", self.name());
+            }
+        }
         self.notify();
         true
     }
 
-    /// Every registered target with its health, like `aws elbv2 describe-target-health`.
+    /// Every registered target with its health, like `aws elbv2 describe-target-health`,
+    /// followed by the draining ones.
     pub fn describe(&self) -> Vec<TargetDescription> {
-        self.inner
+        let mut rows: Vec<TargetDescription> = self
+            .inner
             .targets
             .load()
             .iter()
             .map(|t| t.describe())
-            .collect()
+            .collect();
+        rows.extend(self.draining_list().iter().map(|t| t.describe()));
+        rows
     }
 
     /// One target's health; `unused` / `Target.NotRegistered` when `id` is not registered.
     pub fn describe_target(&self, id: &str) -> TargetDescription {
-        match self.inner.targets.load().iter().find(|t| t.id == id) {
+        match self.find(id) {
             Some(t) => t.describe(),
             None => {
                 let reason = Reason::not_registered();
@@ -221,14 +351,64 @@ impl TargetGroupHandle {
         }
     }
 
-    /// The state of target `id`, `None` when it is not registered.
+    /// The state of target `id` (`draining` while it drains), `None` when it is not registered.
     pub fn state_of(&self, id: &str) -> Option<TargetState> {
-        self.inner
+        self.find(id).map(|t| t.state())
+    }
+
+    fn find(&self, id: &str) -> Option<Arc<Target>> {
+        let registered = self
+            .inner
             .targets
             .load()
             .iter()
             .find(|t| t.id == id)
-            .map(|t| t.state())
+            .cloned();
+        registered.or_else(|| self.draining_list().iter().find(|t| t.id == id).cloned())
+    }
+
+    /// The target of a second attempt after `failed` failed, for a request with `headers`:
+    /// chosen as [`choose`](Self::choose) would (stickiness moves off the failed target, the
+    /// group's algorithm decides), among the other targets, and only one that is healthy now
+    /// (a retry never fails open, nor goes back to the target that just failed). `None` when
+    /// there is none.
+    pub fn pick_other(&self, headers: &http::HeaderMap, failed: &Arc<Target>) -> Option<Choice> {
+        let targets = self.inner.targets.load();
+        let turn = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        routing::choose(&self.inner.cfg, &targets, turn, headers, Some(failed))
+            .filter(|c| c.target().state() == TargetState::Healthy)
+    }
+
+    /// Ejects `target` (passive outlier detection); logs and notifies only when it flips.
+    pub fn eject(&self, target: &Arc<Target>, description: &str) {
+        if let Some(t) = target.eject(description)
+            && self.is_registered(target)
+        {
+            let (id, addr, name) = (target.id(), target.addr(), self.name());
+            let reason = t
+                .reason
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            tracing::warn!(target_group = name, target = id, %addr, "target {name}/{id} {addr}: {} -> {} ({reason})", t.from, t.to);
+            self.notify();
+        }
+    }
+
+    /// Records one answer's status for `target`; ejects it after the group's
+    /// `outlier-consecutive-5xx` in a row.
+    pub fn record_status(&self, target: &Arc<Target>, status: u16) {
+        let threshold = self.inner.cfg.outlier_consecutive_5xx;
+        if target.record_status(status, threshold) {
+            self.eject(target, &format!("{threshold} consecutive 5xx responses"));
+        }
+    }
+
+    fn draining_list(&self) -> MutexGuard<'_, Vec<Arc<Target>>> {
+        self.inner
+            .draining
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// How many targets are healthy now.
@@ -259,7 +439,7 @@ impl TargetGroupHandle {
     pub fn choose(&self, headers: &http::HeaderMap) -> Option<Choice> {
         let targets = self.inner.targets.load();
         let turn = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        routing::choose(&self.inner.cfg, &targets, turn, headers)
+        routing::choose(&self.inner.cfg, &targets, turn, headers, None)
     }
 
     /// A snapshot of the registered targets (for the health checker).
@@ -285,59 +465,46 @@ impl TargetGroupHandle {
     }
 }
 
-/// Picks the index of the target for request number `turn`, given the targets' states in order.
-///
-/// Round robin over `healthy` targets. With none healthy but some `unhealthy`, AWS fails open
-/// and routes to all of them (`initial` ones still get nothing). Otherwise `None` (503).
-pub fn select<I>(states: I, turn: usize) -> Option<usize>
-where
-    I: Iterator<Item = TargetState> + Clone,
-{
-    let among = |wanted: TargetState| {
-        let count = states.clone().filter(|s| *s == wanted).count();
-        if count == 0 {
-            return None;
+/// Waits until `target` has no request in flight or `delay` has passed, then forgets it.
+async fn drain(group: TargetGroupHandle, target: Arc<Target>, delay: Duration) {
+    let deadline = tokio::time::Instant::now() + delay;
+    let (name, id, addr) = (
+        group.name().to_string(),
+        target.id().to_string(),
+        target.addr(),
+    );
+    loop {
+        let idle = target.idle.notified();
+        tokio::pin!(idle);
+        // Registered before the check, so a drop to zero in between is not missed.
+        idle.as_mut().enable();
+        if target.in_flight() == 0 {
+            tracing::info!(target_group = %name, target = %id, %addr, "target {name}/{id} {addr}: drained");
+            break;
         }
-        let mut eligible = states.clone().enumerate().filter(|(_, s)| *s == wanted);
-        eligible.nth(turn % count).map(|(i, _)| i)
-    };
-    among(TargetState::Healthy).or_else(|| among(TargetState::Unhealthy))
+        tokio::select! {
+            _ = idle => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                let left = target.in_flight();
+                tracing::warn!(target_group = %name, target = %id, %addr, "target {name}/{id} {addr}: deregistration delay ({delay:?}) passed with {left} requests in flight");
+                break;
+            }
+        }
+    }
+    group.draining_list().retain(|t| !Arc::ptr_eq(t, &target));
+    group.notify();
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{HealthCheck, Matcher};
     use TargetState::*;
     use std::time::Duration;
 
-    fn picks(states: &[TargetState], n: usize) -> Vec<Option<usize>> {
-        (0..n)
-            .map(|turn| select(states.iter().copied(), turn))
-            .collect()
-    }
-
-    #[test]
-    fn round_robin_over_healthy_only() {
-        let states = [Healthy, Initial, Healthy, Unhealthy, Healthy];
-        assert_eq!(picks(&states, 6), [0, 2, 4, 0, 2, 4].map(Some));
-    }
-
-    #[test]
-    fn fails_open_to_unhealthy_when_none_healthy() {
-        let states = [Unhealthy, Initial, Unhealthy];
-        assert_eq!(picks(&states, 4), [0, 2, 0, 2].map(Some));
-    }
-
-    #[test]
-    fn nothing_when_empty_or_only_initial() {
-        assert_eq!(select(std::iter::empty(), 3), None);
-        assert_eq!(picks(&[Initial, Initial], 2), [None, None]);
-        assert_eq!(picks(&[Draining, Unused], 1), [None]);
-    }
-
-    fn tg() -> TargetGroupHandle {
-        TargetGroupHandle::new(TargetGroup {
+    /// A group with one static target (127.0.0.1:9), round robin, checks every 5 s.
+    pub(crate) fn config() -> TargetGroup {
+        TargetGroup {
             name: "tg".into(),
             port: 8000,
             health_check: HealthCheck {
@@ -355,7 +522,12 @@ mod tests {
             algorithm: Default::default(),
             slow_start: Duration::ZERO,
             stickiness: None,
-        })
+            outlier_consecutive_5xx: 5,
+        }
+    }
+
+    fn tg() -> TargetGroupHandle {
+        TargetGroupHandle::new(config())
     }
 
     #[test]
@@ -406,5 +578,72 @@ mod tests {
             (d.state, d.reason),
             (Unused, Some(ReasonCode::NotRegistered))
         );
+    }
+
+    #[test]
+    fn retry_pick_skips_the_failed_target_and_unhealthy_ones() {
+        let tg = tg();
+        tg.register("a", "127.0.0.1:1000".parse().unwrap());
+        tg.register("b", "127.0.0.1:2000".parse().unwrap());
+        for t in tg.targets().iter() {
+            t.record(&CheckOutcome::Ok(200));
+        }
+        let a = tg
+            .targets()
+            .iter()
+            .find(|t| t.id() == "a")
+            .cloned()
+            .unwrap();
+        for _ in 0..5 {
+            let headers = http::HeaderMap::new();
+            assert_ne!(tg.pick_other(&headers, &a).unwrap().target().id(), "a");
+        }
+        tg.eject(&a, "connection refused");
+        assert_eq!(tg.state_of("a"), Some(Unhealthy));
+        let only = tg.targets().iter().filter(|t| t.id() != "a").count();
+        assert_eq!(only, 2, "ejected targets stay registered");
+    }
+
+    #[test]
+    fn consecutive_5xx_count_resets_on_success() {
+        let tg = tg();
+        tg.register("a", "127.0.0.1:1000".parse().unwrap());
+        let a = tg
+            .targets()
+            .iter()
+            .find(|t| t.id() == "a")
+            .cloned()
+            .unwrap();
+        assert!(!a.record_status(500, 2));
+        assert!(!a.record_status(200, 2), "a success ends the run");
+        assert!(!a.record_status(502, 2));
+        assert!(a.record_status(503, 2), "second in a row");
+        assert!(!a.record_status(503, 2), "reported once");
+        assert!(
+            !a.record_status(500, 0) && !a.record_status(500, 0),
+            "0 disables"
+        );
+    }
+
+    #[tokio::test]
+    async fn deregistered_target_drains_until_idle() {
+        let tg = tg();
+        tg.register("a", "127.0.0.1:1000".parse().unwrap());
+        let a = tg
+            .targets()
+            .iter()
+            .find(|t| t.id() == "a")
+            .cloned()
+            .unwrap();
+        let request = a.start_request();
+        assert!(tg.deregister("a"));
+        assert_eq!(tg.state_of("a"), Some(Draining));
+        assert!(tg.pick().is_none_or(|t| t.id() != "a"));
+        let mut changes = tg.changes();
+        drop(request);
+        while tg.state_of("a").is_some() {
+            changes.changed().await.unwrap();
+        }
+        assert_eq!(tg.describe_target("a").state, Unused);
     }
 }

@@ -16,11 +16,15 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::sign::CertifiedKey;
 
 use super::AlbError;
-use crate::config::Certificate;
+use super::arn;
+use super::sni::{CertificateSet, ListenerCertificate};
+use crate::config::{Certificate, SslPolicy};
 use crate::state::{StateError, create_private_dir, write_private_file};
 
 /// Common name of the CA certificate; also what users see in their trust store.
@@ -42,6 +46,26 @@ pub struct LocalCa {
     cert_pem: String,
     cert_der: CertificateDer<'static>,
     issuer: Issuer<'static, KeyPair>,
+}
+
+/// What an HTTPS listener serves with: its rustls config and the certificates SNI picks from.
+#[derive(Debug, Clone)]
+pub struct ListenerTls {
+    /// rustls server config (ring provider, the policy's TLS versions, ALPN `h2`, `http/1.1`).
+    pub config: Arc<ServerConfig>,
+    /// The listener's certificates (the first is the default), also used by the access log.
+    pub certificates: Arc<CertificateSet>,
+}
+
+/// The TLS versions of an ALB security policy.
+pub fn policy_versions(policy: SslPolicy) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    static BOTH: [&rustls::SupportedProtocolVersion; 2] =
+        [&rustls::version::TLS13, &rustls::version::TLS12];
+    static TLS13: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    match policy {
+        SslPolicy::Tls13And12 => &BOTH,
+        SslPolicy::Tls13Only => &TLS13,
+    }
 }
 
 /// A server certificate issued by the [`LocalCa`], with its private key (PKCS#8).
@@ -116,14 +140,55 @@ impl LocalCa {
         })
     }
 
-    /// A rustls server config (ring provider, ALPN `h2` then `http/1.1`) for the listener on
-    /// `addr` with `certificate`. `addr` only names the listener in errors.
+    /// A rustls server config (ring provider, TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`) for
+    /// the listener on `addr` with `certificate`. `addr` only names the listener in errors.
     pub fn server_config(
         &self,
         certificate: &Certificate,
         addr: SocketAddr,
     ) -> Result<Arc<ServerConfig>, AlbError> {
-        let (chain, key) = match certificate {
+        Ok(self
+            .listener_tls(&[certificate], SslPolicy::default(), addr)?
+            .config)
+    }
+
+    /// The TLS setup of an HTTPS listener on `addr` with `certificates` (the first is the
+    /// default; SNI picks among them) and the TLS versions of `policy`.
+    pub fn listener_tls(
+        &self,
+        certificates: &[&Certificate],
+        policy: SslPolicy,
+        addr: SocketAddr,
+    ) -> Result<ListenerTls, AlbError> {
+        let err = |source| AlbError::TlsConfig { addr, source };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let certs = certificates
+            .iter()
+            .map(|c| self.listener_certificate(c, &provider, addr))
+            .collect::<Result<Vec<_>, _>>()?;
+        let certs = CertificateSet::new(certs)
+            .ok_or_else(|| err(rustls::Error::General("no certificate".into())))?;
+        let certs = Arc::new(certs);
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(policy_versions(policy))
+            .map_err(err)?
+            .with_no_client_auth()
+            .with_cert_resolver(certs.clone());
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(ListenerTls {
+            config: Arc::new(config),
+            certificates: certs,
+        })
+    }
+
+    /// One certificate with its key, checked to match, and its ARN.
+    fn listener_certificate(
+        &self,
+        certificate: &Certificate,
+        provider: &CryptoProvider,
+        addr: SocketAddr,
+    ) -> Result<ListenerCertificate, AlbError> {
+        let (chain, key, arn_key) = match certificate {
             Certificate::LocalCa { hostnames } => {
                 let names = if hostnames.is_empty() {
                     DEFAULT_HOSTNAMES.iter().map(|s| s.to_string()).collect()
@@ -134,11 +199,21 @@ impl LocalCa {
                 (
                     vec![leaf.cert_der, self.cert_der.clone()],
                     PrivateKeyDer::Pkcs8(leaf.key_der),
+                    names.join(","),
                 )
             }
-            Certificate::Files { cert, key } => (load_chain(cert)?, load_key(key)?),
+            Certificate::Files { cert, key } => (
+                load_chain(cert)?,
+                load_key(key)?,
+                cert.display().to_string(),
+            ),
         };
-        build_server_config(chain, key, addr)
+        let key = CertifiedKey::from_der(chain, key, provider)
+            .map_err(|source| AlbError::TlsConfig { addr, source })?;
+        Ok(ListenerCertificate {
+            key: Arc::new(key),
+            arn: arn::certificate_arn(&arn_key).into(),
+        })
     }
 
     /// Reads the CA in `dir`; `None` when neither file exists yet.
@@ -287,24 +362,6 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, AlbError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
-}
-
-/// rustls config with the ring provider passed explicitly, so no process-wide default is needed.
-fn build_server_config(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-    addr: SocketAddr,
-) -> Result<Arc<ServerConfig>, AlbError> {
-    let err = |source| AlbError::TlsConfig { addr, source };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(err)?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(err)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
 }
 
 #[cfg(test)]

@@ -26,15 +26,15 @@ impl Write for LogWriter {
 }
 
 /// Shows one spinner per step: its detail line updates in place, and it ends with a check mark.
+#[derive(Default)]
 pub struct Spinners {
     current: Mutex<Option<ProgressBar>>,
 }
 
 impl Spinners {
+    /// No spinner yet; the first step starts one.
     pub fn new() -> Spinners {
-        Spinners {
-            current: Mutex::new(None),
-        }
+        Spinners::default()
     }
 }
 

@@ -23,6 +23,10 @@ pub const TARGET_TYPE: &str = "ip";
 pub const DEREGISTRATION_DELAY: Duration = Duration::from_secs(300);
 /// ALB `idle_timeout.timeout_seconds` default.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long ALB waits for a connection to a target before answering 504 (fixed on AWS).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Consecutive 5xx answers that eject a target (tierlab mode; 0 would disable).
+pub const OUTLIER_CONSECUTIVE_5XX: u32 = 5;
 /// Listeners bind loopback: the "internet" of this lab is this machine.
 pub const LISTENER_BIND_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Host names of a certificate from the local CA when `certificate = {}`.

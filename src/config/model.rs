@@ -126,6 +126,58 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
     pub idle_timeout: Duration,
     pub listeners: Vec<Listener>,
+    /// How long connecting to a target may take before the request fails with 504.
+    pub connect_timeout: Duration,
+    /// What happens to a client's `X-Forwarded-For` (AWS `routing.http.xff_header_processing.mode`).
+    pub xff_header_processing_mode: XffMode,
+    /// Whether tierlab hides failing targets from clients (retry, ejection) or behaves as AWS.
+    pub mode: ProxyMode,
+    /// `access-logs = { enabled, interval }`: ALB access log files under the lab's state dir.
+    pub access_logs: AccessLogs,
+    /// `metrics-port`: also serve this load balancer's Prometheus metrics on 127.0.0.1:PORT
+    /// (0: any free port). `None`: only on the lab's control endpoint.
+    pub metrics_port: Option<u16>,
+}
+
+/// ALB access logs (AWS attribute `access_logs.s3.enabled`), written as plain text files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessLogs {
+    /// Off by default, as on AWS.
+    pub enabled: bool,
+    /// One file per interval (AWS: every 5 minutes).
+    pub interval: Duration,
+}
+
+impl Default for AccessLogs {
+    fn default() -> Self {
+        AccessLogs {
+            enabled: false,
+            interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `xff-header-processing-mode`: AWS's `routing.http.xff_header_processing.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XffMode {
+    /// Add the client's address to the end of the header (AWS's default).
+    #[default]
+    Append,
+    /// Pass the header on exactly as the client sent it (or leave it out).
+    Preserve,
+    /// Remove the header before sending the request to the target.
+    Remove,
+}
+
+/// `mode` of a load balancer: tierlab's own resilience, or exactly what AWS does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProxyMode {
+    /// Retry a request on another target when the first one certainly did not process it, and
+    /// eject failing targets at once (passive outlier detection). The default.
+    #[default]
+    Tierlab,
+    /// No retries and no passive ejection: clients see the 502s AWS would send.
+    Aws,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,11 +186,39 @@ pub struct Listener {
     /// Host address the listener binds. Loopback by default; the ALB is "internet-facing" only
     /// to this machine.
     pub bind: SocketAddr,
-    /// Certificate for HTTPS listeners. `None` for HTTP.
+    /// Certificate for HTTPS listeners (the default one, sent when SNI matches no other).
+    /// `None` for HTTP.
     pub certificate: Option<Certificate>,
     /// Listener rules, sorted by ascending priority; the default action applies when none match.
     pub rules: Vec<ListenerRule>,
+    /// More certificates, chosen by SNI (AWS's listener certificate list). Empty for HTTP.
+    pub additional_certificates: Vec<Certificate>,
+    /// TLS versions offered by an HTTPS listener (AWS's security policy).
+    pub ssl_policy: SslPolicy,
     pub default_action: Action,
+}
+
+/// An HTTPS listener's security policy: which TLS versions it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslPolicy {
+    /// `ELBSecurityPolicy-TLS13-1-2-2021-06`: TLS 1.2 and 1.3 (AWS's default for new listeners).
+    #[default]
+    Tls13And12,
+    /// `ELBSecurityPolicy-TLS13-1-3-2021-06`: TLS 1.3 only.
+    Tls13Only,
+}
+
+impl SslPolicy {
+    /// Every supported policy, by AWS name.
+    pub const ALL: [SslPolicy; 2] = [SslPolicy::Tls13And12, SslPolicy::Tls13Only];
+
+    /// The policy's AWS name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SslPolicy::Tls13And12 => "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            SslPolicy::Tls13Only => "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        }
+    }
 }
 
 impl Listener {
@@ -328,6 +408,9 @@ pub struct TargetGroup {
     pub deregistration_delay: Duration,
     /// Targets registered by address (AWS target type `ip`), besides any service's tasks.
     pub static_targets: Vec<SocketAddr>,
+    /// Consecutive 5xx answers (the target's or the load balancer's 502/504 for it) after which
+    /// a target is ejected until its health checks pass again. 0 disables. tierlab mode only.
+    pub outlier_consecutive_5xx: u32,
     /// How the group picks a target for each request.
     pub algorithm: Algorithm,
     /// Ramp-up of a newly healthy target's share; zero is off.

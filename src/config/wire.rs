@@ -97,6 +97,19 @@ pub struct LoadBalancer {
     pub idle_timeout: Option<String>,
     #[serde(default)]
     pub listeners: Vec<Listener>,
+    pub connect_timeout: Option<String>,
+    pub xff_header_processing_mode: Option<String>,
+    pub mode: Option<String>,
+    pub access_logs: Option<AccessLogs>,
+    pub metrics_port: Option<i64>,
+}
+
+/// `access-logs = { enabled = true, interval = "5m" }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AccessLogs {
+    pub enabled: Option<bool>,
+    pub interval: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +122,9 @@ pub struct Listener {
     /// `rules = [{ priority, conditions, action }]` (or `[[...listeners.rules]]` tables).
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Several certificates chosen by SNI; the first is the default. Excludes `certificate`.
+    pub certificates: Option<Vec<Certificate>>,
+    pub ssl_policy: Option<String>,
     pub default_action: Action,
 }
 
@@ -208,6 +224,7 @@ pub struct TargetGroup {
     pub stickiness: Option<Stickiness>,
     #[serde(default)]
     pub health_check: HealthCheck,
+    pub outlier_consecutive_5xx: Option<i64>,
 }
 
 /// `{ enabled = true, type = "lb_cookie", duration = "1d" }`.

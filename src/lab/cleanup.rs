@@ -19,18 +19,29 @@ pub struct Removed {
 
 /// Removes every container and network of `lab`; also its volumes when `volumes` is set.
 /// Databases are stopped gracefully first so their data files are clean.
-pub async fn remove_lab(docker: &DockerClient, lab: &str, volumes: bool) -> Result<Removed, DockerError> {
+pub async fn remove_lab(
+    docker: &DockerClient,
+    lab: &str,
+    volumes: bool,
+) -> Result<Removed, DockerError> {
     let mut removed = Removed::default();
-    let databases = docker.list_containers(labels::filter(lab, Some(labels::Role::Database), None)).await?;
+    let databases = docker
+        .list_containers(labels::filter(lab, Some(labels::Role::Database), None))
+        .await?;
     for db in databases.iter().filter_map(|c| c.id.as_deref()) {
         docker.stop_container(db, DATABASE_STOP_GRACE).await?;
     }
-    let containers = docker.list_containers(labels::filter(lab, None, None)).await?;
+    let containers = docker
+        .list_containers(labels::filter(lab, None, None))
+        .await?;
     for id in containers.iter().filter_map(|c| c.id.as_deref()) {
         docker.remove_container(id, true).await?;
         removed.containers += 1;
     }
-    for network in docker.list_networks(labels::filter(lab, None, None)).await? {
+    for network in docker
+        .list_networks(labels::filter(lab, None, None))
+        .await?
+    {
         docker.remove_network(&network).await?;
         removed.networks += 1;
     }

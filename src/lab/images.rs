@@ -15,7 +15,10 @@ fn images_of(config: &Config) -> BTreeMap<String, Option<PathBuf>> {
         .values()
         .map(|s| &config.task_definitions[&s.task_definition].container)
         .map(|c| (c.image.clone(), c.build.clone()));
-    let dbs = config.databases.values().map(|db| (db.image.clone(), db.build.clone()));
+    let dbs = config
+        .databases
+        .values()
+        .map(|db| (db.image.clone(), db.build.clone()));
     let mut images = BTreeMap::new();
     for (image, build) in tasks.chain(dbs) {
         let entry: &mut Option<PathBuf> = images.entry(image).or_default();
@@ -27,7 +30,11 @@ fn images_of(config: &Config) -> BTreeMap<String, Option<PathBuf>> {
 }
 
 /// Builds the images that are missing. An image without a build context must exist already.
-pub async fn ensure_images(docker: &DockerClient, config: &Config, progress: &dyn Progress) -> Result<(), DockerError> {
+pub async fn ensure_images(
+    docker: &DockerClient,
+    config: &Config,
+    progress: &dyn Progress,
+) -> Result<(), DockerError> {
     for (image, build) in images_of(config) {
         if docker.image_exists(&image).await? {
             continue;
@@ -35,7 +42,10 @@ pub async fn ensure_images(docker: &DockerClient, config: &Config, progress: &dy
         let Some(context) = build else {
             return Err(DockerError::ImageMissing { image });
         };
-        progress.begin(&format!("building image {image} from {}", context.display()));
+        progress.begin(&format!(
+            "building image {image} from {}",
+            context.display()
+        ));
         let started = std::time::Instant::now();
         docker
             .build_image(&image, &context, |p| match p {
@@ -43,7 +53,10 @@ pub async fn ensure_images(docker: &DockerClient, config: &Config, progress: &dy
                 BuildProgress::Output(line) => tracing::trace!("{line}"),
             })
             .await?;
-        progress.finish(&format!("built image {image} in {:.1}s", started.elapsed().as_secs_f64()));
+        progress.finish(&format!(
+            "built image {image} in {:.1}s",
+            started.elapsed().as_secs_f64()
+        ));
     }
     Ok(())
 }

@@ -36,7 +36,9 @@ use crate::vpc;
 
 pub use cleanup::{Removed, remove_lab};
 pub use progress::{LogProgress, Progress};
-pub use status::{AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, TargetGroupStatus};
+pub use status::{
+    AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, TargetGroupStatus,
+};
 
 /// How long shutdown waits for the lab's tasks (controllers, listeners) to finish.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,7 +56,10 @@ pub struct StartOptions {
 
 impl Default for StartOptions {
     fn default() -> Self {
-        StartOptions { progress: Arc::new(LogProgress), state_dir: None }
+        StartOptions {
+            progress: Arc::new(LogProgress),
+            state_dir: None,
+        }
     }
 }
 
@@ -90,7 +95,12 @@ impl Lab {
     /// Starts every tier of `config` and returns once all services have their desired number of
     /// healthy tasks (or fails, leaving nothing behind).
     pub async fn start(config: Config, options: StartOptions) -> Result<Lab, Error> {
-        let state = StateDir::resolve(options.state_dir.as_deref().or(config.lab.state_dir.as_deref()));
+        let state = StateDir::resolve(
+            options
+                .state_dir
+                .as_deref()
+                .or(config.lab.state_dir.as_deref()),
+        );
         // 1. The local CA (trusted once, shared by labs).
         let ca = LocalCa::load_or_create(&state.ca_dir())?;
         let mut lab = Lab {
@@ -128,23 +138,38 @@ impl Lab {
             self.docker = Some(docker.clone());
             let leftovers = remove_lab(&docker, &lab, false).await?;
             if leftovers.containers > 0 {
-                tracing::warn!(containers = leftovers.containers, "removed containers an earlier run of lab `{lab}` left behind");
+                tracing::warn!(
+                    containers = leftovers.containers,
+                    "removed containers an earlier run of lab `{lab}` left behind"
+                );
             }
             for subnet in vpc::subnets_in_use(&config) {
-                docker.ensure_network(&vpc::subnet_network(&config, &subnet)).await?;
+                docker
+                    .ensure_network(&vpc::subnet_network(&config, &subnet))
+                    .await?;
             }
             images::ensure_images(&docker, &config, progress).await?;
         }
 
         // 3. Databases, until each accepts connections.
         for db in config.databases.values() {
-            let docker = self.docker.clone().expect("docker is connected when databases exist");
-            progress.begin(&format!("starting database {} ({})", db.identifier, db.image));
+            let docker = self
+                .docker
+                .clone()
+                .expect("docker is connected when databases exist");
+            progress.begin(&format!(
+                "starting database {} ({})",
+                db.identifier, db.image
+            ));
             let started = std::time::Instant::now();
             let instance = rds::start(&docker, &config, db, &self.state).await?;
             self.databases.push(instance.clone());
             rds::wait_ready(&docker, &instance, remaining(deadline)).await?;
-            progress.finish(&format!("database {} available in {:.1}s", db.identifier, started.elapsed().as_secs_f64()));
+            progress.finish(&format!(
+                "database {} available in {:.1}s",
+                db.identifier,
+                started.elapsed().as_secs_f64()
+            ));
         }
 
         // 4. Target groups with their static targets and health checks.
@@ -159,34 +184,67 @@ impl Lab {
 
         // 5. Load balancers.
         for lb in config.load_balancers.values() {
-            let handle =
-                LoadBalancerHandle::start(lb, &self.target_groups, &self.ca, &self.tracker, self.cancel.child_token()).await?;
+            let access_logs = self.state.lab_dir(&lab).join("access-logs");
+            let handle = LoadBalancerHandle::start_with(
+                lb,
+                &self.target_groups,
+                &self.ca,
+                &self.tracker,
+                self.cancel.child_token(),
+                Some(&access_logs),
+            )
+            .await?;
             self.load_balancers.push(handle);
         }
 
         // 6. Services: one controller each, fed by one Docker event stream.
         if !config.services.is_empty() {
-            let docker = self.docker.clone().expect("docker is connected when services exist");
+            let docker = self
+                .docker
+                .clone()
+                .expect("docker is connected when services exist");
             let mut queues = HashMap::new();
             for service in config.services.values() {
                 let (tx, rx) = mpsc::channel(EVENT_QUEUE);
                 queues.insert(service.name.clone(), tx);
                 let task_definition = config.task_definitions[&service.task_definition].clone();
-                let environment = ecs::environment::resolve(&task_definition, &self.databases, &self.state, &lab)?;
+                let environment = ecs::environment::resolve(
+                    &task_definition,
+                    &self.databases,
+                    &self.state,
+                    &lab,
+                )?;
                 let setup = ServiceSetup {
                     docker: docker.clone(),
                     config: config.clone(),
                     service: service.clone(),
-                    target_group: service.load_balancer.as_ref().map(|l| self.target_groups[&l.target_group].clone()),
+                    target_group: service
+                        .load_balancer
+                        .as_ref()
+                        .map(|l| self.target_groups[&l.target_group].clone()),
                     task_definition,
                     environment,
                     logs_dir: self.state.logs_dir(&lab),
                 };
-                self.services.push(ecs::spawn(setup, rx, &self.tracker, self.cancel.child_token()));
+                self.services.push(ecs::spawn(
+                    setup,
+                    rx,
+                    &self.tracker,
+                    self.cancel.child_token(),
+                ));
             }
-            self.tracker.spawn(pump_events(docker, lab.clone(), queues, self.cancel.child_token()));
+            self.tracker.spawn(pump_events(
+                docker,
+                lab.clone(),
+                queues,
+                self.cancel.child_token(),
+            ));
             for service in &self.services {
-                progress.begin(&format!("waiting for {} healthy tasks of {}", service.status().desired_count, service.name()));
+                progress.begin(&format!(
+                    "waiting for {} healthy tasks of {}",
+                    service.status().desired_count,
+                    service.name()
+                ));
                 service.wait_steady(remaining(deadline)).await?;
                 progress.finish(&format!("service {} is steady", service.name()));
             }
@@ -217,6 +275,18 @@ impl Lab {
     /// The CA certificate as PEM text.
     pub fn ca_cert_pem(&self) -> &str {
         self.ca.cert_pem()
+    }
+
+    /// The running load balancers.
+    pub fn load_balancers(&self) -> &[LoadBalancerHandle] {
+        &self.load_balancers
+    }
+
+    /// Where access log files of this lab go (`<state>/labs/<lab>/access-logs`).
+    pub fn access_log_dir(&self) -> PathBuf {
+        self.state
+            .lab_dir(&self.config.lab.name)
+            .join("access-logs")
     }
 
     /// URL of the first load balancer's HTTP listener.
@@ -268,6 +338,11 @@ impl Lab {
             .collect();
         LabView {
             config: self.config.clone(),
+            metrics: self
+                .load_balancers
+                .iter()
+                .map(LoadBalancerHandle::metrics)
+                .collect(),
             load_balancers,
             target_groups: self.target_groups.values().cloned().collect(),
             services: self.services.clone(),
@@ -287,8 +362,13 @@ impl Lab {
         }
         self.cancel.cancel();
         self.tracker.close();
-        if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.tracker.wait()).await.is_err() {
-            tracing::warn!("gave up waiting for the lab's tasks after {SHUTDOWN_TIMEOUT:?}; removing containers anyway");
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "gave up waiting for the lab's tasks after {SHUTDOWN_TIMEOUT:?}; removing containers anyway"
+            );
         }
         if let Some(docker) = &self.docker {
             remove_lab(docker, &self.config.lab.name, false).await?;
@@ -308,10 +388,14 @@ impl Drop for Lab {
             return;
         }
         self.cancel.cancel();
-        let Some(docker) = self.docker.take() else { return };
+        let Some(docker) = self.docker.take() else {
+            return;
+        };
         let lab = self.config.lab.name.clone();
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             match runtime {
                 Ok(rt) => rt.block_on(async {
                     // The bollard client is bound to the old runtime's connection pool; connect anew.
@@ -354,7 +438,11 @@ async fn pump_events(
         };
         match event {
             Some(Ok(event)) => {
-                let service = event.labels.get(labels::RESOURCE).cloned().unwrap_or_default();
+                let service = event
+                    .labels
+                    .get(labels::RESOURCE)
+                    .cloned()
+                    .unwrap_or_default();
                 if let Some(queue) = queues.get(&service) {
                     let _ = queue.send(event).await;
                 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use crate::alb::{TargetDescription, TargetGroupHandle};
+use crate::alb::{LoadBalancerMetrics, TargetDescription, TargetGroupHandle};
 use crate::config::Config;
 use crate::ecs::{ServiceHandle, ServiceStatus};
 use crate::rds::{self, DbInstance};
@@ -17,6 +17,7 @@ pub struct LabView {
     pub(super) target_groups: Vec<TargetGroupHandle>,
     pub(super) services: Vec<ServiceHandle>,
     pub(super) databases: Vec<DbInstance>,
+    pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
 }
 
 impl LabView {
@@ -24,11 +25,20 @@ impl LabView {
         self.config.source.display().to_string()
     }
 
+    /// Every load balancer's metrics in Prometheus text format (`GET /metrics`).
+    pub fn metrics_text(&self) -> String {
+        crate::alb::metrics::render(&self.metrics)
+    }
+
     pub fn status(&self) -> LabStatus {
         let mut target_groups: Vec<TargetGroupStatus> = self
             .target_groups
             .iter()
-            .map(|tg| TargetGroupStatus { name: tg.name().to_string(), port: tg.config().port, targets: tg.describe() })
+            .map(|tg| TargetGroupStatus {
+                name: tg.name().to_string(),
+                port: tg.config().port,
+                targets: tg.describe(),
+            })
             .collect();
         target_groups.sort_by(|a, b| a.name.cmp(&b.name));
         LabStatus {
@@ -38,7 +48,11 @@ impl LabView {
             load_balancers: self.load_balancers.clone(),
             target_groups,
             services: self.services.iter().map(ServiceHandle::status).collect(),
-            databases: self.databases.iter().map(|db| self.database_status(db)).collect(),
+            databases: self
+                .databases
+                .iter()
+                .map(|db| self.database_status(db))
+                .collect(),
         }
     }
 

@@ -9,8 +9,10 @@
 //! answers `p` after `d`; `.trickle_path(p, d)` sends the head and `first` at once, `second` after
 //! `d`; `.never_answers()` never
 //! answers anything (health checks included); `.resets()` resets every connection after reading
-//! the request; `.garbage()` answers bytes that are not HTTP. The health path ([`HEALTH_PATH`])
-//! answers [`BackendHandle::set_health_status`]'s status (200 at first).
+//! the request; `.garbage()` answers bytes that are not HTTP; `.resets_requests()` answers
+//! health checks but resets every other request (counting it as a hit); `.websocket_path(p)`
+//! accepts WebSocket upgrades on `p` and echoes every text frame. The health path
+//! ([`HEALTH_PATH`]) answers [`BackendHandle::set_health_status`]'s status (200 at first).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -43,6 +45,7 @@ pub fn backend() -> BackendBuilder {
         hang_path: None,
         slow: None,
         trickle: None,
+        websocket_path: None,
     }
 }
 
@@ -52,6 +55,7 @@ enum Mode {
     NeverAnswers,
     Resets,
     Garbage,
+    ResetsRequests,
 }
 
 pub struct BackendBuilder {
@@ -60,9 +64,22 @@ pub struct BackendBuilder {
     hang_path: Option<String>,
     slow: Option<(String, Duration)>,
     trickle: Option<(String, Duration)>,
+    websocket_path: Option<String>,
 }
 
 impl BackendBuilder {
+    /// Health checks pass; every other request is read, counted as a hit, then reset (RST).
+    pub fn resets_requests(mut self) -> Self {
+        self.mode = Mode::ResetsRequests;
+        self
+    }
+
+    /// WebSocket upgrades on `path` are accepted; each text frame is echoed back.
+    pub fn websocket_path(mut self, path: &str) -> Self {
+        self.websocket_path = Some(path.to_string());
+        self
+    }
+
     /// The name the backend answers with (body of `GET`, header `x-backend`).
     pub fn name(mut self, name: &str) -> Self {
         self.name = name.to_string();
@@ -113,6 +130,7 @@ impl BackendBuilder {
             hang_path: self.hang_path,
             slow: self.slow,
             trickle: self.trickle,
+            websocket_path: self.websocket_path,
             hits: AtomicUsize::new(0),
             health_checks: AtomicUsize::new(0),
             health_status: AtomicU16::new(200),
@@ -140,6 +158,7 @@ struct State {
     hang_path: Option<String>,
     slow: Option<(String, Duration)>,
     trickle: Option<(String, Duration)>,
+    websocket_path: Option<String>,
     hits: AtomicUsize,
     health_checks: AtomicUsize,
     health_status: AtomicU16,
@@ -221,8 +240,25 @@ async fn connection(mut stream: TcpStream, mode: Mode, state: Arc<State>) {
                 async move { Ok::<_, Infallible>(respond(req, mode, &state).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             let _ = conn.await;
+        }
+        Mode::ResetsRequests => {
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            if buf[..n].starts_with(format!("GET {HEALTH_PATH} ").as_bytes()) {
+                state.health_checks.fetch_add(1, Ordering::SeqCst);
+                let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                let _ = stream.write_all(ok).await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+            if n > 0 {
+                state.hits.fetch_add(1, Ordering::SeqCst);
+            }
+            let _ = stream.set_zero_linger();
+            drop(stream);
         }
         Mode::Resets => {
             let mut buf = [0u8; 1024];
@@ -245,7 +281,10 @@ fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed()
 }
 
-async fn respond(req: Request<Incoming>, mode: Mode, state: &State) -> Response<Body> {
+async fn respond(mut req: Request<Incoming>, mode: Mode, state: &State) -> Response<Body> {
+    if state.websocket_path.as_deref() == Some(req.uri().path()) {
+        return websocket_upgrade(&mut req, state);
+    }
     let is_health = req.uri().path() == HEALTH_PATH;
     if is_health {
         state.health_checks.fetch_add(1, Ordering::SeqCst);
@@ -302,6 +341,42 @@ async fn respond(req: Request<Incoming>, mode: Mode, state: &State) -> Response<
     response
 }
 
+/// `101 Switching Protocols` with the accept key, then a task echoing text frames.
+fn websocket_upgrade(req: &mut Request<Incoming>, state: &State) -> Response<Body> {
+    state.hits.fetch_add(1, Ordering::SeqCst);
+    let key = req
+        .headers()
+        .get("sec-websocket-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut io = TokioIo::new(upgraded);
+        while let Ok((opcode, payload)) = super::websocket::read_frame(&mut io).await {
+            if opcode == super::websocket::CLOSE {
+                let _ = super::websocket::write_frame(&mut io, opcode, &payload, None).await;
+                break;
+            }
+            if super::websocket::write_frame(&mut io, opcode, &payload, None)
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut response = Response::new(full(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert("upgrade", "websocket".parse().unwrap());
+    h.insert("connection", "Upgrade".parse().unwrap());
+    let accept = super::websocket::accept_key(&key);
+    h.insert("sec-websocket-accept", accept.parse().unwrap());
+    response
+}
+
 /// `echo-<header>` for each header the load balancer is expected to set.
 fn echo_headers(req: &Request<Incoming>) -> Vec<(http::HeaderName, http::HeaderValue)> {
     [
@@ -311,6 +386,7 @@ fn echo_headers(req: &Request<Incoming>) -> Vec<(http::HeaderName, http::HeaderV
         "host",
         "connection",
         "cookie",
+        "x-amzn-trace-id",
     ]
     .iter()
     .filter_map(|name| {

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tierlab::config::{
-    Action, Certificate, HealthCheck, Listener, ListenerProtocol, LoadBalancer, Matcher, Redirect,
-    RedirectStatus, TargetGroup,
+    AccessLogs, Action, Certificate, HealthCheck, Listener, ListenerProtocol, LoadBalancer,
+    Matcher, ProxyMode, Redirect, RedirectStatus, SslPolicy, TargetGroup, XffMode,
 };
 
 use super::HEALTH_PATH;
@@ -37,6 +37,7 @@ pub fn target_group(name: &str) -> TargetGroup {
         algorithm: Default::default(),
         slow_start: Duration::ZERO,
         stickiness: None,
+        outlier_consecutive_5xx: 5,
     }
 }
 
@@ -73,6 +74,8 @@ pub fn http_listener(bind: SocketAddr, action: Action) -> Listener {
         bind,
         certificate: None,
         rules: Vec::new(),
+        additional_certificates: Vec::new(),
+        ssl_policy: SslPolicy::default(),
         default_action: action,
     }
 }
@@ -86,6 +89,8 @@ pub fn https_listener(bind: SocketAddr, action: Action) -> Listener {
             hostnames: vec!["localhost".into(), "127.0.0.1".into()],
         }),
         rules: Vec::new(),
+        additional_certificates: Vec::new(),
+        ssl_policy: SslPolicy::default(),
         default_action: action,
     }
 }
@@ -98,5 +103,10 @@ pub fn load_balancer(listeners: Vec<Listener>, idle_timeout: Duration) -> LoadBa
         security_groups: Vec::new(),
         idle_timeout,
         listeners,
+        access_logs: AccessLogs::default(),
+        metrics_port: None,
+        connect_timeout: Duration::from_secs(10),
+        xff_header_processing_mode: XffMode::Append,
+        mode: ProxyMode::Tierlab,
     }
 }

@@ -1,8 +1,9 @@
 //! Shared helpers of the integration tests: fake backends, config builders, clients, waits.
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code, unused_imports)] // each test crate uses a different subset
 
 pub mod backend;
 pub mod config;
+pub mod websocket;
 
 pub use backend::{BackendHandle, HEALTH_PATH, backend};
 
@@ -59,3 +60,5 @@ pub async fn wait_until(
         );
     }
 }
+
+pub mod access_log;

@@ -185,6 +185,26 @@ mod tests {
         );
     }
 
+    /// What the first cut's round robin (`target_group::select`, replaced by `pick`) promised.
+    #[test]
+    fn round_robin_over_healthy_only_fails_open_and_else_nothing() {
+        let rr = |states: &[TargetState], n: usize| -> Vec<Option<usize>> {
+            let cands: Vec<Candidate> = states.iter().map(|s| c(*s)).collect();
+            (0..n)
+                .map(|t| pick(cands.iter().copied(), Algorithm::RoundRobin, 0, draw(t)))
+                .collect()
+        };
+        let states = [Healthy, Initial, Healthy, Unhealthy, Healthy];
+        assert_eq!(rr(&states, 6), [0, 2, 4, 0, 2, 4].map(Some));
+        assert_eq!(
+            rr(&[Unhealthy, Initial, Unhealthy], 4),
+            [0, 2, 0, 2].map(Some)
+        );
+        assert_eq!(rr(&[], 3), [None, None, None]);
+        assert_eq!(rr(&[Initial, Initial], 2), [None, None]);
+        assert_eq!(rr(&[Draining, Unused], 1), [None]);
+    }
+
     #[test]
     fn least_outstanding_prefers_idle_and_rotates_ties() {
         let mut cands = [c(Healthy), c(Healthy), c(Healthy)];

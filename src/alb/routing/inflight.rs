@@ -1,47 +1,28 @@
-//! Requests in flight per target, for least outstanding requests: a guard counts a request from
-//! the moment its target is chosen until its response body has been sent (or dropped).
+//! A response body that holds its request's place in the target's in-flight count (see
+//! [`InFlight`]) from the moment the target is chosen until the body has been sent (or dropped).
+//! Least outstanding requests reads that count, and draining waits for it to reach zero.
 
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use hyper::body::{Body, Frame, SizeHint};
 
-/// Holds one unit of a target's in-flight counter; releases it on drop.
-#[derive(Debug)]
-pub struct InFlightGuard {
-    counter: Arc<AtomicUsize>,
-}
+use crate::alb::target_group::InFlight;
 
-impl InFlightGuard {
-    /// Counts one more request on `counter`.
-    pub fn new(counter: Arc<AtomicUsize>) -> InFlightGuard {
-        counter.fetch_add(1, Ordering::Relaxed);
-        InFlightGuard { counter }
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.counter.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A response body that releases its request's guard when the last frame has been read, on an
-/// error, or when the client goes away and the body is dropped.
+/// A response body that releases its request's [`InFlight`] when the last frame has been read,
+/// on an error, or when the client goes away and the body is dropped.
 #[derive(Debug)]
 pub struct CountedBody<B> {
     inner: B,
-    guard: Option<InFlightGuard>,
+    in_flight: Option<InFlight>,
 }
 
 impl<B> CountedBody<B> {
-    /// Wraps `inner`, holding `guard` until the body ends.
-    pub fn new(inner: B, guard: InFlightGuard) -> CountedBody<B> {
+    /// Wraps `inner`, holding `in_flight` until the body ends.
+    pub fn new(inner: B, in_flight: InFlight) -> CountedBody<B> {
         CountedBody {
             inner,
-            guard: Some(guard),
+            in_flight: Some(in_flight),
         }
     }
 }
@@ -55,8 +36,13 @@ impl<B: Body + Unpin> Body for CountedBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            self.guard = None;
+        let ended = match &polled {
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => true,
+            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
+            Poll::Pending => false,
+        };
+        if ended {
+            self.in_flight = None;
         }
         polled
     }
@@ -73,27 +59,25 @@ impl<B: Body + Unpin> Body for CountedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alb::TargetGroupHandle;
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
 
     #[tokio::test]
     async fn counter_drops_when_the_body_ends_or_is_dropped() {
-        let counter = Arc::new(AtomicUsize::new(0));
-        let body = CountedBody::new(
-            Full::new(Bytes::from("hi")),
-            InFlightGuard::new(counter.clone()),
-        );
-        assert_eq!(counter.load(Ordering::Relaxed), 1);
+        let mut cfg = crate::alb::target_group::tests::config();
+        cfg.static_targets = vec!["127.0.0.1:9".parse().unwrap()];
+        let group = TargetGroupHandle::new(cfg);
+        let target = group.targets()[0].clone();
+        let body = CountedBody::new(Full::new(Bytes::from("hi")), target.start_request());
+        assert_eq!(target.in_flight(), 1);
         let collected = body.collect().await.unwrap().to_bytes();
         assert_eq!(collected, "hi");
-        assert_eq!(counter.load(Ordering::Relaxed), 0);
+        assert_eq!(target.in_flight(), 0);
 
-        let body = CountedBody::new(
-            Full::new(Bytes::from("x")),
-            InFlightGuard::new(counter.clone()),
-        );
-        assert_eq!(counter.load(Ordering::Relaxed), 1);
+        let body = CountedBody::new(Full::new(Bytes::from("x")), target.start_request());
+        assert_eq!(target.in_flight(), 1);
         drop(body);
-        assert_eq!(counter.load(Ordering::Relaxed), 0);
+        assert_eq!(target.in_flight(), 0);
     }
 }

@@ -4,7 +4,7 @@
 //! - [`algorithms`]: the pure choice of a target from the targets' states and counters.
 //! - [`slow_start`]: the linear ramp of a newly healthy target's weight.
 //! - [`sticky`]: stickiness cookies (`AWSALB`, `AWSALBTG` and their CORS twins).
-//! - [`inflight`]: per-target in-flight counting that lasts until the body has streamed.
+//! - [`inflight`]: a response body holding its target's in-flight count until it has streamed.
 //! - [`weighted`]: choosing a target group of a weighted forward action.
 //!
 //! Everything on the request path reads atomics and the `ArcSwap`ped target set: no locks.
@@ -15,24 +15,24 @@ pub mod slow_start;
 pub mod sticky;
 pub mod weighted;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use http::{HeaderMap, Response};
 use http_body_util::BodyExt;
 
+use super::TargetState;
 use super::proxy::ProxyBody;
-use super::target_group::Target;
+use super::target_group::{InFlight, Target};
 use crate::config::{Algorithm, ListenerProtocol, TargetGroup};
 use algorithms::{Candidate, Draw};
-use inflight::{CountedBody, InFlightGuard};
+use inflight::CountedBody;
 
-/// Per-target counters that selection reads; kept beside the health state in each target.
+/// Per-target values that selection reads; kept beside the health state in each target. (Its
+/// in-flight count is the target's own, [`Target::in_flight`], which draining also waits on.)
 #[derive(Debug)]
 pub struct TargetStats {
-    /// Requests chosen for this target and not finished (least outstanding requests only).
-    in_flight: Arc<AtomicUsize>,
     /// 1 + ms on the routing clock when it last became healthy; 0 when never.
     healthy_since: AtomicU64,
     /// The `AWSALB` value that names this target instance.
@@ -42,7 +42,6 @@ pub struct TargetStats {
 impl Default for TargetStats {
     fn default() -> Self {
         TargetStats {
-            in_flight: Arc::new(AtomicUsize::new(0)),
             healthy_since: AtomicU64::new(0),
             token: rand::random(),
         }
@@ -53,11 +52,6 @@ impl TargetStats {
     /// Records that the target has just become healthy (the start of its slow start).
     pub fn became_healthy(&self) {
         self.healthy_since.store(now_ms() + 1, Ordering::Relaxed);
-    }
-
-    /// Requests in flight to the target.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
     }
 
     fn healthy_since_ms(&self) -> Option<u64> {
@@ -74,29 +68,26 @@ pub fn now_ms() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
-/// The target chosen for one request, with what its response must carry.
+/// The target chosen for one request, with what its response must carry. It counts the request
+/// in the target's in-flight requests from the choice on; dropping it (a failed attempt) ends
+/// the count.
 #[derive(Debug)]
 pub struct Choice {
-    target: Arc<Target>,
-    guard: Option<InFlightGuard>,
+    in_flight: InFlight,
     sticky: Option<std::time::Duration>,
 }
 
 impl Choice {
     /// The target to send to.
     pub fn target(&self) -> &Arc<Target> {
-        &self.target
+        self.in_flight.target()
     }
 
-    /// Adds the stickiness cookies and keeps the target's in-flight count until the body ends.
-    pub fn finish(
-        self,
-        response: Response<ProxyBody>,
-        protocol: ListenerProtocol,
-    ) -> Response<ProxyBody> {
-        let (mut parts, body) = response.into_parts();
+    /// Adds the stickiness cookies to a response head and hands back the in-flight count, to
+    /// hold until the exchange ends (a WebSocket tunnel holds it until it closes).
+    pub fn finish_head(self, headers: &mut HeaderMap, protocol: ListenerProtocol) -> InFlight {
         if let Some(duration) = self.sticky {
-            let token = self.target.stats().token;
+            let token = self.target().stats().token;
             let cookies = sticky::set_cookies(
                 sticky::TARGET_COOKIE,
                 sticky::TARGET_CORS_COOKIE,
@@ -106,29 +97,44 @@ impl Choice {
                 SystemTime::now(),
             );
             for cookie in cookies {
-                parts.headers.append(http::header::SET_COOKIE, cookie);
+                headers.append(http::header::SET_COOKIE, cookie);
             }
         }
-        let body = match self.guard {
-            Some(guard) => CountedBody::new(body, guard).boxed(),
-            None => body,
-        };
-        Response::from_parts(parts, body)
+        self.in_flight
+    }
+
+    /// Adds the stickiness cookies and keeps the target's in-flight count until the body ends.
+    pub fn finish(
+        self,
+        response: Response<ProxyBody>,
+        protocol: ListenerProtocol,
+    ) -> Response<ProxyBody> {
+        let (mut parts, body) = response.into_parts();
+        let in_flight = self.finish_head(&mut parts.headers, protocol);
+        Response::from_parts(parts, CountedBody::new(body, in_flight).boxed())
     }
 }
 
 /// Chooses a target of the group `cfg` among `targets` for a request with `headers`: the
 /// sticky one when the group is sticky and its cookie names a target that may get traffic,
 /// else by the group's algorithm. `None` when no target may get traffic (503).
+///
+/// `exclude` (a retry's failed target) is treated as if it could get no traffic, so neither
+/// its cookie nor the algorithm picks it again.
 pub fn choose(
     cfg: &TargetGroup,
     targets: &[Arc<Target>],
     turn: usize,
     headers: &HeaderMap,
+    exclude: Option<&Arc<Target>>,
 ) -> Option<Choice> {
+    let state = |t: &Arc<Target>| match exclude {
+        Some(x) if Arc::ptr_eq(x, t) => TargetState::Unused,
+        _ => t.state(),
+    };
     let candidates = targets.iter().map(|t| Candidate {
-        state: t.state(),
-        in_flight: t.stats().in_flight(),
+        state: state(t),
+        in_flight: t.in_flight(),
         healthy_since_ms: t.stats().healthy_since_ms(),
     });
     let sticky_target = cfg
@@ -138,7 +144,7 @@ pub fn choose(
             let wanted = algorithms::eligible_state(candidates.clone())?;
             targets
                 .iter()
-                .position(|t| t.stats().token == token && t.state() == wanted)
+                .position(|t| t.stats().token == token && state(t) == wanted)
         });
     let index = match sticky_target {
         Some(i) => i,
@@ -156,12 +162,8 @@ pub fn choose(
             algorithms::pick(candidates, cfg.algorithm, slow_start_ms, draw)?
         }
     };
-    let target = Arc::clone(&targets[index]);
-    let guard = (cfg.algorithm == Algorithm::LeastOutstandingRequests)
-        .then(|| InFlightGuard::new(Arc::clone(&target.stats().in_flight)));
     Some(Choice {
-        target,
-        guard,
+        in_flight: targets[index].start_request(),
         sticky: cfg.stickiness,
     })
 }

@@ -23,6 +23,7 @@ use hyper::body::Incoming;
 
 use super::AlbError;
 use super::headers;
+use super::observe::MatchedRule;
 use super::proxy::{self, Proxy, ProxyBody, RequestContext};
 use super::routing::weighted::{self, GroupChoice};
 use super::target_group::TargetGroupHandle;
@@ -45,6 +46,8 @@ pub enum RouteAction {
 /// One rule, compiled.
 #[derive(Debug, Clone)]
 struct Rule {
+    /// Logged as `matched_rule_priority`.
+    priority: u32,
     conditions: Vec<Compiled>,
     action: RouteAction,
 }
@@ -68,6 +71,7 @@ impl Router {
         let mut rules = Vec::with_capacity(listener.rules.len());
         for rule in &listener.rules {
             rules.push(Rule {
+                priority: rule.priority,
                 conditions: rule.conditions.iter().map(Compiled::new).collect(),
                 action: resolve(&rule.action)?,
             });
@@ -88,13 +92,20 @@ impl Router {
 
     /// The action of the first rule whose conditions all match, else the default action.
     pub fn action_for(&self, req: &RequestView) -> &RouteAction {
+        self.matching(req).1
+    }
+
+    /// The priority of the first rule whose conditions all match (`None`: the default action)
+    /// and its action.
+    fn matching(&self, req: &RequestView) -> (Option<u32>, &RouteAction) {
         self.rules
             .iter()
             .find(|r| r.conditions.iter().all(|c| c.matches(req)))
-            .map_or(&self.default, |r| &r.action)
+            .map_or((None, &self.default), |r| (Some(r.priority), &r.action))
     }
 
-    /// Evaluates the rules for `req` and carries out the action.
+    /// Evaluates the rules for `req` and carries out the action. A response that a rule (not
+    /// the default action) produced carries that rule's [`MatchedRule`] in its extensions.
     pub async fn handle(
         &self,
         proxy: &Proxy,
@@ -111,7 +122,8 @@ impl Router {
             headers: req.headers(),
             source: ctx.client.ip(),
         };
-        match self.action_for(&view) {
+        let (priority, action) = self.matching(&view);
+        let mut response = match action {
             RouteAction::Forward(group) => proxy.forward(group, req, ctx).await,
             RouteAction::WeightedForward(groups) => {
                 let choice = groups.choose(req.headers());
@@ -121,7 +133,11 @@ impl Router {
             }
             RouteAction::Redirect(action) => redirect_response(action, &view, ctx),
             RouteAction::FixedResponse(fixed) => fixed_response(fixed),
+        };
+        if let Some(priority) = priority {
+            response.extensions_mut().insert(MatchedRule(priority));
         }
+        response
     }
 }
 
@@ -230,6 +246,8 @@ mod tests {
             protocol: ListenerProtocol::Http,
             bind: "127.0.0.1:0".parse().unwrap(),
             certificate: None,
+            additional_certificates: Vec::new(),
+            ssl_policy: Default::default(),
             rules,
             default_action: fixed(404),
         }

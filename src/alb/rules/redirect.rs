@@ -134,4 +134,38 @@ mod tests {
         r.path = None;
         assert_eq!(location(&r, &u), "http://app.test:8080/a?next=/a");
     }
+
+    /// The cases of the first cut's `headers::redirect_location` (replaced by [`location`]),
+    /// with the host as the router passes it: without its port, or the listener's address.
+    #[test]
+    fn first_cut_cases_still_hold() {
+        let to_https = |port| Redirect {
+            protocol: Some(ListenerProtocol::Https),
+            port: Some(port),
+            status: RedirectStatus::Permanent301,
+            ..redirect()
+        };
+        let at = |host, port, path, query| UrlParts {
+            protocol: ListenerProtocol::Http,
+            host,
+            port,
+            path,
+            query,
+        };
+        let u = at("localhost", 8080, "/items/7", "sort=asc&x=1");
+        assert_eq!(
+            location(&to_https(8443), &u),
+            "https://localhost:8443/items/7?sort=asc&x=1"
+        );
+        let u = at("example.test", 80, "/", "");
+        assert_eq!(location(&to_https(443), &u), "https://example.test/");
+        let u = at("127.0.0.1", 8080, "/a", "b");
+        assert_eq!(location(&redirect(), &u), "http://127.0.0.1:8080/a?b");
+        let u = at("[::1]", 8080, "/", "");
+        assert_eq!(location(&to_https(8443), &u), "https://[::1]:8443/");
+        let mut action = to_https(8443);
+        action.host = Some("app.example".into());
+        let u = at("h", 8080, "/p", "");
+        assert_eq!(location(&action, &u), "https://app.example:8443/p");
+    }
 }

@@ -1,10 +1,11 @@
-//! One listener of a load balancer: protocol, port, certificate, rules and default action.
+//! One listener of a load balancer: protocol, port, certificates, TLS policy, rules and default
+//! action.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use super::super::model::{Certificate, Listener, ListenerProtocol};
-use super::super::{defaults, wire};
+use super::super::model::{Certificate, Listener, ListenerProtocol, SslPolicy};
+use super::super::{defaults, suggest, wire};
 use super::ctx::{Ctx, list, q};
 use super::{actions, listener_rules};
 
@@ -44,10 +45,13 @@ pub fn listener(
             defaults::LISTENER_BIND_ADDRESS
         }),
     };
+    let mut certificates = certificates(cx, at, protocol, l).into_iter();
     Listener {
         protocol,
         bind: SocketAddr::new(ip, port),
-        certificate: certificate(cx, at, protocol, l.certificate.as_ref()),
+        certificate: certificates.next(),
+        additional_certificates: certificates.collect(),
+        ssl_policy: ssl_policy(cx, at, protocol, l.ssl_policy.as_deref()),
         rules: listener_rules::rules(cx, at, &l.rules, (protocol, port), target_groups),
         default_action: actions::action(
             cx,
@@ -59,28 +63,52 @@ pub fn listener(
     }
 }
 
-fn certificate(
+/// `certificate = {...}` or `certificates = [{...}, ...]` (the first is the default one, as the
+/// listener's default certificate on AWS; the others are picked by SNI).
+fn certificates(
     cx: &mut Ctx,
     at: &str,
     protocol: ListenerProtocol,
-    cert: Option<&wire::Certificate>,
-) -> Option<Certificate> {
-    let key = format!("{at}.certificate");
-    let cert = match (protocol, cert) {
-        (ListenerProtocol::Https, None) => {
-            cx.table(at, "an HTTPS listener needs `certificate` ({ hostnames = [...] }, { cert-file, key-file } or {} for localhost)");
-            return None;
-        }
-        (ListenerProtocol::Http, Some(_)) => {
+    l: &wire::Listener,
+) -> Vec<Certificate> {
+    let given: Vec<(String, &wire::Certificate)> = match (&l.certificate, &l.certificates) {
+        (Some(_), Some(_)) => {
             cx.table(
-                &key,
+                at,
+                "give either `certificate` or `certificates` (a list whose first entry is the default), not both",
+            );
+            return Vec::new();
+        }
+        (Some(one), None) => vec![(format!("{at}.certificate"), one)],
+        (None, Some(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("{at}.certificates[{i}]"), c))
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    match protocol {
+        ListenerProtocol::Https if given.is_empty() => {
+            cx.table(at, "an HTTPS listener needs `certificate` ({ hostnames = [...] }, { cert-file, key-file } or {} for localhost)");
+            Vec::new()
+        }
+        ListenerProtocol::Http if !given.is_empty() => {
+            cx.table(
+                &given[0].0,
                 "an HTTP listener takes no certificate; use protocol = \"HTTPS\"",
             );
-            return None;
+            Vec::new()
         }
-        (ListenerProtocol::Http, None) => return None,
-        (ListenerProtocol::Https, Some(cert)) => cert,
-    };
+        _ => given
+            .into_iter()
+            .filter_map(|(key, cert)| certificate(cx, &key, cert))
+            .collect(),
+    }
+}
+
+/// One certificate entry at `key`.
+fn certificate(cx: &mut Ctx, key: &str, cert: &wire::Certificate) -> Option<Certificate> {
+    let key = key.to_string();
     match (&cert.hostnames, &cert.cert_file, &cert.key_file) {
         (None, None, None) => Some(Certificate::LocalCa {
             hostnames: defaults::CERTIFICATE_HOSTNAMES
@@ -115,6 +143,37 @@ fn certificate(
             None
         }
     }
+}
+
+/// `ssl-policy`: AWS's name of one of the supported security policies.
+fn ssl_policy(
+    cx: &mut Ctx,
+    at: &str,
+    protocol: ListenerProtocol,
+    value: Option<&str>,
+) -> SslPolicy {
+    let Some(name) = value else {
+        return SslPolicy::default();
+    };
+    let key = format!("{at}.ssl-policy");
+    if protocol == ListenerProtocol::Http {
+        cx.bad(&key, q(name), "only HTTPS listeners have a security policy");
+        return SslPolicy::default();
+    }
+    if let Some(policy) = SslPolicy::ALL.into_iter().find(|p| p.name() == name) {
+        return policy;
+    }
+    let names = SslPolicy::ALL.map(SslPolicy::name);
+    let hint = match suggest::closest(name, names) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => format!("supported: {}", suggest::backticked(&names)),
+    };
+    cx.bad(
+        &key,
+        q(name),
+        format!("unknown or unsupported security policy; {hint}"),
+    );
+    SslPolicy::default()
 }
 
 fn pem_file(cx: &mut Ctx, key: &str, text: &str) -> std::path::PathBuf {

@@ -3,13 +3,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::super::model::{DefaultRoute, Listener, LoadBalancer, SecurityGroup, Vpc};
-use super::super::{defaults, path, wire};
+use super::super::model::{
+    AccessLogs, DefaultRoute, Listener, LoadBalancer, ProxyMode, SecurityGroup, Vpc, XffMode,
+};
+use super::super::{defaults, path, suggest, wire};
 use super::ctx::{Ctx, list, q};
 use super::{listeners, rules};
 
 /// ALB's `idle_timeout.timeout_seconds` range.
 const IDLE_TIMEOUT_MAX: Duration = Duration::from_secs(4000);
+/// Bounds of `access-logs.interval`: AWS writes every 5 minutes; shorter helps demos and tests.
+const ACCESS_LOG_INTERVAL_MIN: Duration = Duration::from_secs(1);
+const ACCESS_LOG_INTERVAL_MAX: Duration = Duration::from_secs(3600);
+/// `connect-timeout` bounds (tierlab's own key: AWS's is fixed at 10s).
+const CONNECT_TIMEOUT_MAX: Duration = Duration::from_secs(4000);
 
 /// What the load balancer rules look things up in.
 pub struct Known<'a> {
@@ -68,12 +75,91 @@ fn load_balancer(
             listener
         })
         .collect();
+    let metrics_port = lb.metrics_port.map(|p| {
+        let key = format!("{at}.metrics-port");
+        let port = cx.int_in(&key, p, 0..=65535).map_or(0, |p| p as u16);
+        if port != 0 {
+            if let Some(other) = ports.insert(port, name.to_string()) {
+                let msg = format!("port {port} is already used by load balancer `{other}`");
+                cx.bad(&key, port.to_string(), msg);
+            }
+        }
+        port
+    });
     LoadBalancer {
         name: name.to_string(),
         subnets: lb.subnets.clone(),
         security_groups: lb.security_groups.clone(),
         idle_timeout,
         listeners,
+        connect_timeout: connect_timeout(cx, &at, lb),
+        xff_header_processing_mode: xff_mode(cx, &at, lb.xff_header_processing_mode.as_deref()),
+        mode: mode(cx, &at, lb.mode.as_deref()),
+        access_logs: access_logs(cx, &at, lb.access_logs.as_ref()),
+        metrics_port,
+    }
+}
+
+/// `access-logs = { enabled = true, interval = "5m" }`; absent: disabled, as on AWS.
+fn access_logs(cx: &mut Ctx, at: &str, wire: Option<&wire::AccessLogs>) -> AccessLogs {
+    let default = AccessLogs::default();
+    let Some(wire) = wire else { return default };
+    let key = format!("{at}.access-logs.interval");
+    let interval = cx.duration(&key, wire.interval.as_deref(), default.interval);
+    if !(ACCESS_LOG_INTERVAL_MIN..=ACCESS_LOG_INTERVAL_MAX).contains(&interval) {
+        let shown = q(wire.interval.as_deref().unwrap_or_default());
+        cx.bad(
+            &key,
+            shown,
+            "must be between 1s and 60m (AWS writes a file every 5m)",
+        );
+    }
+    AccessLogs {
+        // `access-logs = { interval = "1m" }` alone means the user wants logs.
+        enabled: wire.enabled.unwrap_or(true),
+        interval,
+    }
+}
+
+fn connect_timeout(cx: &mut Ctx, at: &str, lb: &wire::LoadBalancer) -> Duration {
+    let key = format!("{at}.connect-timeout");
+    let text = lb.connect_timeout.as_deref();
+    let timeout = cx.duration(&key, text, defaults::CONNECT_TIMEOUT);
+    if timeout.is_zero() || timeout > CONNECT_TIMEOUT_MAX {
+        let msg = "must be more than 0s and at most 4000s";
+        cx.bad(&key, q(text.unwrap_or_default()), msg);
+        return defaults::CONNECT_TIMEOUT;
+    }
+    timeout
+}
+
+/// AWS's values of `routing.http.xff_header_processing.mode`.
+fn xff_mode(cx: &mut Ctx, at: &str, value: Option<&str>) -> XffMode {
+    match value {
+        None | Some("append") => XffMode::Append,
+        Some("preserve") => XffMode::Preserve,
+        Some("remove") => XffMode::Remove,
+        Some(other) => {
+            let hint = suggest::hint(other, "modes", ["append", "preserve", "remove"]);
+            let msg = format!("must be \"append\", \"preserve\" or \"remove\"; {hint}");
+            cx.bad(&format!("{at}.xff-header-processing-mode"), q(other), msg);
+            XffMode::Append
+        }
+    }
+}
+
+fn mode(cx: &mut Ctx, at: &str, value: Option<&str>) -> ProxyMode {
+    match value {
+        None | Some("tierlab") => ProxyMode::Tierlab,
+        Some("aws") => ProxyMode::Aws,
+        Some(other) => {
+            let hint = suggest::hint(other, "modes", ["tierlab", "aws"]);
+            let msg = format!(
+                "must be \"tierlab\" (retry and eject failing targets) or \"aws\" (exactly as AWS); {hint}"
+            );
+            cx.bad(&format!("{at}.mode"), q(other), msg);
+            ProxyMode::Tierlab
+        }
     }
 }
 

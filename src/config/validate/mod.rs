@@ -21,6 +21,8 @@ mod vpc;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_observability;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -26,6 +26,8 @@ const SLOW_START: RangeInclusive<Duration> = Duration::from_secs(30)..=Duration:
 const STICKINESS: RangeInclusive<Duration> =
     Duration::from_secs(1)..=Duration::from_secs(7 * 86400);
 const STICKINESS_DEFAULT: Duration = Duration::from_secs(86400);
+/// `outlier-consecutive-5xx` range (0 disables ejection on 5xx).
+const OUTLIER_5XX: RangeInclusive<i64> = 0..=1000;
 
 pub fn target_group(
     cx: &mut Ctx,
@@ -72,6 +74,12 @@ pub fn target_group(
         algorithm,
         slow_start,
         stickiness: stickiness(cx, &at, tg.stickiness.as_ref()),
+        outlier_consecutive_5xx: match tg.outlier_consecutive_5xx {
+            None => defaults::OUTLIER_CONSECUTIVE_5XX,
+            Some(n) => cx
+                .int_in(&format!("{at}.outlier-consecutive-5xx"), n, OUTLIER_5XX)
+                .unwrap_or(defaults::OUTLIER_CONSECUTIVE_5XX),
+        },
     }
 }
 

@@ -7,7 +7,7 @@ use super::super::model::*;
 use super::super::{ConfigError, parse};
 
 /// A small valid lab: two public, two app and two db subnets, one of everything.
-const BASE: &str = r#"
+pub(super) const BASE: &str = r#"
 [lab]
 name = "t"
 
@@ -90,12 +90,12 @@ security-groups = ["db-sg"]
 allocated-storage = 20
 "#;
 
-fn try_parse(text: &str) -> Result<Config, ConfigError> {
+pub(super) fn try_parse(text: &str) -> Result<Config, ConfigError> {
     parse(text, Path::new("t.toml"), Path::new("/nonexistent-base"))
 }
 
 /// The diagnostics of `text`, rendered; panics if it is valid.
-fn errors(text: &str) -> Vec<String> {
+pub(super) fn errors(text: &str) -> Vec<String> {
     match try_parse(text) {
         Ok(_) => panic!("expected errors for:\n{text}"),
         Err(ConfigError::Invalid { diagnostics }) => {
@@ -106,14 +106,14 @@ fn errors(text: &str) -> Vec<String> {
 }
 
 /// The single diagnostic of `BASE` with `from` replaced by `to`.
-fn error_with(from: &str, to: &str) -> String {
+pub(super) fn error_with(from: &str, to: &str) -> String {
     assert!(BASE.contains(from), "BASE has no `{from}`");
     let errs = errors(&BASE.replacen(from, to, 1));
     assert_eq!(errs.len(), 1, "expected one error, got {errs:#?}");
     errs.into_iter().next().unwrap()
 }
 
-fn assert_has(message: &str, parts: &[&str]) {
+pub(super) fn assert_has(message: &str, parts: &[&str]) {
     for part in parts {
         assert!(message.contains(part), "`{part}` missing from: {message}");
     }
@@ -1107,3 +1107,97 @@ fn all_errors_are_collected() {
 }
 
 mod routing;
+// ---- load balancer resilience keys (connect timeout, X-Forwarded-For mode, mode)
+
+const LB_KEYS_AT: &str = "security-groups = [\"lb-sg\"]\n[[load-balancers.lb.listeners]]";
+
+fn with_lb_key(line: &str) -> String {
+    BASE.replacen(
+        LB_KEYS_AT,
+        &format!("security-groups = [\"lb-sg\"]\n{line}\n[[load-balancers.lb.listeners]]"),
+        1,
+    )
+}
+
+#[test]
+fn lb_resilience_defaults() {
+    let c = try_parse(BASE).unwrap();
+    let lb = &c.load_balancers["lb"];
+    assert_eq!(lb.connect_timeout.as_secs(), 10);
+    assert_eq!(lb.xff_header_processing_mode, XffMode::Append);
+    assert_eq!(lb.mode, ProxyMode::Tierlab);
+    assert_eq!(c.target_groups["tg"].outlier_consecutive_5xx, 5);
+}
+
+#[test]
+fn lb_resilience_keys_are_read() {
+    let text = with_lb_key(
+        "connect-timeout = \"250ms\"\nxff-header-processing-mode = \"preserve\"\nmode = \"aws\"",
+    );
+    let text = text.replacen(
+        "[target-groups.tg]\nport = 8000",
+        "[target-groups.tg]\nport = 8000\noutlier-consecutive-5xx = 0",
+        1,
+    );
+    let c = try_parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let lb = &c.load_balancers["lb"];
+    assert_eq!(lb.connect_timeout, std::time::Duration::from_millis(250));
+    assert_eq!(lb.xff_header_processing_mode, XffMode::Preserve);
+    assert_eq!(lb.mode, ProxyMode::Aws);
+    assert_eq!(c.target_groups["tg"].outlier_consecutive_5xx, 0);
+}
+
+#[test]
+fn lb_connect_timeout_must_be_positive() {
+    let errs = errors(&with_lb_key("connect-timeout = \"0s\""));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_has(
+        &errs[0],
+        &[
+            "[load-balancers.lb] connect-timeout = \"0s\"",
+            "more than 0s",
+        ],
+    );
+}
+
+#[test]
+fn lb_xff_mode_is_one_of_aws_values() {
+    let errs = errors(&with_lb_key("xff-header-processing-mode = \"apend\""));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_has(
+        &errs[0],
+        &[
+            "[load-balancers.lb] xff-header-processing-mode = \"apend\"",
+            "did you mean `append`?",
+        ],
+    );
+}
+
+#[test]
+fn lb_mode_is_tierlab_or_aws() {
+    let errs = errors(&with_lb_key("mode = \"amazon\""));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_has(
+        &errs[0],
+        &[
+            "[load-balancers.lb] mode = \"amazon\"",
+            "\"tierlab\"",
+            "\"aws\"",
+        ],
+    );
+}
+
+#[test]
+fn tg_outlier_consecutive_5xx_range() {
+    let e = error_with(
+        "[target-groups.tg]\nport = 8000",
+        "[target-groups.tg]\nport = 8000\noutlier-consecutive-5xx = -1",
+    );
+    assert_has(
+        &e,
+        &[
+            "[target-groups.tg] outlier-consecutive-5xx = -1",
+            "between 0 and 1000",
+        ],
+    );
+}

@@ -1,0 +1,270 @@
+//! Failover that clients don't see: what a failed attempt means, which status ALB would send
+//! for it, and whether tierlab may try another target. Pure decisions; [`super::proxy`] acts.
+//!
+//! A second attempt is safe only when the first cannot have been processed by the application:
+//!
+//! - the connection to the target could not be made (nothing was sent): any method;
+//! - the connection was reset or closed before any response: only for GET, HEAD, OPTIONS and
+//!   TRACE (RFC 9110's safe methods; PUT and DELETE are idempotent too, but an application may
+//!   not treat them so, and tierlab stays conservative).
+//!
+//! Either way the body must still be whole: requests without a body, or whose body the first
+//! attempt never started to read (see [`super::body`]). Bodies are never buffered for replay.
+//! At most one retry, and never to the same target.
+
+use std::error::Error as StdError;
+use std::io;
+
+use http::{Method, StatusCode};
+
+use crate::config::ProxyMode;
+
+/// Why a request got no answer from a target (or was refused before one was picked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No target may get traffic (none registered, or all still `initial`).
+    NoTarget,
+    /// The request head breaks ALB's size limits.
+    HeadTooLarge,
+    /// Connecting took longer than the load balancer's connect timeout.
+    ConnectTimeout,
+    /// Connecting failed (refused, unreachable).
+    ConnectFailed(String),
+    /// The connection was reset or closed before a response arrived.
+    ClosedBeforeResponse(String),
+    /// The target answered something that is not HTTP.
+    BadResponse(String),
+    /// No response head within the idle timeout.
+    ResponseTimeout,
+}
+
+impl Failure {
+    /// The status ALB answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Failure::NoTarget => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::HeadTooLarge => StatusCode::BAD_REQUEST,
+            Failure::ConnectTimeout | Failure::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Failure::ConnectFailed(_)
+            | Failure::ClosedBeforeResponse(_)
+            | Failure::BadResponse(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// A short, stable name for logs and metrics (`error_reason`-style).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Failure::NoTarget => "NoTarget",
+            Failure::HeadTooLarge => "HeaderTooLarge",
+            Failure::ConnectTimeout => "TargetConnectTimeout",
+            Failure::ConnectFailed(_) => "TargetConnectionError",
+            Failure::ClosedBeforeResponse(_) => "TargetClosedConnection",
+            Failure::BadResponse(_) => "TargetResponseError",
+            Failure::ResponseTimeout => "TargetTimeout",
+        }
+    }
+
+    /// Whether nothing of the request reached the target.
+    pub fn nothing_sent(&self) -> bool {
+        matches!(self, Failure::ConnectTimeout | Failure::ConnectFailed(_))
+    }
+
+    /// What an ejection says about this failure (`ejected: <this>`), when it is one that
+    /// ejects: the target could not be reached or dropped the connection.
+    pub fn ejection(&self) -> Option<String> {
+        match self {
+            Failure::ConnectTimeout => Some("connection timed out".to_string()),
+            Failure::ConnectFailed(why) => Some(why.clone()),
+            Failure::ClosedBeforeResponse(why) => Some(why.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `method` may be sent again after the connection broke before a response.
+pub fn is_retry_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// Whether a failed first attempt may be retried on another target.
+pub fn may_retry(mode: ProxyMode, method: &Method, failure: &Failure, body_whole: bool) -> bool {
+    if mode == ProxyMode::Aws || !body_whole {
+        return false;
+    }
+    match failure {
+        f if f.nothing_sent() => true,
+        Failure::ClosedBeforeResponse(_) => is_retry_safe(method),
+        _ => false,
+    }
+}
+
+/// Sorts a client error of the connection pool into a [`Failure`], walking its sources.
+pub fn classify(err: &hyper_util::client::legacy::Error) -> Failure {
+    if err.is_connect() {
+        return match find_io(err) {
+            Some(io) if io.kind() == io::ErrorKind::TimedOut => Failure::ConnectTimeout,
+            Some(io) => Failure::ConnectFailed(io_reason(io)),
+            None => Failure::ConnectFailed(chain(err)),
+        };
+    }
+    classify_sent(err)
+}
+
+/// [`classify`] for errors after the connection was made.
+fn classify_sent(err: &(dyn StdError + 'static)) -> Failure {
+    let hyper_err = sources(err).find_map(|e| e.downcast_ref::<hyper::Error>());
+    if let Some(h) = hyper_err
+        && (h.is_parse() || h.is_parse_status() || h.is_parse_too_large())
+    {
+        return Failure::BadResponse(chain(err));
+    }
+    if let Some(io) = find_io(err)
+        && closed_kind(io.kind())
+    {
+        return Failure::ClosedBeforeResponse(io_reason(io));
+    }
+    match hyper_err {
+        Some(h) if h.is_incomplete_message() || h.is_canceled() || h.is_closed() => {
+            Failure::ClosedBeforeResponse("connection closed before any response".to_string())
+        }
+        _ => Failure::BadResponse(chain(err)),
+    }
+}
+
+/// io error kinds that mean the peer went away.
+fn closed_kind(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}
+
+/// `connection refused`, `connection reset`: the kind in plain words, without `(os error N)`.
+fn io_reason(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        io::ErrorKind::ConnectionReset => "connection reset".to_string(),
+        io::ErrorKind::ConnectionAborted => "connection aborted".to_string(),
+        io::ErrorKind::BrokenPipe => "connection closed (broken pipe)".to_string(),
+        io::ErrorKind::TimedOut => "connection timed out".to_string(),
+        _ => err.to_string(),
+    }
+}
+
+fn sources<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(err), |e: &&'a (dyn StdError + 'static)| (*e).source())
+}
+
+fn find_io<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
+    sources(err).find_map(|e| e.downcast_ref::<io::Error>())
+}
+
+/// `client error (Connect): tcp connect error: Connection refused (os error 111)`: the pool's
+/// own message says little without its sources.
+pub fn chain(e: &(dyn StdError + 'static)) -> String {
+    sources(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> Failure {
+        Failure::ConnectFailed("connection refused".into())
+    }
+
+    fn reset() -> Failure {
+        Failure::ClosedBeforeResponse("connection reset".into())
+    }
+
+    #[test]
+    fn statuses_are_albs() {
+        assert_eq!(Failure::NoTarget.status(), 503);
+        assert_eq!(Failure::ConnectTimeout.status(), 504);
+        assert_eq!(Failure::ResponseTimeout.status(), 504);
+        assert_eq!(refused().status(), 502);
+        assert_eq!(reset().status(), 502);
+        assert_eq!(Failure::BadResponse("x".into()).status(), 502);
+        assert_eq!(Failure::HeadTooLarge.status(), 400);
+    }
+
+    #[test]
+    fn connect_failures_retry_any_method_with_a_whole_body() {
+        for m in [Method::GET, Method::POST, Method::PATCH, Method::DELETE] {
+            assert!(may_retry(ProxyMode::Tierlab, &m, &refused(), true), "{m}");
+            assert!(may_retry(
+                ProxyMode::Tierlab,
+                &m,
+                &Failure::ConnectTimeout,
+                true
+            ));
+            assert!(
+                !may_retry(ProxyMode::Tierlab, &m, &refused(), false),
+                "body gone"
+            );
+        }
+    }
+
+    #[test]
+    fn resets_retry_only_safe_methods() {
+        for m in [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE] {
+            assert!(may_retry(ProxyMode::Tierlab, &m, &reset(), true), "{m}");
+        }
+        for m in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+            assert!(!may_retry(ProxyMode::Tierlab, &m, &reset(), true), "{m}");
+        }
+    }
+
+    #[test]
+    fn answers_and_timeouts_are_never_retried() {
+        let get = Method::GET;
+        for f in [
+            Failure::BadResponse("garbage".into()),
+            Failure::ResponseTimeout,
+            Failure::NoTarget,
+        ] {
+            assert!(!may_retry(ProxyMode::Tierlab, &get, &f, true), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn aws_mode_never_retries() {
+        assert!(!may_retry(ProxyMode::Aws, &Method::GET, &refused(), true));
+        assert!(!may_retry(ProxyMode::Aws, &Method::GET, &reset(), true));
+    }
+
+    #[test]
+    fn only_unreachable_or_dropping_targets_are_ejected() {
+        assert_eq!(refused().ejection().as_deref(), Some("connection refused"));
+        assert_eq!(
+            Failure::ConnectTimeout.ejection().as_deref(),
+            Some("connection timed out")
+        );
+        assert_eq!(reset().ejection().as_deref(), Some("connection reset"));
+        assert_eq!(Failure::ResponseTimeout.ejection(), None);
+        assert_eq!(Failure::BadResponse("x".into()).ejection(), None);
+    }
+
+    #[test]
+    fn io_errors_after_connect_are_sorted() {
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            classify_sent(&reset),
+            Failure::ClosedBeforeResponse("connection reset".into())
+        );
+        let other = io::Error::other("weird");
+        assert!(matches!(classify_sent(&other), Failure::BadResponse(_)));
+    }
+}

@@ -1,0 +1,82 @@
+//! A load balancer's own Prometheus endpoint (`metrics-port`): `GET /metrics` on 127.0.0.1.
+//! The lab's control endpoint serves every load balancer's metrics too; this one lets a
+//! Prometheus scrape one load balancer at a fixed port.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::AlbError;
+use super::listener::bind_hint;
+use super::metrics::{self, LoadBalancerMetrics};
+
+/// Prometheus' text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Serves `load_balancers`' metrics on 127.0.0.1:`port` (0: any free port) until `cancel`.
+/// Returns the bound address.
+pub async fn serve(
+    port: u16,
+    load_balancers: Vec<Arc<LoadBalancerMetrics>>,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) -> Result<SocketAddr, AlbError> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let bind_err = |source: std::io::Error| AlbError::Bind {
+        addr,
+        hint: bind_hint(addr, &source),
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+    let bound = listener.local_addr().map_err(bind_err)?;
+    let lbs: Arc<[Arc<LoadBalancerMetrics>]> = load_balancers.into();
+    let conns = tracker.clone();
+    tracker.spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                _ = cancel.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => continue,
+                },
+            };
+            let lbs = lbs.clone();
+            let cancel = cancel.clone();
+            conns.spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let lbs = lbs.clone();
+                    async move { Ok::<_, Infallible>(answer(&req, &lbs)) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                let _ = cancel.run_until_cancelled(conn).await;
+            });
+        }
+    });
+    Ok(bound)
+}
+
+/// `GET /metrics` → the text format; anything else → 404.
+pub fn answer(req: &Request<Incoming>, lbs: &[Arc<LoadBalancerMetrics>]) -> Response<Full<Bytes>> {
+    let (status, body) = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/metrics") => (StatusCode::OK, metrics::render(lbs)),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "not found; try GET /metrics\n".to_string(),
+        ),
+    };
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, CONTENT_TYPE)
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
