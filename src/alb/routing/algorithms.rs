@@ -15,8 +15,8 @@ pub struct Candidate {
     pub state: TargetState,
     /// Requests sent to it that have not finished (counted for least outstanding requests).
     pub in_flight: usize,
-    /// When it last became healthy (ms on the routing clock), `None` if never.
-    pub healthy_since_ms: Option<u64>,
+    /// When it last became healthy (µs on the routing clock), `None` if never.
+    pub healthy_since_us: Option<u64>,
 }
 
 /// Inputs that change per request: the round-robin turn, a random number, the clock.
@@ -27,7 +27,7 @@ pub struct Draw {
     /// Uniform random bits (weighted random).
     pub random: u64,
     /// Now on the routing clock (slow start).
-    pub now_ms: u64,
+    pub now_us: u64,
 }
 
 /// The state whose targets get traffic: healthy, else unhealthy (fail-open), else none.
@@ -46,7 +46,7 @@ where
 }
 
 /// The index of the target for this request.
-pub fn pick<I>(candidates: I, algorithm: Algorithm, slow_start_ms: u64, draw: Draw) -> Option<usize>
+pub fn pick<I>(candidates: I, algorithm: Algorithm, slow_start_us: u64, draw: Draw) -> Option<usize>
 where
     I: Iterator<Item = Candidate> + Clone,
 {
@@ -62,16 +62,16 @@ where
     // another became healthy before it (AWS puts no target in slow start when no other is
     // healthy, so the first ones always get their full share).
     let earliest = eligible()
-        .map(|(_, c)| c.healthy_since_ms.unwrap_or(0))
+        .map(|(_, c)| c.healthy_since_us.unwrap_or(0))
         .min()
         .unwrap_or(0);
-    let weight = |c: &Candidate| match c.healthy_since_ms {
+    let weight = |c: &Candidate| match c.healthy_since_us {
         Some(since) if wanted == TargetState::Healthy && since > earliest => {
-            slow_start::weight(Some(since), draw.now_ms, slow_start_ms)
+            slow_start::weight(Some(since), draw.now_us, slow_start_us)
         }
         _ => slow_start::FULL,
     };
-    let ramping = slow_start_ms > 0 && eligible().any(|(_, c)| weight(&c) < slow_start::FULL);
+    let ramping = slow_start_us > 0 && eligible().any(|(_, c)| weight(&c) < slow_start::FULL);
     match algorithm {
         Algorithm::LeastOutstandingRequests => {
             let start = draw.turn % count;
@@ -127,7 +127,7 @@ mod tests {
         Candidate {
             state,
             in_flight: 0,
-            healthy_since_ms: Some(0),
+            healthy_since_us: Some(0),
         }
     }
 
@@ -135,7 +135,7 @@ mod tests {
         Draw {
             turn,
             random: 0,
-            now_ms: 1_000_000,
+            now_us: 1_000_000,
         }
     }
 
@@ -146,7 +146,7 @@ mod tests {
             let d = Draw {
                 turn,
                 random: rng.random(),
-                now_ms: now,
+                now_us: now,
             };
             counts[pick(cands.iter().copied(), algo, slow, d).unwrap()] += 1;
         }
@@ -246,7 +246,7 @@ mod tests {
     fn slow_start_ramps_a_new_target_linearly() {
         // Target 1 became healthy at 10 s; slow start 100 s.
         let mut cands = [c(Healthy), c(Healthy)];
-        cands[1].healthy_since_ms = Some(10_000);
+        cands[1].healthy_since_us = Some(10_000);
         let share = |now| {
             let got = counts(&cands, Algorithm::RoundRobin, 100_000, 10_000, now);
             got[1] as f64 / 10_000.0
@@ -267,8 +267,8 @@ mod tests {
     #[test]
     fn slow_start_does_not_apply_when_every_target_is_new() {
         let mut cands = [c(Healthy), c(Healthy)];
-        cands[0].healthy_since_ms = Some(10_000);
-        cands[1].healthy_since_ms = Some(10_000);
+        cands[0].healthy_since_us = Some(10_000);
+        cands[1].healthy_since_us = Some(10_000);
         let got = counts(&cands, Algorithm::RoundRobin, 100_000, 1000, 20_000);
         assert_eq!(got, [500, 500]);
     }

@@ -51,10 +51,10 @@ impl Default for TargetStats {
 impl TargetStats {
     /// Records that the target has just become healthy (the start of its slow start).
     pub fn became_healthy(&self) {
-        self.healthy_since.store(now_ms() + 1, Ordering::Relaxed);
+        self.healthy_since.store(now_us() + 1, Ordering::Relaxed);
     }
 
-    fn healthy_since_ms(&self) -> Option<u64> {
+    fn healthy_since_us(&self) -> Option<u64> {
         match self.healthy_since.load(Ordering::Relaxed) {
             0 => None,
             t => Some(t - 1),
@@ -62,10 +62,12 @@ impl TargetStats {
     }
 }
 
-/// Milliseconds on the routing clock (monotonic, since the first call in this process).
-pub fn now_ms() -> u64 {
+/// Microseconds on the routing clock (monotonic, since the first call in this process). Finer
+/// than milliseconds so two targets that turn healthy in the same millisecond still have an order
+/// (slow start ramps only the later one).
+pub fn now_us() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 /// The target chosen for one request, with what its response must carry. It counts the request
@@ -135,7 +137,7 @@ pub fn choose(
     let candidates = targets.iter().map(|t| Candidate {
         state: state(t),
         in_flight: t.in_flight(),
-        healthy_since_ms: t.stats().healthy_since_ms(),
+        healthy_since_us: t.stats().healthy_since_us(),
     });
     let sticky_target = cfg
         .stickiness
@@ -156,10 +158,10 @@ pub fn choose(
                 } else {
                     0
                 },
-                now_ms: now_ms(),
+                now_us: now_us(),
             };
-            let slow_start_ms = cfg.slow_start.as_millis() as u64;
-            algorithms::pick(candidates, cfg.algorithm, slow_start_ms, draw)?
+            let slow_start_us = cfg.slow_start.as_micros() as u64;
+            algorithms::pick(candidates, cfg.algorithm, slow_start_us, draw)?
         }
     };
     Some(Choice {

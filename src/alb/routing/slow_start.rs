@@ -7,19 +7,19 @@ pub const FULL: f64 = 1.0;
 /// still be chosen and the ramp is visible from the first second.
 pub const MIN: f64 = 0.01;
 
-/// A target's weight `now_ms`, given when it became healthy and the ramp length (0 = off).
-pub fn weight(healthy_since_ms: Option<u64>, now_ms: u64, slow_start_ms: u64) -> f64 {
-    let Some(since) = healthy_since_ms else {
+/// A target's weight `now_us`, given when it became healthy and the ramp length (0 = off).
+pub fn weight(healthy_since_us: Option<u64>, now_us: u64, slow_start_us: u64) -> f64 {
+    let Some(since) = healthy_since_us else {
         return FULL;
     };
-    if slow_start_ms == 0 {
+    if slow_start_us == 0 {
         return FULL;
     }
-    let elapsed = now_ms.saturating_sub(since);
-    if elapsed >= slow_start_ms {
+    let elapsed = now_us.saturating_sub(since);
+    if elapsed >= slow_start_us {
         return FULL;
     }
-    (elapsed as f64 / slow_start_ms as f64).max(MIN)
+    (elapsed as f64 / slow_start_us as f64).max(MIN)
 }
 
 #[cfg(test)]
