@@ -118,10 +118,14 @@ fn log_transition(group: &str, target: &Arc<Target>, t: &Transition) {
     let (id, addr) = (target.id(), target.addr());
     match (&t.to, &t.reason) {
         (TargetState::Healthy, _) | (_, None) => {
-            tracing::info!(target_group = group, target = id, %addr, "target {group}/{id} {addr}: {} -> {}", t.from, t.to);
+            tracing::info!("target {group}/{id} {addr}: {} -> {}", t.from, t.to);
         }
         (_, Some(reason)) => {
-            tracing::warn!(target_group = group, target = id, %addr, "target {group}/{id} {addr}: {} -> {} ({reason})", t.from, t.to);
+            tracing::warn!(
+                "target {group}/{id} {addr}: {} -> {} ({reason})",
+                t.from,
+                t.to
+            );
         }
     }
 }

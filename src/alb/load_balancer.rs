@@ -104,7 +104,12 @@ impl LoadBalancerHandle {
         // 2. Access logs and the metrics port, then serve.
         let log = match (cfg.access_logs.enabled, access_log_dir) {
             (true, Some(dir)) => {
-                tracing::info!(load_balancer = %cfg.name, "access logs every {:?} under {}", cfg.access_logs.interval, dir.display());
+                tracing::info!(
+                    "load balancer {}: access logs every {:?} under {}",
+                    cfg.name,
+                    cfg.access_logs.interval,
+                    dir.display()
+                );
                 Some(access_log::spawn_writer(
                     dir.to_path_buf(),
                     &cfg.name,
@@ -115,7 +120,10 @@ impl LoadBalancerHandle {
                 ))
             }
             (true, None) => {
-                tracing::warn!(load_balancer = %cfg.name, "access logs are enabled but this load balancer runs outside a lab; not writing them");
+                tracing::warn!(
+                    "load balancer {}: access logs are enabled but this load balancer runs outside a lab; not writing them",
+                    cfg.name
+                );
                 None
             }
             (false, _) => None,
@@ -128,7 +136,10 @@ impl LoadBalancerHandle {
             None => None,
         };
         if let Some(addr) = metrics_addr {
-            tracing::info!(load_balancer = %cfg.name, "metrics on http://{addr}/metrics");
+            tracing::info!(
+                "load balancer {}: metrics on http://{addr}/metrics",
+                cfg.name
+            );
         }
         let mut endpoints = Vec::with_capacity(bound.len());
         for ((listener, certs), config) in bound.into_iter().zip(&cfg.listeners) {
@@ -139,7 +150,11 @@ impl LoadBalancerHandle {
                 addr,
                 url: format!("{}://{addr}", protocol.scheme()),
             });
-            tracing::info!(load_balancer = %cfg.name, "listening on {}://{addr}", protocol.scheme());
+            tracing::info!(
+                "load balancer {}: listening on {}://{addr}",
+                cfg.name,
+                protocol.scheme()
+            );
             let observer =
                 ListenerObserver::new(metrics.clone(), log.clone(), protocol, addr.port());
             listener

@@ -403,7 +403,7 @@ fn log_failure(group: &TargetGroupHandle, target: &Target, failure: &Failure, no
         Failure::ResponseTimeout => "no response within the idle timeout".to_string(),
         other => other.as_str().to_string(),
     };
-    tracing::warn!(target_group = name, target = id, %addr, "target {name}/{id} {addr}: {status} ({why}){note}");
+    tracing::warn!("target {name}/{id} {addr}: {status} ({why}){note}");
 }
 
 /// A small HTML page for `status`, like the ones ALB sends itself.

@@ -289,7 +289,7 @@ impl TargetGroupHandle {
         self.inner.targets.store(Arc::new(next));
         // A new registration under the same id supersedes a draining one in describe().
         self.draining_list().retain(|t| t.id != id);
-        tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: registered", self.name());
+        tracing::info!("target {}/{id} {addr}: registered", self.name());
         self.notify();
     }
 
@@ -314,12 +314,15 @@ impl TargetGroupHandle {
         match runtime {
             Some(rt) if gone.in_flight() > 0 && !delay.is_zero() => {
                 let in_flight = gone.in_flight();
-                tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: deregistered, draining {in_flight} in-flight requests (at most {delay:?})", self.name());
+                tracing::info!(
+                    "target {}/{id} {addr}: deregistered, draining {in_flight} in-flight requests (at most {delay:?})",
+                    self.name()
+                );
                 self.draining_list().push(Arc::clone(&gone));
                 rt.spawn(drain(self.clone(), gone, delay));
             }
             _ => {
-                tracing::info!(target_group = self.name(), target = id, %addr, "target {}/{id} {addr}: deregistered", self.name());
+                tracing::info!("target {}/{id} {addr}: deregistered", self.name());
             }
         }
         self.notify();
@@ -390,7 +393,11 @@ impl TargetGroupHandle {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default();
-            tracing::warn!(target_group = name, target = id, %addr, "target {name}/{id} {addr}: {} -> {} ({reason})", t.from, t.to);
+            tracing::warn!(
+                "target {name}/{id} {addr}: {} -> {} ({reason})",
+                t.from,
+                t.to
+            );
             self.notify();
         }
     }
@@ -479,14 +486,14 @@ async fn drain(group: TargetGroupHandle, target: Arc<Target>, delay: Duration) {
         // Registered before the check, so a drop to zero in between is not missed.
         idle.as_mut().enable();
         if target.in_flight() == 0 {
-            tracing::info!(target_group = %name, target = %id, %addr, "target {name}/{id} {addr}: drained");
+            tracing::info!("target {name}/{id} {addr}: drained");
             break;
         }
         tokio::select! {
             _ = idle => {}
             _ = tokio::time::sleep_until(deadline) => {
                 let left = target.in_flight();
-                tracing::warn!(target_group = %name, target = %id, %addr, "target {name}/{id} {addr}: deregistration delay ({delay:?}) passed with {left} requests in flight");
+                tracing::warn!("target {name}/{id} {addr}: deregistration delay ({delay:?}) passed with {left} requests in flight");
                 break;
             }
         }

@@ -121,11 +121,11 @@ fn render(status: &Value) -> String {
             ]);
         }
     }
-    out.push('\n');
-    out.push_str(&table::render(
+    section(
+        &mut out,
         &["TARGET GROUP", "TARGET", "ADDRESS", "HEALTH", "REASON"],
         &rows,
-    ));
+    );
 
     let mut rows = Vec::new();
     for s in each("services") {
@@ -146,8 +146,8 @@ fn render(status: &Value) -> String {
             ]);
         }
     }
-    out.push('\n');
-    out.push_str(&table::render(
+    section(
+        &mut out,
         &[
             "SERVICE (RUNNING/DESIRED)",
             "TASK",
@@ -158,7 +158,7 @@ fn render(status: &Value) -> String {
             "TARGET",
         ],
         &rows,
-    ));
+    );
 
     let rows: Vec<Vec<String>> = each("databases")
         .iter()
@@ -173,8 +173,8 @@ fn render(status: &Value) -> String {
             ]
         })
         .collect();
-    out.push('\n');
-    out.push_str(&table::render(
+    section(
+        &mut out,
         &[
             "DATABASE",
             "ENGINE",
@@ -184,6 +184,14 @@ fn render(status: &Value) -> String {
             "CONTAINER",
         ],
         &rows,
-    ));
+    );
     out
+}
+
+/// Appends a table after a blank line; a tier the lab does not have (no rows) is left out.
+fn section(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+    if !rows.is_empty() {
+        out.push('\n');
+        out.push_str(&table::render(headers, rows));
+    }
 }

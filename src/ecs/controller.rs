@@ -298,7 +298,10 @@ impl Controller {
             "(service {}) has started 1 tasks: (task {task_id}).",
             setup.service.name
         );
-        tracing::info!(subnet = %subnet, target = ?target, "{message}");
+        tracing::info!(
+            "{message} Subnet {subnet}, target {}.",
+            target.map_or("-".to_string(), |t| t.to_string())
+        );
         self.record_event(message);
         self.tasks.insert(
             task_id,
