@@ -33,7 +33,7 @@ use hyper::body::Incoming;
 
 use super::body::{OutBody, Reclaim};
 use super::failover::{self, Failure};
-use super::headers;
+use super::headers::{self, ForwardedValues};
 use super::observe::TargetOutcome;
 use super::pool::{PoolSettings, PooledBody, UpstreamPool};
 use super::routing::Choice;
@@ -53,13 +53,15 @@ type TargetResponse = Response<PooledBody<OutBody>>;
 
 /// Where a request came in: what the `X-Forwarded-*` headers and redirects are built from.
 #[derive(Debug, Clone, Copy)]
-pub struct RequestContext {
+pub struct RequestContext<'a> {
     /// The client's address (appended to `X-Forwarded-For`).
     pub client: SocketAddr,
     /// The listener's protocol (`X-Forwarded-Proto`).
     pub protocol: ListenerProtocol,
     /// The listener's bound address (its port is `X-Forwarded-Port`).
     pub listener: SocketAddr,
+    /// The listener's `X-Forwarded-Proto` and `X-Forwarded-Port`, built once per listener.
+    pub forwarded: &'a ForwardedValues,
 }
 
 /// The load balancer settings forwarding depends on.
@@ -129,7 +131,7 @@ impl Proxy {
         &self,
         group: &TargetGroupHandle,
         mut req: Request<Incoming>,
-        ctx: &RequestContext,
+        ctx: &RequestContext<'_>,
     ) -> Response<ProxyBody> {
         // What the access log and metrics learn of this forward (observe.rs).
         let mut outcome = TargetOutcome::new(group);
@@ -308,7 +310,7 @@ impl Proxy {
         answer: Answer,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
         mut outcome: TargetOutcome,
-        ctx: &RequestContext,
+        ctx: &RequestContext<'_>,
     ) -> Response<ProxyBody> {
         let Answer {
             mut response,
@@ -343,7 +345,7 @@ impl Proxy {
     fn target_head(
         &self,
         mut parts: http::request::Parts,
-        ctx: &RequestContext,
+        ctx: &RequestContext<'_>,
         upgrade: Option<http::HeaderValue>,
     ) -> Option<Head> {
         let host = headers::request_host(&parts.headers, &parts.uri);
@@ -362,9 +364,8 @@ impl Proxy {
             parts.headers.insert(HOST, host);
         }
         headers::merge_cookies(&mut parts.headers);
-        let port = ctx.listener.port();
-        let (client, proto, mode) = (ctx.client.ip(), ctx.protocol, self.settings.xff_mode);
-        headers::add_forwarded_with(&mut parts.headers, client, proto, port, mode);
+        let (client, mode) = (ctx.client.ip(), self.settings.xff_mode);
+        headers::add_forwarded_values(&mut parts.headers, client, ctx.forwarded, mode);
         trace_id::apply(&mut parts.headers);
         Some(Head {
             method: parts.method,
