@@ -117,9 +117,7 @@ pub fn classify(err: &UpstreamError) -> Failure {
         UpstreamError::Connect(io) => Failure::ConnectFailed(io_reason(io)),
         UpstreamError::BeforeResponse(e) => match find_io(e) {
             Some(io) if closed_kind(io.kind()) => Failure::ClosedBeforeResponse(io_reason(io)),
-            _ => Failure::ClosedBeforeResponse(
-                "connection closed before any response".to_string(),
-            ),
+            _ => Failure::ClosedBeforeResponse("connection closed before any response".to_string()),
         },
         UpstreamError::InvalidResponse(e) => Failure::BadResponse(chain(e)),
         // Our side (the client's body failed mid-upload): sorted by its cause, as before.

@@ -18,9 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::AlbError;
+use super::headers::ForwardedValues;
 use super::metrics::LoadBalancerMetrics;
 use super::observe::{ConnectionInfo, CountingIo, ListenerObserver};
-use super::headers::ForwardedValues;
 use super::proxy::{Proxy, ProxyBody, RequestContext};
 use super::rules::Router;
 use super::sni::CertificateSet;
