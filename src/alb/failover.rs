@@ -17,6 +17,7 @@ use std::io;
 
 use http::{Method, StatusCode};
 
+use super::pool::UpstreamError;
 use crate::config::ProxyMode;
 
 /// Why a request got no answer from a target (or was refused before one was picked).
@@ -101,16 +102,27 @@ pub fn may_retry(mode: ProxyMode, method: &Method, failure: &Failure, body_whole
     }
 }
 
-/// Sorts a client error of the connection pool into a [`Failure`], walking its sources.
-pub fn classify(err: &hyper_util::client::legacy::Error) -> Failure {
-    if err.is_connect() {
-        return match find_io(err) {
-            Some(io) if io.kind() == io::ErrorKind::TimedOut => Failure::ConnectTimeout,
-            Some(io) => Failure::ConnectFailed(io_reason(io)),
-            None => Failure::ConnectFailed(chain(err)),
-        };
+/// Sorts a failed [`UpstreamPool::send`](super::pool::UpstreamPool::send) into a [`Failure`].
+///
+/// The pool already tells unsent requests from sent ones; this keeps its verdict and only finds
+/// the words for it: a connect failure (nothing sent, any method may retry, the target is
+/// ejected), a connect timeout (504), a connection lost before the response (idempotent
+/// methods only), garbage (502).
+pub fn classify(err: &UpstreamError) -> Failure {
+    match err {
+        UpstreamError::ConnectTimeout(_) => Failure::ConnectTimeout,
+        UpstreamError::Connect(io) if io.kind() == io::ErrorKind::TimedOut => {
+            Failure::ConnectTimeout
+        }
+        UpstreamError::Connect(io) => Failure::ConnectFailed(io_reason(io)),
+        UpstreamError::BeforeResponse(e) => match find_io(e) {
+            Some(io) if closed_kind(io.kind()) => Failure::ClosedBeforeResponse(io_reason(io)),
+            _ => Failure::ClosedBeforeResponse("connection closed before any response".to_string()),
+        },
+        UpstreamError::InvalidResponse(e) => Failure::BadResponse(chain(e)),
+        // Our side (the client's body failed mid-upload): sorted by its cause, as before.
+        UpstreamError::Request(e) => classify_sent(e),
     }
-    classify_sent(err)
 }
 
 /// [`classify`] for errors after the connection was made.

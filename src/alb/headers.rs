@@ -3,9 +3,13 @@
 //! request head limits and HTTP/2 → HTTP/1.1 fixes. (Redirect locations are
 //! [`super::rules::redirect`]'s.)
 
+use std::io::Write;
 use std::net::IpAddr;
 
-use http::header::{CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, UPGRADE};
+use http::header::{
+    CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
 use http::uri::Uri;
 use http::{Method, Version};
 
@@ -39,8 +43,29 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
+/// Whether `name` is one of [`HOP_BY_HOP`]: the standard ones compare as `http`'s enum
+/// constants (no string hashing), the two non-standard ones by text.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == CONNECTION
+        || name == TE
+        || name == TRAILER
+        || name == TRANSFER_ENCODING
+        || name == UPGRADE
+        || name == PROXY_AUTHENTICATE
+        || name == PROXY_AUTHORIZATION
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
 /// Removes hop-by-hop headers, including any that `Connection` names.
+///
+/// Runs twice per proxied request and usually finds nothing: one pass over the names present
+/// answers that, before any of the nine removals (each hashing a name) is tried. (Headers
+/// that `Connection` names need `Connection` itself, which the pass finds.)
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(CONNECTION)
         .iter()
@@ -53,6 +78,24 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
+    }
+}
+
+/// A listener's `X-Forwarded-Proto` and `X-Forwarded-Port` values, built once when it starts
+/// so that each request only clones them (no formatting, no allocation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedValues {
+    proto: HeaderValue,
+    port: HeaderValue,
+}
+
+impl ForwardedValues {
+    /// The values for a listener of `protocol` on `port`.
+    pub fn new(protocol: ListenerProtocol, port: u16) -> ForwardedValues {
+        ForwardedValues {
+            proto: HeaderValue::from_static(protocol.scheme()),
+            port: HeaderValue::from(port),
+        }
     }
 }
 
@@ -72,6 +115,17 @@ pub fn add_forwarded_with(
     port: u16,
     mode: XffMode,
 ) {
+    add_forwarded_values(headers, client, &ForwardedValues::new(proto, port), mode);
+}
+
+/// [`add_forwarded_with`] for a listener whose values were built once ([`ForwardedValues`]):
+/// what the proxy calls per request.
+pub fn add_forwarded_values(
+    headers: &mut HeaderMap,
+    client: IpAddr,
+    listener: &ForwardedValues,
+    mode: XffMode,
+) {
     match mode {
         XffMode::Append => append_forwarded_for(headers, client),
         XffMode::Preserve => {}
@@ -79,8 +133,8 @@ pub fn add_forwarded_with(
             headers.remove(X_FORWARDED_FOR);
         }
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto.scheme()));
-    headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
+    headers.insert(X_FORWARDED_PROTO, listener.proto.clone());
+    headers.insert(X_FORWARDED_PORT, listener.port.clone());
 }
 
 /// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` with `Upgrade`),
@@ -145,7 +199,22 @@ pub fn check_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(),
 
 /// `X-Forwarded-For: <earlier>, <client>`; the client's address alone when there was none.
 pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
-    let client = client.to_canonical().to_string();
+    let client = client.to_canonical();
+    if !headers.contains_key(X_FORWARDED_FOR) {
+        // The usual case: the address formatted on the stack, copied once into the value.
+        let mut buf = [0u8; 64];
+        let len = {
+            let mut rest = &mut buf[..];
+            // 64 bytes hold any IPv6 text (at most 45), so this cannot run out of room.
+            let _ = write!(rest, "{client}");
+            64 - rest.len()
+        };
+        if let Ok(value) = HeaderValue::from_bytes(&buf[..len]) {
+            headers.insert(X_FORWARDED_FOR, value);
+        }
+        return;
+    }
+    let client = client.to_string();
     let mut chain: Vec<&str> = headers
         .get_all(X_FORWARDED_FOR)
         .iter()
@@ -315,6 +384,45 @@ mod tests {
         remove_hop_by_hop(&mut headers);
         let names: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["x-app"]);
+    }
+
+    #[test]
+    fn forwarded_for_formats_ipv6_and_mapped_addresses_alone() {
+        let mut headers = HeaderMap::new();
+        append_forwarded_for(&mut headers, "2001:db8::1".parse().unwrap());
+        assert_eq!(headers[X_FORWARDED_FOR], "2001:db8::1");
+        let mut headers = HeaderMap::new();
+        let longest = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+        append_forwarded_for(&mut headers, longest.parse().unwrap());
+        assert_eq!(headers[X_FORWARDED_FOR], longest);
+        let mut headers = HeaderMap::new();
+        append_forwarded_for(&mut headers, "::ffff:10.1.2.3".parse().unwrap());
+        assert_eq!(headers[X_FORWARDED_FOR], "10.1.2.3");
+    }
+
+    #[test]
+    fn listener_values_are_the_ones_built_per_request() {
+        let listener = ForwardedValues::new(ListenerProtocol::Https, 8443);
+        let mut once = HeaderMap::new();
+        let client: IpAddr = "10.0.0.9".parse().unwrap();
+        add_forwarded_values(&mut once, client, &listener, XffMode::Append);
+        let mut each = HeaderMap::new();
+        add_forwarded(&mut each, client, ListenerProtocol::Https, 8443);
+        assert_eq!(once, each);
+    }
+
+    #[test]
+    fn headers_without_hop_by_hop_ones_are_left_alone() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("h"));
+        headers.insert("x-app", HeaderValue::from_static("kept"));
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 2);
+        headers.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
+        headers.insert(TE, HeaderValue::from_static("trailers"));
+        remove_hop_by_hop(&mut headers);
+        let names: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["host", "x-app"]);
     }
 
     #[test]

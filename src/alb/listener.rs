@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::AlbError;
+use super::headers::ForwardedValues;
 use super::metrics::LoadBalancerMetrics;
 use super::observe::{ConnectionInfo, CountingIo, ListenerObserver};
 use super::proxy::{Proxy, ProxyBody, RequestContext};
@@ -48,6 +49,7 @@ pub struct Listener {
 struct Shared {
     protocol: ListenerProtocol,
     listener: SocketAddr,
+    forwarded: ForwardedValues,
     route: Router,
     proxy: Proxy,
     http: auto::Builder<TokioExecutor>,
@@ -113,6 +115,7 @@ impl Listener {
         let shared = Arc::new(Shared {
             protocol: self.protocol,
             listener: self.addr,
+            forwarded: ForwardedValues::new(self.protocol, self.addr.port()),
             route: self.route,
             proxy: self.proxy,
             http,
@@ -194,16 +197,19 @@ async fn serve<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let ctx = RequestContext {
-        client: peer,
-        protocol: shared.protocol,
-        listener: shared.listener,
-    };
     let handler = shared.clone();
     let service = service_fn(move |req| {
         let shared = handler.clone();
         let info = info.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, req, &ctx, &info).await) }
+        async move {
+            let ctx = RequestContext {
+                client: peer,
+                protocol: shared.protocol,
+                listener: shared.listener,
+                forwarded: &shared.forwarded,
+            };
+            Ok::<_, Infallible>(handle(&shared, req, &ctx, &info).await)
+        }
     });
     // With upgrades: WebSocket requests are handed to the proxy's tunnel after `101`.
     let conn = shared.http.serve_connection_with_upgrades(io, service);
@@ -226,7 +232,7 @@ async fn serve<I>(
 async fn handle(
     shared: &Shared,
     req: Request<Incoming>,
-    ctx: &RequestContext,
+    ctx: &RequestContext<'_>,
     info: &Arc<ConnectionInfo>,
 ) -> Response<ProxyBody> {
     // Metrics and the access log line; dropped unfinished (client gone) it records a 460.

@@ -8,6 +8,7 @@
 //! - [`trace_id`]: `X-Amzn-Trace-Id` created or extended as ALB does.
 //! - [`failover`]: what a failed attempt means, and whether to retry it elsewhere.
 //! - [`body`]: the request body sent to targets, given back whole for a retry.
+//! - [`pool`]: pooled keep-alive HTTP/1.1 connections to targets, lock-free.
 //! - [`websocket`]: `Upgrade` pass-through.
 //! - [`proxy`]: forwarding with streamed bodies; 400/502/503/504 as ALB answers them; failover.
 //! - [`rules`]: listener rules (conditions, priorities) and their actions.
@@ -35,6 +36,7 @@ pub mod load_balancer;
 pub mod metrics;
 pub mod metrics_endpoint;
 pub mod observe;
+pub mod pool;
 pub mod proxy;
 pub mod routing;
 pub mod rules;

@@ -30,14 +30,12 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::body::{OutBody, Reclaim};
 use super::failover::{self, Failure};
-use super::headers;
+use super::headers::{self, ForwardedValues};
 use super::observe::TargetOutcome;
+use super::pool::{PoolSettings, PooledBody, UpstreamPool};
 use super::routing::Choice;
 use super::target_group::{Target, TargetGroupHandle};
 use super::trace_id;
@@ -50,15 +48,20 @@ pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 /// How long an unused keep-alive connection to a target stays pooled.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A target's response as the pool hands it over: its body gives the connection back at its end.
+type TargetResponse = Response<PooledBody<OutBody>>;
+
 /// Where a request came in: what the `X-Forwarded-*` headers and redirects are built from.
 #[derive(Debug, Clone, Copy)]
-pub struct RequestContext {
+pub struct RequestContext<'a> {
     /// The client's address (appended to `X-Forwarded-For`).
     pub client: SocketAddr,
     /// The listener's protocol (`X-Forwarded-Proto`).
     pub protocol: ListenerProtocol,
     /// The listener's bound address (its port is `X-Forwarded-Port`).
     pub listener: SocketAddr,
+    /// The listener's `X-Forwarded-Proto` and `X-Forwarded-Port`, built once per listener.
+    pub forwarded: &'a ForwardedValues,
 }
 
 /// The load balancer settings forwarding depends on.
@@ -89,7 +92,7 @@ impl ProxySettings {
 /// The forwarding half of a load balancer: one connection pool shared by its listeners.
 #[derive(Debug, Clone)]
 pub struct Proxy {
-    client: Client<HttpConnector, OutBody>,
+    pool: UpstreamPool<OutBody>,
     settings: ProxySettings,
 }
 
@@ -103,21 +106,18 @@ struct Head {
 /// A target's answer, with the choice of that target (its in-flight count lasts until the
 /// body ends; its stickiness cookie goes on the response).
 struct Answer {
-    response: Response<Incoming>,
+    response: TargetResponse,
     choice: Choice,
 }
 
 impl Proxy {
     /// A proxy with a keep-alive pool to targets, configured by `settings`.
     pub fn new(settings: ProxySettings) -> Proxy {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
-        Proxy { client, settings }
+        let pool = UpstreamPool::new(PoolSettings {
+            idle_timeout: POOL_IDLE_TIMEOUT,
+            ..PoolSettings::default()
+        });
+        Proxy { pool, settings }
     }
 
     /// The settings this proxy was made with.
@@ -131,7 +131,7 @@ impl Proxy {
         &self,
         group: &TargetGroupHandle,
         mut req: Request<Incoming>,
-        ctx: &RequestContext,
+        ctx: &RequestContext<'_>,
     ) -> Response<ProxyBody> {
         // What the access log and metrics learn of this forward (observe.rs).
         let mut outcome = TargetOutcome::new(group);
@@ -247,15 +247,10 @@ impl Proxy {
         head: Head,
         body: OutBody,
         outcome: &mut TargetOutcome,
-    ) -> Result<Response<Incoming>, Failure> {
-        let uri = Uri::from_parts({
-            let mut parts = http::uri::Parts::default();
-            parts.scheme = Some(http::uri::Scheme::HTTP);
-            parts.authority = Some(target.authority().clone());
-            parts.path_and_query = Some(head.path);
-            parts
-        })
-        .expect("scheme, authority and path make a URI");
+    ) -> Result<TargetResponse, Failure> {
+        // Origin-form, as targets expect; `Host` is the client's (or, if it sent none, the
+        // pool puts the target's address there).
+        let uri = Uri::from(head.path);
         let mut req = Request::new(body);
         *req.method_mut() = head.method;
         *req.uri_mut() = uri;
@@ -266,7 +261,10 @@ impl Proxy {
         outcome.answered_at = None;
         // ALB's idle timeout bounds the wait for the response head; once the target streams a
         // body, the body's own progress is what keeps the exchange alive.
-        let result = tokio::time::timeout(self.settings.idle_timeout, self.client.request(req));
+        let sent = self
+            .pool
+            .send(target.addr(), req, self.settings.connect_timeout);
+        let result = tokio::time::timeout(self.settings.idle_timeout, sent);
         match result.await {
             Err(_) => Err(Failure::ResponseTimeout),
             Ok(Err(e)) => Err(failover::classify(&e)),
@@ -312,7 +310,7 @@ impl Proxy {
         answer: Answer,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
         mut outcome: TargetOutcome,
-        ctx: &RequestContext,
+        ctx: &RequestContext<'_>,
     ) -> Response<ProxyBody> {
         let Answer {
             mut response,
@@ -347,7 +345,7 @@ impl Proxy {
     fn target_head(
         &self,
         mut parts: http::request::Parts,
-        ctx: &RequestContext,
+        ctx: &RequestContext<'_>,
         upgrade: Option<http::HeaderValue>,
     ) -> Option<Head> {
         let host = headers::request_host(&parts.headers, &parts.uri);
@@ -366,9 +364,8 @@ impl Proxy {
             parts.headers.insert(HOST, host);
         }
         headers::merge_cookies(&mut parts.headers);
-        let port = ctx.listener.port();
-        let (client, proto, mode) = (ctx.client.ip(), ctx.protocol, self.settings.xff_mode);
-        headers::add_forwarded_with(&mut parts.headers, client, proto, port, mode);
+        let (client, mode) = (ctx.client.ip(), self.settings.xff_mode);
+        headers::add_forwarded_values(&mut parts.headers, client, ctx.forwarded, mode);
         trace_id::apply(&mut parts.headers);
         Some(Head {
             method: parts.method,

@@ -110,7 +110,7 @@ impl Router {
         &self,
         proxy: &Proxy,
         req: Request<Incoming>,
-        ctx: &RequestContext,
+        ctx: &RequestContext<'_>,
     ) -> Response<ProxyBody> {
         let host = headers::request_host(req.headers(), req.uri());
         let host = host_without_port(host.as_ref());
@@ -181,7 +181,7 @@ fn host_without_port(host: Option<&HeaderValue>) -> Option<String> {
 fn redirect_response(
     action: &Redirect,
     view: &RequestView,
-    ctx: &RequestContext,
+    ctx: &RequestContext<'_>,
 ) -> Response<ProxyBody> {
     let fallback = ctx.listener.ip().to_string();
     let url = redirect::UrlParts {
@@ -220,7 +220,7 @@ pub fn fixed_response(fixed: &FixedResponse) -> Response<ProxyBody> {
 fn add_group_cookies(
     response: &mut Response<ProxyBody>,
     choice: &GroupChoice,
-    ctx: &RequestContext,
+    ctx: &RequestContext<'_>,
 ) {
     for cookie in choice.cookies(ctx.protocol, std::time::SystemTime::now()) {
         response.headers_mut().append(SET_COOKIE, cookie);

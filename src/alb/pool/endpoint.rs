@@ -1,0 +1,145 @@
+//! One target's idle keep-alive connections: a bounded lock-free queue that requests take a
+//! connection from and give it back to, with the idle timeout checked on both ends.
+
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
+use hyper::client::conn::http1::SendRequest;
+
+/// An idle connection and since when it has been idle.
+struct Idle<B> {
+    conn: SendRequest<B>,
+    since: Instant,
+}
+
+/// What to do with an idle connection found in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Ready for a request now.
+    Use,
+    /// Open but its connection task has not yet finished the previous exchange (it just
+    /// delivered the last body byte, or it is still writing a request body the target answered
+    /// early): usable once `ready()` resolves.
+    Wait,
+    /// Closed by the target or idle too long: drop it (dropping closes the socket).
+    Discard,
+}
+
+/// The decision for one idle connection, apart from the I/O so it can be tested alone.
+pub(crate) fn verdict(
+    closed: bool,
+    ready: bool,
+    idle_for: Duration,
+    idle_timeout: Duration,
+) -> Verdict {
+    if closed || idle_for >= idle_timeout {
+        Verdict::Discard
+    } else if ready {
+        Verdict::Use
+    } else {
+        Verdict::Wait
+    }
+}
+
+/// The idle connections to one target. Shared (`Arc`) by the pool's map and by every response
+/// body still streaming from this target, which puts its connection back when it ends.
+pub struct Endpoint<B> {
+    idle: ArrayQueue<Idle<B>>,
+    idle_timeout: Duration,
+}
+
+impl<B> Endpoint<B> {
+    /// An endpoint keeping at most `max_idle` idle connections, each for at most `idle_timeout`.
+    pub(crate) fn new(max_idle: usize, idle_timeout: Duration) -> Endpoint<B> {
+        Endpoint {
+            idle: ArrayQueue::new(max_idle.max(1)),
+            idle_timeout,
+        }
+    }
+
+    /// How many idle connections are pooled now (closed ones not yet noticed included).
+    pub fn idle_count(&self) -> usize {
+        self.idle.len()
+    }
+
+    /// Takes the oldest idle connection that is not closed or expired, with its verdict
+    /// (`Use` or `Wait`); discards the dead ones on the way.
+    pub(crate) fn take(&self) -> Option<(SendRequest<B>, Verdict)> {
+        let now = Instant::now();
+        while let Some(idle) = self.idle.pop() {
+            let idle_for = now.saturating_duration_since(idle.since);
+            let v = verdict(
+                idle.conn.is_closed(),
+                idle.conn.is_ready(),
+                idle_for,
+                self.idle_timeout,
+            );
+            if v != Verdict::Discard {
+                return Some((idle.conn, v));
+            }
+        }
+        None
+    }
+
+    /// Gives a connection back after its exchange ended cleanly. Dropped (closed) instead when
+    /// it is closed already or the queue is full.
+    pub(crate) fn put(&self, conn: SendRequest<B>) {
+        if conn.is_closed() {
+            return;
+        }
+        let since = Instant::now();
+        // A full queue hands the entry back; dropping it closes the surplus connection.
+        let _ = self.idle.push(Idle { conn, since });
+    }
+
+    /// Closes idle connections that expired or were closed by the target; returns how many
+    /// stay. Entries taken by requests meanwhile are simply not seen.
+    pub(crate) fn sweep(&self, now: Instant) -> usize {
+        for _ in 0..self.idle.len() {
+            let Some(idle) = self.idle.pop() else { break };
+            let idle_for = now.saturating_duration_since(idle.since);
+            let closed = idle.conn.is_closed();
+            if verdict(closed, true, idle_for, self.idle_timeout) != Verdict::Discard {
+                let _ = self.idle.push(idle);
+            }
+        }
+        self.idle.len()
+    }
+}
+
+impl<B> std::fmt::Debug for Endpoint<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("idle", &self.idle.len())
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn ready_fresh_connection_is_used() {
+        assert_eq!(verdict(false, true, Duration::ZERO, MINUTE), Verdict::Use);
+    }
+
+    #[test]
+    fn busy_fresh_connection_is_waited_for() {
+        let idle_for = Duration::from_secs(1);
+        assert_eq!(verdict(false, false, idle_for, MINUTE), Verdict::Wait);
+    }
+
+    #[test]
+    fn closed_or_expired_connections_are_discarded() {
+        assert_eq!(
+            verdict(true, true, Duration::ZERO, MINUTE),
+            Verdict::Discard
+        );
+        assert_eq!(verdict(false, true, MINUTE, MINUTE), Verdict::Discard);
+        assert_eq!(verdict(false, false, 2 * MINUTE, MINUTE), Verdict::Discard);
+    }
+}

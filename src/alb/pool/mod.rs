@@ -1,0 +1,358 @@
+//! Pooled keep-alive HTTP/1.1 connections to targets, in place of hyper-util's legacy `Client`
+//! on the request path.
+//!
+//! - Each target (`SocketAddr`) has an [`Endpoint`]: a bounded lock-free queue of idle
+//!   `hyper::client::conn::http1::SendRequest`s. The map of endpoints sits behind an
+//!   `ArcSwap`, so a request takes no lock: one map read, one queue pop, one queue push.
+//! - A connection goes back to its endpoint from the response body, the moment the last byte
+//!   has been read ([`PooledBody`]); a body dropped early closes its connection.
+//! - Idle connections expire after [`PoolSettings::idle_timeout`]: checked when one is taken,
+//!   and by a background sweep that closes those nobody takes.
+//! - A pooled connection that turns out closed before the request was written (hyper hands
+//!   the request back) is skipped and the request goes to the next one or a fresh connection:
+//!   callers only see failures of requests that were, or may have been, sent.
+
+mod body;
+mod endpoint;
+mod error;
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use http::header::HOST;
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use hyper::body::Body;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+pub use body::PooledBody;
+pub use endpoint::Endpoint;
+use endpoint::Verdict;
+pub use error::UpstreamError;
+
+/// Idle connections kept per target by default: as many as the benchmark's 64 concurrent
+/// clients can use on one target.
+pub const DEFAULT_MAX_IDLE_PER_TARGET: usize = 64;
+/// How long an idle connection is kept by default: ALB's default idle timeout, which it also
+/// applies to its connections with targets.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a request waits for a pooled connection whose task has not yet finished the
+/// previous exchange. Usually microseconds (the task delivered the last body byte and has not
+/// run since); longer only when the target answered before reading a whole upload, and then a
+/// fresh connection is better than waiting for that upload.
+const READY_GRACE: Duration = Duration::from_millis(10);
+
+/// Bounds of an [`UpstreamPool`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Idle connections kept per target; more are closed when they come back
+    /// (default [`DEFAULT_MAX_IDLE_PER_TARGET`]).
+    pub max_idle_per_target: usize,
+    /// An idle connection older than this is closed (default [`DEFAULT_IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_idle_per_target: DEFAULT_MAX_IDLE_PER_TARGET,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+/// Keep-alive HTTP/1.1 connections to any number of targets; cheap to clone (shared).
+/// `B` is the request body type (the proxy's: `hyper::body::Incoming`).
+pub struct UpstreamPool<B> {
+    inner: Arc<Inner<B>>,
+}
+
+struct Inner<B> {
+    settings: PoolSettings,
+    http1: http1::Builder,
+    endpoints: ArcSwap<HashMap<SocketAddr, Arc<Endpoint<B>>>>,
+}
+
+impl<B> Clone for UpstreamPool<B> {
+    fn clone(&self) -> Self {
+        UpstreamPool {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for UpstreamPool<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamPool")
+            .field("settings", &self.inner.settings)
+            .field("targets", &self.inner.endpoints.load().len())
+            .finish()
+    }
+}
+
+impl<B> UpstreamPool<B>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    /// An empty pool. Inside a tokio runtime it also starts the sweep that closes expired idle
+    /// connections (it ends when the last clone of the pool is dropped); outside one, expiry is
+    /// only checked when a connection is taken.
+    pub fn new(settings: PoolSettings) -> UpstreamPool<B> {
+        let inner = Arc::new(Inner {
+            settings,
+            http1: http1::Builder::new(),
+            endpoints: ArcSwap::default(),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(sweep(Arc::downgrade(&inner)));
+        }
+        UpstreamPool { inner }
+    }
+
+    /// Sends `req` to `target` on an idle pooled connection, or on a new one opened within
+    /// `connect_timeout`, and returns the response head with its body streaming.
+    ///
+    /// The request goes out as given except for two fixes: an absolute-form URI becomes
+    /// origin-form (`/path?query`), and a missing `Host` becomes the target's address. The
+    /// caller bounds the wait for the response head (ALB's idle timeout) by dropping the
+    /// future, which closes that connection.
+    pub async fn send(
+        &self,
+        target: SocketAddr,
+        mut req: Request<B>,
+        connect_timeout: Duration,
+    ) -> Result<Response<PooledBody<B>>, UpstreamError> {
+        to_origin_form(&mut req, target);
+        let endpoint = self.endpoint(target);
+        let reusable = req.method() != Method::CONNECT;
+        while let Some((mut conn, verdict)) = endpoint.take() {
+            if verdict == Verdict::Wait {
+                match tokio::time::timeout(READY_GRACE, conn.ready()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_closed)) => continue,
+                    Err(_busy) => {
+                        endpoint.put(conn);
+                        break;
+                    }
+                }
+            }
+            match conn.try_send_request(req).await {
+                Ok(response) => return Ok(pooled(response, reusable, conn, endpoint)),
+                Err(mut e) => match e.take_message() {
+                    // Closed before a byte of it was written: as if never tried.
+                    Some(unsent) => req = unsent,
+                    None => return Err(UpstreamError::from_send(e.into_error())),
+                },
+            }
+        }
+        let mut conn = self.connect(target, connect_timeout).await?;
+        match conn.try_send_request(req).await {
+            Ok(response) => Ok(pooled(response, reusable, conn, endpoint)),
+            Err(e) if e.message().is_some() => {
+                let aborted = io::Error::new(io::ErrorKind::ConnectionAborted, e.into_error());
+                Err(UpstreamError::Connect(aborted))
+            }
+            Err(e) => Err(UpstreamError::from_send(e.into_error())),
+        }
+    }
+
+    /// How many idle connections to `target` are pooled now.
+    pub fn idle_count(&self, target: SocketAddr) -> usize {
+        self.inner
+            .endpoints
+            .load()
+            .get(&target)
+            .map_or(0, |e| e.idle_count())
+    }
+
+    /// Closes the idle connections to `target` and forgets it (for a deregistered target).
+    /// Responses still streaming from it close their connections when they end.
+    pub fn forget(&self, target: SocketAddr) {
+        self.inner.endpoints.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            map.remove(&target);
+            map
+        });
+    }
+
+    /// The endpoint of `target`, created on its first request.
+    fn endpoint(&self, target: SocketAddr) -> Arc<Endpoint<B>> {
+        if let Some(endpoint) = self.inner.endpoints.load().get(&target) {
+            return Arc::clone(endpoint);
+        }
+        let settings = self.inner.settings;
+        let mut created = None;
+        self.inner.endpoints.rcu(|map| {
+            let mut map = HashMap::clone(map);
+            let endpoint = map.entry(target).or_insert_with(|| {
+                Arc::new(Endpoint::new(
+                    settings.max_idle_per_target,
+                    settings.idle_timeout,
+                ))
+            });
+            created = Some(Arc::clone(endpoint));
+            map
+        });
+        created.expect("rcu runs its closure at least once")
+    }
+
+    /// Opens a connection to `target` and spawns the task that drives it.
+    async fn connect(
+        &self,
+        target: SocketAddr,
+        timeout: Duration,
+    ) -> Result<SendRequest<B>, UpstreamError> {
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
+            Err(_) => return Err(UpstreamError::ConnectTimeout(timeout)),
+            Ok(Err(e)) => return Err(UpstreamError::Connect(e)),
+            Ok(Ok(stream)) => stream,
+        };
+        // Request heads are small: without this, Nagle holds one back until the previous
+        // response's ACK, adding a round trip.
+        let _ = stream.set_nodelay(true);
+        let (conn, driver) = self
+            .inner
+            .http1
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| UpstreamError::Connect(io::Error::other(e)))?;
+        tokio::spawn(async move {
+            // Upgrades: a 101 answer hands the socket to `hyper::upgrade::on(response)`.
+            if let Err(e) = driver.with_upgrades().await {
+                tracing::debug!(%target, "connection to target ended: {e}");
+            }
+        });
+        Ok(conn)
+    }
+}
+
+/// Wraps a response so its connection comes back to `endpoint` when the body ends, unless the
+/// connection was handed over to an upgrade (`101`, or a `CONNECT` tunnel).
+fn pooled<B>(
+    response: Response<hyper::body::Incoming>,
+    reusable: bool,
+    conn: SendRequest<B>,
+    endpoint: Arc<Endpoint<B>>,
+) -> Response<PooledBody<B>> {
+    let keep = reusable && response.status() != StatusCode::SWITCHING_PROTOCOLS;
+    let home = keep.then_some((conn, endpoint));
+    response.map(|body| PooledBody::new(body, home))
+}
+
+/// hyper writes the URI as given; targets expect origin-form, and `Host` is mandatory in
+/// HTTP/1.1. Costs nothing for requests that are already right.
+fn to_origin_form<B>(req: &mut Request<B>, target: SocketAddr) {
+    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+        let authority = req.uri().authority().map(|a| a.as_str().to_owned());
+        if !req.headers().contains_key(HOST)
+            && let Some(host) = authority.and_then(|a| HeaderValue::from_str(&a).ok())
+        {
+            req.headers_mut().insert(HOST, host);
+        }
+        let path = req.uri().path_and_query().cloned();
+        let mut parts = http::uri::Parts::default();
+        parts.path_and_query = Some(path.unwrap_or_else(|| "/".parse().expect("valid path")));
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    if !req.headers().contains_key(HOST)
+        && let Ok(host) = HeaderValue::from_str(&target.to_string())
+    {
+        req.headers_mut().insert(HOST, host);
+    }
+}
+
+/// Closes expired idle connections every half idle timeout, and forgets targets with no idle
+/// connection and no response in flight (their endpoint is referenced by the map alone).
+async fn sweep<B>(pool: Weak<Inner<B>>) {
+    let Some(period) = pool
+        .upgrade()
+        .map(|p| sweep_period(p.settings.idle_timeout))
+    else {
+        return;
+    };
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(pool) = pool.upgrade() else { return };
+        let now = Instant::now();
+        let mut unused = Vec::new();
+        for (addr, endpoint) in pool.endpoints.load().iter() {
+            if endpoint.sweep(now) == 0 && Arc::strong_count(endpoint) == 1 {
+                unused.push(*addr);
+            }
+        }
+        if !unused.is_empty() {
+            pool.endpoints.rcu(|map| {
+                let mut map = HashMap::clone(map);
+                for addr in &unused {
+                    // A request may have picked it up since; it then just finds no idle one.
+                    if map.get(addr).is_some_and(|e| e.idle_count() == 0) {
+                        map.remove(addr);
+                    }
+                }
+                map
+            });
+        }
+    }
+}
+
+/// Half the idle timeout, so no connection outlives it by more than half; never busier than
+/// every 10 ms.
+fn sweep_period(idle_timeout: Duration) -> Duration {
+    (idle_timeout / 2).max(Duration::from_millis(10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_uri_becomes_origin_form_with_host() {
+        let target: SocketAddr = "127.0.0.1:9001".parse().unwrap();
+        let mut req = Request::new(());
+        *req.uri_mut() = "http://10.0.0.5:8080/a/b?c=d".parse().unwrap();
+        to_origin_form(&mut req, target);
+        assert_eq!(req.uri(), "/a/b?c=d");
+        assert_eq!(req.headers()[HOST], "10.0.0.5:8080");
+    }
+
+    #[test]
+    fn client_host_is_kept_and_missing_host_is_the_target() {
+        let target: SocketAddr = "127.0.0.1:9001".parse().unwrap();
+        let mut req = Request::new(());
+        *req.uri_mut() = "http://127.0.0.1:9001".parse().unwrap();
+        req.headers_mut()
+            .insert(HOST, HeaderValue::from_static("app.test"));
+        to_origin_form(&mut req, target);
+        assert_eq!(req.uri(), "/");
+        assert_eq!(req.headers()[HOST], "app.test");
+        let mut bare = Request::new(());
+        *bare.uri_mut() = "/x".parse().unwrap();
+        to_origin_form(&mut bare, target);
+        assert_eq!(bare.headers()[HOST], "127.0.0.1:9001");
+    }
+
+    #[test]
+    fn sweep_runs_twice_per_idle_timeout() {
+        assert_eq!(
+            sweep_period(Duration::from_secs(60)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            sweep_period(Duration::from_millis(4)),
+            Duration::from_millis(10)
+        );
+    }
+}
