@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use http::{StatusCode, Version};
-use tempfile::TempDir;
 use tierlab::alb::{LoadBalancerHandle, LocalCa, ReasonCode, TargetGroupHandle, TargetState};
 use tierlab::config::Listener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use support::alb::Alb;
 use support::config::{
     any_port, fast_checks, forward, http_listener, https_listener, load_balancer,
     redirect_to_https, target_group,
@@ -21,58 +21,10 @@ use support::{BackendHandle, backend, client, client_builder, wait_until};
 
 const IDLE: Duration = Duration::from_secs(30);
 
-/// A started load balancer with its own CA, tasks and state directory.
-struct Alb {
-    lb: LoadBalancerHandle,
-    ca: LocalCa,
-    tracker: TaskTracker,
-    cancel: CancellationToken,
-    _state: TempDir,
-}
-
 impl Alb {
     /// Starts a load balancer with `listeners`; `groups` get their health checkers started.
     async fn start(listeners: Vec<Listener>, idle: Duration, groups: &[&TargetGroupHandle]) -> Alb {
-        support::init_tracing();
-        let state = tempfile::tempdir().unwrap();
-        let ca = LocalCa::load_or_create(&state.path().join("ca")).unwrap();
-        let tracker = TaskTracker::new();
-        let cancel = CancellationToken::new();
-        let map: HashMap<String, TargetGroupHandle> = groups
-            .iter()
-            .map(|g| (g.name().to_string(), (*g).clone()))
-            .collect();
-        for group in groups {
-            group.spawn_health_checks(&tracker, cancel.clone());
-        }
-        let cfg = load_balancer(listeners, idle);
-        let lb = LoadBalancerHandle::start(&cfg, &map, &ca, &tracker, cancel.clone())
-            .await
-            .unwrap();
-        Alb {
-            lb,
-            ca,
-            tracker,
-            cancel,
-            _state: state,
-        }
-    }
-
-    fn https(&self, path: &str) -> String {
-        format!("{}{path}", self.lb.https_url().unwrap())
-    }
-
-    fn http(&self, path: &str) -> String {
-        format!("{}{path}", self.lb.http_url().unwrap())
-    }
-
-    /// Cancels and waits for every task (listeners, connections, health checks) to end.
-    async fn stop(self) {
-        self.cancel.cancel();
-        self.tracker.close();
-        tokio::time::timeout(Duration::from_secs(15), self.tracker.wait())
-            .await
-            .expect("load balancer tasks did not stop");
+        Alb::start_config(&load_balancer(listeners, idle), groups).await
     }
 }
 

@@ -3,61 +3,29 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use tempfile::TempDir;
 use tierlab::alb::metrics::render;
-use tierlab::alb::{LoadBalancerHandle, LocalCa, TargetGroupHandle, arn};
+use tierlab::alb::{TargetGroupHandle, arn};
 use tierlab::config::{AccessLogs, Certificate, Listener, SslPolicy};
 use tokio::io::AsyncWriteExt;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use support::access_log::{FIELDS, entries};
+use support::alb::Alb;
 use support::config::{
     any_port, forward, http_listener, https_listener, load_balancer, target_group,
 };
 use support::{backend, client, client_builder, wait_until};
 
-struct Alb {
-    lb: LoadBalancerHandle,
-    ca: LocalCa,
-    tracker: TaskTracker,
-    cancel: CancellationToken,
-    state: TempDir,
-}
-
 impl Alb {
+    /// Access logs on (5-minute files), a short idle timeout.
     async fn start(listeners: Vec<Listener>, groups: &[&TargetGroupHandle]) -> Alb {
-        support::init_tracing();
-        let state = tempfile::tempdir().unwrap();
-        let ca = LocalCa::load_or_create(&state.path().join("ca")).unwrap();
-        let (tracker, cancel) = (TaskTracker::new(), CancellationToken::new());
-        let map: HashMap<String, TargetGroupHandle> = groups
-            .iter()
-            .map(|g| (g.name().to_string(), (*g).clone()))
-            .collect();
-        for g in groups {
-            g.spawn_health_checks(&tracker, cancel.clone());
-        }
         let mut cfg = load_balancer(listeners, Duration::from_millis(500));
         cfg.access_logs = AccessLogs {
             enabled: true,
             interval: Duration::from_secs(300),
         };
-        let logs = state.path().join("access-logs");
-        let lb =
-            LoadBalancerHandle::start_with(&cfg, &map, &ca, &tracker, cancel.clone(), Some(&logs))
-                .await
-                .unwrap();
-        Alb {
-            lb,
-            ca,
-            tracker,
-            cancel,
-            state,
-        }
+        Alb::start_config(&cfg, groups).await
     }
 
     fn metric(&self, name: &str, group: Option<&str>) -> f64 {
@@ -75,13 +43,9 @@ impl Alb {
     }
 
     /// Stops everything and returns the access log lines, split into fields.
-    async fn stop(self) -> Vec<Vec<String>> {
-        self.cancel.cancel();
-        self.tracker.close();
-        tokio::time::timeout(Duration::from_secs(15), self.tracker.wait())
-            .await
-            .unwrap();
-        entries(&self.state.path().join("access-logs"))
+    async fn stop_and_read_logs(self) -> Vec<Vec<String>> {
+        let state = self.stop().await;
+        entries(&state.path().join("access-logs"))
     }
 }
 
@@ -137,7 +101,7 @@ async fn elb_generated_502_and_503_are_counted_and_logged() {
     assert_eq!(alb.metric("TargetConnectionErrorCount", Some("tg")), 1.0);
     assert_eq!(alb.metric("RequestCount", Some("empty")), 1.0);
 
-    let lines = alb.stop().await;
+    let lines = alb.stop_and_read_logs().await;
     assert_eq!(lines.len(), 3, "{lines:#?}");
     assert!(lines.iter().all(|f| f.len() == FIELDS));
     let by_status = |s: &str| {
@@ -184,7 +148,7 @@ async fn client_that_leaves_before_the_answer_is_460() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(alb.metric("HTTPCode_ELB_4XX_Count", None), 1.0);
     assert_eq!(alb.metric("HTTPCode_ELB_5XX_Count", None), 0.0);
-    let lines = alb.stop().await;
+    let lines = alb.stop_and_read_logs().await;
     assert_eq!(lines.len(), 1, "{lines:#?}");
     let f = &lines[0];
     assert_eq!(
@@ -215,7 +179,7 @@ async fn tls13_only_policy_refuses_tls12_clients() {
     assert_eq!(alb.metric("ClientTLSNegotiationErrorCount", None), 1.0);
     let resp = client(&alb.ca).get(&url).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    let lines = alb.stop().await;
+    let lines = alb.stop_and_read_logs().await;
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0][15], "TLSv1.3");
 }
@@ -247,7 +211,7 @@ async fn sni_picks_the_certificate_naming_the_host() {
             _ => assert_eq!(result.unwrap().status(), 200, "{host}"),
         }
     }
-    let lines = alb.stop().await;
+    let lines = alb.stop_and_read_logs().await;
     assert_eq!(lines.len(), 2);
     let arns: Vec<&str> = lines.iter().map(|f| f[19].as_str()).collect();
     assert!(
@@ -280,7 +244,7 @@ async fn retried_request_lists_both_targets_in_the_access_log() {
         assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
     }
     assert_eq!(alb.metric("TargetConnectionErrorCount", Some("tg")), 1.0);
-    let lines = alb.stop().await;
+    let lines = alb.stop_and_read_logs().await;
     assert_eq!(lines.len(), 2, "{lines:#?}");
     let retried = lines
         .iter()

@@ -3,80 +3,34 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use tempfile::TempDir;
-use tierlab::alb::{LoadBalancerHandle, LocalCa, ReasonCode, TargetGroupHandle, TargetState};
+use tierlab::alb::{ReasonCode, TargetGroupHandle, TargetState};
 use tierlab::config::{LoadBalancer, ProxyMode, TargetGroup, XffMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
+use support::alb::{Alb, group_of};
 use support::config::{any_port, fast_checks, forward, http_listener, load_balancer, target_group};
-use support::{BackendHandle, backend, client, wait_until};
+use support::{backend, client, wait_until};
 
 const IDLE: Duration = Duration::from_secs(30);
 
-/// A started load balancer (one HTTP listener forwarding to group `tg`).
-struct Alb {
-    lb: LoadBalancerHandle,
-    ca: LocalCa,
-    tracker: TaskTracker,
-    cancel: CancellationToken,
-    _state: TempDir,
-}
-
 impl Alb {
-    /// `tune` adjusts the load balancer config (mode, timeouts, header modes).
+    /// One HTTP listener forwarding to `group`; `tune` adjusts the load balancer config (mode,
+    /// timeouts, header modes).
     async fn start(group: &TargetGroupHandle, tune: impl FnOnce(&mut LoadBalancer)) -> Alb {
-        support::init_tracing();
-        let state = tempfile::tempdir().unwrap();
-        let ca = LocalCa::load_or_create(&state.path().join("ca")).unwrap();
-        let (tracker, cancel) = (TaskTracker::new(), CancellationToken::new());
-        group.spawn_health_checks(&tracker, cancel.clone());
-        let map = HashMap::from([(group.name().to_string(), group.clone())]);
         let mut cfg = load_balancer(vec![http_listener(any_port(), forward(group.name()))], IDLE);
         tune(&mut cfg);
-        let lb = LoadBalancerHandle::start(&cfg, &map, &ca, &tracker, cancel.clone())
-            .await
-            .unwrap();
-        Alb {
-            lb,
-            ca,
-            tracker,
-            cancel,
-            _state: state,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.lb.http_url().unwrap())
-    }
-
-    async fn stop(self) {
-        self.cancel.cancel();
-        self.tracker.close();
-        tokio::time::timeout(Duration::from_secs(15), self.tracker.wait())
-            .await
-            .expect("load balancer tasks did not stop");
+        Alb::start_config(&cfg, &[group]).await
     }
 }
 
 fn aws_mode(cfg: &mut LoadBalancer) {
     cfg.mode = ProxyMode::Aws;
-}
-
-fn group_of(cfg: TargetGroup, backends: &[&BackendHandle]) -> TargetGroupHandle {
-    let group = TargetGroupHandle::new(cfg);
-    for b in backends {
-        group.register(b.name(), b.addr);
-    }
-    group
 }
 
 /// Health checked once at registration, then only every minute: a target stays healthy

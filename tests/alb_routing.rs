@@ -3,81 +3,27 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use tempfile::TempDir;
-use tierlab::alb::{LoadBalancerHandle, LocalCa, TargetGroupHandle, TargetState};
+use tierlab::alb::{TargetGroupHandle, TargetState};
 use tierlab::config::{
     Action, Algorithm, Condition, FixedResponse, IpNet, Listener, ListenerRule, QueryPattern,
-    Redirect, RedirectStatus, TargetGroup, WeightedForward, WeightedTargetGroup,
+    Redirect, RedirectStatus, WeightedForward, WeightedTargetGroup,
 };
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
+use support::alb::{Alb, group_of};
 use support::config::{
     any_port, forward, http_listener, https_listener, load_balancer, target_group,
 };
-use support::{BackendHandle, backend, client, wait_until};
+use support::{backend, client, wait_until};
 
 const IDLE: Duration = Duration::from_secs(30);
 
-/// A started load balancer with its own CA, tasks and state directory.
-struct Alb {
-    lb: LoadBalancerHandle,
-    ca: LocalCa,
-    tracker: TaskTracker,
-    cancel: CancellationToken,
-    _state: TempDir,
-}
-
 impl Alb {
     async fn start(listeners: Vec<Listener>, groups: &[&TargetGroupHandle]) -> Alb {
-        support::init_tracing();
-        let state = tempfile::tempdir().unwrap();
-        let ca = LocalCa::load_or_create(&state.path().join("ca")).unwrap();
-        let tracker = TaskTracker::new();
-        let cancel = CancellationToken::new();
-        let map: HashMap<String, TargetGroupHandle> = groups
-            .iter()
-            .map(|g| (g.name().to_string(), (*g).clone()))
-            .collect();
-        for group in groups {
-            group.spawn_health_checks(&tracker, cancel.clone());
-        }
-        let cfg = load_balancer(listeners, IDLE);
-        let lb = LoadBalancerHandle::start(&cfg, &map, &ca, &tracker, cancel.clone())
-            .await
-            .unwrap();
-        Alb {
-            lb,
-            ca,
-            tracker,
-            cancel,
-            _state: state,
-        }
+        Alb::start_config(&load_balancer(listeners, IDLE), groups).await
     }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.lb.endpoints()[0].url)
-    }
-
-    async fn stop(self) {
-        self.cancel.cancel();
-        self.tracker.close();
-        tokio::time::timeout(Duration::from_secs(15), self.tracker.wait())
-            .await
-            .expect("load balancer tasks did not stop");
-    }
-}
-
-fn group_of(cfg: TargetGroup, backends: &[&BackendHandle]) -> TargetGroupHandle {
-    let group = TargetGroupHandle::new(cfg);
-    for b in backends {
-        group.register(b.name(), b.addr);
-    }
-    group
 }
 
 async fn healthy(group: &TargetGroupHandle, n: usize) {

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: fake backends, config builders, clients, waits.
 #![allow(dead_code, unused_imports)] // each test crate uses a different subset
 
+pub mod alb;
 pub mod backend;
 pub mod config;
 pub mod websocket;
