@@ -6,12 +6,15 @@
 //! - [`config`]: `emulator.toml` → a validated, typed [`Config`] (errors name file, line, key, value).
 //! - [`vpc`]: subnets and security groups → Docker networks and who is attached where.
 //! - [`docker`]: a thin bollard wrapper (labels, networks, images, containers, events).
-//! - [`alb`]: the load balancer: listeners, TLS (local CA), proxy, target groups, health checks.
+//! - [`alb`]: the load balancer: listeners, TLS (local CA, SNI), listener rules, routing,
+//!   target groups and health checks, the proxy with retries, its upstream pool, access logs and
+//!   metrics (map in `alb/mod.rs`).
 //! - [`ecs`]: task definitions → containers; the service controller that keeps the desired count.
 //! - [`rds`]: the database instance: container, volume, readiness.
 //! - [`lab`]: [`Lab`] wires them together: start, endpoints, status, shutdown.
 //! - [`control`]: the loopback control endpoint that `tierlab status` asks a running `up`.
 //! - [`state`]: the state directory (secrets, CA, logs).
+//! - [`cli`]: the `tierlab` command line (one library call per subcommand).
 
 pub mod alb;
 pub mod cli;
