@@ -7,7 +7,6 @@
 //!
 //! This is the seam for the later control API and dashboard.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,25 +83,8 @@ pub async fn serve(
     let json = serde_json::to_vec_pretty(&contents).expect("control file serialises");
     write_private_file(file, &json)?;
     let view = Arc::new(view);
-    tracker.spawn(async move {
-        loop {
-            let stream = tokio::select! {
-                _ = cancel.cancelled() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(_) => continue,
-                },
-            };
-            let (view, shutdown) = (view.clone(), shutdown.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    handle(req, view.clone(), shutdown.clone())
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+    crate::loopback_http::serve(listener, tracker, cancel, move |req| {
+        handle(req, view.clone(), shutdown.clone())
     });
     Ok(ControlServer {
         address,
@@ -114,7 +96,7 @@ async fn handle(
     req: Request<Incoming>,
     view: Arc<LabView>,
     shutdown: CancellationToken,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Response<Full<Bytes>> {
     const JSON: &str = "application/json";
     let mut content_type = JSON;
     let (status, body) = match (req.method(), req.uri().path()) {
@@ -132,12 +114,11 @@ async fn handle(
         }
         _ => (StatusCode::NOT_FOUND, br#"{"error":"not found"}"#.to_vec()),
     };
-    let response = Response::builder()
+    Response::builder()
         .status(status)
         .header("content-type", content_type)
         .body(Full::new(Bytes::from(body)))
-        .expect("static response parts are valid");
-    Ok(response)
+        .expect("static response parts are valid")
 }
 
 /// Reads the control file of `lab`, if a running `up` wrote one.

@@ -24,6 +24,7 @@ pub mod docker;
 pub mod ecs;
 pub mod error;
 pub mod lab;
+pub mod loopback_http;
 pub mod rds;
 pub mod state;
 pub mod vpc;

@@ -2,7 +2,6 @@
 //! The lab's control endpoint serves every load balancer's metrics too; this one lets a
 //! Prometheus scrape one load balancer at a fixed port.
 
-use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -10,7 +9,6 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -39,28 +37,9 @@ pub async fn serve(
     let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
     let bound = listener.local_addr().map_err(bind_err)?;
     let lbs: Arc<[Arc<LoadBalancerMetrics>]> = load_balancers.into();
-    let conns = tracker.clone();
-    tracker.spawn(async move {
-        loop {
-            let stream = tokio::select! {
-                _ = cancel.cancelled() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(_) => continue,
-                },
-            };
-            let lbs = lbs.clone();
-            let cancel = cancel.clone();
-            conns.spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let lbs = lbs.clone();
-                    async move { Ok::<_, Infallible>(answer(&req, &lbs)) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
-                let _ = cancel.run_until_cancelled(conn).await;
-            });
-        }
+    crate::loopback_http::serve(listener, tracker, cancel, move |req| {
+        let answer = answer(&req, &lbs);
+        async move { answer }
     });
     Ok(bound)
 }
