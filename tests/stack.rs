@@ -6,7 +6,7 @@ mod lab_support;
 
 use std::collections::HashSet;
 
-use lab_support::{DOCKER_LOCK, TestLab, client, docker, leftovers};
+use lab_support::{DOCKER_LOCK, TestLab, client, docker, get_json, leftovers, post_json};
 use serde_json::{Value, json};
 use tierlab::lab::remove_lab;
 
@@ -39,17 +39,12 @@ async fn crud_over_https_round_robin_and_data_survives_restart() {
     );
 
     // JSON API: create, read, update, list, delete.
-    let created: Value = client
-        .post(format!("{https}/api/entries"))
-        .json(&json!({"text": "first entry"}))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = post_json(
+        &client,
+        &format!("{https}/api/entries"),
+        &json!({"text": "first entry"}),
+    )
+    .await;
     let id = created["id"].as_i64().expect("created entry has an id");
     assert_eq!(created["text"], "first entry");
     let updated = client
@@ -59,24 +54,14 @@ async fn crud_over_https_round_robin_and_data_survives_restart() {
         .await
         .unwrap();
     assert_eq!(updated.status(), 200);
-    let fetched: Value = client
-        .get(format!("{https}/api/entries/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = get_json(&client, &format!("{https}/api/entries/{id}")).await;
     assert_eq!(fetched["text"], "edited");
-    let doomed: Value = client
-        .post(format!("{https}/api/entries"))
-        .json(&json!({"text": "to delete"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doomed: Value = post_json(
+        &client,
+        &format!("{https}/api/entries"),
+        &json!({"text": "to delete"}),
+    )
+    .await;
     let doomed_id = doomed["id"].as_i64().unwrap();
     assert_eq!(
         client
@@ -96,14 +81,7 @@ async fn crud_over_https_round_robin_and_data_survives_restart() {
             .status(),
         404
     );
-    let list: Vec<Value> = client
-        .get(format!("{https}/api/entries"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> = get_json(&client, &format!("{https}/api/entries")).await;
     assert!(
         list.iter().any(|e| e["id"] == id && e["text"] == "edited"),
         "list: {list:?}"
@@ -144,14 +122,7 @@ async fn crud_over_https_round_robin_and_data_survives_restart() {
     // Round robin: consecutive requests alternate between the two tasks.
     let mut served_by = Vec::new();
     for _ in 0..6 {
-        let info: Value = client
-            .get(format!("{https}/api/info"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info: Value = get_json(&client, &format!("{https}/api/info")).await;
         served_by.push(info["task"].as_str().unwrap().to_string());
     }
     let distinct: HashSet<&String> = served_by.iter().collect();
@@ -170,14 +141,11 @@ async fn crud_over_https_round_robin_and_data_survives_restart() {
     );
     let lab = test.start().await;
     let client = lab_support::client(&lab);
-    let fetched: Value = client
-        .get(format!("{}/api/entries/{id}", lab.https_url().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = get_json(
+        &client,
+        &format!("{}/api/entries/{id}", lab.https_url().unwrap()),
+    )
+    .await;
     assert_eq!(fetched["text"], "edited", "data survives down/up");
     lab.shutdown().await.unwrap();
 
@@ -185,14 +153,11 @@ async fn crud_over_https_round_robin_and_data_survives_restart() {
     remove_lab(&docker, &test.name, true).await.unwrap();
     let lab = test.start().await;
     let client = lab_support::client(&lab);
-    let list: Vec<Value> = client
-        .get(format!("{}/api/entries", lab.https_url().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> = get_json(
+        &client,
+        &format!("{}/api/entries", lab.https_url().unwrap()),
+    )
+    .await;
     assert!(
         list.is_empty(),
         "down --volumes removes the data, found {list:?}"

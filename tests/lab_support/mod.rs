@@ -163,3 +163,18 @@ pub fn client(lab: &Lab) -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// GET `url` and parse the JSON body (panics with the status on a non-JSON answer).
+pub async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url: &str) -> T {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// POST `body` as JSON to `url`; the answer must be a success with a JSON body.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let response = client.post(url).json(body).send().await.unwrap();
+    response.error_for_status().unwrap().json().await.unwrap()
+}
