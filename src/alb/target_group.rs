@@ -595,12 +595,7 @@ pub(crate) mod tests {
         for t in tg.targets().iter() {
             t.record(&CheckOutcome::Ok(200));
         }
-        let a = tg
-            .targets()
-            .iter()
-            .find(|t| t.id() == "a")
-            .cloned()
-            .unwrap();
+        let a = registered(&tg, "a");
         for _ in 0..5 {
             let headers = http::HeaderMap::new();
             assert_ne!(tg.pick_other(&headers, &a).unwrap().target().id(), "a");
@@ -611,16 +606,16 @@ pub(crate) mod tests {
         assert_eq!(only, 2, "ejected targets stay registered");
     }
 
+    /// The registered target `id` of `tg`.
+    fn registered(tg: &TargetGroupHandle, id: &str) -> Arc<Target> {
+        tg.targets().iter().find(|t| t.id() == id).cloned().unwrap()
+    }
+
     #[test]
     fn consecutive_5xx_count_resets_on_success() {
         let tg = tg();
         tg.register("a", "127.0.0.1:1000".parse().unwrap());
-        let a = tg
-            .targets()
-            .iter()
-            .find(|t| t.id() == "a")
-            .cloned()
-            .unwrap();
+        let a = registered(&tg, "a");
         assert!(!a.record_status(500, 2));
         assert!(!a.record_status(200, 2), "a success ends the run");
         assert!(!a.record_status(502, 2));
@@ -636,12 +631,7 @@ pub(crate) mod tests {
     async fn deregistered_target_drains_until_idle() {
         let tg = tg();
         tg.register("a", "127.0.0.1:1000".parse().unwrap());
-        let a = tg
-            .targets()
-            .iter()
-            .find(|t| t.id() == "a")
-            .cloned()
-            .unwrap();
+        let a = registered(&tg, "a");
         let request = a.start_request();
         assert!(tg.deregister("a"));
         assert_eq!(tg.state_of("a"), Some(Draining));
