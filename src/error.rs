@@ -54,3 +54,69 @@ impl From<crate::rds::RdsError> for Error {
         Error::Rds(Box::new(e))
     }
 }
+
+/// An error with all its sources, joined as `outer: inner: root`: the one way tierlab shows an
+/// error, in the CLI and in logs (`{e:#}` on a thiserror error shows only the outermost
+/// message). A source whose text the message already contains is not repeated.
+///
+/// ```
+/// let e = std::io::Error::other("disk full");
+/// assert_eq!(tierlab::error::chain(&e).to_string(), "disk full");
+/// ```
+pub fn chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Chain<'a> {
+    Chain(error)
+}
+
+/// [`chain`]'s result: formats lazily, so `tracing::warn!("...: {}", chain(&e))` costs nothing
+/// when the level is off.
+pub struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !shown.contains(&text) {
+                write!(f, ": {text}")?;
+                shown.push_str(": ");
+                shown.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("load balancer flask-app-alb")]
+    struct Outer(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot bind 127.0.0.1:8443")]
+    struct Middle(#[source] std::io::Error);
+
+    #[test]
+    fn chain_shows_every_source_once() {
+        let root = std::io::Error::new(std::io::ErrorKind::AddrInUse, "address in use");
+        let e = Outer(Middle(root));
+        assert_eq!(
+            chain(&e).to_string(),
+            "load balancer flask-app-alb: cannot bind 127.0.0.1:8443: address in use"
+        );
+    }
+
+    #[test]
+    fn a_source_already_in_the_message_is_not_repeated() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("failed: {0}")]
+        struct Repeats(#[source] std::io::Error);
+        let e = Repeats(std::io::Error::other("boom"));
+        assert_eq!(chain(&e).to_string(), "failed: boom");
+    }
+}

@@ -17,22 +17,7 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(error) = run(cli).await {
-        eprintln!("error: {}", chain(&error));
+        eprintln!("error: {}", tierlab::error::chain(&error));
         std::process::exit(error.exit_code());
     }
-}
-
-/// The error and its sources, joined as "outer: inner: root".
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

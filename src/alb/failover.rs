@@ -182,11 +182,8 @@ fn find_io<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
 
 /// `client error (Connect): tcp connect error: Connection refused (os error 111)`: the pool's
 /// own message says little without its sources.
-pub fn chain(e: &(dyn StdError + 'static)) -> String {
-    sources(e)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+fn chain(e: &(dyn StdError + 'static)) -> String {
+    crate::error::chain(e).to_string()
 }
 
 #[cfg(test)]

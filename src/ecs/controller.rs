@@ -263,8 +263,9 @@ impl Controller {
             Ok((id, info)) => (id, info),
             Err(e) => {
                 let message = format!(
-                    "(service {}) was unable to place a task: {e:#}",
-                    setup.service.name
+                    "(service {}) was unable to place a task: {}",
+                    setup.service.name,
+                    crate::error::chain(&e)
                 );
                 tracing::error!("{message}");
                 self.record_event(message);
@@ -334,7 +335,8 @@ impl Controller {
         {
             tracing::warn!(
                 task = task_id,
-                "could not remove the task's container: {e:#}"
+                "could not remove the task's container: {e}",
+                e = crate::error::chain(&e)
             );
         }
         let message = match reason {
@@ -391,7 +393,9 @@ impl Controller {
                         task.exited = Some(info.and_then(|i| i.exit_code));
                     }
                 }
-                Err(e) => tracing::debug!(task = %task_id, "inspect failed: {e:#}"),
+                Err(e) => {
+                    tracing::debug!(task = %task_id, "inspect failed: {e}", e = crate::error::chain(&e))
+                }
             }
         }
     }
@@ -409,7 +413,7 @@ impl Controller {
                     .remove_container(&task.container_id, true)
                     .await
             {
-                tracing::warn!(task = %task_id, "could not remove the task's container: {e:#}");
+                tracing::warn!(task = %task_id, "could not remove the task's container: {e}", e = crate::error::chain(&e));
             }
         }
         // The log streams end with their containers; give them a moment to flush.

@@ -27,7 +27,7 @@ pub async fn ship(
     cancel: CancellationToken,
 ) {
     if let Err(e) = ship_inner(&docker, &container_id, &path, &cancel).await {
-        tracing::warn!(container = %short(&container_id), path = %path.display(), "log shipping stopped: {e:#}");
+        tracing::warn!(container = %short(&container_id), path = %path.display(), "log shipping stopped: {e}", e = crate::error::chain(e.as_ref()));
     }
 }
 

@@ -120,7 +120,10 @@ impl Lab {
             Ok(()) => Ok(lab),
             Err(e) => {
                 if let Err(cleanup) = lab.stop().await {
-                    tracing::error!("cleanup after a failed start also failed: {cleanup:#}");
+                    tracing::error!(
+                        "cleanup after a failed start also failed: {cleanup}",
+                        cleanup = crate::error::chain(&cleanup)
+                    );
                 }
                 Err(e)
             }
@@ -407,7 +410,10 @@ impl Drop for Lab {
                             tokio::time::sleep(DROP_SWEEP_PAUSE).await;
                         }
                         if let Err(e) = remove_lab(&docker, &lab, false).await {
-                            eprintln!("tierlab: cleaning up lab `{lab}` on drop failed: {e:#}");
+                            eprintln!(
+                                "tierlab: cleaning up lab `{lab}` on drop failed: {e}",
+                                e = crate::error::chain(&e)
+                            );
                         }
                     }
                 }),
@@ -450,7 +456,10 @@ async fn pump_events(
             Some(Err(e)) => {
                 // Controllers also inspect their containers periodically, so a broken stream
                 // slows reaction down but loses nothing.
-                tracing::warn!("Docker event stream failed: {e:#}; reconnecting");
+                tracing::warn!(
+                    "Docker event stream failed: {e}; reconnecting",
+                    e = crate::error::chain(&e)
+                );
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 events.set(docker.container_events(&lab));
             }

@@ -54,7 +54,7 @@ pub async fn wait_ready(
         let last_output = match docker.exec(&db.container_id, &probe).await {
             Ok((0, _)) => return Ok(()),
             Ok((_, output)) => output,
-            Err(e) => format!("{e:#}"),
+            Err(e) => format!("{e}", e = crate::error::chain(&e)),
         };
         if started.elapsed() >= timeout {
             let last_output = if last_output.trim().is_empty() {
