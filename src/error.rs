@@ -11,8 +11,16 @@ pub enum Error {
     // make every `Result` of the library that large.
     #[error(transparent)]
     Docker(Box<crate::docker::DockerError>),
-    #[error("load balancer")]
+    /// The local CA (shared by the load balancers) could not be made or read.
+    #[error(transparent)]
     Alb(Box<crate::alb::AlbError>),
+    /// A load balancer of the config could not start (a port in use, a bad certificate...).
+    #[error("load balancer {name}")]
+    LoadBalancer {
+        name: String,
+        #[source]
+        source: Box<crate::alb::AlbError>,
+    },
     #[error(transparent)]
     Rds(Box<crate::rds::RdsError>),
     #[error(transparent)]

@@ -50,13 +50,14 @@ pub enum AlbError {
         #[source]
         source: rustls::Error,
     },
-    /// A listener could not bind its address; `hint` says what to change.
-    #[error("cannot bind the listener on {addr}: {hint}")]
+    /// A listener (or the metrics port) could not bind its address. The message says the cause
+    /// in plain words and the key to change ([`super::bind::explain`]); the OS error is kept in
+    /// `cause` rather than as the source, so the error chain does not repeat it in its own words.
+    #[error("cannot bind {addr}: {}", super::bind::explain(*.addr, .cause.kind(), .setting))]
     Bind {
         addr: SocketAddr,
-        hint: String,
-        #[source]
-        source: std::io::Error,
+        setting: super::bind::BindSetting,
+        cause: std::io::Error,
     },
     /// A listener forwards to a target group that was not handed to the load balancer.
     #[error("load balancer `{load_balancer}` forwards to unknown target group `{target_group}`")]
@@ -64,4 +65,27 @@ pub enum AlbError {
         load_balancer: String,
         target_group: String,
     },
+}
+
+impl AlbError {
+    /// Names load balancer `name` in a bind error made before the name was known.
+    pub fn in_load_balancer(self, name: &str) -> AlbError {
+        match self {
+            AlbError::Bind {
+                addr,
+                setting:
+                    super::bind::BindSetting::Listener {
+                        load_balancer: None,
+                    },
+                cause,
+            } => AlbError::Bind {
+                addr,
+                setting: super::bind::BindSetting::Listener {
+                    load_balancer: Some(name.to_string()),
+                },
+                cause,
+            },
+            other => other,
+        }
+    }
 }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::AlbError;
+use super::bind::BindSetting;
 use super::headers::ForwardedValues;
 use super::metrics::LoadBalancerMetrics;
 use super::observe::{ConnectionInfo, CountingIo, ListenerObserver};
@@ -66,10 +67,12 @@ impl Listener {
         route: Router,
         proxy: Proxy,
     ) -> Result<Listener, AlbError> {
-        let bind_err = |source: io::Error| AlbError::Bind {
+        let bind_err = |cause: io::Error| AlbError::Bind {
             addr,
-            hint: bind_hint(addr, &source),
-            source,
+            setting: BindSetting::Listener {
+                load_balancer: None,
+            },
+            cause,
         };
         let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
         let addr = tcp.local_addr().map_err(bind_err)?;
@@ -239,41 +242,4 @@ async fn handle(
     let pending = shared.observer.begin(&req, info);
     let response = shared.route.handle(&shared.proxy, req, ctx).await;
     pending.finish(response)
-}
-
-/// What to tell the user when `addr` cannot be bound.
-pub fn bind_hint(addr: SocketAddr, err: &io::Error) -> String {
-    let port = addr.port();
-    match err.kind() {
-        io::ErrorKind::AddrInUse => {
-            format!("port {port} is in use; change `port` of the listener in emulator.toml")
-        }
-        io::ErrorKind::PermissionDenied if port < 1024 => format!(
-            "port {port} needs root or CAP_NET_BIND_SERVICE for ports < 1024; \
-             use a port >= 1024 or grant the capability"
-        ),
-        io::ErrorKind::AddrNotAvailable => format!(
-            "{} is not an address of this machine; change `bind` of the listener in emulator.toml",
-            addr.ip()
-        ),
-        _ => err.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bind_hints_say_what_to_change() {
-        let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        let in_use = io::Error::from(io::ErrorKind::AddrInUse);
-        assert_eq!(
-            bind_hint(addr, &in_use),
-            "port 8080 is in use; change `port` of the listener in emulator.toml"
-        );
-        let low: SocketAddr = "127.0.0.1:443".parse().unwrap();
-        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
-        assert!(bind_hint(low, &denied).contains("CAP_NET_BIND_SERVICE"));
-    }
 }

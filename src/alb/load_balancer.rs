@@ -99,7 +99,8 @@ impl LoadBalancerHandle {
                 route,
                 proxy.clone(),
             );
-            bound.push((l.await?, tls.map(|t| t.certificates)));
+            let l = l.await.map_err(|e| e.in_load_balancer(&cfg.name))?;
+            bound.push((l, tls.map(|t| t.certificates)));
         }
         // 2. Access logs and the metrics port, then serve.
         let log = match (cfg.access_logs.enabled, access_log_dir) {
@@ -130,8 +131,14 @@ impl LoadBalancerHandle {
         };
         let metrics_addr = match cfg.metrics_port {
             Some(port) => Some(
-                metrics_endpoint::serve(port, vec![metrics.clone()], tracker, cancel.clone())
-                    .await?,
+                metrics_endpoint::serve(
+                    &cfg.name,
+                    port,
+                    vec![metrics.clone()],
+                    tracker,
+                    cancel.clone(),
+                )
+                .await?,
             ),
             None => None,
         };

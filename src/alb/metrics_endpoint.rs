@@ -14,25 +14,29 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::AlbError;
-use super::listener::bind_hint;
+use super::bind::BindSetting;
 use super::metrics::{self, LoadBalancerMetrics};
 
 /// Prometheus' text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Serves `load_balancers`' metrics on 127.0.0.1:`port` (0: any free port) until `cancel`.
+/// Serves `load_balancers`' metrics on 127.0.0.1:`port` (0: any free port) until `cancel`;
+/// `load_balancer` names whose `metrics-port` it is, for a bind error.
 /// Returns the bound address.
 pub async fn serve(
+    load_balancer: &str,
     port: u16,
     load_balancers: Vec<Arc<LoadBalancerMetrics>>,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) -> Result<SocketAddr, AlbError> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let bind_err = |source: std::io::Error| AlbError::Bind {
+    let bind_err = |cause: std::io::Error| AlbError::Bind {
         addr,
-        hint: bind_hint(addr, &source),
-        source,
+        setting: BindSetting::MetricsPort {
+            load_balancer: load_balancer.to_string(),
+        },
+        cause,
     };
     let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
     let bound = listener.local_addr().map_err(bind_err)?;

@@ -18,6 +18,7 @@
 //! - [`access_log`]: ALB access log lines and the background writer of their files.
 //! - [`observe`]: the per-request hook feeding both (the proxy reports each forward as a
 //!   [`observe::TargetOutcome`]); [`arn`]: fake but well-formed AWS ids.
+//! - [`bind`]: why a socket could not be bound, and the key that fixes it.
 //! - [`sni`]: picking an HTTPS listener's certificate by SNI.
 //! - [`load_balancer`]: [`LoadBalancerHandle::start`] wires a config's listeners together.
 
@@ -25,6 +26,7 @@
 
 pub mod access_log;
 pub mod arn;
+pub mod bind;
 pub mod body;
 pub mod checker;
 mod error;

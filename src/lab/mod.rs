@@ -196,7 +196,11 @@ impl Lab {
                 self.cancel.child_token(),
                 Some(&access_logs),
             )
-            .await?;
+            .await
+            .map_err(|source| Error::LoadBalancer {
+                name: lb.name.clone(),
+                source: Box::new(source),
+            })?;
             self.load_balancers.push(handle);
         }
 
