@@ -84,6 +84,27 @@ impl StateDir {
         self.lab_dir(lab).join("logs")
     }
 
+    /// Checks that files can be created under `lab`'s directory (creating it, mode 0700), so a
+    /// lab fails before it creates anything rather than half-way through its start.
+    pub fn check_writable(&self, lab: &str) -> Result<(), StateError> {
+        const ACTION: &str =
+            "cannot write (choose another with `state-dir` in [lab] or $TIERLAB_STATE_DIR)";
+        let dir = self.lab_dir(lab);
+        let unwritable = |e: StateError| StateError {
+            path: self.root.clone(),
+            action: ACTION,
+            source: e.source,
+        };
+        create_private_dir(&dir).map_err(unwritable)?;
+        let probe = dir.join(".write-check");
+        write_private_file(&probe, b"").map_err(unwritable)?;
+        fs::remove_file(&probe).map_err(|source| StateError {
+            path: self.root.clone(),
+            action: ACTION,
+            source,
+        })
+    }
+
     /// Returns the secret `name` of `lab`, generating and storing it (mode 0600) on first use.
     /// The value is never logged.
     pub fn secret(&self, lab: &str, name: &str) -> Result<String, StateError> {
@@ -155,6 +176,24 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unwritable_state_directory_is_named_with_the_key_to_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A regular file where a directory should be: unwritable even for root.
+        let file = tmp.path().join("file");
+        fs::write(&file, "").unwrap();
+        let state = StateDir::at(file.join("state"));
+        let err = state.check_writable("lab").unwrap_err();
+        assert_eq!(err.path, file.join("state"));
+        let text = crate::error::chain(&err).to_string();
+        assert!(text.contains("state-dir"), "{text}");
+        assert!(text.contains("Not a directory"), "{text}");
+        StateDir::at(tmp.path().join("ok"))
+            .check_writable("lab")
+            .unwrap();
+        assert!(!tmp.path().join("ok/labs/lab/.write-check").exists());
+    }
 
     #[test]
     fn secret_is_generated_once_with_mode_0600() {

@@ -23,9 +23,12 @@ pub use model::*;
 /// Reads and validates the config file at `path`. Relative paths in it (build contexts, PEM
 /// files, the state dir) are resolved against the file's directory.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| ConfigError::Invalid {
+        diagnostics: vec![not_utf8(path, e.as_bytes(), e.utf8_error())],
     })?;
     // `Path::new("emulator.toml").parent()` is `""`, which `absolute` refuses.
     let dir = match path.parent() {
@@ -46,6 +49,35 @@ pub fn parse(text: &str, source: &Path, base_dir: &Path) -> Result<Config, Confi
     validate::validate(file, source, base_dir, &locator).map_err(invalid)
 }
 
+/// Where a file stops being UTF-8: byte offset, line and column (counted in characters).
+fn not_utf8(path: &Path, bytes: &[u8], err: std::str::Utf8Error) -> Diagnostic {
+    let offset = err.valid_up_to();
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    // The bytes up to `offset` are valid UTF-8, so this never falls back.
+    let column = std::str::from_utf8(&before[line_start..]).map_or(0, |s| s.chars().count()) + 1;
+    let shown = bytes[offset..]
+        .iter()
+        .take(err.error_len().unwrap_or(bytes.len() - offset).min(4))
+        .map(|b| format!("0x{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Diagnostic {
+        file: path.to_path_buf(),
+        line: Some(line),
+        key_path: String::new(),
+        value: None,
+        message: format!(
+            "not valid UTF-8 at byte offset {offset} (line {line}, column {column}: {shown}); \
+             TOML files must be UTF-8, so save it as UTF-8"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +95,23 @@ mod tests {
         assert_eq!(config.source, path);
         assert_eq!(config.base_dir, dir.path());
         assert_eq!(config.lab.name, "x");
+    }
+
+    #[test]
+    fn non_utf8_names_the_byte_offset_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.toml");
+        // Latin-1 "é" (0xe9) on line 2, after "name = \"caf".
+        std::fs::write(&path, b"[lab]\nname = \"caf\xe9\"\n").unwrap();
+        let err = load(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2: not valid UTF-8 at byte offset 17 (line 2, column 12: 0xe9); \
+                 TOML files must be UTF-8, so save it as UTF-8",
+                path.display()
+            )
+        );
     }
 
     #[test]

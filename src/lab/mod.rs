@@ -1,7 +1,7 @@
 //! [`Lab`]: the whole architecture running, started from a config and stopped again.
 //!
 //! `Lab::start` brings the tiers up bottom to top, each step waiting on a condition:
-//! 1. state directory and local CA;
+//! 1. state directory (writable, checked first) and local CA;
 //! 2. Docker: clear leftovers, networks, images;
 //! 3. databases, until they accept connections;
 //! 4. target groups and health checks;
@@ -101,7 +101,9 @@ impl Lab {
                 .as_deref()
                 .or(config.lab.state_dir.as_deref()),
         );
-        // 1. The local CA (trusted once, shared by labs).
+        // 1. A writable state directory (checked before anything is created), and the local
+        //    CA (trusted once, shared by labs).
+        state.check_writable(&config.lab.name)?;
         let ca = LocalCa::load_or_create(&state.ca_dir())?;
         let mut lab = Lab {
             config: Arc::new(config),
