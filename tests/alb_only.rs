@@ -133,7 +133,7 @@ async fn load_balancer_only_lab_balances_counts_and_logs() {
     )
     .await
     .unwrap();
-    let body = tierlab::control::request(control.address, Method::GET, "/metrics")
+    let body = tierlab::control::request(control.control_file(), Method::GET, "/metrics")
         .await
         .unwrap();
     let text = String::from_utf8(body.to_vec()).unwrap();

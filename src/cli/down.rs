@@ -18,7 +18,7 @@ pub async fn run(config: &Config, volumes: bool) -> Result<(), Error> {
     let state = StateDir::resolve(config.lab.state_dir.as_deref());
     let control_file = state.control_file(lab);
     if let Some(running) = control::read_control_file(&control_file)
-        && control::request(running.address, http::Method::POST, "/shutdown")
+        && control::request(&running, http::Method::POST, "/shutdown")
             .await
             .is_ok()
     {

@@ -79,6 +79,9 @@ fn load(path: &std::path::Path) -> Result<Config, Error> {
 
 fn validate(path: &std::path::Path) -> Result<(), Error> {
     let config = load(path)?;
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
     println!(
         "{}: ok — lab `{}`: {} load balancer(s), {} target group(s), {} service(s), {} database(s)",
         path.display(),

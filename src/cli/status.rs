@@ -14,7 +14,7 @@ use super::table;
 pub async fn run(config: &Config, as_json: bool) -> Result<(), Error> {
     let state = StateDir::resolve(config.lab.state_dir.as_deref());
     let running = match control::read_control_file(&state.control_file(&config.lab.name)) {
-        Some(file) => control::request(file.address, http::Method::GET, "/status")
+        Some(file) => control::request(&file, http::Method::GET, "/status")
             .await
             .ok(),
         None => None,

@@ -75,7 +75,7 @@ async fn refuse_if_running(control_file: &Path, lab: &str) -> Result<(), Error> 
     let Some(existing) = control::read_control_file(control_file) else {
         return Ok(());
     };
-    match control::request(existing.address, http::Method::GET, "/status").await {
+    match control::request(&existing, http::Method::GET, "/status").await {
         Ok(_) => Err(Error::Control(ControlError::Request {
             addr: existing.address,
             message: format!(

@@ -11,6 +11,7 @@ mod locate;
 mod model;
 mod path;
 mod read;
+mod security;
 mod suggest;
 mod validate;
 mod wire;
@@ -19,6 +20,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, Diagnostic};
 pub use model::*;
+pub use security::{egress_allows, ingress_allows, sg_allows};
 
 /// Reads and validates the config file at `path`. Relative paths in it (build contexts, PEM
 /// files, the state dir) are resolved against the file's directory.

@@ -26,6 +26,9 @@ pub struct Config {
     pub task_definitions: BTreeMap<String, TaskDefinition>,
     pub services: BTreeMap<String, Service>,
     pub databases: BTreeMap<String, Database>,
+    /// What loads but will not work as written (e.g. a service cut off from a database it
+    /// refers to): shown by `validate` and logged by `up`, never an error.
+    pub warnings: Vec<super::error::Diagnostic>,
 }
 
 /// `[lab]`: settings of the emulator itself, not of the emulated AWS account.

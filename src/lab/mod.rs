@@ -104,6 +104,9 @@ impl Lab {
         // 1. A writable state directory (checked before anything is created), and the local
         //    CA (trusted once, shared by labs).
         state.check_writable(&config.lab.name)?;
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
         let ca = LocalCa::load_or_create(&state.ca_dir())?;
         let mut lab = Lab {
             config: Arc::new(config),

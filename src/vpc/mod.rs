@@ -10,12 +10,10 @@
 //!   groups may reach (checked both ways, as AWS does: the task's egress and the database's
 //!   ingress). Take the rule out of `db-sg` and the tasks are no longer attached to the DB network.
 
-mod security;
-
 use crate::config::{Config, Database, DefaultRoute, Service};
 use crate::docker::{NetworkAttachment, NetworkSpec, labels};
 
-pub use security::sg_allows;
+pub use crate::config::sg_allows;
 
 /// Docker name of the network that stands for `subnet` in `lab`.
 pub fn network_name(lab: &str, subnet: &str) -> String {

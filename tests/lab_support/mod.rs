@@ -115,15 +115,9 @@ impl TestLab {
     }
 }
 
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+/// The error with all its causes, as tierlab shows errors.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    tierlab::error::chain(e).to_string()
 }
 
 /// A Docker client; fails the test (never skips it) when no engine answers.

@@ -12,6 +12,7 @@ mod lab;
 mod listener_rules;
 mod listeners;
 mod load_balancers;
+mod reachability;
 mod rules;
 mod security_groups;
 mod services;
@@ -41,8 +42,12 @@ pub fn validate(
     locator: &Locator,
 ) -> Result<Config, Vec<Diagnostic>> {
     let mut cx = Ctx::new(source, base_dir);
-    let config = build(&mut cx, &file, source, base_dir);
+    let mut config = build(&mut cx, &file, source, base_dir);
     if cx.diagnostics.is_empty() {
+        config.warnings = reachability::warnings(&config);
+        for w in &mut config.warnings {
+            w.line = locator.line_of(&w.key_path);
+        }
         return Ok(config);
     }
     let mut diagnostics = cx.diagnostics;
@@ -119,5 +124,6 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
         task_definitions,
         services,
         databases,
+        warnings: Vec::new(),
     }
 }

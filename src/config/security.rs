@@ -1,24 +1,34 @@
 //! Security group evaluation: may traffic on a port flow from one set of groups to another?
+//! Pure functions of the typed config, used by the VPC (which networks a task joins) and by
+//! validation (warning that a service cannot reach a database it refers to).
 
-use crate::config::{Config, SgPeer, SgRule};
+use super::model::{Config, SgPeer, SgRule};
 
 /// True when a member of `from` may open a connection to a member of `to` on `port`: one of
 /// `from`'s egress rules allows it towards `to` and one of `to`'s ingress rules allows it from
 /// `from`. Security groups are stateful, so replies need no rule.
 pub fn sg_allows(config: &Config, from: &[String], to: &[String], port: u16) -> bool {
-    let egress = from.iter().any(|group| {
+    egress_allows(config, from, to, port) && ingress_allows(config, from, to, port)
+}
+
+/// True when one of `from`'s egress rules allows `port` towards a member of `to`.
+pub fn egress_allows(config: &Config, from: &[String], to: &[String], port: u16) -> bool {
+    from.iter().any(|group| {
         config.security_groups[group]
             .egress
             .iter()
             .any(|rule| rule_matches(config, rule, port, to))
-    });
-    let ingress = to.iter().any(|group| {
+    })
+}
+
+/// True when one of `to`'s ingress rules allows `port` from a member of `from`.
+pub fn ingress_allows(config: &Config, from: &[String], to: &[String], port: u16) -> bool {
+    to.iter().any(|group| {
         config.security_groups[group]
             .ingress
             .iter()
             .any(|rule| rule_matches(config, rule, port, from))
-    });
-    egress && ingress
+    })
 }
 
 /// A rule matches when it covers the port and names one of the peer groups, or a CIDR that

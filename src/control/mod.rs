@@ -5,7 +5,10 @@
 //! - `GET /metrics` → every load balancer's CloudWatch-named metrics, Prometheus text format.
 //! - `POST /shutdown` → asks `up` to stop the lab, as Ctrl-C would.
 //!
-//! This is the seam for the later control API and dashboard.
+//! Every call needs the lab's credential, and browsers' cross-origin requests are refused
+//! ([`auth`]). This is the seam for the later control API and dashboard.
+
+pub mod auth;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,19 +41,41 @@ pub enum ControlError {
     Request { addr: SocketAddr, message: String },
 }
 
-/// What `up` writes so other commands can find it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// What `up` writes (mode 0600) so other commands can find it and prove they may use it.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct ControlFile {
     pub pid: u32,
     pub address: SocketAddr,
     pub config: String,
     pub started_at: String,
+    /// The bearer token every call must carry ([`auth`]); never logged.
+    pub token: String,
+}
+
+impl std::fmt::Debug for ControlFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlFile")
+            .field("pid", &self.pid)
+            .field("address", &self.address)
+            .field("config", &self.config)
+            .field("started_at", &self.started_at)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The running control server; the control file is removed when it is dropped.
 pub struct ControlServer {
     pub address: SocketAddr,
     file: PathBuf,
+    contents: ControlFile,
+}
+
+impl ControlServer {
+    /// What the control file says: the address and the credential a client needs.
+    pub fn control_file(&self) -> &ControlFile {
+        &self.contents
+    }
 }
 
 impl Drop for ControlServer {
@@ -79,26 +104,49 @@ pub async fn serve(
         address,
         config: view.config_source(),
         started_at: crate::ecs::now_rfc3339(),
+        token: auth::new_token(),
     };
     let json = serde_json::to_vec_pretty(&contents).expect("control file serialises");
     write_private_file(file, &json)?;
     let view = Arc::new(view);
+    let token: Arc<str> = contents.token.as_str().into();
     crate::loopback_http::serve(listener, tracker, cancel, move |req| {
-        handle(req, view.clone(), shutdown.clone())
+        let refused = auth::authorize(req.headers(), address.port(), &token).err();
+        handle(req, refused, view.clone(), shutdown.clone())
     });
     Ok(ControlServer {
         address,
         file: file.to_path_buf(),
+        contents,
     })
 }
 
 async fn handle(
     req: Request<Incoming>,
+    refused: Option<auth::Refusal>,
     view: Arc<LabView>,
     shutdown: CancellationToken,
 ) -> Response<Full<Bytes>> {
     const JSON: &str = "application/json";
     let mut content_type = JSON;
+    if let Some(refusal) = refused {
+        tracing::warn!(
+            method = %req.method(),
+            path = req.uri().path(),
+            "control endpoint refused a request: {}",
+            refusal.message()
+        );
+        let body = serde_json::json!({
+            "__type": refusal.code(),
+            "message": refusal.message(),
+        });
+        return Response::builder()
+            .status(refusal.status())
+            .header("content-type", JSON)
+            .header("www-authenticate", "Bearer realm=\"tierlab\"")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("static response parts are valid");
+    }
     let (status, body) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/status") => (
             StatusCode::OK,
@@ -127,8 +175,14 @@ pub fn read_control_file(path: &Path) -> Option<ControlFile> {
     serde_json::from_str(&text).ok()
 }
 
-/// Sends one request to a control endpoint and returns the response body.
-pub async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<Bytes, ControlError> {
+/// Sends one request, with the credential, to the control endpoint `file` names and returns the
+/// response body.
+pub async fn request(
+    file: &ControlFile,
+    method: Method,
+    path: &str,
+) -> Result<Bytes, ControlError> {
+    let addr = file.address;
     let failed = |message: String| ControlError::Request { addr, message };
     let exchange = async {
         let stream = TcpStream::connect(addr)
@@ -142,6 +196,7 @@ pub async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<Byt
             .method(method)
             .uri(path)
             .header("host", addr.to_string())
+            .header("authorization", format!("Bearer {}", file.token))
             .body(Full::new(Bytes::new()))
             .expect("static request parts are valid");
         let response = sender
@@ -158,7 +213,8 @@ pub async fn request(addr: SocketAddr, method: Method, path: &str) -> Result<Byt
         if status.is_success() {
             Ok(body)
         } else {
-            Err(failed(format!("HTTP {status}")))
+            let said = String::from_utf8_lossy(&body);
+            Err(failed(format!("HTTP {status}: {}", said.trim())))
         }
     };
     tokio::time::timeout(CLIENT_TIMEOUT, exchange)
