@@ -11,20 +11,30 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/docker-engine.sh
 scripts/base-image.sh
 
-# build_if_missing TAG CONTEXT: the image/build pairs of emulator.toml.
+# context_hash DIR: a hash of every file in a build context (names and contents), so an image
+# built from an older context is rebuilt, not reused.
+context_hash() {
+    (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+
+# build_if_missing TAG CONTEXT: the image/build pairs of emulator.toml; rebuilt when its context
+# changed since it was built (the image carries the context's hash as a label).
 build_if_missing() {
     local tag="$1" context="$2"
     grep -qF "\"$tag\"" emulator.toml ||
         echo "warning: $tag is not in emulator.toml any more; update scripts/test.sh" >&2
-    if docker image inspect "$tag" >/dev/null 2>&1; then
-        echo "image $tag: present"
+    local hash built
+    hash="$(context_hash "$context")"
+    built="$(docker image inspect -f '{{ index .Config.Labels "tierlab.context-hash" }}' "$tag" 2>/dev/null || true)"
+    if [ "$built" = "$hash" ]; then
+        echo "image $tag: present (context $hash)"
         return
     fi
-    echo "image $tag: building from $context"
+    echo "image $tag: building from $context (context $hash${built:+, was $built})"
     local started=$SECONDS
     # Quiet unless it fails: the legacy builder's deprecation banner is noise in CI logs.
     local out
-    if ! out="$(docker build -t "$tag" "$context" 2>&1)"; then
+    if ! out="$(docker build --label "tierlab.context-hash=$hash" -t "$tag" "$context" 2>&1)"; then
         echo "$out" | tail -n 40 >&2
         echo "error: docker build -t $tag $context failed" >&2
         exit 1
