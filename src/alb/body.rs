@@ -23,11 +23,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::oneshot;
+// tokio's clock, so that tests with paused time see the same progress as the proxy's timers.
+use tokio::time::Instant;
 
 /// The request body sent to a target.
 #[derive(Debug)]
