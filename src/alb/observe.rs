@@ -397,7 +397,7 @@ impl Drop for Pending {
             request_creation_time: fields.created,
             actions: "-",
             redirect_url: None,
-            error_reason: None,
+            error_reason: Some(Failure::ClientClosed.as_str()),
             tried: Vec::new(),
             conn_trace_id: self.conn.id,
         });
