@@ -109,7 +109,9 @@ async fn read_head(io: &mut Box<dyn Io>) -> Option<(u16, Vec<(String, String)>)>
 async fn exchange(dial: &Dial, raw: &[u8]) -> (u16, Vec<(String, String)>) {
     let mut io = dial.open(false).await;
     io.write_all(raw).await.unwrap();
-    read_head(&mut io).await.expect("connection closed without a response")
+    read_head(&mut io)
+        .await
+        .expect("connection closed without a response")
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -130,7 +132,10 @@ async fn invalid_chunk(dial: &Dial, path: &str) -> u16 {
     io.write_all(b"9\r\n{\"text\":\"\r\nzz\r\nabc\r\n0\r\n\r\n")
         .await
         .unwrap();
-    read_head(&mut io).await.expect("no answer to a bad chunk").0
+    read_head(&mut io)
+        .await
+        .expect("no answer to a bad chunk")
+        .0
 }
 
 /// The head of a 100000-byte upload and 1000 bytes of it, then the client leaves: FIN, or RST
@@ -250,7 +255,10 @@ async fn malformed_and_abandoned_uploads_never_count_against_targets() {
     assert_serving(&dial).await;
 
     let requests = 2 * TIMES + 3;
-    assert_eq!(metric(&metrics, "HTTPCode_ELB_4XX_Count"), (2 * TIMES) as f64);
+    assert_eq!(
+        metric(&metrics, "HTTPCode_ELB_4XX_Count"),
+        (2 * TIMES) as f64
+    );
     assert_eq!(metric(&metrics, "HTTPCode_ELB_5XX_Count"), 0.0);
     assert_eq!(metric(&metrics, "HTTPCode_Target_5XX_Count"), 0.0);
     assert_eq!(metric(&metrics, "HTTPCode_Target_2XX_Count"), 3.0);
@@ -308,8 +316,13 @@ async fn a_client_that_stalls_its_body_gets_408_and_the_target_keeps_its_health(
         io.write_all(b"xx").await.unwrap();
         tokio::time::sleep(idle / 2).await;
     }
-    let (status, headers) = read_head(&mut io).await.expect("no answer to a slow upload");
-    assert_eq!((status, header(&headers, "content-length")), (200, Some("3")));
+    let (status, headers) = read_head(&mut io)
+        .await
+        .expect("no answer to a slow upload");
+    assert_eq!(
+        (status, header(&headers, "content-length")),
+        (200, Some("3"))
+    );
 
     assert_untouched(&group, changes, "after stalled bodies");
     assert_serving(&dial).await;
@@ -414,7 +427,11 @@ async fn host_rules_absolute_form_and_head_limits_hold_on_every_listener() {
             "GET / HTTP/1.1\r\nHost: a.example\r\nX-Big: {}\r\n\r\n",
             "x".repeat(17 * 1024)
         );
-        assert_eq!(exchange(dial, big.as_bytes()).await.0, 400, "oversized head");
+        assert_eq!(
+            exchange(dial, big.as_bytes()).await.0,
+            400,
+            "oversized head"
+        );
     }
     assert_eq!(a.hits() + b.hits(), 0, "nothing refused reached a target");
     // HTTP/1.0 may omit Host.
@@ -514,7 +531,10 @@ async fn client_faults_on_the_default_stack_stop_no_task() {
         .filter(|e| e.message.contains("has stopped"))
         .collect();
     assert!(stops.is_empty(), "{stops:#?}");
-    assert_eq!(metric(&metrics, "HTTPCode_ELB_4XX_Count"), (2 * TIMES) as f64);
+    assert_eq!(
+        metric(&metrics, "HTTPCode_ELB_4XX_Count"),
+        (2 * TIMES) as f64
+    );
     assert_eq!(metric(&metrics, "HTTPCode_ELB_5XX_Count"), 0.0);
     assert_eq!(metric(&metrics, "HTTPCode_Target_5XX_Count"), 0.0);
 
