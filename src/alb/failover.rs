@@ -222,7 +222,8 @@ pub fn classify(err: &UpstreamError) -> Failure {
             _ => Failure::ClosedBeforeResponse("connection closed before any response".to_string()),
         },
         UpstreamError::InvalidResponse(e) => Failure::BadResponse(chain(e)),
-        // Our side (the client's body failed mid-upload): sorted by its cause, as before.
+        // Our side. A client body that failed is told apart by `blame`, from the body's own
+        // record (hyper's error here may not say so); anything else is sorted by its cause.
         UpstreamError::Request(e) => classify_sent(e),
     }
 }
