@@ -477,6 +477,55 @@ pub fn error_page(status: StatusCode) -> Response<ProxyBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alb::health::{CheckOutcome, TargetState};
+    use crate::alb::target_group::tests::config;
+    use crate::config::XffMode;
+
+    fn proxy() -> Proxy {
+        Proxy::new(ProxySettings {
+            idle_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(1),
+            xff_mode: XffMode::Append,
+            mode: ProxyMode::Tierlab,
+        })
+    }
+
+    #[tokio::test]
+    async fn client_faults_never_reach_outlier_detection() {
+        let group = TargetGroupHandle::new(config());
+        let target = Arc::clone(&group.targets()[0]);
+        target.record(&CheckOutcome::Ok(200));
+        assert_eq!(target.state(), TargetState::Healthy);
+        let proxy = proxy();
+        for failure in [
+            Failure::MalformedBody,
+            Failure::ClientClosed,
+            Failure::ClientTimeout,
+        ] {
+            for _ in 0..20 {
+                proxy.after_failure(&group, &target, &failure);
+            }
+        }
+        assert_eq!(
+            target.state(),
+            TargetState::Healthy,
+            "no client fault counts"
+        );
+        // Four of the target's own 502s then a client fault: the run is not broken by it, and
+        // the fifth 5xx of the target's ejects it.
+        let garbage = Failure::BadResponse("not HTTP".into());
+        for _ in 0..4 {
+            proxy.after_failure(&group, &target, &garbage);
+        }
+        proxy.after_failure(&group, &target, &Failure::ClientClosed);
+        assert_eq!(target.state(), TargetState::Healthy);
+        proxy.after_failure(&group, &target, &garbage);
+        assert_eq!(
+            target.state(),
+            TargetState::Unhealthy,
+            "5 of its own eject it"
+        );
+    }
 
     #[test]
     fn the_idle_timeout_runs_from_the_last_data() {

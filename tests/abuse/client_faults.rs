@@ -9,6 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use futures_util::{StreamExt, stream};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tierlab::alb::metrics::{LoadBalancerMetrics, render};
@@ -24,9 +29,13 @@ use crate::lab_support::{DOCKER_LOCK, TestLab, docker, leftovers};
 use crate::support::access_log::{FIELDS, entries};
 use crate::support::alb::{Alb, group_of};
 use crate::support::config::{
-    any_port, forward, http_listener, load_balancer, redirect_to_https, target_group,
+    any_port, forward, http_listener, https_listener, load_balancer, redirect_to_https,
+    target_group,
 };
 use crate::support::{BackendHandle, backend, wait_until};
+
+/// Request bodies of the HTTP/2 client.
+type H2Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// Each kind of client fault is sent this many times (the numbers).
 const TIMES: usize = 50;
@@ -47,8 +56,14 @@ enum Dial {
 }
 
 impl Dial {
-    /// An HTTPS listener at `addr` whose certificate `ca_pem` signed (for `localhost`).
+    /// An HTTPS listener at `addr` whose certificate `ca_pem` signed (for `localhost`),
+    /// spoken to in HTTP/1.1.
     fn tls(addr: SocketAddr, ca_pem: &str) -> Dial {
+        Dial::tls_alpn(addr, ca_pem, b"http/1.1")
+    }
+
+    /// [`Dial::tls`] offering only `alpn` (`h2` for HTTP/2).
+    fn tls_alpn(addr: SocketAddr, ca_pem: &str, alpn: &[u8]) -> Dial {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut roots = rustls::RootCertStore::empty();
         roots
@@ -57,7 +72,7 @@ impl Dial {
         let mut config = rustls::ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![alpn.to_vec()];
         Dial::Tls(addr, TlsConnector::from(Arc::new(config)))
     }
 
@@ -338,6 +353,63 @@ async fn a_client_that_stalls_its_body_gets_408_and_the_target_keeps_its_health(
             .filter(|f| f[8] == "408")
             .all(|f| f[9] == "-" && f[24] == "ClientTimeout")
     );
+}
+
+#[tokio::test]
+async fn http2_uploads_the_client_cancels_never_count_against_targets() {
+    let a = Arc::new(backend().name("a").run().await);
+    let b = Arc::new(backend().name("b").run().await);
+    let group = group_of(rarely_checked("tg"), &[&a, &b]);
+    let cfg = load_balancer(
+        vec![https_listener(any_port(), forward("tg"))],
+        Duration::from_secs(60),
+    );
+    let alb = Alb::start_config(&cfg, &[&group]).await;
+    wait_until(&group, "2 healthy", |g| g.healthy_count() == 2).await;
+    let metrics = alb.lb.metrics();
+    let changes = *group.changes().borrow();
+    let dial = Dial::tls_alpn(alb.lb.endpoints()[0].addr, alb.ca.cert_pem(), b"h2");
+    let (mut h2, conn) = hyper::client::conn::http2::handshake::<_, _, H2Body>(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(dial.open(false).await),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+
+    const CANCELLED: usize = 10;
+    for i in 0..CANCELLED {
+        // The upload's first part, then (once a target got the request: the load balancer is
+        // forwarding it) the client's body fails, and its HTTP/2 stream is reset.
+        let hits = a.hits() + b.hits();
+        let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
+        let first = stream::once(async { Ok(Frame::data(Bytes::from_static(b"{\"a\":"))) });
+        let fail = stream::once(async move {
+            let started = Instant::now();
+            while a2.hits() + b2.hits() == hits && started.elapsed() < DEADLINE {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(std::io::Error::other("the client gave up"))
+        });
+        let body = BodyExt::boxed_unsync(StreamBody::new(first.chain(fail).boxed()));
+        let req = http::Request::post("https://localhost/upload")
+            .body(body)
+            .unwrap();
+        h2.ready().await.unwrap();
+        let sent = tokio::time::timeout(DEADLINE, h2.send_request(req)).await;
+        assert!(sent.unwrap().is_err(), "upload {i} went through");
+    }
+    wait_metric(&metrics, "HTTPCode_ELB_4XX_Count", CANCELLED as f64).await;
+    assert_untouched(&group, changes, "after cancelled HTTP/2 uploads");
+    let empty = http_body_util::Empty::new().map_err(|never| match never {});
+    let ok = http::Request::get("https://localhost/ok")
+        .body(BodyExt::boxed_unsync(empty))
+        .unwrap();
+    h2.ready().await.unwrap();
+    assert_eq!(h2.send_request(ok).await.unwrap().status(), 200);
+    assert_eq!(metric(&metrics, "HTTPCode_ELB_5XX_Count"), 0.0);
+    assert_eq!(metric(&metrics, "HTTPCode_Target_5XX_Count"), 0.0);
+    alb.stop().await;
 }
 
 #[tokio::test]
