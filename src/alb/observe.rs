@@ -4,6 +4,10 @@
 //! The proxy reports how it forwarded a request by putting a [`TargetOutcome`] in the response's
 //! extensions; everything else is seen here. A request whose future is dropped before it
 //! produced a response (the client went away first) is counted and logged with ALB's 460.
+//! Client faults (a request refused before routing, see [`Refused`], or a malformed, abandoned
+//! or stalled upload) count as the load balancer's 4XX, never as a target's, and name
+//! themselves in the access log's `error_reason` (`DuplicateHostHeader`, `ClientMalformedBody`,
+//! `ClientClosedConnection`, `ClientTimeout`, ...).
 
 use std::io;
 use std::net::SocketAddr;
@@ -48,7 +52,8 @@ pub struct TargetOutcome {
     pub answered_at: Option<Instant>,
     /// `target`'s status; `None` when it gave no response.
     pub status: Option<u16>,
-    /// Why `target` gave no response, or why none was tried (503, 400).
+    /// Why `target` gave no response, or why none was tried (503); a client fault (400, 408,
+    /// 460) is also logged as `error_reason`.
     pub error: Option<Failure>,
     /// Targets tried before `target` that failed (tierlab's retry), in order, with why.
     pub earlier: Vec<(SocketAddr, Failure)>,
