@@ -142,6 +142,10 @@ impl Drop for Reclaimable {
     }
 }
 
+/// A client that has sent nothing of its body for this long, while the load balancer waits
+/// for more, has stalled: a target that gives up on it (closes the connection) is not at fault.
+pub const STALLED_AFTER: Duration = Duration::from_secs(1);
+
 /// How the client's body stands, as far as the load balancer has read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientBody {
@@ -152,6 +156,8 @@ pub enum ClientBody {
     Flowing,
     /// The load balancer is waiting for the client to send more.
     Awaited,
+    /// Waiting for the client, which has sent nothing of its body for [`STALLED_AFTER`].
+    Stalled,
     /// The client's framing is invalid (a bad chunk size or chunk line): ALB's 400.
     Malformed,
     /// The client closed or reset its connection before the body's end: ALB's 460.
@@ -175,7 +181,8 @@ impl ClientBody {
         match self {
             ClientBody::Whole => 0,
             ClientBody::Flowing => 1,
-            ClientBody::Awaited => 2,
+            // Never stored: derived from `Awaited` and the time since the last data.
+            ClientBody::Awaited | ClientBody::Stalled => 2,
             ClientBody::Malformed => 3,
             ClientBody::Gone => 4,
         }
@@ -193,7 +200,18 @@ impl ClientBody {
 
     /// Whether the body still has to come (it neither ended nor failed).
     fn is_open(self) -> bool {
-        matches!(self, ClientBody::Flowing | ClientBody::Awaited)
+        matches!(
+            self,
+            ClientBody::Flowing | ClientBody::Awaited | ClientBody::Stalled
+        )
+    }
+
+    /// `Awaited` turns `Stalled` once the client has been silent for [`STALLED_AFTER`].
+    fn after_silence(self, silent: Duration) -> ClientBody {
+        match self {
+            ClientBody::Awaited if silent >= STALLED_AFTER => ClientBody::Stalled,
+            other => other,
+        }
     }
 }
 
@@ -205,9 +223,12 @@ pub struct BodyWatch(Option<Arc<Watched>>);
 impl BodyWatch {
     /// The body's state now.
     pub fn state(&self) -> ClientBody {
-        self.0.as_ref().map_or(ClientBody::Whole, |w| {
-            ClientBody::from_code(w.state.load(Ordering::Acquire))
-        })
+        let Some(w) = self.0.as_ref() else {
+            return ClientBody::Whole;
+        };
+        let state = ClientBody::from_code(w.state.load(Ordering::Acquire));
+        let silent_since = self.last_progress().unwrap_or(w.since);
+        state.after_silence(silent_since.elapsed())
     }
 
     /// When the client last sent part of the body; `None` for no body or none yet.
@@ -358,6 +379,17 @@ mod tests {
         let watch = OutBody::Empty.watch();
         assert_eq!(watch.state(), ClientBody::Whole);
         assert_eq!(watch.last_progress(), None);
+    }
+
+    #[test]
+    fn a_client_silent_for_a_while_has_stalled() {
+        let awaited = ClientBody::Awaited;
+        assert_eq!(awaited.after_silence(Duration::from_millis(10)), awaited);
+        assert_eq!(awaited.after_silence(STALLED_AFTER), ClientBody::Stalled);
+        // Only a body still waited for stalls.
+        for other in [ClientBody::Flowing, ClientBody::Whole, ClientBody::Gone] {
+            assert_eq!(other.after_silence(STALLED_AFTER * 10), other);
+        }
     }
 
     #[test]

@@ -190,8 +190,10 @@ pub fn may_retry(mode: ProxyMode, method: &Method, failure: &Failure, body_whole
 
 /// Whose fault a failed attempt is, given how the client's body went: a malformed body is a
 /// 400, a client that left mid-body a 460, whatever the target connection reported (hyper
-/// reports our body's failure as its own, or the connection as closed); no answer within the
-/// idle timeout while waiting on the client's body is the client's 408. Everything else stays
+/// reports our body's failure as its own, or the connection as closed). No answer within the
+/// idle timeout while waiting on the client's body is the client's 408; so is a target closing
+/// the connection on a client that stalled its body (a server's own body-read timeout, shorter
+/// than the load balancer's, must not make stalling clients eject it). Everything else stays
 /// the target's.
 pub fn blame(failure: Failure, body: ClientBody) -> Failure {
     match (body, &failure) {
@@ -199,7 +201,10 @@ pub fn blame(failure: Failure, body: ClientBody) -> Failure {
         (_, f) if f.nothing_sent() => failure,
         (ClientBody::Malformed, _) => Failure::MalformedBody,
         (ClientBody::Gone, _) => Failure::ClientClosed,
-        (ClientBody::Awaited, Failure::ResponseTimeout) => Failure::ClientTimeout,
+        (ClientBody::Awaited | ClientBody::Stalled, Failure::ResponseTimeout) => {
+            Failure::ClientTimeout
+        }
+        (ClientBody::Stalled, Failure::ClosedBeforeResponse(_)) => Failure::ClientTimeout,
         _ => failure,
     }
 }
@@ -440,14 +445,23 @@ mod tests {
     #[test]
     fn a_timeout_waiting_on_the_clients_body_is_the_clients() {
         let timeout = Failure::ResponseTimeout;
-        assert_eq!(
-            blame(timeout.clone(), ClientBody::Awaited),
-            Failure::ClientTimeout
-        );
+        for body in [ClientBody::Awaited, ClientBody::Stalled] {
+            assert_eq!(blame(timeout.clone(), body), Failure::ClientTimeout);
+        }
         // The target not taking the body, or not answering a whole one: the target's.
         for body in [ClientBody::Flowing, ClientBody::Whole] {
             assert_eq!(blame(timeout.clone(), body), timeout);
         }
+    }
+
+    #[test]
+    fn a_target_giving_up_on_a_stalled_client_is_not_at_fault() {
+        assert_eq!(blame(reset(), ClientBody::Stalled), Failure::ClientTimeout);
+        // A moment's wait on an active client: a reset then is the target's.
+        assert_eq!(blame(reset(), ClientBody::Awaited), reset());
+        // Garbage is the target's whatever the client did.
+        let garbage = Failure::BadResponse("x".into());
+        assert_eq!(blame(garbage.clone(), ClientBody::Stalled), garbage);
     }
 
     #[test]

@@ -355,6 +355,85 @@ async fn a_client_that_stalls_its_body_gets_408_and_the_target_keeps_its_health(
     );
 }
 
+/// A target with its own body-read timeout, shorter than the load balancer's idle timeout: it
+/// answers health checks, and resets any connection whose sender has been silent for 1.5 s
+/// (gunicorn's sync workers, nginx's `client_body_timeout` and the like give up similarly).
+async fn impatient_target() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let read =
+                        tokio::time::timeout(Duration::from_millis(1500), socket.read(&mut buf));
+                    match read.await {
+                        Ok(Ok(0) | Err(_)) => return,
+                        Ok(Ok(n)) if buf[..n].starts_with(b"GET /health ") => {
+                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                            let _ = socket.write_all(ok).await;
+                        }
+                        Ok(Ok(_)) => {}
+                        Err(_silent) => {
+                            let _ = socket.set_zero_linger();
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn a_target_giving_up_on_stalled_clients_is_not_ejected() {
+    let (a, a_task) = impatient_target().await;
+    let (b, b_task) = impatient_target().await;
+    let group = TargetGroupHandle::new(rarely_checked("tg"));
+    group.register("a", a);
+    group.register("b", b);
+    let cfg = load_balancer(
+        vec![http_listener(any_port(), forward("tg"))],
+        Duration::from_secs(60),
+    );
+    let alb = Alb::start_config(&cfg, &[&group]).await;
+    wait_until(&group, "2 healthy", |g| g.healthy_count() == 2).await;
+    let dial = Dial::Plain(alb.lb.endpoints()[0].addr);
+    let metrics = alb.lb.metrics();
+    let changes = *group.changes().borrow();
+
+    // Six stalls per target (its `outlier-consecutive-5xx` is 5), all at once: each target
+    // resets the connection after 1.5 s of silence, long before the 60 s idle timeout.
+    let stalls: Vec<_> = (0..12)
+        .map(|_| {
+            let dial = dial.clone();
+            tokio::spawn(async move {
+                let mut io = dial.open(false).await;
+                let head =
+                    "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n";
+                io.write_all(head.as_bytes()).await.unwrap();
+                io.write_all(b"only the start").await.unwrap();
+                read_head(&mut io).await.expect("no answer to a stall").0
+            })
+        })
+        .collect();
+    for stall in stalls {
+        assert_eq!(
+            stall.await.unwrap(),
+            408,
+            "the client stalled, not the target"
+        );
+    }
+    assert_untouched(&group, changes, "after targets gave up on stalled clients");
+    assert_eq!(metric(&metrics, "HTTPCode_ELB_4XX_Count"), 12.0);
+    assert_eq!(metric(&metrics, "HTTPCode_ELB_5XX_Count"), 0.0);
+    alb.stop().await;
+    a_task.abort();
+    b_task.abort();
+}
+
 #[tokio::test]
 async fn http2_uploads_the_client_cancels_never_count_against_targets() {
     let a = Arc::new(backend().name("a").run().await);
