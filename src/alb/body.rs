@@ -11,7 +11,13 @@
 //!
 //! - a malformed chunk size or line: an io error `InvalidInput` / `InvalidData` → `Malformed`;
 //! - the client closing mid-body (short `Content-Length`, unfinished chunks): `UnexpectedEof`;
-//!   a reset: `ConnectionReset`; the connection task gone: "incomplete message" → `Gone`.
+//!   a reset: `ConnectionReset`; the connection task gone: "incomplete message" → `Gone`
+//!   (HTTP/2 stream errors too; a client's `RST_STREAM` usually drops the whole request first).
+//!
+//! A body that has not failed is `Flowing` (the last read got data), `Awaited` (the load
+//! balancer waits for the client) or `Stalled` (waited for, the client silent for
+//! [`STALLED_AFTER`]); the time of the client's last data also keeps the idle timeout from
+//! cutting an upload that is still moving.
 //!
 //! (The response body's wrappers live where their job is: [`super::routing::inflight`] holds
 //! the target's in-flight count until the last byte, [`super::observe`] counts the bytes sent
