@@ -24,7 +24,7 @@ use std::io;
 use http::{Method, StatusCode};
 
 use super::body::ClientBody;
-use super::headers::{BadRequest, HeadTooLarge, HostProblem};
+use super::headers::{BadRequest, HostProblem};
 use super::pool::UpstreamError;
 use crate::config::ProxyMode;
 
@@ -65,12 +65,6 @@ impl From<BadRequest> for Failure {
             BadRequest::TooLarge(_) => Failure::HeadTooLarge,
             BadRequest::Host(problem) => Failure::BadHost(problem),
         }
-    }
-}
-
-impl From<HeadTooLarge> for Failure {
-    fn from(_: HeadTooLarge) -> Failure {
-        Failure::HeadTooLarge
     }
 }
 
@@ -297,6 +291,7 @@ fn chain(e: &(dyn StdError + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alb::headers::HeadTooLarge;
 
     fn refused() -> Failure {
         Failure::ConnectFailed("connection refused".into())
