@@ -11,14 +11,25 @@
 //! Either way the body must still be whole: requests without a body, or whose body the first
 //! attempt never started to read (see [`super::body`]). Bodies are never buffered for replay.
 //! At most one retry, and never to the same target.
+//!
+//! Whose fault it is comes first ([`blame`]): a client whose body is malformed (400), who left
+//! mid-upload (460) or who stopped sending it (408) caused the failure, whatever the target
+//! connection reported. Such client faults ([`Failure::is_client_fault`]) are never retried and
+//! never count against the target: not toward its consecutive 5xx, not for ejection, not in the
+//! target's metrics. Only [`Failure::is_target_fault`] failures do.
 
 use std::error::Error as StdError;
 use std::io;
 
 use http::{Method, StatusCode};
 
+use super::body::ClientBody;
+use super::headers::{BadRequest, HostProblem};
 use super::pool::UpstreamError;
 use crate::config::ProxyMode;
+
+/// ALB's status for a request whose client closed the connection before it was answered.
+pub const CLIENT_CLOSED: u16 = 460;
 
 /// Why a request got no answer from a target (or was refused before one was picked).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +48,24 @@ pub enum Failure {
     BadResponse(String),
     /// No response head within the idle timeout.
     ResponseTimeout,
+    /// `Host` is missing (HTTP/1.1), repeated or invalid (RFC 9112 §3.2): the client's fault.
+    BadHost(HostProblem),
+    /// The client's body is malformed (e.g. an invalid chunk size): the client's fault.
+    MalformedBody,
+    /// The client closed or reset its connection before its body's end: the client's fault,
+    /// recorded as ALB's 460.
+    ClientClosed,
+    /// The client sent none of its body for the idle timeout: the client's fault (408).
+    ClientTimeout,
+}
+
+impl From<BadRequest> for Failure {
+    fn from(bad: BadRequest) -> Failure {
+        match bad {
+            BadRequest::TooLarge(_) => Failure::HeadTooLarge,
+            BadRequest::Host(problem) => Failure::BadHost(problem),
+        }
+    }
 }
 
 impl Failure {
@@ -44,7 +73,13 @@ impl Failure {
     pub fn status(&self) -> StatusCode {
         match self {
             Failure::NoTarget => StatusCode::SERVICE_UNAVAILABLE,
-            Failure::HeadTooLarge => StatusCode::BAD_REQUEST,
+            Failure::HeadTooLarge | Failure::BadHost(_) | Failure::MalformedBody => {
+                StatusCode::BAD_REQUEST
+            }
+            Failure::ClientTimeout => StatusCode::REQUEST_TIMEOUT,
+            Failure::ClientClosed => {
+                StatusCode::from_u16(CLIENT_CLOSED).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             Failure::ConnectTimeout | Failure::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
             Failure::ConnectFailed(_)
             | Failure::ClosedBeforeResponse(_)
@@ -62,6 +97,48 @@ impl Failure {
             Failure::ClosedBeforeResponse(_) => "TargetClosedConnection",
             Failure::BadResponse(_) => "TargetResponseError",
             Failure::ResponseTimeout => "TargetTimeout",
+            Failure::BadHost(HostProblem::Missing) => "MissingHostHeader",
+            Failure::BadHost(HostProblem::Duplicate) => "DuplicateHostHeader",
+            Failure::BadHost(HostProblem::Invalid) => "InvalidHostHeader",
+            Failure::MalformedBody => "ClientMalformedBody",
+            Failure::ClientClosed => "ClientClosedConnection",
+            Failure::ClientTimeout => "ClientTimeout",
+        }
+    }
+
+    /// Whether the client caused this (a bad request, a broken or abandoned upload): answered
+    /// 4XX, never retried, never held against a target.
+    pub fn is_client_fault(&self) -> bool {
+        match self {
+            Failure::HeadTooLarge
+            | Failure::BadHost(_)
+            | Failure::MalformedBody
+            | Failure::ClientClosed
+            | Failure::ClientTimeout => true,
+            Failure::NoTarget
+            | Failure::ConnectTimeout
+            | Failure::ConnectFailed(_)
+            | Failure::ClosedBeforeResponse(_)
+            | Failure::BadResponse(_)
+            | Failure::ResponseTimeout => false,
+        }
+    }
+
+    /// Whether the target's own behaviour caused this (refused or dropped connections, garbage,
+    /// no answer in time): what passive outlier detection counts.
+    pub fn is_target_fault(&self) -> bool {
+        match self {
+            Failure::ConnectTimeout
+            | Failure::ConnectFailed(_)
+            | Failure::ClosedBeforeResponse(_)
+            | Failure::BadResponse(_)
+            | Failure::ResponseTimeout => true,
+            Failure::NoTarget
+            | Failure::HeadTooLarge
+            | Failure::BadHost(_)
+            | Failure::MalformedBody
+            | Failure::ClientClosed
+            | Failure::ClientTimeout => false,
         }
     }
 
@@ -73,6 +150,9 @@ impl Failure {
     /// What an ejection says about this failure (`ejected: <this>`), when it is one that
     /// ejects: the target could not be reached or dropped the connection.
     pub fn ejection(&self) -> Option<String> {
+        if !self.is_target_fault() {
+            return None;
+        }
         match self {
             Failure::ConnectTimeout => Some("connection timed out".to_string()),
             Failure::ConnectFailed(why) => Some(why.clone()),
@@ -92,13 +172,34 @@ pub fn is_retry_safe(method: &Method) -> bool {
 
 /// Whether a failed first attempt may be retried on another target.
 pub fn may_retry(mode: ProxyMode, method: &Method, failure: &Failure, body_whole: bool) -> bool {
-    if mode == ProxyMode::Aws || !body_whole {
+    if mode == ProxyMode::Aws || !body_whole || failure.is_client_fault() {
         return false;
     }
     match failure {
         f if f.nothing_sent() => true,
         Failure::ClosedBeforeResponse(_) => is_retry_safe(method),
         _ => false,
+    }
+}
+
+/// Whose fault a failed attempt is, given how the client's body went: a malformed body is a
+/// 400, a client that left mid-body a 460, whatever the target connection reported (hyper
+/// reports our body's failure as its own, or the connection as closed). No answer within the
+/// idle timeout while waiting on the client's body is the client's 408; so is a target closing
+/// the connection on a client that stalled its body (a server's own body-read timeout, shorter
+/// than the load balancer's, must not make stalling clients eject it). Everything else stays
+/// the target's.
+pub fn blame(failure: Failure, body: ClientBody) -> Failure {
+    match (body, &failure) {
+        // Nothing was sent: the body was never read, whatever happened to the client since.
+        (_, f) if f.nothing_sent() => failure,
+        (ClientBody::Malformed, _) => Failure::MalformedBody,
+        (ClientBody::Gone, _) => Failure::ClientClosed,
+        (ClientBody::Awaited | ClientBody::Stalled, Failure::ResponseTimeout) => {
+            Failure::ClientTimeout
+        }
+        (ClientBody::Stalled, Failure::ClosedBeforeResponse(_)) => Failure::ClientTimeout,
+        _ => failure,
     }
 }
 
@@ -120,7 +221,8 @@ pub fn classify(err: &UpstreamError) -> Failure {
             _ => Failure::ClosedBeforeResponse("connection closed before any response".to_string()),
         },
         UpstreamError::InvalidResponse(e) => Failure::BadResponse(chain(e)),
-        // Our side (the client's body failed mid-upload): sorted by its cause, as before.
+        // Our side. A client body that failed is told apart by `blame`, from the body's own
+        // record (hyper's error here may not say so); anything else is sorted by its cause.
         UpstreamError::Request(e) => classify_sent(e),
     }
 }
@@ -189,6 +291,7 @@ fn chain(e: &(dyn StdError + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alb::headers::HeadTooLarge;
 
     fn refused() -> Failure {
         Failure::ConnectFailed("connection refused".into())
@@ -264,6 +367,125 @@ mod tests {
         assert_eq!(reset().ejection().as_deref(), Some("connection reset"));
         assert_eq!(Failure::ResponseTimeout.ejection(), None);
         assert_eq!(Failure::BadResponse("x".into()).ejection(), None);
+    }
+
+    fn client_faults() -> [Failure; 5] {
+        [
+            Failure::MalformedBody,
+            Failure::ClientClosed,
+            Failure::ClientTimeout,
+            Failure::HeadTooLarge,
+            Failure::BadHost(HostProblem::Missing),
+        ]
+    }
+
+    #[test]
+    fn client_faults_are_4xx_as_alb_answers_them() {
+        assert_eq!(Failure::MalformedBody.status(), 400);
+        assert_eq!(Failure::ClientTimeout.status(), 408);
+        assert_eq!(Failure::ClientClosed.status(), 460);
+        for p in [
+            HostProblem::Missing,
+            HostProblem::Duplicate,
+            HostProblem::Invalid,
+        ] {
+            assert_eq!(Failure::BadHost(p).status(), 400);
+        }
+        for f in client_faults() {
+            assert!(f.status().is_client_error(), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn client_faults_never_eject_retry_or_count_against_a_target() {
+        for f in client_faults() {
+            assert!(f.is_client_fault() && !f.is_target_fault(), "{f:?}");
+            assert_eq!(f.ejection(), None, "{f:?}");
+            assert!(!f.nothing_sent(), "{f:?}");
+            for mode in [ProxyMode::Tierlab, ProxyMode::Aws] {
+                assert!(!may_retry(mode, &Method::GET, &f, true), "{f:?}");
+            }
+        }
+        for f in [
+            refused(),
+            reset(),
+            Failure::ConnectTimeout,
+            Failure::BadResponse("x".into()),
+            Failure::ResponseTimeout,
+        ] {
+            assert!(f.is_target_fault() && !f.is_client_fault(), "{f:?}");
+        }
+        let none = Failure::NoTarget;
+        assert!(!none.is_target_fault() && !none.is_client_fault());
+    }
+
+    #[test]
+    fn a_failed_client_body_is_the_clients_fault_whatever_the_connection_said() {
+        // The pool may report our body's failure as a user error, as a closed connection (the
+        // race where the connection task stopped first), or as garbage.
+        for reported in [
+            reset(),
+            Failure::ClosedBeforeResponse("connection closed before any response".into()),
+            Failure::BadResponse("x".into()),
+            Failure::ResponseTimeout,
+        ] {
+            assert_eq!(
+                blame(reported.clone(), ClientBody::Malformed),
+                Failure::MalformedBody
+            );
+            assert_eq!(blame(reported, ClientBody::Gone), Failure::ClientClosed);
+        }
+    }
+
+    #[test]
+    fn a_timeout_waiting_on_the_clients_body_is_the_clients() {
+        let timeout = Failure::ResponseTimeout;
+        for body in [ClientBody::Awaited, ClientBody::Stalled] {
+            assert_eq!(blame(timeout.clone(), body), Failure::ClientTimeout);
+        }
+        // The target not taking the body, or not answering a whole one: the target's.
+        for body in [ClientBody::Flowing, ClientBody::Whole] {
+            assert_eq!(blame(timeout.clone(), body), timeout);
+        }
+    }
+
+    #[test]
+    fn a_target_giving_up_on_a_stalled_client_is_not_at_fault() {
+        assert_eq!(blame(reset(), ClientBody::Stalled), Failure::ClientTimeout);
+        // A moment's wait on an active client: a reset then is the target's.
+        assert_eq!(blame(reset(), ClientBody::Awaited), reset());
+        // Garbage is the target's whatever the client did.
+        let garbage = Failure::BadResponse("x".into());
+        assert_eq!(blame(garbage.clone(), ClientBody::Stalled), garbage);
+    }
+
+    #[test]
+    fn target_faults_stay_the_targets_while_the_body_is_fine() {
+        for body in [ClientBody::Whole, ClientBody::Flowing, ClientBody::Awaited] {
+            for f in [reset(), Failure::BadResponse("x".into())] {
+                assert_eq!(blame(f.clone(), body), f, "{body:?}");
+            }
+        }
+        // Nothing sent: the client's body was never read, so it cannot be to blame.
+        for body in [ClientBody::Gone, ClientBody::Malformed] {
+            assert_eq!(blame(refused(), body), refused());
+            assert_eq!(
+                blame(Failure::ConnectTimeout, body),
+                Failure::ConnectTimeout
+            );
+        }
+    }
+
+    #[test]
+    fn refused_requests_become_their_failures() {
+        let host = BadRequest::Host(HostProblem::Duplicate);
+        assert_eq!(
+            Failure::from(host),
+            Failure::BadHost(HostProblem::Duplicate)
+        );
+        let big = BadRequest::TooLarge(HeadTooLarge::Headers);
+        assert_eq!(Failure::from(big), Failure::HeadTooLarge);
+        assert_eq!(Failure::from(host).as_str(), "DuplicateHostHeader");
     }
 
     #[test]

@@ -197,6 +197,73 @@ pub fn check_head(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(),
     Ok(())
 }
 
+/// What is wrong with a request's `Host` field (RFC 9112 §3.2); each is a 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostProblem {
+    /// An HTTP/1.1 request without `Host`.
+    Missing,
+    /// More than one `Host` field line (any version).
+    Duplicate,
+    /// A value that is not `host[:port]` (an empty value is allowed).
+    Invalid,
+}
+
+/// Why a request is refused before any rule sees it: ALB's 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadRequest {
+    /// The head breaks ALB's size limits.
+    TooLarge(HeadTooLarge),
+    /// `Host` is missing, repeated or invalid.
+    Host(HostProblem),
+}
+
+/// The checks every request passes before routing, whatever its listener's action: ALB's head
+/// limits ([`check_head`]) and RFC 9112's `Host` rules ([`check_host`]).
+pub fn check_request(
+    version: Version,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), BadRequest> {
+    check_head(method, uri, headers).map_err(BadRequest::TooLarge)?;
+    check_host(version, headers).map_err(BadRequest::Host)
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request must carry exactly one `Host`, and any request at most
+/// one, with a valid value. HTTP/1.0 may omit it; HTTP/2 names its host in `:authority`.
+pub fn check_host(version: Version, headers: &HeaderMap) -> Result<(), HostProblem> {
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Err(HostProblem::Duplicate),
+        (None, _) if version == Version::HTTP_11 => Err(HostProblem::Missing),
+        (None, _) => Ok(()),
+        (Some(value), None) if is_host_value(value.as_bytes()) => Ok(()),
+        (Some(_), None) => Err(HostProblem::Invalid),
+    }
+}
+
+/// `uri-host [ ":" port ]`, or empty (a target URI without authority).
+fn is_host_value(value: &[u8]) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    if value.contains(&b'@') {
+        return false;
+    }
+    let Ok(authority) = http::uri::Authority::try_from(value) else {
+        return false;
+    };
+    // `http` does not check the port: after the host comes nothing or `:` and digits.
+    let (host, text) = (authority.host(), authority.as_str());
+    let port = text.get(host.len()..).unwrap_or("");
+    !host.is_empty()
+        && text.starts_with(host)
+        && (port.is_empty()
+            || port
+                .strip_prefix(':')
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())))
+}
+
 /// `X-Forwarded-For: <earlier>, <client>`; the client's address alone when there was none.
 pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
     let client = client.to_canonical();
@@ -229,12 +296,18 @@ pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
     }
 }
 
-/// The host the client asked for: `Host` (HTTP/1.1) or the URI authority (HTTP/2 `:authority`).
+/// The host the client asked for: the request target's authority when it has one (HTTP/1.1
+/// absolute-form, whose authority wins over `Host` (RFC 9112 §3.2.2), or HTTP/2's
+/// `:authority`), else `Host`. Any `user@` of the authority is not part of the host.
 pub fn request_host(headers: &HeaderMap, uri: &Uri) -> Option<HeaderValue> {
-    headers.get(HOST).cloned().or_else(|| {
-        uri.authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    })
+    let authority = uri.authority().map(|a| {
+        let text = a.as_str();
+        text.rsplit_once('@').map_or(text, |(_, host)| host)
+    });
+    match authority {
+        Some(host) if !host.is_empty() => HeaderValue::from_str(host).ok(),
+        _ => headers.get(HOST).cloned(),
+    }
 }
 
 /// HTTP/2 clients may split `Cookie` into several fields; HTTP/1.1 wants one, joined by `; `
@@ -431,7 +504,71 @@ mod tests {
         let uri: Uri = "https://example.test:8443/x".parse().unwrap();
         assert_eq!(request_host(&headers, &uri).unwrap(), "example.test:8443");
         headers.insert(HOST, HeaderValue::from_static("h1.test"));
-        assert_eq!(request_host(&headers, &uri).unwrap(), "h1.test");
+        assert_eq!(
+            request_host(&headers, &Uri::from_static("/x")).unwrap(),
+            "h1.test"
+        );
+    }
+
+    #[test]
+    fn absolute_form_authority_wins_over_host() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("a.example"));
+        let uri: Uri = "http://b.example/x".parse().unwrap();
+        assert_eq!(request_host(&headers, &uri).unwrap(), "b.example");
+        let with_user: Uri = "http://u:p@b.example:81/x".parse().unwrap();
+        assert_eq!(request_host(&headers, &with_user).unwrap(), "b.example:81");
+    }
+
+    #[test]
+    fn host_must_be_single_and_present_on_http11() {
+        let none = HeaderMap::new();
+        assert_eq!(
+            check_host(Version::HTTP_11, &none),
+            Err(HostProblem::Missing)
+        );
+        assert_eq!(check_host(Version::HTTP_10, &none), Ok(()));
+        assert_eq!(check_host(Version::HTTP_2, &none), Ok(()));
+        let mut two = HeaderMap::new();
+        two.append(HOST, HeaderValue::from_static("a.example"));
+        two.append(HOST, HeaderValue::from_static("a.example"));
+        for v in [Version::HTTP_10, Version::HTTP_11, Version::HTTP_2] {
+            assert_eq!(check_host(v, &two), Err(HostProblem::Duplicate), "{v:?}");
+        }
+        let one = |value: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(HOST, HeaderValue::from_static(value));
+            check_host(Version::HTTP_11, &h)
+        };
+        assert_eq!(one("a.example"), Ok(()));
+        assert_eq!(one("a.example:8080"), Ok(()));
+        assert_eq!(one("[::1]:8080"), Ok(()));
+        assert_eq!(one(""), Ok(()), "empty: a target URI without authority");
+        assert_eq!(one("user@a.example"), Err(HostProblem::Invalid));
+        assert_eq!(one("a example"), Err(HostProblem::Invalid));
+        assert_eq!(one("a.example:port"), Err(HostProblem::Invalid));
+    }
+
+    #[test]
+    fn request_checks_cover_size_then_host() {
+        let get = Method::GET;
+        let ok: Uri = "/".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-big",
+            HeaderValue::try_from("v".repeat(MAX_HEADER)).unwrap(),
+        );
+        assert_eq!(
+            check_request(Version::HTTP_11, &get, &ok, &h),
+            Err(BadRequest::TooLarge(HeadTooLarge::Header))
+        );
+        h.remove("x-big");
+        assert_eq!(
+            check_request(Version::HTTP_11, &get, &ok, &h),
+            Err(BadRequest::Host(HostProblem::Missing))
+        );
+        h.insert(HOST, HeaderValue::from_static("a.example"));
+        assert_eq!(check_request(Version::HTTP_11, &get, &ok, &h), Ok(()));
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! - [`checker`]: active HTTP health checks feeding the state machine.
 //! - [`headers`]: hop-by-hop removal, `X-Forwarded-*` modes, head limits.
 //! - [`trace_id`]: `X-Amzn-Trace-Id` created or extended as ALB does.
-//! - [`failover`]: what a failed attempt means, and whether to retry it elsewhere.
-//! - [`body`]: the request body sent to targets, given back whole for a retry.
+//! - [`failover`]: what a failed attempt means, whose fault it is, whether to retry it elsewhere.
+//! - [`body`]: the request body sent to targets, given back whole for a retry; how the client's
+//!   side of it went (whole, malformed, abandoned, stalled).
 //! - [`pool`]: pooled keep-alive HTTP/1.1 connections to targets, lock-free.
 //! - [`websocket`]: `Upgrade` pass-through.
 //! - [`proxy`]: forwarding with streamed bodies; 400/502/503/504 as ALB answers them; failover.

@@ -4,6 +4,10 @@
 //! The proxy reports how it forwarded a request by putting a [`TargetOutcome`] in the response's
 //! extensions; everything else is seen here. A request whose future is dropped before it
 //! produced a response (the client went away first) is counted and logged with ALB's 460.
+//! Client faults (a request refused before routing, see [`Refused`], or a malformed, abandoned
+//! or stalled upload) count as the load balancer's 4XX, never as a target's, and name
+//! themselves in the access log's `error_reason` (`DuplicateHostHeader`, `ClientMalformedBody`,
+//! `ClientClosedConnection`, `ClientTimeout`, ...).
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HOST, LOCATION, UPGRADE, USER_AGENT};
+use http::header::{CONTENT_LENGTH, LOCATION, UPGRADE, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Request, Response, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
@@ -22,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use super::access_log::{self, AccessLogRecord, AccessLogSink, RequestType, TlsFields};
 use super::arn;
 use super::failover::Failure;
+use super::headers;
 use super::metrics::LoadBalancerMetrics;
 use super::proxy::ProxyBody;
 use super::sni::CertificateSet;
@@ -29,7 +34,7 @@ use super::target_group::TargetGroupHandle;
 use crate::config::ListenerProtocol;
 
 /// ALB's status for a request the client abandoned before the load balancer answered.
-pub const CLIENT_CLOSED: u16 = 460;
+pub const CLIENT_CLOSED: u16 = super::failover::CLIENT_CLOSED;
 /// The trace header, as read from the client when the proxy does not report its own.
 const TRACE_HEADER: &str = "x-amzn-trace-id";
 
@@ -47,7 +52,8 @@ pub struct TargetOutcome {
     pub answered_at: Option<Instant>,
     /// `target`'s status; `None` when it gave no response.
     pub status: Option<u16>,
-    /// Why `target` gave no response, or why none was tried (503, 400).
+    /// Why `target` gave no response, or why none was tried (503); a client fault (400, 408,
+    /// 460) is also logged as `error_reason`.
     pub error: Option<Failure>,
     /// Targets tried before `target` that failed (tierlab's retry), in order, with why.
     pub earlier: Vec<(SocketAddr, Failure)>,
@@ -75,6 +81,11 @@ impl TargetOutcome {
         response.extensions_mut().insert(self);
     }
 }
+
+/// Why the load balancer refused a request before any rule saw it (a 400 for its head or
+/// `Host`): logged with no action executed and this as `error_reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub Failure);
 
 /// The listener rule that matched (1..=50000), when it was not the default action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,11 +187,9 @@ impl ListenerObserver {
         let headers = req.headers();
         let text =
             |v: Option<&HeaderValue>| v.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let host = headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().authority().map(|a| a.as_str()))
-            .unwrap_or("-");
+        // The host the request names (an absolute-form authority wins over `Host`).
+        let host = headers::request_host(headers, req.uri());
+        let host = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("-");
         // `[::1]:8080` keeps its brackets; only a trailing `:port` goes.
         let host = match host.rsplit_once(':') {
             Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') => h,
@@ -294,13 +303,22 @@ impl Pending {
         now: Instant,
     ) -> AccessLogRecord {
         let outcome = response.extensions().get::<TargetOutcome>();
+        let refused = response.extensions().get::<Refused>();
         let status = response.status().as_u16();
         let location = response.headers().get(LOCATION);
         let actions = match (outcome, location) {
+            _ if refused.is_some() => "-",
             (Some(_), _) => "forward",
             (None, Some(_)) if response.status().is_redirection() => "redirect",
             (None, _) => "fixed-response",
         };
+        // Why the load balancer answered itself, when the client was the cause (target
+        // failures are told by the status codes, as on AWS).
+        let error_reason = refused
+            .map(|r| &r.0)
+            .or_else(|| outcome.and_then(|o| o.error.as_ref()))
+            .filter(|e| e.is_client_fault())
+            .map(Failure::as_str);
         let since =
             |t: Option<Instant>, from: Instant| t.map(|t| t.saturating_duration_since(from));
         let sent_at = outcome.and_then(|o| o.sent_at);
@@ -334,18 +352,18 @@ impl Pending {
                 .and_then(|o| o.trace_id.as_ref())
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                 .or(fields.trace_id),
-            rule_priority: Some(
+            rule_priority: refused.is_none().then(|| {
                 response
                     .extensions()
                     .get::<MatchedRule>()
-                    .map_or(0, |r| r.0),
-            ),
+                    .map_or(0, |r| r.0)
+            }),
             request_creation_time: fields.created,
             actions,
             redirect_url: (actions == "redirect")
                 .then(|| location.map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned()))
                 .flatten(),
-            error_reason: None,
+            error_reason,
             tried,
             conn_trace_id: self.conn.id,
         }
@@ -384,7 +402,7 @@ impl Drop for Pending {
             request_creation_time: fields.created,
             actions: "-",
             redirect_url: None,
-            error_reason: None,
+            error_reason: Some(Failure::ClientClosed.as_str()),
             tried: Vec::new(),
             conn_trace_id: self.conn.id,
         });

@@ -2,9 +2,13 @@
 //!
 //! Status codes are ALB's (see [`Failure::status`]): 503 when the target group has no target to
 //! send to, 502 when the target refuses, resets or answers garbage, 504 when connecting takes
-//! longer than the connect timeout or no response head arrives within the idle timeout, 400
-//! when the request head breaks ALB's size limits. A client that leaves first is recorded as
-//! 460.
+//! longer than the connect timeout or nothing moves (no response head, no more of the client's
+//! body) within the idle timeout. A client that leaves first is recorded as 460.
+//!
+//! A failed attempt is blamed on whoever caused it ([`failover::blame`], from the request body's
+//! [`BodyWatch`]): a malformed body is answered 400, a body the client stopped sending 408, a
+//! client that left mid-upload 460; those never count against the target. (Requests with a bad
+//! head or `Host` are refused before routing, by [`super::rules::Router::handle`].)
 //!
 //! In the default `mode = "tierlab"`, a first attempt that certainly was not processed is
 //! retried once on another healthy target ([`failover`]), and a target that cannot be reached
@@ -31,10 +35,10 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 
-use super::body::{OutBody, Reclaim};
+use super::body::{BodyWatch, OutBody, Reclaim};
 use super::failover::{self, Failure};
 use super::headers::{self, ForwardedValues};
-use super::observe::TargetOutcome;
+use super::observe::{Refused, TargetOutcome};
 use super::pool::{PoolSettings, PooledBody, UpstreamPool};
 use super::routing::Choice;
 use super::target_group::{Target, TargetGroupHandle};
@@ -134,11 +138,8 @@ impl Proxy {
         ctx: &RequestContext<'_>,
     ) -> Response<ProxyBody> {
         // What the access log and metrics learn of this forward (observe.rs).
+        // (Head limits and `Host` were checked before routing: see `Router::handle`.)
         let mut outcome = TargetOutcome::new(group);
-        if let Err(limit) = headers::check_head(req.method(), req.uri(), req.headers()) {
-            tracing::debug!(client = %ctx.client, "400: request head too large ({limit:?})");
-            return local_answer(outcome, Failure::HeadTooLarge);
-        }
         let Some(first) = group.choose(req.headers()) else {
             // Per request, so debug: the health flips that cause it are logged once at warn.
             tracing::debug!(
@@ -251,6 +252,8 @@ impl Proxy {
         // Origin-form, as targets expect; `Host` is the client's (or, if it sent none, the
         // pool puts the target's address there).
         let uri = Uri::from(head.path);
+        // How the client's side of the body goes, for whose fault a failure is.
+        let watch = body.watch();
         let mut req = Request::new(body);
         *req.method_mut() = head.method;
         *req.uri_mut() = uri;
@@ -259,16 +262,16 @@ impl Proxy {
         outcome.target = Some(target.addr());
         outcome.sent_at = Some(Instant::now());
         outcome.answered_at = None;
-        // ALB's idle timeout bounds the wait for the response head; once the target streams a
-        // body, the body's own progress is what keeps the exchange alive.
+        // ALB's idle timeout bounds the wait for the response head (an upload in progress keeps
+        // the exchange alive); once the target streams a body, the body's own progress does.
         let sent = self
             .pool
             .send(target.addr(), req, self.settings.connect_timeout);
-        let result = tokio::time::timeout(self.settings.idle_timeout, sent);
-        match result.await {
-            Err(_) => Err(Failure::ResponseTimeout),
-            Ok(Err(e)) => Err(failover::classify(&e)),
-            Ok(Ok(response)) => {
+        let result = until_idle(sent, self.settings.idle_timeout, &watch).await;
+        match result {
+            None => Err(failover::blame(Failure::ResponseTimeout, watch.state())),
+            Some(Err(e)) => Err(failover::blame(failover::classify(&e), watch.state())),
+            Some(Ok(response)) => {
                 outcome.answered_at = Some(Instant::now());
                 Ok(response)
             }
@@ -276,8 +279,10 @@ impl Proxy {
     }
 
     /// Passive outlier detection after a failed attempt (tierlab mode only).
+    /// Only the target's own faults count: a client fault never reaches `record_status`, an
+    /// ejection or the probe below.
     fn after_failure(&self, group: &TargetGroupHandle, target: &Arc<Target>, failure: &Failure) {
-        if self.settings.mode != ProxyMode::Tierlab {
+        if self.settings.mode != ProxyMode::Tierlab || !failure.is_target_fault() {
             return;
         }
         group.record_status(target, failure.status().as_u16());
@@ -382,16 +387,62 @@ fn local_answer(mut outcome: TargetOutcome, failure: Failure) -> Response<ProxyB
     tagged(error_page(status), outcome)
 }
 
+/// The 400 for a request refused before routing (bad head or `Host`), with `failure` for the
+/// access log; an HTTP/1 connection is closed after it, as what follows cannot be trusted.
+pub fn refused(failure: Failure, version: Version) -> Response<ProxyBody> {
+    let mut response = error_page(failure.status());
+    if version < Version::HTTP_2 {
+        let close = http::HeaderValue::from_static("close");
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, close);
+    }
+    response.extensions_mut().insert(Refused(failure));
+    response
+}
+
 /// `response` with `outcome` attached for the access log and metrics.
 fn tagged(mut response: Response<ProxyBody>, outcome: TargetOutcome) -> Response<ProxyBody> {
     outcome.attach(&mut response);
     response
 }
 
-/// A failure the client sees, logged once per request (debug for 503s, which flood).
+/// `sent`'s output, or `None` once nothing moved for `idle`: no response head and (for an
+/// upload) no part of the client's body either, as ALB's idle timeout counts any data.
+async fn until_idle<F: Future>(sent: F, idle: Duration, watch: &BodyWatch) -> Option<F::Output> {
+    tokio::pin!(sent);
+    let start = tokio::time::Instant::now();
+    loop {
+        let deadline = idle_deadline(start, watch.last_progress(), idle);
+        match tokio::time::timeout_at(deadline, &mut sent).await {
+            Ok(output) => return Some(output),
+            // The client sent more meanwhile: the wait goes on from then.
+            Err(_) if idle_deadline(start, watch.last_progress(), idle) > deadline => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// When waiting for a response head gives up: `idle` after the request was sent or, if later,
+/// after the client last sent part of its body.
+fn idle_deadline(
+    sent: tokio::time::Instant,
+    progress: Option<tokio::time::Instant>,
+    idle: Duration,
+) -> tokio::time::Instant {
+    progress.map_or(sent, |p| p.max(sent)) + idle
+}
+
+/// A failure the client sees, logged once per request (debug for 503s, which flood). A client
+/// fault is logged as the client's, at debug: it says nothing about the target.
 fn log_failure(group: &TargetGroupHandle, target: &Target, failure: &Failure, note: &str) {
     let (name, id, addr) = (group.name(), target.id(), target.addr());
     let status = failure.status().as_u16();
+    if failure.is_client_fault() {
+        let why = failure.as_str();
+        tracing::debug!("client fault on the way to {name}/{id} {addr}: {status} ({why}){note}");
+        return;
+    }
     let why = match failure {
         Failure::ConnectFailed(why)
         | Failure::ClosedBeforeResponse(why)
@@ -421,4 +472,70 @@ pub fn error_page(status: StatusCode) -> Response<ProxyBody> {
     let html_type = http::HeaderValue::from_static("text/html; charset=utf-8");
     response.headers_mut().insert(CONTENT_TYPE, html_type);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alb::health::{CheckOutcome, TargetState};
+    use crate::alb::target_group::tests::config;
+    use crate::config::XffMode;
+
+    fn proxy() -> Proxy {
+        Proxy::new(ProxySettings {
+            idle_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(1),
+            xff_mode: XffMode::Append,
+            mode: ProxyMode::Tierlab,
+        })
+    }
+
+    #[tokio::test]
+    async fn client_faults_never_reach_outlier_detection() {
+        let group = TargetGroupHandle::new(config());
+        let target = Arc::clone(&group.targets()[0]);
+        target.record(&CheckOutcome::Ok(200));
+        assert_eq!(target.state(), TargetState::Healthy);
+        let proxy = proxy();
+        for failure in [
+            Failure::MalformedBody,
+            Failure::ClientClosed,
+            Failure::ClientTimeout,
+        ] {
+            for _ in 0..20 {
+                proxy.after_failure(&group, &target, &failure);
+            }
+        }
+        assert_eq!(
+            target.state(),
+            TargetState::Healthy,
+            "no client fault counts"
+        );
+        // Four of the target's own 502s then a client fault: the run is not broken by it, and
+        // the fifth 5xx of the target's ejects it.
+        let garbage = Failure::BadResponse("not HTTP".into());
+        for _ in 0..4 {
+            proxy.after_failure(&group, &target, &garbage);
+        }
+        proxy.after_failure(&group, &target, &Failure::ClientClosed);
+        assert_eq!(target.state(), TargetState::Healthy);
+        proxy.after_failure(&group, &target, &garbage);
+        assert_eq!(
+            target.state(),
+            TargetState::Unhealthy,
+            "5 of its own eject it"
+        );
+    }
+
+    #[test]
+    fn the_idle_timeout_runs_from_the_last_data() {
+        let sent = tokio::time::Instant::now();
+        let idle = Duration::from_secs(60);
+        assert_eq!(idle_deadline(sent, None, idle), sent + idle);
+        let later = sent + Duration::from_secs(45);
+        assert_eq!(idle_deadline(sent, Some(later), idle), later + idle);
+        // Body sent before this attempt (a retry's): the attempt's own start counts.
+        let earlier = sent - Duration::from_secs(5);
+        assert_eq!(idle_deadline(sent, Some(earlier), idle), sent + idle);
+    }
 }

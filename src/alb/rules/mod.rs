@@ -22,6 +22,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
 use super::AlbError;
+use super::failover::Failure;
 use super::headers;
 use super::observe::MatchedRule;
 use super::proxy::{self, Proxy, ProxyBody, RequestContext};
@@ -106,12 +107,22 @@ impl Router {
 
     /// Evaluates the rules for `req` and carries out the action. A response that a rule (not
     /// the default action) produced carries that rule's [`MatchedRule`] in its extensions.
+    ///
+    /// First, whatever the action: a request breaking ALB's head limits or RFC 9112's `Host`
+    /// rules is answered 400 ([`headers::check_request`]), so redirect and fixed-response
+    /// listeners apply the same limits as forwarding ones. Rules then see the host the request
+    /// names ([`headers::request_host`]: an absolute-form authority wins over `Host`).
     pub async fn handle(
         &self,
         proxy: &Proxy,
         req: Request<Incoming>,
         ctx: &RequestContext<'_>,
     ) -> Response<ProxyBody> {
+        let checked = headers::check_request(req.version(), req.method(), req.uri(), req.headers());
+        if let Err(bad) = checked {
+            tracing::debug!(client = %ctx.client, "400 before routing: {bad:?}");
+            return proxy::refused(Failure::from(bad), req.version());
+        }
         let host = headers::request_host(req.headers(), req.uri());
         let host = host_without_port(host.as_ref());
         let view = RequestView {
