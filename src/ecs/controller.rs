@@ -17,18 +17,18 @@ use crate::config::{Config, Service, TaskDefinition};
 use crate::docker::{ContainerEvent, DockerClient};
 use crate::vpc;
 
+use super::claims::Claims;
+use super::history;
 use super::logs;
 use super::reconcile::{Action, ObservedTask, Phase, StopReason, decide};
 use super::status::{ServiceEvent, ServiceStatus, TaskStatus};
 use super::task_spec;
+use super::throttle::{Delay, Policy, Throttle};
 
 /// How often the controller looks again without being woken by an event.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Every this many ticks, containers are inspected in case a Docker event was missed.
 const INSPECT_EVERY_TICKS: u32 = 5;
-/// Launch back-off after a failed launch: doubles up to the maximum.
-const LAUNCH_BACKOFF_MIN: Duration = Duration::from_secs(1);
-const LAUNCH_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Service events kept (ECS shows the latest 100).
 const EVENTS_KEPT: usize = 100;
 
@@ -42,6 +42,8 @@ pub struct ServiceSetup {
     /// The task environment with every `${...}` already resolved.
     pub environment: Vec<(String, String)>,
     pub logs_dir: PathBuf,
+    /// Task ids the lab's controllers own (shared with the orphan sweep).
+    pub claims: Claims,
 }
 
 /// A handle on a running controller.
@@ -117,14 +119,31 @@ struct TaskRecord {
     target: Option<SocketAddr>,
     exited: Option<Option<i64>>,
     started_at: String,
+    /// When the target (or, without a load balancer, the container) was first seen healthy.
+    healthy_since: Option<Instant>,
+    /// The throttle was told this task's start was good.
+    stable_reported: bool,
+    log_path: PathBuf,
+}
+
+/// A stopped task as `describe-tasks` shows it, and when it stopped (for the age bound).
+struct StoppedTask {
+    status: TaskStatus,
+    at: Instant,
 }
 
 struct Controller {
     setup: ServiceSetup,
     tasks: BTreeMap<String, TaskRecord>,
     launched: u64,
-    next_launch_at: Instant,
-    backoff: Duration,
+    /// Back-off for launches that fail and tasks that die before they are stable.
+    throttle: Throttle,
+    /// When a delayed launch is due (the loop wakes for it).
+    wake_at: Option<Instant>,
+    /// Stopped tasks, oldest first, bounded by [`history::stopped_to_drop`].
+    stopped: VecDeque<StoppedTask>,
+    /// Log files of stopped tasks, oldest first, bounded by [`history::logs_to_delete`].
+    stopped_logs: VecDeque<PathBuf>,
     events: VecDeque<ServiceEvent>,
     status: watch::Sender<ServiceStatus>,
     log_shippers: TaskTracker,
@@ -152,12 +171,15 @@ pub fn spawn(
         name: setup.service.name.clone(),
         status: status_rx,
     };
+    let throttle = Throttle::new(Policy::for_profile(setup.config.lab.profile));
     let controller = Controller {
         setup,
         tasks: BTreeMap::new(),
         launched: 0,
-        next_launch_at: Instant::now(),
-        backoff: LAUNCH_BACKOFF_MIN,
+        throttle,
+        wake_at: None,
+        stopped: VecDeque::new(),
+        stopped_logs: VecDeque::new(),
         events: VecDeque::new(),
         status,
         log_shippers: TaskTracker::new(),
@@ -194,6 +216,7 @@ impl Controller {
                     }
                 }
                 Ok(()) = changed(&mut target_changes) => {}
+                () = wake(self.wake_at) => {}
             }
         }
         self.stop_all().await;
@@ -201,6 +224,8 @@ impl Controller {
     }
 
     async fn reconcile(&mut self) {
+        self.note_health(Instant::now());
+        self.wake_at = None;
         let observed: Vec<ObservedTask> = self
             .tasks
             .iter()
@@ -215,13 +240,92 @@ impl Controller {
                 Action::Stop { task_id, reason } => self.stop_task(&task_id, &reason).await,
                 Action::Launch { count } => {
                     for _ in 0..count {
-                        if Instant::now() < self.next_launch_at || !self.launch_task().await {
+                        if let Delay::Until(at) = self.throttle.next_launch(Instant::now()) {
+                            self.wake_at = Some(at);
+                            break;
+                        }
+                        if !self.launch_task().await {
                             break;
                         }
                     }
                 }
             }
         }
+        self.prune_history(Instant::now()).await;
+    }
+
+    /// Notes when tasks turn healthy, and tells the throttle once a task has stayed healthy
+    /// long enough to call its start good (which ends a throttle episode).
+    fn note_health(&mut self, now: Instant) {
+        let stable_after = self.throttle.policy().stable_after;
+        let healthy: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|(id, t)| self.phase_of(id, t) == Phase::Healthy)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut stable = false;
+        for (task_id, task) in &mut self.tasks {
+            if !healthy.contains(task_id) {
+                continue;
+            }
+            let since = *task.healthy_since.get_or_insert(now);
+            if !task.stable_reported && now.saturating_duration_since(since) >= stable_after {
+                task.stable_reported = true;
+                stable = true;
+            }
+        }
+        if stable && self.throttle.failures() > 0 {
+            tracing::info!(
+                service = %self.setup.service.name,
+                "a task has been healthy for {stable_after:?}; launches are no longer delayed"
+            );
+        }
+        if stable {
+            self.throttle.stable();
+        }
+    }
+
+    /// A launch failed or a task stopped before it was stable: count it, and record the
+    /// throttle event when an episode starts.
+    fn start_failed(&mut self, now: Instant) {
+        if self.throttle.failed(now) {
+            let message = format!(
+                "(service {}) is unable to consistently start tasks successfully.",
+                self.setup.service.name
+            );
+            tracing::warn!(
+                "{message} Launches are now delayed, up to {:?} apart.",
+                self.throttle.policy().cap
+            );
+            self.record_event(message);
+        }
+    }
+
+    /// Drops stopped tasks beyond the bounds and deletes old stopped tasks' log files.
+    async fn prune_history(&mut self, now: Instant) {
+        let times: Vec<Instant> = self.stopped.iter().map(|s| s.at).collect();
+        let drop = history::stopped_to_drop(
+            &times,
+            now,
+            history::STOPPED_TASKS_KEPT,
+            history::STOPPED_TASK_MAX_AGE,
+        );
+        self.stopped.drain(..drop);
+        let running: std::collections::HashSet<PathBuf> =
+            self.tasks.values().map(|t| t.log_path.clone()).collect();
+        let stopped: Vec<PathBuf> = self.stopped_logs.iter().cloned().collect();
+        let delete = history::logs_to_delete(&stopped, &running, history::STOPPED_LOG_FILES_KEPT);
+        for path in &delete {
+            match tokio::fs::remove_file(path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "could not delete an old task log file: {e}")
+                }
+            }
+        }
+        self.stopped_logs.retain(|p| !delete.contains(p));
     }
 
     fn phase_of(&self, task_id: &str, task: &TaskRecord) -> Phase {
@@ -242,6 +346,8 @@ impl Controller {
     async fn launch_task(&mut self) -> bool {
         let setup = &self.setup;
         let task_id = task_spec::new_task_id();
+        // Claimed before the container exists, so the orphan sweep never takes it for one.
+        setup.claims.claim(&task_id);
         let subnet = vpc::task_subnet(&setup.service, self.launched).to_string();
         let spec = task_spec::container_spec(
             &setup.config,
@@ -268,13 +374,14 @@ impl Controller {
                     crate::error::chain(&e)
                 );
                 tracing::error!("{message}");
+                // run_container removes what it made; if that failed too, the sweep retries.
+                setup.claims.release(&task_id);
                 self.record_event(message);
-                self.next_launch_at = Instant::now() + self.backoff;
-                self.backoff = (self.backoff * 2).min(LAUNCH_BACKOFF_MAX);
+                self.start_failed(Instant::now());
                 return false;
             }
         };
-        self.backoff = LAUNCH_BACKOFF_MIN;
+        self.throttle.launched(Instant::now());
         self.launched += 1;
         let target = info
             .as_ref()
@@ -292,7 +399,7 @@ impl Controller {
         self.log_shippers.spawn(logs::ship(
             setup.docker.clone(),
             container_id.clone(),
-            path,
+            path.clone(),
             self.log_cancel.clone(),
         ));
         let message = format!(
@@ -314,18 +421,28 @@ impl Controller {
                 target,
                 exited: info.is_none().then_some(None),
                 started_at: now_rfc3339(),
+                healthy_since: None,
+                stable_reported: false,
+                log_path: path,
             },
         );
         true
     }
 
-    /// Deregisters the task's target at once, then removes its container.
+    /// Deregisters the task's target at once, then removes its container. A container that
+    /// cannot be removed is released to the orphan sweep, which retries until it is gone.
     async fn stop_task(&mut self, task_id: &str, reason: &StopReason) {
         let Some(task) = self.tasks.remove(task_id) else {
             return;
         };
+        let now = Instant::now();
         if let Some(tg) = &self.setup.target_group {
             tg.deregister(task_id);
+        }
+        if *reason != StopReason::ScaledIn
+            && self.throttle.policy().failed_start(task.healthy_since, now)
+        {
+            self.start_failed(now);
         }
         if let Err(e) = self
             .setup
@@ -335,10 +452,12 @@ impl Controller {
         {
             tracing::warn!(
                 task = task_id,
-                "could not remove the task's container: {e}",
+                "could not remove the task's container (the orphan sweep retries): {e}",
                 e = crate::error::chain(&e)
             );
         }
+        self.setup.claims.release(task_id);
+        self.remember_stopped(task_id, &task, reason, now);
         let message = match reason {
             StopReason::FailedElbHealthChecks => {
                 let tg = self
@@ -400,6 +519,28 @@ impl Controller {
         }
     }
 
+    fn remember_stopped(
+        &mut self,
+        task_id: &str,
+        task: &TaskRecord,
+        reason: &StopReason,
+        now: Instant,
+    ) {
+        let exit_code = match (reason, task.exited) {
+            (StopReason::EssentialContainerExited { exit_code }, _) => *exit_code,
+            (_, Some(code)) => code,
+            _ => None,
+        };
+        let mut status = self.task_status(task_id, task);
+        status.last_status = "STOPPED".into();
+        status.health = None;
+        status.stopped_reason = Some(reason.to_string());
+        status.exit_code = exit_code;
+        status.stopped_at = Some(now_rfc3339());
+        self.stopped.push_back(StoppedTask { status, at: now });
+        self.stopped_logs.push_back(task.log_path.clone());
+    }
+
     async fn stop_all(&mut self) {
         let ids: Vec<String> = self.tasks.keys().cloned().collect();
         for task_id in ids {
@@ -415,6 +556,7 @@ impl Controller {
             {
                 tracing::warn!(task = %task_id, "could not remove the task's container: {e}", e = crate::error::chain(&e));
             }
+            self.setup.claims.release(&task_id);
         }
         // The log streams end with their containers; give them a moment to flush.
         self.log_shippers.close();
@@ -423,6 +565,33 @@ impl Controller {
             .is_err()
         {
             self.log_cancel.cancel();
+        }
+    }
+
+    fn task_status(&self, task_id: &str, task: &TaskRecord) -> TaskStatus {
+        let last_status = match self.phase_of(task_id, task) {
+            Phase::Healthy | Phase::Unhealthy => "RUNNING",
+            Phase::Starting => "PENDING",
+            Phase::Exited { .. } => "STOPPED",
+        };
+        TaskStatus {
+            task_id: task_id.to_string(),
+            container_id: task.container_id.clone(),
+            container_name: task.container_name.clone(),
+            subnet: task.subnet.clone(),
+            last_status: last_status.to_string(),
+            health: self
+                .setup
+                .target_group
+                .as_ref()
+                .and_then(|tg| tg.state_of(task_id))
+                .map(|s| s.as_str().to_string()),
+            target_address: task.target.map(|a| a.to_string()),
+            log_stream: task_spec::log_stream(&self.setup.task_definition, task_id),
+            started_at: task.started_at.clone(),
+            stopped_reason: None,
+            exit_code: None,
+            stopped_at: None,
         }
     }
 
@@ -443,39 +612,21 @@ impl Controller {
             task_definition: self.setup.service.task_definition.clone(),
             desired_count: self.setup.service.desired_count,
             events: self.events.iter().cloned().collect(),
+            stopped_tasks: self
+                .stopped
+                .iter()
+                .rev()
+                .map(|s| s.status.clone())
+                .collect(),
             ..Default::default()
         };
         for (task_id, task) in &self.tasks {
-            let phase = self.phase_of(task_id, task);
-            let health = self
-                .setup
-                .target_group
-                .as_ref()
-                .and_then(|tg| tg.state_of(task_id))
-                .map(|s| s.as_str().to_string());
-            let last_status = match phase {
-                Phase::Healthy => {
-                    status.running_count += 1;
-                    "RUNNING"
-                }
-                Phase::Starting => {
-                    status.pending_count += 1;
-                    "PENDING"
-                }
-                Phase::Unhealthy => "RUNNING",
-                Phase::Exited { .. } => "STOPPED",
-            };
-            status.tasks.push(TaskStatus {
-                task_id: task_id.clone(),
-                container_id: task.container_id.clone(),
-                container_name: task.container_name.clone(),
-                subnet: task.subnet.clone(),
-                last_status: last_status.to_string(),
-                health,
-                target_address: task.target.map(|a| a.to_string()),
-                log_stream: task_spec::log_stream(&self.setup.task_definition, task_id),
-                started_at: task.started_at.clone(),
-            });
+            match self.phase_of(task_id, task) {
+                Phase::Healthy => status.running_count += 1,
+                Phase::Starting => status.pending_count += 1,
+                Phase::Unhealthy | Phase::Exited { .. } => {}
+            }
+            status.tasks.push(self.task_status(task_id, task));
         }
         self.status.send_if_modified(|old| {
             let changed = *old != status;
@@ -491,6 +642,14 @@ impl Controller {
 async fn changed(rx: &mut Option<watch::Receiver<u64>>) -> Result<(), watch::error::RecvError> {
     match rx {
         Some(rx) => rx.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `at`; pends forever without one.
+async fn wake(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
