@@ -122,7 +122,7 @@ async fn a_task_that_exits_at_once_is_launched_less_and_less_often() {
         );
     }
     assert!(
-        later.last().unwrap() >= &(4.0 * later[0]).max(4.0),
+        *later.last().unwrap() >= (2.5 * later[0]).max(8.0),
         "the last gap should be several times the first: {shown:?}"
     );
 
@@ -136,15 +136,25 @@ async fn a_task_that_exits_at_once_is_launched_less_and_less_often() {
 
     // Stopped tasks: bounded, newest first, each with ECS's reason and the exit code.
     assert!(!s.stopped_tasks.is_empty() && s.stopped_tasks.len() <= STOPPED_TASKS_KEPT);
+    // Most are seen exiting; one whose target failed its first health checks before the exit
+    // was seen is stopped for that, also a reason ECS gives.
+    let mut exited = 0;
     for task in &s.stopped_tasks {
         assert_eq!(task.last_status, "STOPPED");
-        assert_eq!(
-            task.stopped_reason.as_deref(),
-            Some("Essential container in task exited (exit code 3)"),
-            "{task:#?}"
-        );
-        assert_eq!(task.exit_code, Some(3));
+        match task.stopped_reason.as_deref() {
+            Some("Essential container in task exited (exit code 3)") => {
+                assert_eq!(task.exit_code, Some(3), "{task:#?}");
+                exited += 1;
+            }
+            Some("Task failed ELB health checks") => {}
+            _ => panic!("unexpected stopped task: {task:#?}"),
+        }
     }
+    assert!(
+        2 * exited >= s.stopped_tasks.len(),
+        "{:#?}",
+        s.stopped_tasks
+    );
     // Log files: at most the bound for stopped tasks plus the running ones.
     let files = log_files(&lab.state_dir().logs_dir(&test.name));
     eprintln!(
