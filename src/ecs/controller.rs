@@ -254,8 +254,8 @@ impl Controller {
         self.prune_history(Instant::now()).await;
     }
 
-    /// Notes when tasks turn healthy, and tells the throttle once a task has stayed healthy
-    /// long enough to call its start good (which ends a throttle episode).
+    /// Notes when tasks turn healthy (which lifts launch delays until the next failure), and
+    /// tells the throttle once one has stayed healthy long enough to end the episode.
     fn note_health(&mut self, now: Instant) {
         let stable_after = self.throttle.policy().stable_after;
         let healthy: Vec<String> = self
@@ -268,6 +268,9 @@ impl Controller {
         for (task_id, task) in &mut self.tasks {
             if !healthy.contains(task_id) {
                 continue;
+            }
+            if task.healthy_since.is_none() {
+                self.throttle.healthy(now);
             }
             let since = *task.healthy_since.get_or_insert(now);
             if !task.stable_reported && now.saturating_duration_since(since) >= stable_after {
@@ -439,9 +442,8 @@ impl Controller {
         if let Some(tg) = &self.setup.target_group {
             tg.deregister(task_id);
         }
-        if *reason != StopReason::ScaledIn
-            && self.throttle.policy().failed_start(task.healthy_since, now)
-        {
+        // PENDING → STOPPED: it never turned healthy (a task that did is replaced at once).
+        if *reason != StopReason::ScaledIn && task.healthy_since.is_none() {
             self.start_failed(now);
         }
         if let Err(e) = self

@@ -6,13 +6,15 @@
 //! guide's older text, 27 in the current one), never gives up, and reports
 //! "(service service-name) is unable to consistently start tasks successfully."
 //!
-//! tierlab counts more as a failed start than ECS does (ECS leaves out tasks that reached RUNNING,
-//! even if their command exits at once or they fail ELB health checks): besides a launch that
-//! Docker refuses, a task that stops before it has been healthy for [`Policy::stable_after`]
-//! (exits at once, or fails its first health checks) counts, because an app whose dependency is
-//! dead exits or never turns healthy, and that must not churn containers. One or two deaths in a
-//! row are still replaced at once (the delay starts at the [`Policy::threshold`]th consecutive
-//! failure), and a task that stays healthy for `stable_after` ends the episode.
+//! tierlab's PENDING lasts until the task's target is healthy, so a failed start is a launch
+//! Docker refuses or a task that stops before it was ever healthy (its container exits at once,
+//! or it fails its first health checks). That is more than ECS counts (it leaves out tasks that
+//! reached RUNNING, even if their command exits at once), because an app whose dependency is dead
+//! exits or never turns healthy, and that must not churn containers. A task that dies after it
+//! was healthy is not a failed start and is replaced at once, as are one or two failed starts in
+//! a row; the delay starts at the [`Policy::threshold`]th. While a task has turned healthy since
+//! the last failure, launches are not delayed; once one stays healthy for
+//! [`Policy::stable_after`], the episode ends and the count starts again from zero.
 
 use std::time::Duration;
 
@@ -29,7 +31,7 @@ pub struct Policy {
     pub cap: Duration,
     /// Consecutive failed starts before launches are delayed at all.
     pub threshold: u32,
-    /// How long a task must stay healthy for its start to count as a success.
+    /// How long a task must stay healthy to end a throttle episode.
     pub stable_after: Duration,
 }
 
@@ -37,8 +39,8 @@ pub struct Policy {
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 
 impl Policy {
-    /// `aws`: 10 s, 20 s, 40 s ... 15 min; a start is good after 60 s healthy.
-    /// `fast`: 1 s, 2 s, 4 s ... 15 min; a start is good after 10 s healthy.
+    /// `aws`: 10 s, 20 s, 40 s ... 15 min; an episode ends after a task is 60 s healthy.
+    /// `fast`: 1 s, 2 s, 4 s ... 15 min; an episode ends after a task is 10 s healthy.
     /// Both retry two failed starts in a row at once (a task that died and one unlucky
     /// replacement, say under load) and delay from the third.
     pub fn for_profile(profile: TimingProfile) -> Policy {
@@ -70,15 +72,6 @@ impl Policy {
             .unwrap_or(self.cap)
             .min(self.cap)
     }
-
-    /// Whether a task that stopped counts as a failed start: it was never healthy, or not for
-    /// `stable_after`. (Tasks stopped on purpose, by scale-in, are not asked about.)
-    pub fn failed_start(&self, healthy_since: Option<Instant>, stopped_at: Instant) -> bool {
-        match healthy_since {
-            None => true,
-            Some(since) => stopped_at.saturating_duration_since(since) < self.stable_after,
-        }
-    }
 }
 
 /// When the next task may be launched.
@@ -96,6 +89,8 @@ pub struct Throttle {
     failures: u32,
     last_failure: Option<Instant>,
     last_launch: Option<Instant>,
+    /// When a task last turned healthy.
+    last_healthy: Option<Instant>,
     /// The episode's event has been recorded (once per episode, not per launch).
     announced: bool,
 }
@@ -107,6 +102,7 @@ impl Throttle {
             failures: 0,
             last_failure: None,
             last_launch: None,
+            last_healthy: None,
             announced: false,
         }
     }
@@ -120,9 +116,14 @@ impl Throttle {
         self.failures
     }
 
-    /// Launches are being delayed.
+    /// Launches are being delayed: enough failed starts in a row, and no task turned healthy
+    /// since the last.
     pub fn is_throttled(&self) -> bool {
-        self.failures >= self.policy.threshold
+        let healthy_since_failure = match (self.last_healthy, self.last_failure) {
+            (Some(h), Some(f)) => h >= f,
+            _ => false,
+        };
+        self.failures >= self.policy.threshold && !healthy_since_failure
     }
 
     /// A task was launched at `now`.
@@ -130,14 +131,19 @@ impl Throttle {
         self.last_launch = Some(now);
     }
 
-    /// A launch failed, or a task stopped before it was stable. True when this failure starts a
-    /// throttle episode: the caller records the service event then, and only then.
+    /// A launch failed, or a task stopped before it was ever healthy. True when this failure
+    /// starts a throttle episode: the caller records the service event then, and only then.
     pub fn failed(&mut self, now: Instant) -> bool {
         self.failures = self.failures.saturating_add(1);
         self.last_failure = Some(now);
-        let announce = self.is_throttled() && !self.announced;
+        let announce = self.failures >= self.policy.threshold && !self.announced;
         self.announced |= announce;
         announce
+    }
+
+    /// A task turned healthy at `now`: launches are not delayed until the next failure.
+    pub fn healthy(&mut self, now: Instant) {
+        self.last_healthy = Some(now);
     }
 
     /// A task stayed healthy for `stable_after`: the episode ends, launches are immediate again.
@@ -256,14 +262,18 @@ mod tests {
     }
 
     #[test]
-    fn a_start_counts_as_failed_until_healthy_for_stable_after() {
-        let p = Policy::for_profile(TimingProfile::Fast);
+    fn a_task_turning_healthy_lifts_the_delay_until_the_next_failure() {
         let t0 = Instant::now();
-        assert!(p.failed_start(None, t0 + 100 * S), "never healthy");
-        assert!(
-            p.failed_start(Some(t0), t0 + 9 * S),
-            "healthy 9 s, then died"
-        );
-        assert!(!p.failed_start(Some(t0), t0 + 10 * S), "stable, then died");
+        let mut t = fast();
+        for i in 0..5 {
+            t.failed(t0 + i * S);
+        }
+        assert!(matches!(t.next_launch(t0 + 5 * S), Delay::Until(_)));
+        // A task turns healthy, then is killed (not a failed start): replaced at once.
+        t.healthy(t0 + 6 * S);
+        assert_eq!(t.next_launch(t0 + 7 * S), Delay::Now);
+        // The count is kept until a task is stable: the next failure delays at once, and long.
+        assert!(!t.failed(t0 + 8 * S), "same episode, no second event");
+        assert_eq!(t.next_launch(t0 + 8 * S), Delay::Until(t0 + 8 * S + 8 * S));
     }
 }
