@@ -282,3 +282,58 @@ fn section(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
         out.push_str(&table::render(headers, rows));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopped_tasks_and_orphans_have_rows() {
+        let status = json!({
+            "lab": "t", "config": "t.toml", "running": true,
+            "services": [{
+                "name": "svc", "running_count": 0, "desired_count": 2, "tasks": [],
+                "stopped_tasks": [{
+                    "task_id": "0123456789abcdef", "stopped_at": "2026-12-02T00:00:00Z",
+                    "exit_code": 3,
+                    "stopped_reason": "Essential container in task exited (exit code 3)",
+                }],
+            }],
+            "orphans": {
+                "containers": [{
+                    "kind": "container", "name": "tierlab-t-svc-0rphan", "role": "task",
+                    "resource": "svc", "state": "running", "last_error": null,
+                    "removal_attempts": 0,
+                }],
+                "networks": [{
+                    "kind": "network", "name": "tierlab-t-old", "role": "network",
+                    "resource": "old", "state": null, "removal_attempts": 2,
+                    "last_error": "has active endpoints",
+                }],
+            },
+        });
+        let table = render(&status);
+        for part in [
+            "STOPPED TASK",
+            "0123456789ab",
+            "Essential container in task exited (exit code 3)",
+            "ORPHAN (no controller owns it)",
+            "tierlab-t-svc-0rphan",
+            "at the next pass",
+            "failed 2 times, retrying: has active endpoints",
+        ] {
+            assert!(table.contains(part), "`{part}` missing from:\n{table}");
+        }
+    }
+
+    #[test]
+    fn leftover_networks_are_listed_when_no_lab_runs() {
+        let status = json!({
+            "lab": "t", "running": false, "containers": [],
+            "networks": [{ "name": "tierlab-t-app-a", "resource": "app-a" }],
+        });
+        let table = render(&status);
+        assert!(table.contains("leftover networks"), "{table}");
+        assert!(table.contains("tierlab-t-app-a"), "{table}");
+    }
+}

@@ -152,10 +152,14 @@ impl Sweep {
 
     /// One pass: list, tell owned from unowned, remove what was listed before, publish.
     async fn pass(&mut self) -> Result<(), DockerError> {
+        // Claims read before and after listing: a listed container was claimed before it was
+        // created (so it is in the second read unless released since), and one a controller
+        // removes and releases while the list is taken is in the first read.
+        let mut task_ids = self.claims.snapshot();
         let objects = self.list().await?;
-        // Read after listing: a container listed above was claimed before it was created.
+        task_ids.extend(self.claims.snapshot());
         let owners = Owners {
-            task_ids: self.claims.snapshot(),
+            task_ids,
             database_containers: self.database_containers.clone(),
             networks: self.networks.clone(),
         };
