@@ -136,7 +136,7 @@ struct Controller {
     setup: ServiceSetup,
     tasks: BTreeMap<String, TaskRecord>,
     launched: u64,
-    /// Back-off for launches that fail and tasks that die before they are stable.
+    /// Back-off for launches that fail and tasks that stop before they were ever healthy.
     throttle: Throttle,
     /// When a delayed launch is due (the loop wakes for it).
     wake_at: Option<Instant>,
@@ -258,15 +258,14 @@ impl Controller {
     /// tells the throttle once one has stayed healthy long enough to end the episode.
     fn note_health(&mut self, now: Instant) {
         let stable_after = self.throttle.policy().stable_after;
-        let healthy: Vec<String> = self
+        let healthy: Vec<bool> = self
             .tasks
             .iter()
-            .filter(|(id, t)| self.phase_of(id, t) == Phase::Healthy)
-            .map(|(id, _)| id.clone())
+            .map(|(id, t)| self.phase_of(id, t) == Phase::Healthy)
             .collect();
         let mut stable = false;
-        for (task_id, task) in &mut self.tasks {
-            if !healthy.contains(task_id) {
+        for (task, healthy) in self.tasks.values_mut().zip(healthy) {
+            if !healthy {
                 continue;
             }
             if task.healthy_since.is_none() {
@@ -281,7 +280,7 @@ impl Controller {
         if stable && self.throttle.failures() > 0 {
             tracing::info!(
                 service = %self.setup.service.name,
-                "a task has been healthy for {stable_after:?}; launches are no longer delayed"
+                "a task has been healthy for {stable_after:?}; the launch throttle is reset"
             );
         }
         if stable {
@@ -289,7 +288,7 @@ impl Controller {
         }
     }
 
-    /// A launch failed or a task stopped before it was stable: count it, and record the
+    /// A launch failed or a task stopped before it was ever healthy: count it, and record the
     /// throttle event when an episode starts.
     fn start_failed(&mut self, now: Instant) {
         if self.throttle.failed(now) {
