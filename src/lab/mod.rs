@@ -6,7 +6,7 @@
 //! 3. databases, until they accept connections;
 //! 4. target groups and health checks;
 //! 5. load balancers;
-//! 6. services, until their tasks are healthy.
+//! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`).
 //!
 //! A failure at any step removes what the earlier steps made. `Lab::shutdown` stops the tiers top
 //! to bottom; `Drop` removes the lab's containers and networks as a fallback.
@@ -260,6 +260,7 @@ impl Lab {
                 queues,
                 self.cancel.child_token(),
             ));
+            // Unless told not to wait (a service that is not expected to get steady).
             for service in self.services.iter().filter(|_| wait_steady) {
                 progress.begin(&format!(
                     "waiting for {} healthy tasks of {}",
