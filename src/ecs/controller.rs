@@ -29,6 +29,13 @@ use super::throttle::{Delay, Policy, Throttle};
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Every this many ticks, containers are inspected in case a Docker event was missed.
 const INSPECT_EVERY_TICKS: u32 = 5;
+/// ECS's `healthCheckGracePeriodSeconds`: how long after launch a task that has never been
+/// healthy is not stopped for failing ELB health checks. ECS defaults to 0, but ALB itself takes
+/// `unhealthy-threshold × interval` (a minute with AWS's defaults) to call a new target
+/// unhealthy; tierlab checks a new target at once and the fast profile's checks are seconds
+/// apart, so an app still starting (slowly, on a loaded machine) would be stopped after a second
+/// or two and counted as a failed start.
+const HEALTH_CHECK_GRACE: Duration = Duration::from_secs(20);
 /// Service events kept (ECS shows the latest 100).
 const EVENTS_KEPT: usize = 100;
 
@@ -119,6 +126,7 @@ struct TaskRecord {
     target: Option<SocketAddr>,
     exited: Option<Option<i64>>,
     started_at: String,
+    launched_at: Instant,
     /// When the target (or, without a load balancer, the container) was first seen healthy.
     healthy_since: Option<Instant>,
     /// The throttle was told this task's start was good.
@@ -338,6 +346,12 @@ impl Controller {
             None => Phase::Healthy,
             Some(tg) => match tg.state_of(task_id) {
                 Some(TargetState::Healthy) => Phase::Healthy,
+                Some(TargetState::Unhealthy)
+                    if task.healthy_since.is_none()
+                        && task.launched_at.elapsed() < HEALTH_CHECK_GRACE =>
+                {
+                    Phase::Starting
+                }
                 Some(TargetState::Unhealthy) => Phase::Unhealthy,
                 _ => Phase::Starting,
             },
@@ -423,6 +437,7 @@ impl Controller {
                 target,
                 exited: info.is_none().then_some(None),
                 started_at: now_rfc3339(),
+                launched_at: Instant::now(),
                 healthy_since: None,
                 stable_reported: false,
                 log_path: path,
