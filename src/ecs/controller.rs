@@ -628,6 +628,10 @@ impl Controller {
             task_definition: self.setup.service.task_definition.clone(),
             desired_count: self.setup.service.desired_count,
             events: self.events.iter().cloned().collect(),
+            launches_delayed_until: self.wake_at.map(|at| {
+                let wall = SystemTime::now() + at.saturating_duration_since(Instant::now());
+                humantime::format_rfc3339_seconds(wall).to_string()
+            }),
             stopped_tasks: self
                 .stopped
                 .iter()

@@ -11,6 +11,8 @@ pub struct ServiceStatus {
     pub running_count: u32,
     pub pending_count: u32,
     pub tasks: Vec<TaskStatus>,
+    /// While the service throttle delays launches: when the next may happen (RFC 3339).
+    pub launches_delayed_until: Option<String>,
     /// Stopped tasks, newest first, with why they stopped (at most
     /// [`super::history::STOPPED_TASKS_KEPT`], none older than an hour, as ECS keeps them).
     pub stopped_tasks: Vec<TaskStatus>,

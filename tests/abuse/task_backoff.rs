@@ -126,6 +126,9 @@ async fn a_task_that_exits_at_once_is_launched_less_and_less_often() {
         "the last gap should be several times the first: {shown:?}"
     );
 
+    // Still throttled at the end of the window, and saying until when.
+    assert!(s.launches_delayed_until.is_some(), "{s:#?}");
+
     // The throttle event, once.
     let throttled = s
         .events
