@@ -38,11 +38,28 @@ pub async fn run(config: &Config, as_json: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// The status when no `up` answers: the lab's leftover containers, straight from Docker.
+/// The status when no `up` answers: the lab's leftover containers and networks, straight from
+/// Docker.
 async fn not_running(config: &Config) -> Result<Value, Error> {
     let lab = &config.lab.name;
-    let containers = match DockerClient::connect().await {
-        Ok(docker) => docker
+    let docker = DockerClient::connect().await.ok();
+    let networks: Vec<Value> = match &docker {
+        Some(docker) => docker
+            .list_network_summaries(labels::filter(lab, None, None))
+            .await?
+            .into_iter()
+            .map(|n| {
+                json!({
+                    "network_id": n.id,
+                    "name": n.name,
+                    "resource": n.labels.get(labels::RESOURCE),
+                })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let containers = match docker {
+        Some(docker) => docker
             .list_containers(labels::filter(lab, None, None))
             .await?
             .into_iter()
@@ -57,7 +74,7 @@ async fn not_running(config: &Config) -> Result<Value, Error> {
                 })
             })
             .collect(),
-        Err(_) => Vec::new(),
+        None => Vec::new(),
     };
     Ok(json!({
         "lab": lab,
@@ -65,6 +82,7 @@ async fn not_running(config: &Config) -> Result<Value, Error> {
         "running": false,
         "alb": null,
         "containers": containers,
+        "networks": networks,
     }))
 }
 
@@ -91,6 +109,15 @@ fn render(status: &Value) -> String {
                 .collect();
             out.push_str("\nleftover containers (`tierlab down` removes them):\n");
             out.push_str(&table::render(&["CONTAINER", "ROLE", "STATE"], &rows));
+        }
+        let networks = status["networks"].as_array().cloned().unwrap_or_default();
+        if !networks.is_empty() {
+            let rows: Vec<Vec<String>> = networks
+                .iter()
+                .map(|n| vec![text(&n["name"]), text(&n["resource"])])
+                .collect();
+            out.push_str("\nleftover networks (`tierlab down` removes them):\n");
+            out.push_str(&table::render(&["NETWORK", "SUBNET"], &rows));
         }
         return out;
     }
@@ -160,6 +187,30 @@ fn render(status: &Value) -> String {
         &rows,
     );
 
+    let mut rows = Vec::new();
+    for s in each("services") {
+        for t in s["stopped_tasks"].as_array().cloned().unwrap_or_default() {
+            rows.push(vec![
+                text(&s["name"]),
+                text(&t["task_id"]).chars().take(12).collect(),
+                text(&t["stopped_at"]),
+                text(&t["exit_code"]),
+                text(&t["stopped_reason"]),
+            ]);
+        }
+    }
+    section(
+        &mut out,
+        &[
+            "SERVICE",
+            "STOPPED TASK",
+            "STOPPED AT",
+            "EXIT",
+            "STOPPED REASON",
+        ],
+        &rows,
+    );
+
     let rows: Vec<Vec<String>> = each("databases")
         .iter()
         .map(|d| {
@@ -185,6 +236,42 @@ fn render(status: &Value) -> String {
         ],
         &rows,
     );
+
+    let orphans = &status["orphans"];
+    let rows: Vec<Vec<String>> = ["containers", "networks"]
+        .iter()
+        .flat_map(|kind| orphans[kind].as_array().cloned().unwrap_or_default())
+        .map(|o| {
+            let removal = match &o["last_error"] {
+                Value::Null => "at the next pass".to_string(),
+                error => format!(
+                    "failed {} times, retrying: {}",
+                    text(&o["removal_attempts"]),
+                    text(error)
+                ),
+            };
+            vec![
+                text(&o["name"]),
+                text(&o["kind"]),
+                text(&o["role"]),
+                text(&o["resource"]),
+                text(&o["state"]),
+                removal,
+            ]
+        })
+        .collect();
+    section(
+        &mut out,
+        &[
+            "ORPHAN (no controller owns it)",
+            "KIND",
+            "ROLE",
+            "RESOURCE",
+            "STATE",
+            "REMOVAL",
+        ],
+        &rows,
+    );
     out
 }
 
@@ -193,5 +280,60 @@ fn section(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
     if !rows.is_empty() {
         out.push('\n');
         out.push_str(&table::render(headers, rows));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopped_tasks_and_orphans_have_rows() {
+        let status = json!({
+            "lab": "t", "config": "t.toml", "running": true,
+            "services": [{
+                "name": "svc", "running_count": 0, "desired_count": 2, "tasks": [],
+                "stopped_tasks": [{
+                    "task_id": "0123456789abcdef", "stopped_at": "2026-12-02T00:00:00Z",
+                    "exit_code": 3,
+                    "stopped_reason": "Essential container in task exited (exit code 3)",
+                }],
+            }],
+            "orphans": {
+                "containers": [{
+                    "kind": "container", "name": "tierlab-t-svc-0rphan", "role": "task",
+                    "resource": "svc", "state": "running", "last_error": null,
+                    "removal_attempts": 0,
+                }],
+                "networks": [{
+                    "kind": "network", "name": "tierlab-t-old", "role": "network",
+                    "resource": "old", "state": null, "removal_attempts": 2,
+                    "last_error": "has active endpoints",
+                }],
+            },
+        });
+        let table = render(&status);
+        for part in [
+            "STOPPED TASK",
+            "0123456789ab",
+            "Essential container in task exited (exit code 3)",
+            "ORPHAN (no controller owns it)",
+            "tierlab-t-svc-0rphan",
+            "at the next pass",
+            "failed 2 times, retrying: has active endpoints",
+        ] {
+            assert!(table.contains(part), "`{part}` missing from:\n{table}");
+        }
+    }
+
+    #[test]
+    fn leftover_networks_are_listed_when_no_lab_runs() {
+        let status = json!({
+            "lab": "t", "running": false, "containers": [],
+            "networks": [{ "name": "tierlab-t-app-a", "resource": "app-a" }],
+        });
+        let table = render(&status);
+        assert!(table.contains("leftover networks"), "{table}");
+        assert!(table.contains("tierlab-t-app-a"), "{table}");
     }
 }

@@ -34,7 +34,7 @@ pub async fn run(file: &Path) -> Result<(), Error> {
     let lab_name = config.lab.name.clone();
     // An interrupt during start drops the half-started lab, whose Drop removes its containers.
     let lab = tokio::select! {
-        lab = Lab::start(config, StartOptions { progress, state_dir: None }) => lab?,
+        lab = Lab::start(config, StartOptions { progress, state_dir: None, ..Default::default() }) => lab?,
         _ = stop.cancelled() => {
             eprintln!("interrupted while starting lab `{lab_name}`; cleaned up");
             return Ok(());

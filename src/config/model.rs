@@ -476,6 +476,8 @@ pub struct ContainerDefinition {
     /// Build context (resolved to an absolute path) used when the image is missing.
     pub build: Option<PathBuf>,
     pub container_port: u16,
+    /// ECS's `command`: replaces the image's CMD (its ENTRYPOINT stays); `None` keeps the CMD.
+    pub command: Option<Vec<String>>,
     /// Environment, with `${...}` references still unresolved (see `ecs::environment`).
     pub environment: BTreeMap<String, String>,
     pub log_group: String,

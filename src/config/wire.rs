@@ -268,6 +268,8 @@ pub struct Container {
     pub image: String,
     pub build: Option<String>,
     pub port: i64,
+    /// ECS's `command`: replaces the image's CMD (the entrypoint stays).
+    pub command: Option<Vec<String>>,
     pub log_group: Option<String>,
     pub log_stream_prefix: Option<String>,
     #[serde(default)]

@@ -17,7 +17,7 @@ pub use containers::{ContainerInfo, ContainerSpec, NetworkAttachment};
 pub use error::{DockerError, is_conflict, is_not_found};
 pub use events::ContainerEvent;
 pub use images::BuildProgress;
-pub use networks::NetworkSpec;
+pub use networks::{NetworkSpec, NetworkSummary};
 
 /// Where the engine is expected when `DOCKER_HOST` is not set.
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";

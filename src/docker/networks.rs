@@ -24,6 +24,14 @@ pub struct NetworkSpec {
     pub labels: HashMap<String, String>,
 }
 
+/// A network as listed: enough to tell whose it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkSummary {
+    pub id: String,
+    pub name: String,
+    pub labels: HashMap<String, String>,
+}
+
 impl DockerClient {
     /// Creates the network unless one with that name exists already. A subnet that overlaps an
     /// existing Docker network is reported with both names and how to change the config.
@@ -111,6 +119,29 @@ impl DockerClient {
             .await
             .map_err(DockerError::op("list networks", "by label"))?;
         Ok(networks.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    /// Id, name and labels of the networks carrying these label filters (for the orphan sweep).
+    pub async fn list_network_summaries(
+        &self,
+        filters: HashMap<String, Vec<String>>,
+    ) -> Result<Vec<NetworkSummary>, DockerError> {
+        let options = ListNetworksOptions {
+            filters: Some(filters),
+        };
+        let networks = self
+            .inner
+            .list_networks(Some(options))
+            .await
+            .map_err(DockerError::op("list networks", "by label"))?;
+        Ok(networks
+            .into_iter()
+            .map(|n| NetworkSummary {
+                id: n.id.unwrap_or_default(),
+                name: n.name.unwrap_or_default(),
+                labels: n.labels.unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Removes a network; one that is already gone is not an error.

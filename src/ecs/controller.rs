@@ -17,18 +17,25 @@ use crate::config::{Config, Service, TaskDefinition};
 use crate::docker::{ContainerEvent, DockerClient};
 use crate::vpc;
 
+use super::claims::Claims;
+use super::history;
 use super::logs;
 use super::reconcile::{Action, ObservedTask, Phase, StopReason, decide};
 use super::status::{ServiceEvent, ServiceStatus, TaskStatus};
 use super::task_spec;
+use super::throttle::{Delay, Policy, Throttle};
 
 /// How often the controller looks again without being woken by an event.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Every this many ticks, containers are inspected in case a Docker event was missed.
 const INSPECT_EVERY_TICKS: u32 = 5;
-/// Launch back-off after a failed launch: doubles up to the maximum.
-const LAUNCH_BACKOFF_MIN: Duration = Duration::from_secs(1);
-const LAUNCH_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// ECS's `healthCheckGracePeriodSeconds`: how long after launch a task that has never been
+/// healthy is not stopped for failing ELB health checks. ECS defaults to 0, but ALB itself takes
+/// `unhealthy-threshold × interval` (a minute with AWS's defaults) to call a new target
+/// unhealthy; tierlab checks a new target at once and the fast profile's checks are seconds
+/// apart, so an app still starting (slowly, on a loaded machine) would be stopped after a second
+/// or two and counted as a failed start.
+const HEALTH_CHECK_GRACE: Duration = Duration::from_secs(20);
 /// Service events kept (ECS shows the latest 100).
 const EVENTS_KEPT: usize = 100;
 
@@ -42,6 +49,8 @@ pub struct ServiceSetup {
     /// The task environment with every `${...}` already resolved.
     pub environment: Vec<(String, String)>,
     pub logs_dir: PathBuf,
+    /// Task ids the lab's controllers own (shared with the orphan sweep).
+    pub claims: Claims,
 }
 
 /// A handle on a running controller.
@@ -117,14 +126,32 @@ struct TaskRecord {
     target: Option<SocketAddr>,
     exited: Option<Option<i64>>,
     started_at: String,
+    launched_at: Instant,
+    /// When the target (or, without a load balancer, the container) was first seen healthy.
+    healthy_since: Option<Instant>,
+    /// The throttle was told this task's start was good.
+    stable_reported: bool,
+    log_path: PathBuf,
+}
+
+/// A stopped task as `describe-tasks` shows it, and when it stopped (for the age bound).
+struct StoppedTask {
+    status: TaskStatus,
+    at: Instant,
 }
 
 struct Controller {
     setup: ServiceSetup,
     tasks: BTreeMap<String, TaskRecord>,
     launched: u64,
-    next_launch_at: Instant,
-    backoff: Duration,
+    /// Back-off for launches that fail and tasks that stop before they were ever healthy.
+    throttle: Throttle,
+    /// When a delayed launch is due (the loop wakes for it).
+    wake_at: Option<Instant>,
+    /// Stopped tasks, oldest first, bounded by [`history::stopped_to_drop`].
+    stopped: VecDeque<StoppedTask>,
+    /// Log files of stopped tasks, oldest first, bounded by [`history::logs_to_delete`].
+    stopped_logs: VecDeque<PathBuf>,
     events: VecDeque<ServiceEvent>,
     status: watch::Sender<ServiceStatus>,
     log_shippers: TaskTracker,
@@ -152,12 +179,15 @@ pub fn spawn(
         name: setup.service.name.clone(),
         status: status_rx,
     };
+    let throttle = Throttle::new(Policy::for_profile(setup.config.lab.profile));
     let controller = Controller {
         setup,
         tasks: BTreeMap::new(),
         launched: 0,
-        next_launch_at: Instant::now(),
-        backoff: LAUNCH_BACKOFF_MIN,
+        throttle,
+        wake_at: None,
+        stopped: VecDeque::new(),
+        stopped_logs: VecDeque::new(),
         events: VecDeque::new(),
         status,
         log_shippers: TaskTracker::new(),
@@ -194,6 +224,7 @@ impl Controller {
                     }
                 }
                 Ok(()) = changed(&mut target_changes) => {}
+                () = wake(self.wake_at) => {}
             }
         }
         self.stop_all().await;
@@ -201,6 +232,8 @@ impl Controller {
     }
 
     async fn reconcile(&mut self) {
+        self.note_health(Instant::now());
+        self.wake_at = None;
         let observed: Vec<ObservedTask> = self
             .tasks
             .iter()
@@ -215,13 +248,94 @@ impl Controller {
                 Action::Stop { task_id, reason } => self.stop_task(&task_id, &reason).await,
                 Action::Launch { count } => {
                     for _ in 0..count {
-                        if Instant::now() < self.next_launch_at || !self.launch_task().await {
+                        if let Delay::Until(at) = self.throttle.next_launch(Instant::now()) {
+                            self.wake_at = Some(at);
+                            break;
+                        }
+                        if !self.launch_task().await {
                             break;
                         }
                     }
                 }
             }
         }
+        self.prune_history(Instant::now()).await;
+    }
+
+    /// Notes when tasks turn healthy (which lifts launch delays until the next failure), and
+    /// tells the throttle once one has stayed healthy long enough to end the episode.
+    fn note_health(&mut self, now: Instant) {
+        let stable_after = self.throttle.policy().stable_after;
+        let healthy: Vec<bool> = self
+            .tasks
+            .iter()
+            .map(|(id, t)| self.phase_of(id, t) == Phase::Healthy)
+            .collect();
+        let mut stable = false;
+        for (task, healthy) in self.tasks.values_mut().zip(healthy) {
+            if !healthy {
+                continue;
+            }
+            if task.healthy_since.is_none() {
+                self.throttle.healthy(now);
+            }
+            let since = *task.healthy_since.get_or_insert(now);
+            if !task.stable_reported && now.saturating_duration_since(since) >= stable_after {
+                task.stable_reported = true;
+                stable = true;
+            }
+        }
+        if stable && self.throttle.failures() > 0 {
+            tracing::info!(
+                service = %self.setup.service.name,
+                "a task has been healthy for {stable_after:?}; the launch throttle is reset"
+            );
+        }
+        if stable {
+            self.throttle.stable();
+        }
+    }
+
+    /// A launch failed or a task stopped before it was ever healthy: count it, and record the
+    /// throttle event when an episode starts.
+    fn start_failed(&mut self, now: Instant) {
+        if self.throttle.failed(now) {
+            let message = format!(
+                "(service {}) is unable to consistently start tasks successfully.",
+                self.setup.service.name
+            );
+            tracing::warn!(
+                "{message} Launches are now delayed, up to {:?} apart.",
+                self.throttle.policy().cap
+            );
+            self.record_event(message);
+        }
+    }
+
+    /// Drops stopped tasks beyond the bounds and deletes old stopped tasks' log files.
+    async fn prune_history(&mut self, now: Instant) {
+        let times: Vec<Instant> = self.stopped.iter().map(|s| s.at).collect();
+        let drop = history::stopped_to_drop(
+            &times,
+            now,
+            history::STOPPED_TASKS_KEPT,
+            history::STOPPED_TASK_MAX_AGE,
+        );
+        self.stopped.drain(..drop);
+        let running: std::collections::HashSet<PathBuf> =
+            self.tasks.values().map(|t| t.log_path.clone()).collect();
+        let stopped: Vec<PathBuf> = self.stopped_logs.iter().cloned().collect();
+        let delete = history::logs_to_delete(&stopped, &running, history::STOPPED_LOG_FILES_KEPT);
+        for path in &delete {
+            match tokio::fs::remove_file(path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "could not delete an old task log file: {e}")
+                }
+            }
+        }
+        self.stopped_logs.retain(|p| !delete.contains(p));
     }
 
     fn phase_of(&self, task_id: &str, task: &TaskRecord) -> Phase {
@@ -232,6 +346,12 @@ impl Controller {
             None => Phase::Healthy,
             Some(tg) => match tg.state_of(task_id) {
                 Some(TargetState::Healthy) => Phase::Healthy,
+                Some(TargetState::Unhealthy)
+                    if task.healthy_since.is_none()
+                        && task.launched_at.elapsed() < HEALTH_CHECK_GRACE =>
+                {
+                    Phase::Starting
+                }
                 Some(TargetState::Unhealthy) => Phase::Unhealthy,
                 _ => Phase::Starting,
             },
@@ -242,6 +362,8 @@ impl Controller {
     async fn launch_task(&mut self) -> bool {
         let setup = &self.setup;
         let task_id = task_spec::new_task_id();
+        // Claimed before the container exists, so the orphan sweep never takes it for one.
+        setup.claims.claim(&task_id);
         let subnet = vpc::task_subnet(&setup.service, self.launched).to_string();
         let spec = task_spec::container_spec(
             &setup.config,
@@ -268,13 +390,14 @@ impl Controller {
                     crate::error::chain(&e)
                 );
                 tracing::error!("{message}");
+                // run_container removes what it made; if that failed too, the sweep retries.
+                setup.claims.release(&task_id);
                 self.record_event(message);
-                self.next_launch_at = Instant::now() + self.backoff;
-                self.backoff = (self.backoff * 2).min(LAUNCH_BACKOFF_MAX);
+                self.start_failed(Instant::now());
                 return false;
             }
         };
-        self.backoff = LAUNCH_BACKOFF_MIN;
+        self.throttle.launched(Instant::now());
         self.launched += 1;
         let target = info
             .as_ref()
@@ -292,7 +415,7 @@ impl Controller {
         self.log_shippers.spawn(logs::ship(
             setup.docker.clone(),
             container_id.clone(),
-            path,
+            path.clone(),
             self.log_cancel.clone(),
         ));
         let message = format!(
@@ -314,18 +437,28 @@ impl Controller {
                 target,
                 exited: info.is_none().then_some(None),
                 started_at: now_rfc3339(),
+                launched_at: Instant::now(),
+                healthy_since: None,
+                stable_reported: false,
+                log_path: path,
             },
         );
         true
     }
 
-    /// Deregisters the task's target at once, then removes its container.
+    /// Deregisters the task's target at once, then removes its container. A container that
+    /// cannot be removed is released to the orphan sweep, which retries until it is gone.
     async fn stop_task(&mut self, task_id: &str, reason: &StopReason) {
         let Some(task) = self.tasks.remove(task_id) else {
             return;
         };
+        let now = Instant::now();
         if let Some(tg) = &self.setup.target_group {
             tg.deregister(task_id);
+        }
+        // PENDING → STOPPED: it never turned healthy (a task that did is replaced at once).
+        if *reason != StopReason::ScaledIn && task.healthy_since.is_none() {
+            self.start_failed(now);
         }
         if let Err(e) = self
             .setup
@@ -335,10 +468,12 @@ impl Controller {
         {
             tracing::warn!(
                 task = task_id,
-                "could not remove the task's container: {e}",
+                "could not remove the task's container (the orphan sweep retries): {e}",
                 e = crate::error::chain(&e)
             );
         }
+        self.setup.claims.release(task_id);
+        self.remember_stopped(task_id, &task, reason, now);
         let message = match reason {
             StopReason::FailedElbHealthChecks => {
                 let tg = self
@@ -400,6 +535,28 @@ impl Controller {
         }
     }
 
+    fn remember_stopped(
+        &mut self,
+        task_id: &str,
+        task: &TaskRecord,
+        reason: &StopReason,
+        now: Instant,
+    ) {
+        let exit_code = match (reason, task.exited) {
+            (StopReason::EssentialContainerExited { exit_code }, _) => *exit_code,
+            (_, Some(code)) => code,
+            _ => None,
+        };
+        let mut status = self.task_status(task_id, task);
+        status.last_status = "STOPPED".into();
+        status.health = None;
+        status.stopped_reason = Some(reason.to_string());
+        status.exit_code = exit_code;
+        status.stopped_at = Some(now_rfc3339());
+        self.stopped.push_back(StoppedTask { status, at: now });
+        self.stopped_logs.push_back(task.log_path.clone());
+    }
+
     async fn stop_all(&mut self) {
         let ids: Vec<String> = self.tasks.keys().cloned().collect();
         for task_id in ids {
@@ -415,6 +572,7 @@ impl Controller {
             {
                 tracing::warn!(task = %task_id, "could not remove the task's container: {e}", e = crate::error::chain(&e));
             }
+            self.setup.claims.release(&task_id);
         }
         // The log streams end with their containers; give them a moment to flush.
         self.log_shippers.close();
@@ -423,6 +581,33 @@ impl Controller {
             .is_err()
         {
             self.log_cancel.cancel();
+        }
+    }
+
+    fn task_status(&self, task_id: &str, task: &TaskRecord) -> TaskStatus {
+        let last_status = match self.phase_of(task_id, task) {
+            Phase::Healthy | Phase::Unhealthy => "RUNNING",
+            Phase::Starting => "PENDING",
+            Phase::Exited { .. } => "STOPPED",
+        };
+        TaskStatus {
+            task_id: task_id.to_string(),
+            container_id: task.container_id.clone(),
+            container_name: task.container_name.clone(),
+            subnet: task.subnet.clone(),
+            last_status: last_status.to_string(),
+            health: self
+                .setup
+                .target_group
+                .as_ref()
+                .and_then(|tg| tg.state_of(task_id))
+                .map(|s| s.as_str().to_string()),
+            target_address: task.target.map(|a| a.to_string()),
+            log_stream: task_spec::log_stream(&self.setup.task_definition, task_id),
+            started_at: task.started_at.clone(),
+            stopped_reason: None,
+            exit_code: None,
+            stopped_at: None,
         }
     }
 
@@ -443,39 +628,25 @@ impl Controller {
             task_definition: self.setup.service.task_definition.clone(),
             desired_count: self.setup.service.desired_count,
             events: self.events.iter().cloned().collect(),
+            launches_delayed_until: self.wake_at.map(|at| {
+                let wall = SystemTime::now() + at.saturating_duration_since(Instant::now());
+                humantime::format_rfc3339_seconds(wall).to_string()
+            }),
+            stopped_tasks: self
+                .stopped
+                .iter()
+                .rev()
+                .map(|s| s.status.clone())
+                .collect(),
             ..Default::default()
         };
         for (task_id, task) in &self.tasks {
-            let phase = self.phase_of(task_id, task);
-            let health = self
-                .setup
-                .target_group
-                .as_ref()
-                .and_then(|tg| tg.state_of(task_id))
-                .map(|s| s.as_str().to_string());
-            let last_status = match phase {
-                Phase::Healthy => {
-                    status.running_count += 1;
-                    "RUNNING"
-                }
-                Phase::Starting => {
-                    status.pending_count += 1;
-                    "PENDING"
-                }
-                Phase::Unhealthy => "RUNNING",
-                Phase::Exited { .. } => "STOPPED",
-            };
-            status.tasks.push(TaskStatus {
-                task_id: task_id.clone(),
-                container_id: task.container_id.clone(),
-                container_name: task.container_name.clone(),
-                subnet: task.subnet.clone(),
-                last_status: last_status.to_string(),
-                health,
-                target_address: task.target.map(|a| a.to_string()),
-                log_stream: task_spec::log_stream(&self.setup.task_definition, task_id),
-                started_at: task.started_at.clone(),
-            });
+            match self.phase_of(task_id, task) {
+                Phase::Healthy => status.running_count += 1,
+                Phase::Starting => status.pending_count += 1,
+                Phase::Unhealthy | Phase::Exited { .. } => {}
+            }
+            status.tasks.push(self.task_status(task_id, task));
         }
         self.status.send_if_modified(|old| {
             let changed = *old != status;
@@ -491,6 +662,14 @@ impl Controller {
 async fn changed(rx: &mut Option<watch::Receiver<u64>>) -> Result<(), watch::error::RecvError> {
     match rx {
         Some(rx) => rx.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `at`; pends forever without one.
+async fn wake(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

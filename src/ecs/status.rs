@@ -11,6 +11,11 @@ pub struct ServiceStatus {
     pub running_count: u32,
     pub pending_count: u32,
     pub tasks: Vec<TaskStatus>,
+    /// While the service throttle delays launches: when the next may happen (RFC 3339).
+    pub launches_delayed_until: Option<String>,
+    /// Stopped tasks, newest first, with why they stopped (at most
+    /// [`super::history::STOPPED_TASKS_KEPT`], none older than an hour, as ECS keeps them).
+    pub stopped_tasks: Vec<TaskStatus>,
     /// Most recent service events, newest last (as `aws ecs describe-services` lists them).
     pub events: Vec<ServiceEvent>,
 }
@@ -29,6 +34,11 @@ pub struct TaskStatus {
     pub target_address: Option<String>,
     pub log_stream: String,
     pub started_at: String,
+    /// ECS's `stoppedReason` ("Essential container in task exited", ...); stopped tasks only.
+    pub stopped_reason: Option<String>,
+    /// The essential container's exit code, when it exited.
+    pub exit_code: Option<i64>,
+    pub stopped_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

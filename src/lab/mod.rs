@@ -6,13 +6,14 @@
 //! 3. databases, until they accept connections;
 //! 4. target groups and health checks;
 //! 5. load balancers;
-//! 6. services, until their tasks are healthy.
+//! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`).
 //!
 //! A failure at any step removes what the earlier steps made. `Lab::shutdown` stops the tiers top
 //! to bottom; `Drop` removes the lab's containers and networks as a fallback.
 
 mod cleanup;
 mod images;
+mod orphans;
 mod progress;
 mod status;
 
@@ -37,7 +38,8 @@ use crate::vpc;
 pub use cleanup::{Removed, remove_lab};
 pub use progress::{LogProgress, Progress};
 pub use status::{
-    AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, TargetGroupStatus,
+    AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
+    TargetGroupStatus,
 };
 
 /// How long shutdown waits for the lab's tasks (controllers, listeners) to finish.
@@ -52,6 +54,9 @@ pub struct StartOptions {
     pub progress: Arc<dyn Progress>,
     /// Overrides the state directory (tests use a temp dir); else config / env / default.
     pub state_dir: Option<PathBuf>,
+    /// Wait until every service has its desired number of healthy tasks (default). Off, `start`
+    /// returns once the controllers run: for a service that is not expected to get steady.
+    pub wait_for_steady_services: bool,
 }
 
 impl Default for StartOptions {
@@ -59,6 +64,7 @@ impl Default for StartOptions {
         StartOptions {
             progress: Arc::new(LogProgress),
             state_dir: None,
+            wait_for_steady_services: true,
         }
     }
 }
@@ -75,6 +81,8 @@ pub struct Lab {
     load_balancers: Vec<LoadBalancerHandle>,
     services: Vec<ServiceHandle>,
     databases: Vec<DbInstance>,
+    /// What the orphan sweep last found (empty until it runs).
+    orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     stopped: bool,
 }
 
@@ -119,9 +127,11 @@ impl Lab {
             load_balancers: Vec::new(),
             services: Vec::new(),
             databases: Vec::new(),
+            orphans: tokio::sync::watch::channel(OrphanStatus::default()).1,
             stopped: false,
         };
-        match lab.bring_up(options.progress.as_ref()).await {
+        let wait = options.wait_for_steady_services;
+        match lab.bring_up(options.progress.as_ref(), wait).await {
             Ok(()) => Ok(lab),
             Err(e) => {
                 if let Err(cleanup) = lab.stop().await {
@@ -135,7 +145,7 @@ impl Lab {
         }
     }
 
-    async fn bring_up(&mut self, progress: &dyn Progress) -> Result<(), Error> {
+    async fn bring_up(&mut self, progress: &dyn Progress, wait_steady: bool) -> Result<(), Error> {
         let config = self.config.clone();
         let lab = config.lab.name.clone();
         let deadline = tokio::time::Instant::now() + config.lab.start_timeout;
@@ -209,7 +219,14 @@ impl Lab {
             self.load_balancers.push(handle);
         }
 
-        // 6. Services: one controller each, fed by one Docker event stream.
+        // 6. Services: one controller each, fed by one Docker event stream; and the orphan sweep,
+        //    which removes what carries the lab's labels but no controller owns.
+        let claims = ecs::Claims::default();
+        if let Some(docker) = &self.docker {
+            let (sweep, orphans) = orphans::Sweep::new(docker.clone(), &config, claims.clone());
+            self.orphans = orphans;
+            self.tracker.spawn(sweep.run(self.cancel.child_token()));
+        }
         if !config.services.is_empty() {
             let docker = self
                 .docker
@@ -237,6 +254,7 @@ impl Lab {
                     task_definition,
                     environment,
                     logs_dir: self.state.logs_dir(&lab),
+                    claims: claims.clone(),
                 };
                 self.services.push(ecs::spawn(
                     setup,
@@ -251,7 +269,8 @@ impl Lab {
                 queues,
                 self.cancel.child_token(),
             ));
-            for service in &self.services {
+            // Unless told not to wait (a service that is not expected to get steady).
+            for service in self.services.iter().filter(|_| wait_steady) {
                 progress.begin(&format!(
                     "waiting for {} healthy tasks of {}",
                     service.status().desired_count,
@@ -359,6 +378,7 @@ impl Lab {
             target_groups: self.target_groups.values().cloned().collect(),
             services: self.services.clone(),
             databases: self.databases.clone(),
+            orphans: self.orphans.clone(),
         }
     }
 

@@ -18,6 +18,7 @@ pub struct LabView {
     pub(super) services: Vec<ServiceHandle>,
     pub(super) databases: Vec<DbInstance>,
     pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
+    pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
 }
 
 impl LabView {
@@ -53,6 +54,7 @@ impl LabView {
                 .iter()
                 .map(|db| self.database_status(db))
                 .collect(),
+            orphans: self.orphans.borrow().clone(),
         }
     }
 
@@ -88,6 +90,8 @@ pub struct LabStatus {
     pub target_groups: Vec<TargetGroupStatus>,
     pub services: Vec<ServiceStatus>,
     pub databases: Vec<DatabaseStatus>,
+    /// Objects with the lab's labels that nothing of the running lab owns (see [`OrphanStatus`]).
+    pub orphans: OrphanStatus,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -130,4 +134,34 @@ pub struct DatabaseStatus {
     pub volume: String,
     pub multi_az: bool,
     pub backup_retention_period: u32,
+}
+
+// --- Orphans -------------------------------------------------------------------------------
+
+/// Containers and networks carrying the lab's labels that no controller owns, as the orphan
+/// sweep last saw them. Each is removed at the sweep's next pass; one whose removal failed stays
+/// listed, with the error, and is retried at every pass.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct OrphanStatus {
+    pub containers: Vec<Orphan>,
+    pub networks: Vec<Orphan>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Orphan {
+    /// `container` or `network`.
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    /// The `tierlab.role` label (`task`, `database`, `network`, ...).
+    pub role: Option<String>,
+    /// The `tierlab.resource` label (service, DB identifier or subnet it stood for).
+    pub resource: Option<String>,
+    pub task_id: Option<String>,
+    /// Docker's state of a container (`running`, `exited`, ...).
+    pub state: Option<String>,
+    pub first_seen: String,
+    pub removal_attempts: u32,
+    /// Why the last removal failed, while it keeps failing.
+    pub last_error: Option<String>,
 }

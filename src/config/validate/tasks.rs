@@ -27,6 +27,7 @@ pub fn task_definition(
         image: c.image.clone(),
         build: cx.build_dir(&format!("{cat}.build"), c.build.as_deref()),
         container_port: cx.port(&format!("{cat}.port"), c.port),
+        command: command(cx, &format!("{cat}.command"), c.command.as_deref()),
         environment: environment(cx, &format!("{cat}.environment"), &c.environment, databases),
         log_group: c
             .log_group
@@ -43,6 +44,23 @@ pub fn task_definition(
         memory_mib: u32::try_from(td.memory).unwrap_or(0),
         container,
     }
+}
+
+/// `command`, as ECS takes it: a non-empty list whose first element (the program) is not blank.
+fn command(cx: &mut Ctx, at: &str, command: Option<&[String]>) -> Option<Vec<String>> {
+    let command = command?;
+    match command.first() {
+        None => cx.bad(
+            at,
+            "[]".to_string(),
+            "must name a program, e.g. [\"sh\", \"-c\", \"exit 1\"]; leave the key out to keep the image's CMD",
+        ),
+        Some(program) if program.trim().is_empty() => {
+            cx.bad(at, q(program), "the program (first element) must not be blank")
+        }
+        Some(_) => {}
+    }
+    Some(command.to_vec())
 }
 
 /// Fargate's valid memory (MiB) for a CPU value, or `None` if the CPU value is not one of Fargate's.

@@ -1201,3 +1201,42 @@ fn tg_outlier_consecutive_5xx_range() {
         ],
     );
 }
+
+#[test]
+fn container_command_replaces_cmd_and_must_name_a_program() {
+    let with = |command: &str| {
+        BASE.replacen(
+            "port = 8000\nenvironment",
+            &format!("port = 8000\ncommand = {command}\nenvironment"),
+            1,
+        )
+    };
+    let config = try_parse(&with(r#"["sh", "-c", "exit 3"]"#)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.task_definitions["td"].container.command,
+        Some(vec!["sh".into(), "-c".into(), "exit 3".into()])
+    );
+    assert_eq!(
+        try_parse(BASE).unwrap().task_definitions["td"]
+            .container
+            .command,
+        None
+    );
+    let errs = errors(&with("[]"));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_has(
+        &errs[0],
+        &[
+            "[task-definitions.td.container] command = []",
+            "must name a program",
+        ],
+    );
+    let errs = errors(&with(r#"[" ", "x"]"#));
+    assert_has(
+        &errs[0],
+        &[
+            "[task-definitions.td.container] command = \" \"",
+            "must not be blank",
+        ],
+    );
+}
