@@ -101,6 +101,9 @@ impl Lab {
                 .as_deref()
                 .or(config.lab.state_dir.as_deref()),
         );
+        // 0. As many descriptors as the hard limit allows (client connections, health checks,
+        //    Docker and the upstream pool all need them).
+        crate::alb::limits::raise_nofile_limit();
         // 1. The local CA (trusted once, shared by labs).
         let ca = LocalCa::load_or_create(&state.ca_dir())?;
         let mut lab = Lab {
