@@ -27,6 +27,7 @@ use super::deadlines::{self, Activity, ActivityIo, Deadlines, Why};
 use super::headers::{self as head_limits, ForwardedValues};
 use super::limits::{self, ConnectionLimit, ConnectionPermit};
 use super::local_error::Episode;
+use super::memory;
 use super::metrics::LoadBalancerMetrics;
 use super::observe::{ConnectionInfo, CountingIo, ListenerObserver};
 use super::proxy::{Proxy, ProxyBody, RequestContext};
@@ -255,11 +256,15 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => match shared.admit() {
                 Some(admitted) => {
+                    let process = shared.connections.process.clone();
+                    memory::after_open(process.open());
                     let conn =
                         connection(stream, peer, tls.clone(), shared.clone(), cancel.clone());
                     tracker.spawn(async move {
                         conn.await;
                         drop(admitted);
+                        // After a storm, give the memory of its connections back.
+                        memory::after_close(process.open(), move || process.open());
                     });
                 }
                 // Closed at once (FIN): the client sees its connection end before any answer.

@@ -17,6 +17,7 @@
 //! - [`limits`]: caps on client connections (per load balancer, per process from
 //!   `RLIMIT_NOFILE`); [`deadlines`]: first-byte and idle deadlines of a client connection.
 //! - [`local_error`]: tierlab's own shortages (descriptors, buffers, ports), never a target's.
+//! - [`memory`]: free memory handed back to the system once a connection storm is over.
 //! - [`metrics`]: CloudWatch's `AWS/ApplicationELB` metrics in Prometheus text format.
 //! - [`access_log`]: ALB access log lines and the background writer of their files.
 //! - [`observe`]: the per-request hook feeding both (the proxy reports each forward as a
@@ -39,6 +40,7 @@ pub mod limits;
 pub mod listener;
 pub mod load_balancer;
 pub mod local_error;
+pub mod memory;
 pub mod metrics;
 pub mod metrics_endpoint;
 pub mod observe;
