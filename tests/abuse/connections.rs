@@ -208,8 +208,9 @@ async fn silent_connections_are_closed_by_the_first_byte_deadline() {
         "first-byte deadline {first_byte:?}: {} silent connections closed after {shortest:?}..{longest:?}",
         lifetimes.len()
     );
-    // Not before the deadline (10 ms of clock slack), well before the idle timeout.
-    assert!(*shortest + Duration::from_millis(10) >= first_byte);
+    // Not before the deadline (100 ms of slack: each start is noted when its future is next
+    // polled, possibly after the server accepted), and well before the idle timeout.
+    assert!(*shortest + Duration::from_millis(100) >= first_byte);
     assert!(*longest < limit);
     setup.wait_active(0, Duration::from_secs(5)).await;
     assert_eq!(setup.metric("RejectedConnectionCount"), 0);
