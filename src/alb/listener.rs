@@ -39,6 +39,14 @@ use crate::config::ListenerProtocol;
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// ALB's limit of concurrent HTTP/2 streams per client connection.
 pub const MAX_CONCURRENT_STREAMS: u32 = 128;
+/// HTTP/2 flow control: how much a client may send on one stream before the proxy has read it
+/// (hyper's default: 1 MiB), and on the whole connection (1 MiB, hyper's default). Bounds the
+/// memory an uploading client can make the load balancer hold.
+const H2_STREAM_WINDOW: u32 = 256 * 1024;
+const H2_CONNECTION_WINDOW: u32 = 1024 * 1024;
+/// HTTP/2: response bytes buffered per stream for a client that reads slowly (hyper's default:
+/// 400 KiB); beyond it the target's body waits (back-pressure).
+const H2_MAX_SEND_BUFFER: usize = 128 * 1024;
 /// hyper's read buffer of an HTTP/1.1 connection grows up to this (hyper's default is ~400 KiB).
 /// It must hold a whole request head, so: ALB's limits on the request line and on all headers,
 /// plus room for the start of a body read with them.
@@ -223,7 +231,10 @@ impl Listener {
             .max_buf_size(MAX_HTTP1_BUFFER);
         http.http2()
             .timer(TokioTimer::new())
-            .max_concurrent_streams(MAX_CONCURRENT_STREAMS);
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .initial_stream_window_size(H2_STREAM_WINDOW)
+            .initial_connection_window_size(H2_CONNECTION_WINDOW)
+            .max_send_buf_size(H2_MAX_SEND_BUFFER);
         let shared = Arc::new(Shared {
             protocol: self.protocol,
             listener: self.addr,
