@@ -68,12 +68,17 @@ impl Setup {
 
     /// Waits (up to `limit`) until `ActiveConnectionCount` is `n`.
     async fn wait_active(&self, n: u64, limit: Duration) {
+        self.wait_metric("ActiveConnectionCount", n, limit).await
+    }
+
+    /// Waits (up to `limit`) until the load balancer's metric `name` is `n`.
+    async fn wait_metric(&self, name: &str, n: u64, limit: Duration) {
         let started = Instant::now();
-        while self.metric("ActiveConnectionCount") != n {
+        while self.metric(name) != n {
             assert!(
                 started.elapsed() < limit,
-                "ActiveConnectionCount is {}, not {n}, after {limit:?}",
-                self.metric("ActiveConnectionCount")
+                "{name} is {}, not {n}, after {limit:?}",
+                self.metric(name)
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -183,8 +188,13 @@ async fn silent_connections_are_closed_by_the_first_byte_deadline() {
         });
         secure.extend(join_all(batch).await);
     }
+    // All accepted (none rejected); early ones may already be closed again.
     setup
-        .wait_active(2 * EACH as u64, Duration::from_secs(5))
+        .wait_metric(
+            "NewConnectionCount",
+            2 * EACH as u64,
+            Duration::from_secs(5),
+        )
         .await;
 
     let limit = first_byte + Duration::from_secs(5);
