@@ -61,6 +61,8 @@ pub fn after_close(open: usize, open_now: impl Fn() -> usize + Send + 'static) {
     if !storms().closed(open) {
         return;
     }
+    // Detached on purpose (not on a lab's tracker): one short sleep and one `malloc_trim`; if
+    // the runtime stops first, nothing is lost.
     tokio::spawn(async move {
         tokio::time::sleep(TRIM_DELAY).await;
         let open = open_now();
