@@ -511,6 +511,15 @@ struct AlbProcess {
 impl AlbProcess {
     /// `ports`: HTTP listener, HTTPS listener, metrics.
     fn start(ports: [u16; 3], targets: [SocketAddr; 2]) -> AlbProcess {
+        Self::start_with_nofile(ports, targets, None)
+    }
+
+    /// [`start`](Self::start) with soft and hard `RLIMIT_NOFILE` set to `nofile`.
+    fn start_with_nofile(
+        ports: [u16; 3],
+        targets: [SocketAddr; 2],
+        nofile: Option<u64>,
+    ) -> AlbProcess {
         let [http, https, metrics] = ports;
         let example = include_str!("../../examples/alb-only.toml");
         let text = example
@@ -530,7 +539,24 @@ impl AlbProcess {
         let state = tempfile::tempdir().unwrap();
         let file = state.path().join("alb-only.toml");
         std::fs::write(&file, text).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tierlab"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tierlab"));
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command
             .arg("-f")
             .arg(&file)
             .arg("up")
@@ -564,6 +590,83 @@ impl Drop for AlbProcess {
     }
 }
 
+/// A `tierlab up` process limited to 256 descriptors, with no `max-connections`: the default
+/// cap follows from the limit (`limits::client_budget(256)` = 96 connections), so a storm of 300
+/// silent connections is refused beyond it instead of exhausting descriptors; the health checks
+/// keep both targets healthy, and a client on an established connection is served throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_cap_keeps_descriptors_for_health_checks() {
+    const NOFILE: u64 = 256;
+    const STORM: usize = 300;
+    let budget = tierlab::alb::limits::client_budget(NOFILE) as u64;
+    let a = backend().name("a").run().await;
+    let b = backend().name("b").run().await;
+    let ports = [(); 3].map(|()| lab_support::free_port());
+    let _process = AlbProcess::start_with_nofile(ports, [a.addr, b.addr], Some(NOFILE));
+    let [http, https, metrics] = ports.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+    let mut regular = ready(http).await;
+    let text = || async move {
+        let mut conn = TcpStream::connect(metrics).await.unwrap();
+        get(&mut conn, "/metrics").await.1
+    };
+
+    let storm = (0..STORM).map(|i| async move {
+        TcpStream::connect(if i % 2 == 0 { http } else { https })
+            .await
+            .unwrap()
+    });
+    let storm = join_all(storm).await;
+    // The excess is refused at once: `budget` open (the regular client among them).
+    let started = Instant::now();
+    let expected = STORM as u64 + 1 - budget;
+    while metric(&text().await, "RejectedConnectionCount") < expected {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "rejections not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let checks_before = a.health_checks() + b.health_checks();
+    // Three health check intervals (1 s) with the storm held: requests served, targets healthy.
+    let held = Instant::now();
+    while held.elapsed() < Duration::from_secs(3) {
+        assert_eq!(get(&mut regular, "/").await.0, 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = text().await;
+    let checks = a.health_checks() + b.health_checks() - checks_before;
+    eprintln!(
+        "RLIMIT_NOFILE {NOFILE}: default cap {budget}; storm of {STORM}: {} rejected, {} open, \
+         {checks} health checks passed meanwhile",
+        metric(&after, "RejectedConnectionCount"),
+        metric(&after, "ActiveConnectionCount"),
+    );
+    assert_eq!(metric(&after, "RejectedConnectionCount"), expected);
+    assert_eq!(metric(&after, "ActiveConnectionCount"), budget);
+    assert_eq!(metric(&after, "HealthyHostCount"), 2, "{after}");
+    assert_eq!(metric(&after, "UnHealthyHostCount"), 0, "{after}");
+    assert!(checks >= 4, "{checks} health checks in 3 s");
+    drop(storm);
+}
+
+/// Waits (bounded) until a `tierlab up` serves `GET /` twice on one connection (both targets
+/// answer); returns that connection.
+async fn ready(http: SocketAddr) -> TcpStream {
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "tierlab up did not start"
+        );
+        if let Ok(mut conn) = TcpStream::connect(http).await {
+            if get(&mut conn, "/").await.0 == 200 && get(&mut conn, "/").await.0 == 200 {
+                return conn;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `ActiveConnectionCount` as `GET /metrics` on `metrics` says.
 async fn active_connections(metrics: SocketAddr) -> u64 {
     let mut conn = TcpStream::connect(metrics).await.unwrap();
@@ -583,20 +686,7 @@ async fn rss_returns_close_to_its_start_after_a_storm() {
     let process = AlbProcess::start(ports, [a.addr, b.addr]);
     let [http, https, metrics] = ports.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
 
-    // Ready when both targets answer through it (bounded wait).
-    let started = Instant::now();
-    let mut warm = loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "tierlab up did not start"
-        );
-        if let Ok(mut conn) = TcpStream::connect(http).await {
-            if get(&mut conn, "/").await.0 == 200 && get(&mut conn, "/").await.0 == 200 {
-                break conn;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let mut warm = ready(http).await;
     let ca = std::fs::read_to_string(process.state.path().join("ca/ca.pem")).unwrap();
     let connector = tls_connector(&ca);
     // Warm up both listeners, so state built on first use is not counted as growth.
