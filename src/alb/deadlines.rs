@@ -9,6 +9,7 @@
 //! and notes when bytes pass; [`Activity::request`] marks a request in progress; the pure
 //! [`next_step`] decides, and [`watch`] sleeps until it says to close.
 
+use std::any::Any;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -141,17 +142,32 @@ pub async fn watch(activity: &Activity, deadlines: Deadlines) -> Why {
     }
 }
 
-/// A client's byte stream that notes its [`Activity`].
-#[derive(Debug)]
+/// A client's byte stream that notes its [`Activity`], and keeps a guard alive as long as the
+/// stream itself (through a WebSocket upgrade too, where the stream outlives the HTTP
+/// connection).
 pub struct ActivityIo<I> {
     inner: I,
     activity: Arc<Activity>,
+    _guard: Box<dyn Any + Send + Sync>,
 }
 
 impl<I> ActivityIo<I> {
-    /// Wraps `inner`; bytes through it count as `activity`.
-    pub fn new(inner: I, activity: Arc<Activity>) -> ActivityIo<I> {
-        ActivityIo { inner, activity }
+    /// Wraps `inner`; bytes through it count as `activity`; `guard` is dropped with it.
+    pub fn new(inner: I, activity: Arc<Activity>, guard: impl Any + Send + Sync) -> ActivityIo<I> {
+        ActivityIo {
+            inner,
+            activity,
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl<I: std::fmt::Debug> std::fmt::Debug for ActivityIo<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActivityIo")
+            .field("inner", &self.inner)
+            .field("activity", &self.activity)
+            .finish_non_exhaustive()
     }
 }
 

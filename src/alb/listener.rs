@@ -28,7 +28,7 @@ use super::headers::{self as head_limits, ForwardedValues};
 use super::limits::{self, ConnectionLimit, ConnectionPermit};
 use super::local_error::Episode;
 use super::memory;
-use super::metrics::LoadBalancerMetrics;
+use super::metrics::{ActiveConnection, LoadBalancerMetrics};
 use super::observe::{ConnectionInfo, CountingIo, ListenerObserver};
 use super::proxy::{Proxy, ProxyBody, RequestContext};
 use super::rules::Router;
@@ -269,11 +269,16 @@ async fn accept_loop(
                 Some(admitted) => {
                     let process = shared.connections.process.clone();
                     memory::after_open(process.open());
-                    let conn =
-                        connection(stream, peer, tls.clone(), shared.clone(), cancel.clone());
+                    let conn = connection(
+                        stream,
+                        peer,
+                        admitted,
+                        tls.clone(),
+                        shared.clone(),
+                        cancel.clone(),
+                    );
                     tracker.spawn(async move {
                         conn.await;
-                        drop(admitted);
                         // After a storm, give the memory of its connections back.
                         memory::after_close(process.open(), move || process.open());
                     });
@@ -297,20 +302,24 @@ async fn accept_loop(
     tracing::debug!(listener = %shared.listener, "listener stopped accepting");
 }
 
+/// One admitted client connection: TLS handshake (HTTPS), then [`serve`]. `admitted` and the
+/// connection's place in `ActiveConnectionCount` last as long as its socket, a WebSocket tunnel's
+/// included.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
+    admitted: Admitted,
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     cancel: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let metrics = shared.observer.metrics().clone();
-    let _active = metrics.connection_opened();
+    let open = (admitted, metrics.connection_opened());
     let stream = CountingIo::new(stream, metrics.clone());
     let Some(acceptor) = tls else {
         let info = Arc::new(ConnectionInfo::plain(peer));
-        return serve(stream, peer, info, shared, cancel).await;
+        return serve(stream, open, peer, info, shared, cancel).await;
     };
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
     match cancel.run_until_cancelled(handshake).await {
@@ -318,7 +327,7 @@ async fn connection(
         Some(Ok(Ok(stream))) => {
             let certs = shared.certificates.as_deref();
             let info = Arc::new(ConnectionInfo::tls(peer, stream.get_ref().1, certs));
-            serve(stream, peer, info, shared, cancel).await
+            serve(stream, open, peer, info, shared, cancel).await
         }
         Some(Ok(Err(e))) => {
             metrics.tls_negotiation_failed();
@@ -335,6 +344,7 @@ async fn connection(
 /// first byte after accept or the TLS handshake, then the idle timeout), or `cancel` fires.
 async fn serve<I>(
     io: I,
+    open: (Admitted, ActiveConnection),
     peer: SocketAddr,
     info: Arc<ConnectionInfo>,
     shared: Arc<Shared>,
@@ -343,7 +353,7 @@ async fn serve<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::new();
-    let io = TokioIo::new(ActivityIo::new(io, activity.clone()));
+    let io = TokioIo::new(ActivityIo::new(io, activity.clone(), open));
     let handler = shared.clone();
     let requests = activity.clone();
     let service = service_fn(move |req| {

@@ -400,6 +400,88 @@ async fn storm_past_the_cap_is_rejected_counted_and_harmless() {
     setup.alb.stop().await;
 }
 
+/// A WebSocket tunnel keeps its place under the cap after the upgrade (its socket is still a
+/// client connection): with `max-connections = 1`, a second connection is refused while the
+/// tunnel is open and accepted once it is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_tunnels_count_against_the_cap() {
+    use crate::support::websocket::{TEXT, read_frame, write_frame};
+    let a = backend().name("a").websocket_path("/ws").run().await;
+    let group = group_of(target_group("tg"), &[&a]);
+    let mut cfg = load_balancer(
+        vec![http_listener(any_port(), forward("tg"))],
+        Duration::from_secs(30),
+    );
+    cfg.connections.max_connections = NonZeroU32::new(1);
+    let alb = Alb::start_config(&cfg, &[&group]).await;
+    wait_until(&group, "target healthy", |g| {
+        g.describe().iter().all(|t| t.state == TargetState::Healthy)
+    })
+    .await;
+    let addr = alb.lb.endpoints()[0].addr;
+    let rejected = || {
+        metric(
+            &metrics::render(&[alb.lb.metrics()]),
+            "RejectedConnectionCount",
+        )
+    };
+
+    let mut tunnel = TcpStream::connect(addr).await.unwrap();
+    let request = "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n\
+                   Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                   Sec-WebSocket-Version: 13\r\n\r\n";
+    tunnel.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tunnel.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    write_frame(&mut tunnel, TEXT, b"hi", Some([1, 2, 3, 4]))
+        .await
+        .unwrap();
+    assert_eq!(read_frame(&mut tunnel).await.unwrap().1, b"hi");
+
+    // The tunnel holds the only place.
+    let second = TcpStream::connect(addr).await.unwrap();
+    closed_within(second, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(rejected(), 1);
+    assert_eq!(
+        metric(
+            &metrics::render(&[alb.lb.metrics()]),
+            "ActiveConnectionCount"
+        ),
+        1
+    );
+
+    // Closed, it gives the place back.
+    drop(tunnel);
+    let started = Instant::now();
+    let mut conn = loop {
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let request = "GET / HTTP/1.1\r\nhost: localhost\r\n\r\n";
+        let mut buf = [0u8; 12];
+        if conn.write_all(request.as_bytes()).await.is_ok()
+            && conn.read_exact(&mut buf).await.is_ok()
+        {
+            assert_eq!(&buf, b"HTTP/1.1 200");
+            break conn;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the tunnel's place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let _ = conn.shutdown().await;
+    alb.stop().await;
+}
+
 // ---- the default stack on Docker
 
 /// The default stack with `max-connections = 100`: a storm of 400 silent connections to both
