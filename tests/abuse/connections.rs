@@ -4,7 +4,15 @@
 //! `RejectedConnectionCount`, and none of it touches health checks or the requests of others.
 //!
 //! Everything runs on 127.0.0.1 with counts far below the descriptor limit: the cap is tested
-//! with a small configured `max-connections`, never by exhausting descriptors.
+//! with a small configured `max-connections`, or with a `tierlab up` child limited to 256
+//! descriptors, never by exhausting the machine's.
+//!
+//! - first-byte deadline: 500 silent connections (plain and TLS) closed after 1 s;
+//! - idle timeout (2 s): HTTP/1.1 and HTTP/2 keep-alive, and a head dribbled byte by byte;
+//! - the cap: a storm past `max-connections`, a WebSocket tunnel holding its place, the default
+//!   cap derived from `RLIMIT_NOFILE`, and the default stack on Docker;
+//! - memory: RSS of a `tierlab up` child after 2,000 connections within [`RSS_BOUND_KIB`] of
+//!   its start, three storms in a row.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
