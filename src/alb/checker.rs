@@ -65,12 +65,26 @@ async fn run(group: TargetGroupHandle, cancel: CancellationToken) {
 
 /// Checks every registered target (or only the never-checked ones) concurrently.
 async fn check_all(group: &TargetGroupHandle, hc: &HealthCheck, only_new: bool, local: &Episode) {
+    check_all_with(group, only_new, local, |addr| try_check(addr, hc)).await
+}
+
+/// [`check_all`] with `probe` in place of [`try_check`] (tests give it tierlab's own errors).
+async fn check_all_with<F, Fut>(
+    group: &TargetGroupHandle,
+    only_new: bool,
+    local: &Episode,
+    probe: F,
+) where
+    F: Fn(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = Result<CheckOutcome, io::Error>>,
+{
     let targets = group.targets();
+    let probe = &probe;
     let checks = targets
         .iter()
         .filter(|t| !only_new || t.is_unchecked())
         .map(|t| async move {
-            let outcome = match try_check(t.addr(), hc).await {
+            let outcome = match probe(t.addr()).await {
                 Ok(outcome) => outcome,
                 Err(shortage) => {
                     if local.failed() {
@@ -178,6 +192,86 @@ fn log_transition(group: &str, target: &Arc<Target>, t: &Transition) {
                 t.from,
                 t.to
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tierlabs_own_shortages_are_not_the_targets() {
+        let emfile = io::Error::from_raw_os_error(libc::EMFILE);
+        assert!(
+            matches!(ProbeError::of(emfile), ProbeError::Local(e) if e.raw_os_error() == Some(libc::EMFILE))
+        );
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert!(
+            matches!(ProbeError::of(refused), ProbeError::Target(why) if why.contains("refused"))
+        );
+    }
+
+    fn group() -> TargetGroupHandle {
+        TargetGroupHandle::new(crate::config::TargetGroup {
+            name: "tg".into(),
+            port: 80,
+            health_check: health_check(),
+            deregistration_delay: std::time::Duration::from_secs(1),
+            static_targets: vec!["127.0.0.1:9001".parse().unwrap()],
+            algorithm: Default::default(),
+            slow_start: std::time::Duration::ZERO,
+            stickiness: None,
+            outlier_consecutive_5xx: 5,
+        })
+    }
+
+    fn health_check() -> HealthCheck {
+        HealthCheck {
+            path: "/".into(),
+            interval: std::time::Duration::from_secs(5),
+            timeout: std::time::Duration::from_secs(2),
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            matcher: crate::config::Matcher {
+                ranges: vec![(200, 200)],
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_target_keeps_its_state_while_tierlab_is_out_of_descriptors() {
+        let group = group();
+        let local = Episode::default();
+        let pass = |_| async { Ok(CheckOutcome::Ok(200)) };
+        check_all_with(&group, false, &local, pass).await;
+        let id = group.targets()[0].id().to_string();
+        assert_eq!(group.state_of(&id), Some(TargetState::Healthy));
+        // Many rounds of EMFILE: still healthy (one warning, for the whole episode).
+        let emfile = |_| async { Err(io::Error::from_raw_os_error(libc::EMFILE)) };
+        for _ in 0..5 {
+            check_all_with(&group, false, &local, emfile).await;
+        }
+        assert_eq!(group.state_of(&id), Some(TargetState::Healthy));
+        assert!(!local.failed(), "the episode is still on");
+        // The target's own failures still count.
+        let refused = |_| async { Ok(CheckOutcome::ConnectFailed("connection refused".into())) };
+        for _ in 0..2 {
+            check_all_with(&group, false, &local, refused).await;
+        }
+        assert_eq!(group.state_of(&id), Some(TargetState::Unhealthy));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_the_targets_failure() {
+        // A port that was free a moment ago: nothing listens there.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        match try_check(addr, &health_check()).await {
+            Ok(CheckOutcome::ConnectFailed(why)) => assert!(why.contains("refused"), "{why}"),
+            other => panic!("{other:?}"),
         }
     }
 }
