@@ -1,6 +1,11 @@
 //! Active health checks: every interval, an HTTP/1.1 `GET <path>` to each registered target, the
 //! result fed to its [`HealthMachine`](super::health::HealthMachine). Flips are logged once.
+//!
+//! A check that fails because tierlab itself is short of descriptors, buffers or local ports
+//! (see [`super::local_error`]) is not the target's fault: it is logged as tierlab's (a warning
+//! once per episode) and the target keeps its state.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -15,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::health::{CheckOutcome, TargetState, Transition};
+use super::local_error::{self, Episode};
 use super::target_group::{Target, TargetGroupHandle};
 use crate::config::HealthCheck;
 
@@ -37,6 +43,7 @@ async fn run(group: TargetGroupHandle, cancel: CancellationToken) {
     let mut ticks = interval(hc.interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut changes = group.changes();
+    let local = Episode::default();
     loop {
         let only_new = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -48,7 +55,7 @@ async fn run(group: TargetGroupHandle, cancel: CancellationToken) {
                 true
             }
         };
-        let round = check_all(&group, &hc, only_new);
+        let round = check_all(&group, &hc, only_new, &local);
         if cancel.run_until_cancelled(round).await.is_none() {
             break;
         }
@@ -57,13 +64,43 @@ async fn run(group: TargetGroupHandle, cancel: CancellationToken) {
 }
 
 /// Checks every registered target (or only the never-checked ones) concurrently.
-async fn check_all(group: &TargetGroupHandle, hc: &HealthCheck, only_new: bool) {
+async fn check_all(group: &TargetGroupHandle, hc: &HealthCheck, only_new: bool, local: &Episode) {
+    check_all_with(group, only_new, local, |addr| try_check(addr, hc)).await
+}
+
+/// [`check_all`] with `probe` in place of [`try_check`] (tests give it tierlab's own errors).
+async fn check_all_with<F, Fut>(
+    group: &TargetGroupHandle,
+    only_new: bool,
+    local: &Episode,
+    probe: F,
+) where
+    F: Fn(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = Result<CheckOutcome, io::Error>>,
+{
     let targets = group.targets();
+    let probe = &probe;
     let checks = targets
         .iter()
         .filter(|t| !only_new || t.is_unchecked())
         .map(|t| async move {
-            let outcome = check(t.addr(), hc).await;
+            let outcome = match probe(t.addr()).await {
+                Ok(outcome) => outcome,
+                Err(shortage) => {
+                    if local.failed() {
+                        tracing::warn!(
+                            "tierlab cannot health-check target group {}: {shortage}; \
+                             this is a shortage of tierlab's own (see `ulimit -n`), \
+                             so targets keep their health state until checks can run again",
+                            group.name()
+                        );
+                    }
+                    return;
+                }
+            };
+            if local.worked() {
+                tracing::info!("health checks of target group {} run again", group.name());
+            }
             tracing::trace!(target = t.id(), ?outcome, "health check");
             if let Some(transition) = t.record(&outcome) {
                 // A target deregistered while being checked is nobody's concern any more.
@@ -76,42 +113,71 @@ async fn check_all(group: &TargetGroupHandle, hc: &HealthCheck, only_new: bool) 
     futures_util::future::join_all(checks).await;
 }
 
-/// One health check of the target at `addr`, bounded by the configured timeout.
+/// One health check of the target at `addr`, bounded by the configured timeout. A local
+/// shortage (see [`try_check`]) is reported as a failed connection.
 pub async fn check(addr: SocketAddr, hc: &HealthCheck) -> CheckOutcome {
-    match timeout(hc.timeout, probe(addr, &hc.path)).await {
+    try_check(addr, hc)
+        .await
+        .unwrap_or_else(|local| CheckOutcome::ConnectFailed(local.to_string()))
+}
+
+/// [`check`], or `Err` when tierlab itself could not run it (out of descriptors, buffers or
+/// local ports): then the check says nothing about the target.
+pub async fn try_check(addr: SocketAddr, hc: &HealthCheck) -> Result<CheckOutcome, io::Error> {
+    Ok(match timeout(hc.timeout, probe(addr, &hc.path)).await {
         Err(_) => CheckOutcome::Timeout,
-        Ok(Err(reason)) => CheckOutcome::ConnectFailed(reason),
+        Ok(Err(ProbeError::Local(e))) => return Err(e),
+        Ok(Err(ProbeError::Target(reason))) => CheckOutcome::ConnectFailed(reason),
         Ok(Ok(status)) if hc.matcher.matches(status) => CheckOutcome::Ok(status),
         Ok(Ok(status)) => CheckOutcome::Mismatch(status),
+    })
+}
+
+/// Why a probe got no status.
+enum ProbeError {
+    /// tierlab's own shortage (see [`local_error::is_local_shortage`]).
+    Local(io::Error),
+    /// The target's doing: refused, reset, not HTTP...
+    Target(String),
+}
+
+impl ProbeError {
+    fn of(e: impl std::error::Error + 'static) -> ProbeError {
+        match local_error::local_shortage(&e) {
+            Some(io) => ProbeError::Local(io::Error::from_raw_os_error(
+                io.raw_os_error().unwrap_or_default(),
+            )),
+            None => ProbeError::Target(e.to_string()),
+        }
     }
 }
 
 /// A fresh connection per check (as ELB does), so a dead target cannot hide behind a pool.
-async fn probe(addr: SocketAddr, path: &str) -> Result<u16, String> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+async fn probe(addr: SocketAddr, path: &str) -> Result<u16, ProbeError> {
+    let stream = TcpStream::connect(addr).await.map_err(ProbeError::of)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(ProbeError::of)?;
     let request = Request::get(path)
         .version(Version::HTTP_11)
         .header(HOST, addr.to_string())
         .header(USER_AGENT, USER_AGENT_VALUE)
         .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
+        .map_err(ProbeError::of)?;
     // Drive the connection here instead of spawning it: it dies with the check.
     let send = sender.send_request(request);
     tokio::pin!(send, conn);
     let response = tokio::select! {
         response = &mut send => response,
         closed = &mut conn => match closed {
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(ProbeError::of(e)),
             // The connection ended first; the request's own result says why.
             Ok(()) => send.await,
         },
     };
     response
         .map(|r| r.status().as_u16())
-        .map_err(|e| e.to_string())
+        .map_err(ProbeError::of)
 }
 
 fn log_transition(group: &str, target: &Arc<Target>, t: &Transition) {
@@ -126,6 +192,86 @@ fn log_transition(group: &str, target: &Arc<Target>, t: &Transition) {
                 t.from,
                 t.to
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tierlabs_own_shortages_are_not_the_targets() {
+        let emfile = io::Error::from_raw_os_error(libc::EMFILE);
+        assert!(
+            matches!(ProbeError::of(emfile), ProbeError::Local(e) if e.raw_os_error() == Some(libc::EMFILE))
+        );
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert!(
+            matches!(ProbeError::of(refused), ProbeError::Target(why) if why.contains("refused"))
+        );
+    }
+
+    fn group() -> TargetGroupHandle {
+        TargetGroupHandle::new(crate::config::TargetGroup {
+            name: "tg".into(),
+            port: 80,
+            health_check: health_check(),
+            deregistration_delay: std::time::Duration::from_secs(1),
+            static_targets: vec!["127.0.0.1:9001".parse().unwrap()],
+            algorithm: Default::default(),
+            slow_start: std::time::Duration::ZERO,
+            stickiness: None,
+            outlier_consecutive_5xx: 5,
+        })
+    }
+
+    fn health_check() -> HealthCheck {
+        HealthCheck {
+            path: "/".into(),
+            interval: std::time::Duration::from_secs(5),
+            timeout: std::time::Duration::from_secs(2),
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            matcher: crate::config::Matcher {
+                ranges: vec![(200, 200)],
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_target_keeps_its_state_while_tierlab_is_out_of_descriptors() {
+        let group = group();
+        let local = Episode::default();
+        let pass = |_| async { Ok(CheckOutcome::Ok(200)) };
+        check_all_with(&group, false, &local, pass).await;
+        let id = group.targets()[0].id().to_string();
+        assert_eq!(group.state_of(&id), Some(TargetState::Healthy));
+        // Many rounds of EMFILE: still healthy (one warning, for the whole episode).
+        let emfile = |_| async { Err(io::Error::from_raw_os_error(libc::EMFILE)) };
+        for _ in 0..5 {
+            check_all_with(&group, false, &local, emfile).await;
+        }
+        assert_eq!(group.state_of(&id), Some(TargetState::Healthy));
+        assert!(!local.failed(), "the episode is still on");
+        // The target's own failures still count.
+        let refused = |_| async { Ok(CheckOutcome::ConnectFailed("connection refused".into())) };
+        for _ in 0..2 {
+            check_all_with(&group, false, &local, refused).await;
+        }
+        assert_eq!(group.state_of(&id), Some(TargetState::Unhealthy));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_the_targets_failure() {
+        // A port that was free a moment ago: nothing listens there.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        match try_check(addr, &health_check()).await {
+            Ok(CheckOutcome::ConnectFailed(why)) => assert!(why.contains("refused"), "{why}"),
+            other => panic!("{other:?}"),
         }
     }
 }

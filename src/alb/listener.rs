@@ -1,5 +1,9 @@
 //! One listener: a bound socket, optional TLS, HTTP/1.1 and HTTP/2 on each connection, and the
 //! listener's rules (see [`super::rules`]) applied to every request.
+//!
+//! Client connections are bounded as ALB bounds them: a cap on open connections (beyond it a new
+//! one is closed at once and counted as `RejectedConnectionCount`), a deadline for the first
+//! byte, and the idle timeout between requests (see [`super::deadlines`] and [`super::limits`]).
 
 use std::convert::Infallible;
 use std::io;
@@ -12,6 +16,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -19,8 +24,12 @@ use tokio_util::task::TaskTracker;
 
 use super::AlbError;
 use super::bind::BindSetting;
-use super::headers::ForwardedValues;
-use super::metrics::LoadBalancerMetrics;
+use super::deadlines::{self, Activity, ActivityIo, Deadlines, Why};
+use super::headers::{self as head_limits, ForwardedValues};
+use super::limits::{self, ConnectionLimit, ConnectionPermit};
+use super::local_error::Episode;
+use super::memory;
+use super::metrics::{ActiveConnection, LoadBalancerMetrics};
 use super::observe::{ConnectionInfo, CountingIo, ListenerObserver};
 use super::proxy::{Proxy, ProxyBody, RequestContext};
 use super::rules::Router;
@@ -29,6 +38,24 @@ use crate::config::ListenerProtocol;
 
 /// A client that has not finished its TLS handshake by then is dropped.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// ALB's limit of concurrent HTTP/2 streams per client connection.
+pub const MAX_CONCURRENT_STREAMS: u32 = 128;
+/// HTTP/2 flow control: how much a client may send on one stream before the proxy has read it
+/// (hyper's default: 1 MiB), and on the whole connection (1 MiB, hyper's default). Bounds the
+/// memory an uploading client can make the load balancer hold.
+const H2_STREAM_WINDOW: u32 = 256 * 1024;
+const H2_CONNECTION_WINDOW: u32 = 1024 * 1024;
+/// HTTP/2: response bytes buffered per stream for a client that reads slowly (hyper's default:
+/// 400 KiB); beyond it the target's body waits (back-pressure).
+const H2_MAX_SEND_BUFFER: usize = 128 * 1024;
+/// hyper's read buffer of an HTTP/1.1 connection grows up to this (hyper's default is ~400 KiB).
+/// It must hold a whole request head, so: ALB's limits on the request line and on all headers,
+/// plus room for the start of a body read with them.
+const MAX_HTTP1_BUFFER: usize =
+    head_limits::MAX_REQUEST_LINE + head_limits::MAX_HEADERS_TOTAL + 16 * 1024;
+/// After a deadline closes a connection gracefully (HTTP/2: `GOAWAY`), it is dropped if not
+/// gone by then.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// On shutdown, in-flight requests get this long to finish before connections are dropped.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
@@ -44,6 +71,34 @@ pub struct Listener {
     proxy: Proxy,
     observer: Arc<ListenerObserver>,
     certificates: Option<Arc<CertificateSet>>,
+    connections: ConnectionSettings,
+}
+
+/// How a listener bounds its client connections (see [`super::load_balancer`] for defaults).
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    /// The first-byte and idle deadlines.
+    pub deadlines: Deadlines,
+    /// The load balancer's cap (`max-connections`), shared by its listeners.
+    pub cap: Arc<ConnectionLimit>,
+    /// The process's budget, shared by every load balancer ([`limits::process_budget`]).
+    pub process: Arc<ConnectionLimit>,
+}
+
+impl Default for ConnectionSettings {
+    /// ALB's defaults: first byte and idle both 60s; the cap is the process budget.
+    fn default() -> Self {
+        let idle = super::pool::DEFAULT_IDLE_TIMEOUT;
+        let process = limits::process_budget();
+        ConnectionSettings {
+            deadlines: Deadlines {
+                first_byte: idle,
+                idle,
+            },
+            cap: ConnectionLimit::new(process.max()),
+            process,
+        }
+    }
 }
 
 /// What every connection task of a listener shares.
@@ -56,6 +111,54 @@ struct Shared {
     http: auto::Builder<TokioExecutor>,
     observer: Arc<ListenerObserver>,
     certificates: Option<Arc<CertificateSet>>,
+    connections: ConnectionSettings,
+    /// Rejections (cap reached) are logged once per episode.
+    rejecting: Episode,
+}
+
+/// One admitted client connection: its places under the load balancer's cap and the process's.
+struct Admitted {
+    _cap: ConnectionPermit,
+    _process: ConnectionPermit,
+}
+
+impl Shared {
+    /// Places for one more connection, or `None` (and a warning once per episode) when the
+    /// load balancer's cap or the process's budget is reached.
+    fn admit(&self) -> Option<Admitted> {
+        let cap = &self.connections.cap;
+        let process = &self.connections.process;
+        let admitted = cap.try_acquire().and_then(|cap| {
+            let process = process.try_acquire()?;
+            Some(Admitted {
+                _cap: cap,
+                _process: process,
+            })
+        });
+        match &admitted {
+            Some(_) if self.rejecting.worked() => {
+                tracing::info!(listener = %self.listener, "accepting client connections again");
+            }
+            None if self.rejecting.failed() => {
+                let (which, limit) = if cap.open() >= cap.max() {
+                    ("max-connections of the load balancer", cap)
+                } else {
+                    (
+                        "client connections of all load balancers (from the descriptor limit)",
+                        process,
+                    )
+                };
+                tracing::warn!(
+                    listener = %self.listener,
+                    "{} of {} {which} are open: closing new connections (RejectedConnectionCount)",
+                    limit.open(),
+                    limit.max(),
+                );
+            }
+            _ => {}
+        }
+        admitted
+    }
 }
 
 impl Listener {
@@ -88,7 +191,15 @@ impl Listener {
             proxy,
             observer,
             certificates: None,
+            connections: ConnectionSettings::default(),
         })
+    }
+
+    /// Bounds this listener's client connections by `settings` (default:
+    /// [`ConnectionSettings::default`]).
+    pub fn limit(mut self, settings: ConnectionSettings) -> Listener {
+        self.connections = settings;
+        self
     }
 
     /// Reports this listener's connections and requests to `observer`; `certificates` (HTTPS)
@@ -111,10 +222,22 @@ impl Listener {
     /// Accepts connections on `tracker` until `cancel` fires; then stops accepting and lets
     /// open connections finish their in-flight requests (at most [`DRAIN_TIMEOUT`]).
     pub fn spawn(self, tracker: &TaskTracker, cancel: CancellationToken) {
+        let idle = self.connections.deadlines.idle;
         let mut http = auto::Builder::new(TokioExecutor::new());
-        // Timers enable hyper's header-read timeout (slow clients) and HTTP/2 keep-alive.
-        http.http1().timer(TokioTimer::new());
-        http.http2().timer(TokioTimer::new());
+        // hyper's header-read timer runs from the end of one response to the end of the next
+        // request head: set to the idle timeout, a keep-alive connection waits that long for
+        // its next request (not hyper's default 30s) and a head dribbled byte by byte is still
+        // cut off then. The idle deadline itself is `deadlines::watch`'s, for both versions.
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(idle)
+            .max_buf_size(MAX_HTTP1_BUFFER);
+        http.http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .initial_stream_window_size(H2_STREAM_WINDOW)
+            .initial_connection_window_size(H2_CONNECTION_WINDOW)
+            .max_send_buf_size(H2_MAX_SEND_BUFFER);
         let shared = Arc::new(Shared {
             protocol: self.protocol,
             listener: self.addr,
@@ -124,6 +247,8 @@ impl Listener {
             http,
             observer: self.observer,
             certificates: self.certificates,
+            connections: self.connections,
+            rejecting: Episode::default(),
         });
         let conns = tracker.clone();
         tracker.spawn(accept_loop(self.tcp, self.tls, shared, conns, cancel));
@@ -143,34 +268,61 @@ async fn accept_loop(
             accepted = tcp.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => {
-                let conn = connection(stream, peer, tls.clone(), shared.clone(), cancel.clone());
-                tracker.spawn(conn);
-            }
+            Ok((stream, peer)) => match shared.admit() {
+                Some(admitted) => {
+                    let process = shared.connections.process.clone();
+                    memory::after_open(process.open());
+                    let conn = connection(
+                        stream,
+                        peer,
+                        admitted,
+                        tls.clone(),
+                        shared.clone(),
+                        cancel.clone(),
+                    );
+                    tracker.spawn(async move {
+                        conn.await;
+                        // After a storm, give the memory of its connections back.
+                        memory::after_close(process.open(), move || process.open());
+                    });
+                }
+                // Closed at once (FIN): the client sees its connection end before any answer.
+                None => {
+                    shared.observer.metrics().connection_rejected();
+                    drop(stream);
+                }
+            },
             Err(e) => {
                 shared.observer.metrics().connection_rejected();
                 tracing::warn!(listener = %shared.listener, "accept failed: {e}");
-                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                let pause = tokio::time::sleep(ACCEPT_ERROR_PAUSE);
+                if cancel.run_until_cancelled(pause).await.is_none() {
+                    break;
+                }
             }
         }
     }
     tracing::debug!(listener = %shared.listener, "listener stopped accepting");
 }
 
+/// One admitted client connection: TLS handshake (HTTPS), then [`serve`]. `admitted` and the
+/// connection's place in `ActiveConnectionCount` last as long as its socket, a WebSocket tunnel's
+/// included.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
+    admitted: Admitted,
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     cancel: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let metrics = shared.observer.metrics().clone();
-    let _active = metrics.connection_opened();
+    let open = (admitted, metrics.connection_opened());
     let stream = CountingIo::new(stream, metrics.clone());
     let Some(acceptor) = tls else {
         let info = Arc::new(ConnectionInfo::plain(peer));
-        return serve(TokioIo::new(stream), peer, info, shared, cancel).await;
+        return serve(stream, open, peer, info, shared, cancel).await;
     };
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
     match cancel.run_until_cancelled(handshake).await {
@@ -178,7 +330,7 @@ async fn connection(
         Some(Ok(Ok(stream))) => {
             let certs = shared.certificates.as_deref();
             let info = Arc::new(ConnectionInfo::tls(peer, stream.get_ref().1, certs));
-            serve(TokioIo::new(stream), peer, info, shared, cancel).await
+            serve(stream, open, peer, info, shared, cancel).await
         }
         Some(Ok(Err(e))) => {
             metrics.tls_negotiation_failed();
@@ -191,20 +343,29 @@ async fn connection(
     }
 }
 
+/// Serves HTTP on `io` until the client leaves, a deadline passes ([`deadlines::watch`]: the
+/// first byte after accept or the TLS handshake, then the idle timeout), or `cancel` fires.
 async fn serve<I>(
     io: I,
+    open: (Admitted, ActiveConnection),
     peer: SocketAddr,
     info: Arc<ConnectionInfo>,
     shared: Arc<Shared>,
     cancel: CancellationToken,
 ) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let activity = Activity::new();
+    let io = TokioIo::new(ActivityIo::new(io, activity.clone(), open));
     let handler = shared.clone();
+    let requests = activity.clone();
     let service = service_fn(move |req| {
         let shared = handler.clone();
         let info = info.clone();
+        // Not idle while a request is answered (the proxy bounds that with the idle timeout).
+        let in_progress = requests.request();
         async move {
+            let _in_progress = in_progress;
             let ctx = RequestContext {
                 client: peer,
                 protocol: shared.protocol,
@@ -222,6 +383,15 @@ async fn serve<I>(
             if let Err(e) = done {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
+        }
+        why = deadlines::watch(&activity, shared.connections.deadlines) => {
+            let d = shared.connections.deadlines;
+            match why {
+                Why::FirstByte => tracing::debug!(%peer, "no request within {:?}: closing", d.first_byte),
+                Why::Idle => tracing::debug!(%peer, "idle for {:?}: closing", d.idle),
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
         }
         _ = cancel.cancelled() => {
             conn.as_mut().graceful_shutdown();

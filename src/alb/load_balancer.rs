@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::access_log;
-use super::listener::Listener;
+use super::deadlines::Deadlines;
+use super::limits::{self, ConnectionLimit};
+use super::listener::{ConnectionSettings, Listener};
 use super::metrics::LoadBalancerMetrics;
 use super::metrics_endpoint;
 use super::observe::ListenerObserver;
@@ -72,6 +74,7 @@ impl LoadBalancerHandle {
             .into_iter()
             .filter_map(|name| target_groups.get(&name).cloned());
         let metrics = Arc::new(LoadBalancerMetrics::new(&cfg.name, groups));
+        let connections = connection_settings(cfg);
         // 1. Bind every listener (resolving its action and TLS config first).
         let mut bound = Vec::with_capacity(cfg.listeners.len());
         for listener in &cfg.listeners {
@@ -166,6 +169,7 @@ impl LoadBalancerHandle {
                 ListenerObserver::new(metrics.clone(), log.clone(), protocol, addr.port());
             listener
                 .observe(observer, certs)
+                .limit(connections.clone())
                 .spawn(tracker, cancel.clone());
         }
         Ok(LoadBalancerHandle {
@@ -211,6 +215,31 @@ impl LoadBalancerHandle {
             .iter()
             .find(|e| e.protocol == protocol)
             .map(|e| e.url.clone())
+    }
+}
+
+/// How `cfg`'s listeners bound client connections: its deadlines, and one cap shared by all
+/// its listeners, `max-connections` or else the process's whole budget (which every load
+/// balancer shares too, so the descriptors reserved for the rest of the lab stay free).
+fn connection_settings(cfg: &LoadBalancer) -> ConnectionSettings {
+    let process = limits::process_budget();
+    let max = cfg
+        .connections
+        .max_connections
+        .map_or(process.max(), |n| n.get() as usize);
+    tracing::debug!(
+        "load balancer {}: at most {max} client connections, first byte within {:?}, idle {:?}",
+        cfg.name,
+        cfg.first_byte_timeout(),
+        cfg.idle_timeout
+    );
+    ConnectionSettings {
+        deadlines: Deadlines {
+            first_byte: cfg.first_byte_timeout(),
+            idle: cfg.idle_timeout,
+        },
+        cap: ConnectionLimit::new(max),
+        process,
     }
 }
 

@@ -15,6 +15,10 @@
 //! - [`rules`]: listener rules (conditions, priorities) and their actions.
 //! - [`routing`]: target selection (algorithms, slow start, stickiness, weighted forward).
 //! - [`listener`]: accept, TLS, HTTP/1.1 + HTTP/2, graceful stop.
+//! - [`limits`]: caps on client connections (per load balancer, per process from
+//!   `RLIMIT_NOFILE`); [`deadlines`]: first-byte and idle deadlines of a client connection.
+//! - [`local_error`]: tierlab's own shortages (descriptors, buffers, ports), never a target's.
+//! - [`memory`]: free memory handed back to the system once a connection storm is over.
 //! - [`metrics`]: CloudWatch's `AWS/ApplicationELB` metrics in Prometheus text format.
 //! - [`access_log`]: ALB access log lines and the background writer of their files.
 //! - [`observe`]: the per-request hook feeding both (the proxy reports each forward as a
@@ -30,12 +34,16 @@ pub mod arn;
 pub mod bind;
 pub mod body;
 pub mod checker;
+pub mod deadlines;
 mod error;
 pub mod failover;
 pub mod headers;
 pub mod health;
+pub mod limits;
 pub mod listener;
 pub mod load_balancer;
+pub mod local_error;
+pub mod memory;
 pub mod metrics;
 pub mod metrics_endpoint;
 pub mod observe;

@@ -140,6 +140,31 @@ pub struct LoadBalancer {
     /// `metrics-port`: also serve this load balancer's Prometheus metrics on 127.0.0.1:PORT
     /// (0: any free port). `None`: only on the lab's control endpoint.
     pub metrics_port: Option<u16>,
+    /// `first-byte-timeout` and `max-connections`: limits on client connections.
+    pub connections: ClientConnections,
+}
+
+impl LoadBalancer {
+    /// How long a new client connection may stay silent (after accept, or after its TLS
+    /// handshake) before it is closed: `first-byte-timeout`, else the idle timeout.
+    pub fn first_byte_timeout(&self) -> Duration {
+        self.connections
+            .first_byte_timeout
+            .unwrap_or(self.idle_timeout)
+    }
+}
+
+/// Limits on a load balancer's client connections (tierlab's keys; AWS scales instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientConnections {
+    /// `first-byte-timeout`: a connection that has not sent a byte of its first request by then
+    /// is closed. `None`: the idle timeout, which is what ALB applies to a silent connection
+    /// ("no data sent or received").
+    pub first_byte_timeout: Option<Duration>,
+    /// `max-connections`: open client connections beyond this are closed at once and counted
+    /// as `RejectedConnectionCount`. `None`: derived from the process's descriptor limit (see
+    /// `alb::limits`).
+    pub max_connections: Option<NonZeroU32>,
 }
 
 /// ALB access logs (AWS attribute `access_logs.s3.enabled`), written as plain text files.

@@ -102,6 +102,8 @@ pub struct LoadBalancer {
     pub mode: Option<String>,
     pub access_logs: Option<AccessLogs>,
     pub metrics_port: Option<i64>,
+    pub first_byte_timeout: Option<String>,
+    pub max_connections: Option<i64>,
 }
 
 /// `access-logs = { enabled = true, interval = "5m" }`.

@@ -109,6 +109,9 @@ impl Lab {
                 .as_deref()
                 .or(config.lab.state_dir.as_deref()),
         );
+        // 0. As many descriptors as the hard limit allows (client connections, health checks,
+        //    Docker and the upstream pool all need them).
+        crate::alb::limits::raise_nofile_limit();
         // 1. A writable state directory (checked before anything is created), and the local
         //    CA (trusted once, shared by labs).
         state.check_writable(&config.lab.name)?;

@@ -105,6 +105,7 @@ pub fn load_balancer(listeners: Vec<Listener>, idle_timeout: Duration) -> LoadBa
         listeners,
         access_logs: AccessLogs::default(),
         metrics_port: None,
+        connections: Default::default(),
         connect_timeout: Duration::from_secs(10),
         xff_header_processing_mode: XffMode::Append,
         mode: ProxyMode::Tierlab,

@@ -47,6 +47,10 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// run since); longer only when the target answered before reading a whole upload, and then a
 /// fresh connection is better than waiting for that upload.
 const READY_GRACE: Duration = Duration::from_millis(10);
+/// The read buffer of a connection to a target grows up to this (hyper's default is ~400 KiB):
+/// with up to [`DEFAULT_MAX_IDLE_PER_TARGET`] idle connections per target kept, hyper's default
+/// could hold tens of MiB after large responses. Response heads above it are refused (502).
+const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// Bounds of an [`UpstreamPool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +112,11 @@ where
     pub fn new(settings: PoolSettings) -> UpstreamPool<B> {
         let inner = Arc::new(Inner {
             settings,
-            http1: http1::Builder::new(),
+            http1: {
+                let mut builder = http1::Builder::new();
+                builder.max_buf_size(MAX_READ_BUFFER);
+                builder
+            },
             endpoints: ArcSwap::default(),
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {

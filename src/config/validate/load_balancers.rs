@@ -1,12 +1,14 @@
 //! `[load-balancers.NAME]`: placement, security groups and listeners.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::super::model::{
-    AccessLogs, DefaultRoute, Listener, LoadBalancer, ProxyMode, SecurityGroup, Vpc, XffMode,
+    AccessLogs, ClientConnections, DefaultRoute, Listener, LoadBalancer, ProxyMode, SecurityGroup,
+    Vpc, XffMode,
 };
-use super::super::{defaults, path, suggest, wire};
+use super::super::{defaults, duration, path, suggest, wire};
 use super::ctx::{Ctx, list, q};
 use super::{listeners, rules};
 
@@ -17,6 +19,11 @@ const ACCESS_LOG_INTERVAL_MIN: Duration = Duration::from_secs(1);
 const ACCESS_LOG_INTERVAL_MAX: Duration = Duration::from_secs(3600);
 /// `connect-timeout` bounds (tierlab's own key: AWS's is fixed at 10s).
 const CONNECT_TIMEOUT_MAX: Duration = Duration::from_secs(4000);
+/// `first-byte-timeout` floor: shorter would close clients still on their way (tests use 1s).
+const FIRST_BYTE_TIMEOUT_MIN: Duration = Duration::from_millis(100);
+/// `max-connections` ceiling: the largest descriptor limit a Linux process can have by default
+/// (`fs.nr_open`); more connections than descriptors cannot be open anyway.
+const MAX_CONNECTIONS_MAX: i64 = 1 << 20;
 
 /// What the load balancer rules look things up in.
 pub struct Known<'a> {
@@ -97,6 +104,44 @@ fn load_balancer(
         mode: mode(cx, &at, lb.mode.as_deref()),
         access_logs: access_logs(cx, &at, lb.access_logs.as_ref()),
         metrics_port,
+        connections: client_connections(cx, &at, lb, idle_timeout),
+    }
+}
+
+/// `first-byte-timeout` (100ms..=idle-timeout; absent: the idle timeout) and `max-connections`
+/// (1..=1048576; absent: derived from the descriptor limit when the load balancer starts).
+fn client_connections(
+    cx: &mut Ctx,
+    at: &str,
+    lb: &wire::LoadBalancer,
+    idle_timeout: Duration,
+) -> ClientConnections {
+    let key = format!("{at}.first-byte-timeout");
+    let text = lb.first_byte_timeout.as_deref();
+    let first_byte_timeout = text.and_then(|text| {
+        let timeout = cx.duration(&key, Some(text), idle_timeout);
+        if timeout < FIRST_BYTE_TIMEOUT_MIN {
+            cx.bad(&key, q(text), "must be at least 100ms");
+            return None;
+        }
+        if timeout > idle_timeout {
+            let msg = format!(
+                "must not exceed idle-timeout ({}): a silent connection is closed at the idle timeout anyway",
+                duration::format(idle_timeout)
+            );
+            cx.bad(&key, q(text), msg);
+            return None;
+        }
+        Some(timeout)
+    });
+    let key = format!("{at}.max-connections");
+    let max_connections = lb.max_connections.and_then(|n| {
+        cx.int_in(&key, n, 1..=MAX_CONNECTIONS_MAX)
+            .and_then(NonZeroU32::new)
+    });
+    ClientConnections {
+        first_byte_timeout,
+        max_connections,
     }
 }
 
@@ -237,5 +282,91 @@ fn check_port(
                 "no ingress rule of the load balancer's security groups {groups} allows port {port}"
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::tests::{BASE, assert_has, errors, try_parse};
+
+    /// BASE with `line` among the keys of `[load-balancers.lb]`.
+    fn with_lb_key(line: &str) -> String {
+        let at = "security-groups = [\"lb-sg\"]\n[[load-balancers.lb.listeners]]";
+        let with =
+            format!("security-groups = [\"lb-sg\"]\n{line}\n[[load-balancers.lb.listeners]]");
+        assert!(BASE.contains(at), "BASE changed shape");
+        BASE.replacen(at, &with, 1)
+    }
+
+    #[test]
+    fn connection_limits_default_to_idle_timeout_and_derived_cap() {
+        let c = try_parse(BASE).unwrap();
+        let lb = &c.load_balancers["lb"];
+        assert_eq!(lb.connections.first_byte_timeout, None);
+        assert_eq!(lb.first_byte_timeout(), lb.idle_timeout);
+        assert_eq!(lb.connections.max_connections, None);
+    }
+
+    #[test]
+    fn connection_limit_keys_are_read() {
+        let c = try_parse(&with_lb_key(
+            "first-byte-timeout = \"2s\"\nmax-connections = 500",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let lb = &c.load_balancers["lb"];
+        assert_eq!(lb.first_byte_timeout(), Duration::from_secs(2));
+        assert_eq!(lb.connections.max_connections.map(|n| n.get()), Some(500));
+    }
+
+    #[test]
+    fn first_byte_timeout_must_be_at_least_100ms() {
+        let errs = errors(&with_lb_key("first-byte-timeout = \"50ms\""));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_has(
+            &errs[0],
+            &[
+                "[load-balancers.lb] first-byte-timeout = \"50ms\"",
+                "at least 100ms",
+            ],
+        );
+    }
+
+    #[test]
+    fn first_byte_timeout_must_not_exceed_idle_timeout() {
+        let errs = errors(&with_lb_key(
+            "idle-timeout = \"30s\"\nfirst-byte-timeout = \"45s\"",
+        ));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_has(
+            &errs[0],
+            &[
+                "[load-balancers.lb] first-byte-timeout = \"45s\"",
+                "must not exceed idle-timeout (30s)",
+            ],
+        );
+    }
+
+    #[test]
+    fn first_byte_timeout_must_be_a_duration() {
+        let errs = errors(&with_lb_key("first-byte-timeout = \"soon\""));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_has(&errs[0], &["first-byte-timeout = \"soon\""]);
+    }
+
+    #[test]
+    fn max_connections_must_be_positive_and_bounded() {
+        for bad in ["0", "-3", "2000000"] {
+            let errs = errors(&with_lb_key(&format!("max-connections = {bad}")));
+            assert_eq!(errs.len(), 1, "{errs:#?}");
+            assert_has(
+                &errs[0],
+                &[
+                    &format!("[load-balancers.lb] max-connections = {bad}"),
+                    "must be between 1 and 1048576",
+                ],
+            );
+        }
     }
 }
