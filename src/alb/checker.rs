@@ -8,6 +8,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HOST, USER_AGENT};
@@ -65,13 +66,15 @@ async fn run(group: TargetGroupHandle, cancel: CancellationToken) {
 
 /// Checks every registered target (or only the never-checked ones) concurrently.
 async fn check_all(group: &TargetGroupHandle, hc: &HealthCheck, only_new: bool, local: &Episode) {
-    check_all_with(group, only_new, local, |addr| try_check(addr, hc)).await
+    let interval = hc.interval;
+    check_all_with(group, only_new, interval, local, |addr| try_check(addr, hc)).await
 }
 
 /// [`check_all`] with `probe` in place of [`try_check`] (tests give it tierlab's own errors).
 async fn check_all_with<F, Fut>(
     group: &TargetGroupHandle,
     only_new: bool,
+    interval: Duration,
     local: &Episode,
     probe: F,
 ) where
@@ -80,9 +83,12 @@ async fn check_all_with<F, Fut>(
 {
     let targets = group.targets();
     let probe = &probe;
+    let now = Instant::now();
     let checks = targets
         .iter()
         .filter(|t| !only_new || t.is_unchecked())
+        // Spaced by at least half an interval, even right after a new target's first check.
+        .filter(|t| t.begin_check(now, interval))
         .map(|t| async move {
             let outcome = match probe(t.addr()).await {
                 Ok(outcome) => outcome,
@@ -199,6 +205,7 @@ fn log_transition(group: &str, target: &Arc<Target>, t: &Transition) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alb::target_group::check_due;
 
     #[test]
     fn tierlabs_own_shortages_are_not_the_targets() {
@@ -244,22 +251,54 @@ mod tests {
         let group = group();
         let local = Episode::default();
         let pass = |_| async { Ok(CheckOutcome::Ok(200)) };
-        check_all_with(&group, false, &local, pass).await;
+        check_all_with(&group, false, Duration::ZERO, &local, pass).await;
         let id = group.targets()[0].id().to_string();
         assert_eq!(group.state_of(&id), Some(TargetState::Healthy));
         // Many rounds of EMFILE: still healthy (one warning, for the whole episode).
         let emfile = |_| async { Err(io::Error::from_raw_os_error(libc::EMFILE)) };
         for _ in 0..5 {
-            check_all_with(&group, false, &local, emfile).await;
+            check_all_with(&group, false, Duration::ZERO, &local, emfile).await;
         }
         assert_eq!(group.state_of(&id), Some(TargetState::Healthy));
         assert!(!local.failed(), "the episode is still on");
         // The target's own failures still count.
         let refused = |_| async { Ok(CheckOutcome::ConnectFailed("connection refused".into())) };
         for _ in 0..2 {
-            check_all_with(&group, false, &local, refused).await;
+            check_all_with(&group, false, Duration::ZERO, &local, refused).await;
         }
         assert_eq!(group.state_of(&id), Some(TargetState::Unhealthy));
+    }
+
+    #[tokio::test]
+    async fn a_new_target_is_not_checked_twice_in_a_moment() {
+        let group = group();
+        let local = Episode::default();
+        let id = group.targets()[0].id().to_string();
+        let refused = |_| async { Ok(CheckOutcome::ConnectFailed("connection refused".into())) };
+        // The check on registration, then the group's tick a moment later: one failure, not two.
+        let interval = Duration::from_secs(5);
+        check_all_with(&group, true, interval, &local, refused).await;
+        check_all_with(&group, false, interval, &local, refused).await;
+        assert_eq!(group.state_of(&id), Some(TargetState::Initial));
+    }
+
+    #[test]
+    fn checks_are_spaced_by_half_an_interval() {
+        let interval = Duration::from_secs(2);
+        let t0 = Instant::now();
+        assert!(check_due(None, t0, interval));
+        assert!(!check_due(
+            Some(t0),
+            t0 + Duration::from_millis(10),
+            interval
+        ));
+        assert!(!check_due(
+            Some(t0),
+            t0 + Duration::from_millis(999),
+            interval
+        ));
+        assert!(check_due(Some(t0), t0 + Duration::from_secs(1), interval));
+        assert!(check_due(Some(t0), t0 + interval, interval));
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
@@ -41,6 +41,17 @@ pub struct Target {
     idle: Notify,
     /// Consecutive 5xx answers (the target's own, or 502/504 sent on its behalf).
     consecutive_5xx: AtomicU32,
+    /// When its last health check started (see [`check_due`]).
+    last_check: Mutex<Option<Instant>>,
+}
+
+/// Whether a target last checked at `last` may be checked again at `now`. A new target is
+/// checked at once, and the group's next tick may come a moment later: without this, two
+/// failed checks a few milliseconds apart would make a target that is still starting
+/// `unhealthy` long before `unhealthy-threshold` intervals have passed. Half an interval is
+/// the least spacing; the tick after that checks it.
+pub fn check_due(last: Option<Instant>, now: Instant, interval: Duration) -> bool {
+    last.is_none_or(|last| now.saturating_duration_since(last) >= interval / 2)
 }
 
 impl Target {
@@ -59,7 +70,19 @@ impl Target {
             draining: AtomicBool::new(false),
             idle: Notify::new(),
             consecutive_5xx: AtomicU32::new(0),
+            last_check: Mutex::new(None),
         }
+    }
+
+    /// Starts a health check at `now` if one is due (see [`check_due`]); `false` if the last
+    /// one was too recent.
+    pub(crate) fn begin_check(&self, now: Instant, interval: Duration) -> bool {
+        let mut last = self.last_check.lock().unwrap_or_else(|p| p.into_inner());
+        if !check_due(*last, now, interval) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// Requests in flight to this target right now.
