@@ -57,6 +57,10 @@ pub enum Failure {
     ClientClosed,
     /// The client sent none of its body for the idle timeout: the client's fault (408).
     ClientTimeout,
+    /// tierlab itself could not open a connection (out of descriptors, buffers or local ports,
+    /// see [`super::local_error`]): nobody's fault but the load balancer's, answered 503 as
+    /// an overloaded ALB does, never held against the target.
+    LocalShortage(String),
 }
 
 impl From<BadRequest> for Failure {
@@ -72,7 +76,7 @@ impl Failure {
     /// The status ALB answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Failure::NoTarget => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::NoTarget | Failure::LocalShortage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Failure::HeadTooLarge | Failure::BadHost(_) | Failure::MalformedBody => {
                 StatusCode::BAD_REQUEST
             }
@@ -103,6 +107,7 @@ impl Failure {
             Failure::MalformedBody => "ClientMalformedBody",
             Failure::ClientClosed => "ClientClosedConnection",
             Failure::ClientTimeout => "ClientTimeout",
+            Failure::LocalShortage(_) => "ElbLocalResourceShortage",
         }
     }
 
@@ -116,6 +121,7 @@ impl Failure {
             | Failure::ClientClosed
             | Failure::ClientTimeout => true,
             Failure::NoTarget
+            | Failure::LocalShortage(_)
             | Failure::ConnectTimeout
             | Failure::ConnectFailed(_)
             | Failure::ClosedBeforeResponse(_)
@@ -134,6 +140,7 @@ impl Failure {
             | Failure::BadResponse(_)
             | Failure::ResponseTimeout => true,
             Failure::NoTarget
+            | Failure::LocalShortage(_)
             | Failure::HeadTooLarge
             | Failure::BadHost(_)
             | Failure::MalformedBody
@@ -215,6 +222,9 @@ pub fn classify(err: &UpstreamError) -> Failure {
         UpstreamError::Connect(io) if io.kind() == io::ErrorKind::TimedOut => {
             Failure::ConnectTimeout
         }
+        UpstreamError::Connect(io) if super::local_error::is_local_shortage(io) => {
+            Failure::LocalShortage(io_reason(io))
+        }
         UpstreamError::Connect(io) => Failure::ConnectFailed(io_reason(io)),
         UpstreamError::BeforeResponse(e) => match find_io(e) {
             Some(io) if closed_kind(io.kind()) => Failure::ClosedBeforeResponse(io_reason(io)),
@@ -291,6 +301,19 @@ fn chain(e: &(dyn StdError + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tierlabs_own_shortage_is_never_the_targets() {
+        let emfile = io::Error::from_raw_os_error(libc::EMFILE);
+        let failure = classify(&UpstreamError::Connect(emfile));
+        assert!(matches!(failure, Failure::LocalShortage(_)), "{failure:?}");
+        assert_eq!(failure.status(), 503);
+        assert!(!failure.is_target_fault() && !failure.is_client_fault());
+        assert_eq!(failure.ejection(), None);
+        assert!(!may_retry(ProxyMode::Tierlab, &Method::GET, &failure, true));
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert!(classify(&UpstreamError::Connect(refused)).is_target_fault());
+    }
     use crate::alb::headers::HeadTooLarge;
 
     fn refused() -> Failure {
