@@ -110,15 +110,8 @@ impl DockerClient {
         &self,
         filters: HashMap<String, Vec<String>>,
     ) -> Result<Vec<String>, DockerError> {
-        let options = ListNetworksOptions {
-            filters: Some(filters),
-        };
-        let networks = self
-            .inner
-            .list_networks(Some(options))
-            .await
-            .map_err(DockerError::op("list networks", "by label"))?;
-        Ok(networks.into_iter().filter_map(|n| n.name).collect())
+        let networks = self.list_network_summaries(filters).await?;
+        Ok(networks.into_iter().map(|n| n.name).collect())
     }
 
     /// Id, name and labels of the networks carrying these label filters (for the orphan sweep).
