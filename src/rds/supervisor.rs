@@ -1,0 +1,178 @@
+//! The supervisor of one DB instance: watches its container (Docker events, and an inspect plus a
+//! `mysqladmin ping` every [`PROBE_INTERVAL`]), feeds what it sees to the pure
+//! [`Recovery`](super::recovery::Recovery) machine, and carries out what it decides: start the
+//! container again, recreate it on its volume, or restart a hung engine.
+
+use std::time::Duration;
+
+use bollard::query_parameters::{RestartContainerOptions, StartContainerOptions};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::docker::{ContainerEvent, DockerClient, DockerError};
+
+use super::instance::recreate_spec;
+use super::readiness::{ping, wait_container_ready};
+use super::recovery::{Action, Observation, Recovery};
+use super::{DbInstance, RdsError};
+
+/// How often the container is inspected and the engine pinged when no event arrives.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// How long one recovery attempt may take, from the action to the engine answering (crash
+/// recovery of a large data set takes longer than a fresh start).
+pub const RECOVERY_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a hung engine is given to stop on SIGTERM before a restart kills it.
+const RESTART_GRACE_SECS: i32 = 5;
+
+/// Starts supervising `db` on `tracker` until `cancel` fires. `events` carries the Docker events
+/// of the instance's containers (`die`, `start`, `destroy`, `oom`).
+pub fn spawn_supervisor(
+    docker: DockerClient,
+    db: DbInstance,
+    events: mpsc::Receiver<ContainerEvent>,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) {
+    tracker.spawn(run(docker, db, events, cancel));
+}
+
+async fn run(
+    docker: DockerClient,
+    db: DbInstance,
+    mut events: mpsc::Receiver<ContainerEvent>,
+    cancel: CancellationToken,
+) {
+    let mut ticks = interval(PROBE_INTERVAL);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut machine = Recovery::new(db.status());
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticks.tick() => {}
+            Some(event) = events.recv() => {
+                tracing::debug!(database = %db.identifier, action = %event.action, exit_code = ?event.exit_code, "container event");
+                // Our own `start` needs no second look; a death does, at once.
+                if event.action == "start" {
+                    continue;
+                }
+            }
+        }
+        let round = supervise_once(&docker, &db, &mut machine);
+        if cancel.run_until_cancelled(round).await.is_none() {
+            break;
+        }
+    }
+    tracing::debug!(database = %db.identifier, "database supervisor stopped");
+}
+
+/// One observation and whatever it calls for, with the observed status kept up to date.
+async fn supervise_once(docker: &DockerClient, db: &DbInstance, machine: &mut Recovery) {
+    let seen = match observe(docker, db).await {
+        Ok(seen) => seen,
+        Err(e) => {
+            // tierlab could not ask Docker: that says nothing about the instance.
+            tracing::warn!(
+                "database {}: cannot inspect its container: {}",
+                db.identifier,
+                crate::error::chain(&e)
+            );
+            return;
+        }
+    };
+    let step = machine.observe(&seen, Instant::now());
+    publish(db, machine, &step.events);
+    let Some(action) = step.action else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let outcome = act(docker, db, action)
+        .await
+        .map_err(|e| crate::error::chain(&e).to_string());
+    if outcome.is_ok() {
+        db.state.count_recovery();
+        tracing::info!(
+            "database {}: available again {:.1}s after the {action:?}",
+            db.identifier,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let events = machine.attempted(outcome, Instant::now());
+    publish(db, machine, &events);
+}
+
+fn publish(db: &DbInstance, machine: &Recovery, events: &[super::events::EventKind]) {
+    // Status first: whoever reads an event sees the status it led to.
+    db.state.set_status(machine.status());
+    for event in events {
+        db.state.record(event);
+    }
+}
+
+/// What the container and the engine say right now.
+async fn observe(docker: &DockerClient, db: &DbInstance) -> Result<Observation, DockerError> {
+    let container_id = db.container_id();
+    Ok(match docker.inspect_container(&container_id).await? {
+        None => Observation::Gone,
+        Some(info) if !info.running => Observation::Exited {
+            exit_code: info.exit_code,
+        },
+        Some(_) => Observation::Running {
+            answers: ping(docker, &container_id, db.port).await.is_ok(),
+        },
+    })
+}
+
+/// Carries out one recovery action and waits until the engine answers.
+async fn act(docker: &DockerClient, db: &DbInstance, action: Action) -> Result<(), RdsError> {
+    let docker_err = |source| RdsError::Docker {
+        identifier: db.identifier.clone(),
+        source,
+    };
+    let container_id = db.container_id();
+    match action {
+        Action::Start => match docker
+            .bollard()
+            .start_container(&container_id, None::<StartContainerOptions>)
+            .await
+        {
+            // 304: already running (started by someone else meanwhile).
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            })
+            | Ok(()) => {}
+            Err(e) => {
+                return Err(docker_err(DockerError::op(
+                    "start container",
+                    &container_id,
+                )(e)));
+            }
+        },
+        Action::Restart => {
+            let options = RestartContainerOptions {
+                t: Some(RESTART_GRACE_SECS),
+                signal: None,
+            };
+            docker
+                .bollard()
+                .restart_container(&container_id, Some(options))
+                .await
+                .map_err(DockerError::op("restart container", &container_id))
+                .map_err(docker_err)?
+        }
+        Action::Recreate => {
+            // A leftover of the same name (exited, or half-removed) would block the name.
+            docker
+                .remove_container(&db.spec.name, true)
+                .await
+                .map_err(docker_err)?;
+            let id = docker
+                .run_container(&recreate_spec(db))
+                .await
+                .map_err(docker_err)?;
+            db.state.set_container(&id);
+        }
+    }
+    wait_container_ready(docker, db, &db.container_id(), RECOVERY_TIMEOUT).await
+}
