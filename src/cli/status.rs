@@ -185,8 +185,27 @@ fn render(status: &Value) -> String {
         ],
         &rows,
     );
+
+    // The latest RDS events of each instance (all of them are in `--json`).
+    let mut rows = Vec::new();
+    for d in each("databases") {
+        let events = d["events"].as_array().cloned().unwrap_or_default();
+        let skip = events.len().saturating_sub(DATABASE_EVENTS_SHOWN);
+        for e in events.iter().skip(skip) {
+            rows.push(vec![
+                text(&e["date"]),
+                text(&e["source_identifier"]),
+                text(&e["event_id"]),
+                text(&e["message"]),
+            ]);
+        }
+    }
+    section(&mut out, &["DATE", "DATABASE", "EVENT", "MESSAGE"], &rows);
     out
 }
+
+/// RDS events per database instance in the table.
+const DATABASE_EVENTS_SHOWN: usize = 5;
 
 /// Appends a table after a blank line; a tier the lab does not have (no rows) is left out.
 fn section(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {

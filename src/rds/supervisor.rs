@@ -23,6 +23,9 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 /// How long one recovery attempt may take, from the action to the engine answering (crash
 /// recovery of a large data set takes longer than a fresh start).
 pub const RECOVERY_TIMEOUT: Duration = Duration::from_secs(90);
+/// A ping that has not answered by then counts as unanswered (`mysqladmin` itself gives up
+/// connecting after 2 s, but a hung engine can accept and then say nothing).
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a hung engine is given to stop on SIGTERM before a restart kills it.
 const RESTART_GRACE_SECS: i32 = 5;
 
@@ -119,7 +122,10 @@ async fn observe(docker: &DockerClient, db: &DbInstance) -> Result<Observation, 
             exit_code: info.exit_code,
         },
         Some(_) => Observation::Running {
-            answers: ping(docker, &container_id, db.port).await.is_ok(),
+            answers: matches!(
+                tokio::time::timeout(PING_TIMEOUT, ping(docker, &container_id, db.port)).await,
+                Ok(Ok(()))
+            ),
         },
     })
 }
