@@ -27,7 +27,7 @@ pub const RECOVERY_TIMEOUT: Duration = Duration::from_secs(90);
 /// connecting after 2 s, but a hung engine can accept and then say nothing).
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a hung engine is given to stop on SIGTERM before a restart kills it.
-const RESTART_GRACE_SECS: i32 = 5;
+const RESTART_GRACE_SECS: i32 = 2;
 
 /// Starts supervising `db` on `tracker` until `cancel` fires. `events` carries the Docker events
 /// of the instance's containers (`die`, `start`, `destroy`, `oom`).

@@ -283,12 +283,7 @@ async fn killed_database_is_restarted_on_its_volume_and_loses_no_acknowledged_wr
 
     // Few task launches meanwhile.
     let launches = tasks_seen.difference(&tasks_before).count();
-    let started_events = service
-        .status()
-        .events
-        .iter()
-        .filter(|e| e.message.contains("has started"))
-        .count();
+    let started_events = started_events(&service);
     eprintln!(
         "database recovery: status `{left_as}` after {:.0} ms, `available` again after {:.2} s, app writing again after {:.2} s; \
          status words {:?}; {} writes acknowledged, {failed_writes} failed, none lost; {launches} task launches meanwhile ({started_events} `has started` events in all)",
@@ -313,4 +308,209 @@ async fn killed_database_is_restarted_on_its_volume_and_loses_no_acknowledged_wr
     tierlab::lab::remove_lab(&docker, &test.name, true)
         .await
         .unwrap();
+}
+
+/// Task launches tolerated while a hung database is detected and restarted: the health check
+/// `/` fails for the whole detection time (three unanswered pings, 4–6 s), so each of the two
+/// tasks may be replaced, and a replacement that cannot reach the database replaced again.
+const MAX_LAUNCHES_WHILE_HUNG: usize = 8;
+
+/// A database that stops answering (its container frozen with `docker pause`) is restarted after
+/// a bounded number of unanswered pings, and reported as RDS reports a recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_database_is_restarted_after_unanswered_pings() {
+    let _serial = DOCKER_LOCK.lock().await;
+    let test = TestLab::new("dbhang");
+    let docker = docker().await;
+    let lab = test.start().await;
+    let client = client(&lab);
+    let url = format!("{}/api/entries", lab.https_url().unwrap());
+    let db = lab.databases()[0].clone();
+    let service = lab.service("flask-app-service").unwrap().clone();
+    let tasks_before = service.status().tasks.len();
+    let started_before = started_events(&service);
+    let mut observed = db.watch();
+    observed.borrow_and_update();
+
+    let frozen_at = Instant::now();
+    docker
+        .bollard()
+        .pause_container(&db.container_id())
+        .await
+        .unwrap();
+    let left = tokio::time::timeout(
+        Duration::from_secs(15),
+        observed.wait_for(|o| o.status != InstanceStatus::Available),
+    )
+    .await
+    .map(|r| r.map(|o| o.status));
+    let Ok(Ok(left_as)) = left else {
+        panic!("status still `available` 15 s after the engine froze");
+    };
+    let noticed_after = frozen_at.elapsed();
+    let back = tokio::time::timeout(
+        RECOVERY_BOUND,
+        observed.wait_for(|o| o.status == InstanceStatus::Available),
+    )
+    .await
+    .map(|r| r.map(|_| ()));
+    assert!(
+        matches!(back, Ok(Ok(()))),
+        "database not available {RECOVERY_BOUND:?} after it froze: {:?}",
+        db.observed()
+    );
+    let available_after = frozen_at.elapsed();
+
+    // The app writes again.
+    post_until_acknowledged(&client, &url, "after the hang").await;
+    let writing_after = frozen_at.elapsed();
+
+    let observed = db.observed();
+    let event_ids: Vec<&str> = observed
+        .events
+        .iter()
+        .map(|e| e.event_id.as_str())
+        .collect();
+    // Nothing shut down by itself: recovery started, the engine restarted, recovery complete.
+    assert!(
+        event_ids
+            .windows(3)
+            .any(|w| w == ["RDS-EVENT-0020", "RDS-EVENT-0006", "RDS-EVENT-0021"]),
+        "events: {event_ids:?}"
+    );
+    assert!(
+        !event_ids.contains(&"RDS-EVENT-0004"),
+        "events: {event_ids:?}"
+    );
+    let launches = started_events(&service) - started_before;
+    eprintln!(
+        "hung database: status `{left_as}` after {:.2} s, `available` again after {:.2} s, app writing again after {:.2} s; \
+         {launches} task launches meanwhile (service had {tasks_before} tasks)",
+        noticed_after.as_secs_f64(),
+        available_after.as_secs_f64(),
+        writing_after.as_secs_f64(),
+    );
+    assert!(
+        launches <= MAX_LAUNCHES_WHILE_HUNG,
+        "{launches} tasks launched while the database hung (at most {MAX_LAUNCHES_WHILE_HUNG})"
+    );
+
+    lab.shutdown().await.unwrap();
+    assert_eq!(
+        leftovers(&docker, &test.name).await,
+        (0, 0),
+        "no labelled container or network remains"
+    );
+    tierlab::lab::remove_lab(&docker, &test.name, true)
+        .await
+        .unwrap();
+}
+
+/// `has started` events of the service so far (ECS keeps the latest 100).
+fn started_events(service: &tierlab::ecs::ServiceHandle) -> usize {
+    service
+        .status()
+        .events
+        .iter()
+        .filter(|e| e.message.contains("has started"))
+        .count()
+}
+
+/// A database container that is removed (`docker rm -f`) is created again on the same volume,
+/// network alias and address: the data written before is still there and the app, which resolves
+/// the endpoint per connection, writes again without a task restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_database_is_recreated_on_its_volume() {
+    let _serial = DOCKER_LOCK.lock().await;
+    let test = TestLab::new("dbrm");
+    let docker = docker().await;
+    let lab = test.start().await;
+    let client = client(&lab);
+    let url = format!("{}/api/entries", lab.https_url().unwrap());
+    let db = lab.databases()[0].clone();
+    let before = post_until_acknowledged(&client, &url, "before the removal").await;
+    let victim = db.container_id();
+    let mut observed = db.watch();
+    observed.borrow_and_update();
+
+    let removed_at = Instant::now();
+    docker.remove_container(&victim, true).await.unwrap();
+    let back = tokio::time::timeout(RECOVERY_BOUND, async {
+        observed
+            .wait_for(|o| o.status != InstanceStatus::Available)
+            .await
+            .map(|_| ())?;
+        observed
+            .wait_for(|o| o.status == InstanceStatus::Available)
+            .await
+            .map(|_| ())
+    })
+    .await;
+    assert!(
+        matches!(back, Ok(Ok(()))),
+        "database not back {RECOVERY_BOUND:?} after its container was removed: {:?}",
+        db.observed()
+    );
+    let available_after = removed_at.elapsed();
+    let after = post_until_acknowledged(&client, &url, "after the removal").await;
+    let writing_after = removed_at.elapsed();
+
+    // A new container, at the old address, on the old volume.
+    let replacement = db.container_id();
+    assert_ne!(replacement, victim);
+    let inspect = docker
+        .bollard()
+        .inspect_container(
+            &replacement,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .unwrap();
+    let endpoint = inspect.network_settings.unwrap().networks.unwrap()[&db.network].clone();
+    assert_eq!(endpoint.ip_address, db.address, "address kept");
+    assert!(
+        endpoint
+            .aliases
+            .unwrap_or_default()
+            .contains(&db.identifier),
+        "endpoint alias kept"
+    );
+    let entries: Vec<Value> = client.get(&url).send().await.unwrap().json().await.unwrap();
+    for id in [before, after] {
+        assert!(
+            entries.iter().any(|e| e["id"].as_u64() == Some(id)),
+            "entry {id} missing"
+        );
+    }
+    eprintln!(
+        "removed database: `available` again after {:.2} s on a new container, app writing again after {:.2} s",
+        available_after.as_secs_f64(),
+        writing_after.as_secs_f64()
+    );
+
+    lab.shutdown().await.unwrap();
+    assert_eq!(
+        leftovers(&docker, &test.name).await,
+        (0, 0),
+        "no labelled container or network remains"
+    );
+    tierlab::lab::remove_lab(&docker, &test.name, true)
+        .await
+        .unwrap();
+}
+
+/// POSTs one entry, retrying for up to [`RECOVERY_BOUND`]; returns its id.
+async fn post_until_acknowledged(client: &reqwest::Client, url: &str, text: &str) -> u64 {
+    let until = Instant::now() + RECOVERY_BOUND;
+    loop {
+        let answer = client.post(url).json(&json!({ "text": text })).send().await;
+        if let Ok(r) = answer
+            && r.status() == 201
+        {
+            let body: Value = r.json().await.unwrap();
+            return body["id"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < until, "no write acknowledged: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
