@@ -214,3 +214,57 @@ fn section(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
         out.push_str(&table::render(headers, rows));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn databases_show_their_observed_status_and_latest_events() {
+        let events: Vec<Value> = (0..7)
+            .map(|i| {
+                json!({
+                    "date": format!("2026-12-02T00:00:0{i}Z"),
+                    "event_id": format!("RDS-EVENT-000{i}"),
+                    "source_identifier": "flask-crud-db",
+                    "source_type": "db-instance",
+                    "event_categories": ["availability"],
+                    "message": format!("message {i}."),
+                })
+            })
+            .collect();
+        let status = json!({
+            "lab": "flask-app",
+            "config": "emulator.toml",
+            "running": true,
+            "databases": [{
+                "identifier": "flask-crud-db",
+                "engine": "mysql",
+                "engine_version": "8.0",
+                "status": "rebooting",
+                "endpoint": "flask-crud-db",
+                "port": 3306,
+                "subnet": "private-db-subnet-1a",
+                "container_id": "0123456789abcdef",
+                "events": events,
+            }],
+        });
+        let table = render(&status);
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("flask-crud-db"))
+            .unwrap();
+        assert!(
+            row.contains("rebooting") && row.contains("0123456789ab"),
+            "{table}"
+        );
+        assert!(
+            table.contains("EVENT") && table.contains("message 6."),
+            "{table}"
+        );
+        assert!(
+            table.contains("message 2.") && !table.contains("message 1."),
+            "{table}"
+        );
+    }
+}
