@@ -175,7 +175,10 @@ impl Lab {
             }
             instance.state().set_status(rds::InstanceStatus::Available);
             let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-            queues.insert(event_route(labels::Role::Database, &db.identifier), tx);
+            queues.insert(
+                event_route(labels::Role::Database.as_str(), &db.identifier),
+                tx,
+            );
             rds::spawn_supervisor(
                 docker,
                 instance,
@@ -223,7 +226,7 @@ impl Lab {
                 .expect("docker is connected when services exist");
             for service in config.services.values() {
                 let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-                queues.insert(event_route(labels::Role::Task, &service.name), tx);
+                queues.insert(event_route(labels::Role::Task.as_str(), &service.name), tx);
                 let task_definition = config.task_definitions[&service.task_definition].clone();
                 let environment = ecs::environment::resolve(
                     &task_definition,
@@ -467,8 +470,8 @@ fn remaining(deadline: tokio::time::Instant) -> Duration {
 
 /// The key of a container's event queue: its role and the resource it stands for (a service
 /// and a database may share a name).
-fn event_route(role: labels::Role, resource: &str) -> String {
-    format!("{}/{resource}", role.as_str())
+fn event_route(role: &str, resource: &str) -> String {
+    format!("{role}/{resource}")
 }
 
 /// Forwards the lab's container events to the controller of the service, or the supervisor of
@@ -489,7 +492,7 @@ async fn pump_events(
         match event {
             Some(Ok(event)) => {
                 let label = |key| event.labels.get(key).map_or("", String::as_str);
-                let route = format!("{}/{}", label(labels::ROLE), label(labels::RESOURCE));
+                let route = event_route(label(labels::ROLE), label(labels::RESOURCE));
                 if let Some(queue) = queues.get(&route) {
                     let _ = queue.send(event).await;
                 }

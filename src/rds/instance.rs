@@ -43,7 +43,7 @@ pub struct DbInstance {
 impl DbInstance {
     /// The container now serving the instance (a new one after a recreate).
     pub fn container_id(&self) -> String {
-        self.state.get().container_id
+        self.state.container_id()
     }
 
     /// RDS's status word for the instance, as last observed.

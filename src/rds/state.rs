@@ -90,6 +90,10 @@ impl InstanceState {
         self.tx.borrow().status
     }
 
+    pub fn container_id(&self) -> String {
+        self.tx.borrow().container_id.clone()
+    }
+
     pub fn watch(&self) -> watch::Receiver<Observed> {
         self.tx.subscribe()
     }

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::docker::{ContainerEvent, DockerClient, DockerError};
 
+use super::events::EventKind;
 use super::instance::recreate_spec;
 use super::readiness::{ping, wait_container_ready};
 use super::recovery::{Action, Observation, Recovery};
@@ -94,7 +95,6 @@ async fn supervise_once(docker: &DockerClient, db: &DbInstance, machine: &mut Re
         .await
         .map_err(|e| crate::error::chain(&e).to_string());
     if outcome.is_ok() {
-        db.state.count_recovery();
         tracing::info!(
             "database {}: available again {:.1}s after the {action:?}",
             db.identifier,
@@ -105,10 +105,13 @@ async fn supervise_once(docker: &DockerClient, db: &DbInstance, machine: &mut Re
     publish(db, machine, &events);
 }
 
-fn publish(db: &DbInstance, machine: &Recovery, events: &[super::events::EventKind]) {
+fn publish(db: &DbInstance, machine: &Recovery, events: &[EventKind]) {
     // Status first: whoever reads an event sees the status it led to.
     db.state.set_status(machine.status());
     for event in events {
+        if *event == EventKind::RecoveryComplete {
+            db.state.count_recovery();
+        }
         db.state.record(event);
     }
 }
