@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use bollard::query_parameters::{RestartContainerOptions, StartContainerOptions};
+use bollard::query_parameters::{
+    InspectContainerOptions, RestartContainerOptions, StartContainerOptions,
+};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
@@ -119,17 +121,29 @@ fn publish(db: &DbInstance, machine: &Recovery, events: &[EventKind]) {
 /// What the container and the engine say right now.
 async fn observe(docker: &DockerClient, db: &DbInstance) -> Result<Observation, DockerError> {
     let container_id = db.container_id();
-    Ok(match docker.inspect_container(&container_id).await? {
-        None => Observation::Gone,
-        Some(info) if !info.running => Observation::Exited {
-            exit_code: info.exit_code,
-        },
-        Some(_) => Observation::Running {
-            answers: matches!(
-                tokio::time::timeout(PING_TIMEOUT, ping(docker, &container_id, db.port)).await,
-                Ok(Ok(()))
-            ),
-        },
+    let inspect = match docker
+        .bollard()
+        .inspect_container(&container_id, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(inspect) => inspect,
+        Err(e) if crate::docker::is_not_found(&e) => return Ok(Observation::Gone),
+        Err(e) => return Err(DockerError::op("inspect container", &container_id)(e)),
+    };
+    let state = inspect.state.unwrap_or_default();
+    if !state.running.unwrap_or(false) {
+        return Ok(Observation::Exited {
+            exit_code: state.exit_code,
+        });
+    }
+    // A frozen (paused) container answers nothing, and an exec into it can wedge the runtime
+    // (runc joining a frozen cgroup): count it as unanswered without asking.
+    if state.paused.unwrap_or(false) {
+        return Ok(Observation::Running { answers: false });
+    }
+    let answered = tokio::time::timeout(PING_TIMEOUT, ping(docker, &container_id, db.port)).await;
+    Ok(Observation::Running {
+        answers: matches!(answered, Ok(Ok(()))),
     })
 }
 

@@ -310,13 +310,16 @@ async fn killed_database_is_restarted_on_its_volume_and_loses_no_acknowledged_wr
         .unwrap();
 }
 
-/// Task launches tolerated while a hung database is detected and restarted: the health check
-/// `/` fails for the whole detection time (three unanswered pings, 4–6 s), so each of the two
-/// tasks may be replaced, and a replacement that cannot reach the database replaced again.
-const MAX_LAUNCHES_WHILE_HUNG: usize = 8;
+/// Task launches tolerated while a hung database is detected and restarted. Detection takes
+/// three unanswered pings (each waits 2 s for an answer), 6–10 s in all, and the health check `/`
+/// fails for that whole time; without launch back-off in the service (issue 6's ECS part) the
+/// controller replaces a task about every 1.5 s meanwhile (measured: 4 and 8). With back-off
+/// this bound can come down to the kill test's.
+const MAX_LAUNCHES_WHILE_HUNG: usize = 12;
 
-/// A database that stops answering (its container frozen with `docker pause`) is restarted after
-/// a bounded number of unanswered pings, and reported as RDS reports a recovery.
+/// A database that stops answering (its engine stopped with SIGSTOP: the container still runs,
+/// connections are accepted by the kernel, nothing answers) is restarted after a bounded number
+/// of unanswered pings, and reported as RDS reports a recovery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hung_database_is_restarted_after_unanswered_pings() {
     let _serial = DOCKER_LOCK.lock().await;
@@ -332,10 +335,15 @@ async fn hung_database_is_restarted_after_unanswered_pings() {
     let mut observed = db.watch();
     observed.borrow_and_update();
 
-    let frozen_at = Instant::now();
+    let stopped_at = Instant::now();
     docker
         .bollard()
-        .pause_container(&db.container_id())
+        .kill_container(
+            &db.container_id(),
+            Some(KillContainerOptions {
+                signal: "SIGSTOP".into(),
+            }),
+        )
         .await
         .unwrap();
     let left = tokio::time::timeout(
@@ -345,9 +353,9 @@ async fn hung_database_is_restarted_after_unanswered_pings() {
     .await
     .map(|r| r.map(|o| o.status));
     let Ok(Ok(left_as)) = left else {
-        panic!("status still `available` 15 s after the engine froze");
+        panic!("status still `available` 15 s after the engine was stopped");
     };
-    let noticed_after = frozen_at.elapsed();
+    let noticed_after = stopped_at.elapsed();
     let back = tokio::time::timeout(
         RECOVERY_BOUND,
         observed.wait_for(|o| o.status == InstanceStatus::Available),
@@ -356,14 +364,14 @@ async fn hung_database_is_restarted_after_unanswered_pings() {
     .map(|r| r.map(|_| ()));
     assert!(
         matches!(back, Ok(Ok(()))),
-        "database not available {RECOVERY_BOUND:?} after it froze: {:?}",
+        "database not available {RECOVERY_BOUND:?} after its engine stopped: {:?}",
         db.observed()
     );
-    let available_after = frozen_at.elapsed();
+    let available_after = stopped_at.elapsed();
 
     // The app writes again.
     post_until_acknowledged(&client, &url, "after the hang").await;
-    let writing_after = frozen_at.elapsed();
+    let writing_after = stopped_at.elapsed();
 
     let observed = db.observed();
     let event_ids: Vec<&str> = observed
