@@ -21,17 +21,9 @@ pub async fn wait_ready(
     db: &DbInstance,
     timeout: Duration,
 ) -> Result<(), RdsError> {
-    wait_container_ready(docker, db, &db.container_id(), timeout).await
-}
-
-/// [`wait_ready`] for a given container of the instance (the supervisor's, after a recreate).
-pub(super) async fn wait_container_ready(
-    docker: &DockerClient,
-    db: &DbInstance,
-    container_id: &str,
-    timeout: Duration,
-) -> Result<(), RdsError> {
     let started = Instant::now();
+    // The container serving the instance now (a new one after the supervisor recreated it).
+    let container_id = &db.container_id();
     loop {
         let info = docker
             .inspect_container(container_id)

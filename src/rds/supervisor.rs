@@ -17,7 +17,7 @@ use crate::docker::{ContainerEvent, DockerClient, DockerError};
 
 use super::events::EventKind;
 use super::instance::recreate_spec;
-use super::readiness::{ping, wait_container_ready};
+use super::readiness::ping;
 use super::recovery::{Action, Observation, Recovery};
 use super::{DbInstance, RdsError};
 
@@ -197,5 +197,5 @@ async fn act(docker: &DockerClient, db: &DbInstance, action: Action) -> Result<(
             db.state.set_container(&id);
         }
     }
-    wait_container_ready(docker, db, &db.container_id(), RECOVERY_TIMEOUT).await
+    super::wait_ready(docker, db, RECOVERY_TIMEOUT).await
 }
