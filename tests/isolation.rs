@@ -18,7 +18,7 @@ async fn database_is_isolated_and_app_ports_are_loopback_only() {
     // The database container: one network, the internal DB subnet; no published port.
     let db = &lab.databases()[0];
     let inspect = api
-        .inspect_container(&db.container_id, None::<InspectContainerOptions>)
+        .inspect_container(&db.container_id(), None::<InspectContainerOptions>)
         .await
         .unwrap();
     let host_config = inspect.host_config.clone().unwrap();
@@ -56,7 +56,7 @@ async fn database_is_isolated_and_app_ports_are_loopback_only() {
     // subnet's gateway address, but with `inhibit_ipv4` that address exists nowhere: no host
     // interface carries it and the host has no route to the subnet, so the next hop is dead.
     let (code, routes) = docker
-        .exec(&db.container_id, &["cat", "/proc/net/route"])
+        .exec(&db.container_id(), &["cat", "/proc/net/route"])
         .await
         .unwrap();
     assert_eq!(code, 0);

@@ -272,8 +272,27 @@ fn render(status: &Value) -> String {
         ],
         &rows,
     );
+
+    // The latest RDS events of each instance (all of them are in `--json`).
+    let mut rows = Vec::new();
+    for d in each("databases") {
+        let events = d["events"].as_array().cloned().unwrap_or_default();
+        let skip = events.len().saturating_sub(DATABASE_EVENTS_SHOWN);
+        for e in events.iter().skip(skip) {
+            rows.push(vec![
+                text(&e["date"]),
+                text(&e["source_identifier"]),
+                text(&e["event_id"]),
+                text(&e["message"]),
+            ]);
+        }
+    }
+    section(&mut out, &["DATE", "DATABASE", "EVENT", "MESSAGE"], &rows);
     out
 }
+
+/// RDS events per database instance in the table.
+const DATABASE_EVENTS_SHOWN: usize = 5;
 
 /// Appends a table after a blank line; a tier the lab does not have (no rows) is left out.
 fn section(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
@@ -335,5 +354,54 @@ mod tests {
         let table = render(&status);
         assert!(table.contains("leftover networks"), "{table}");
         assert!(table.contains("tierlab-t-app-a"), "{table}");
+    }
+
+    #[test]
+    fn databases_show_their_observed_status_and_latest_events() {
+        let events: Vec<Value> = (0..7)
+            .map(|i| {
+                json!({
+                    "date": format!("2026-12-02T00:00:0{i}Z"),
+                    "event_id": format!("RDS-EVENT-000{i}"),
+                    "source_identifier": "flask-crud-db",
+                    "source_type": "db-instance",
+                    "event_categories": ["availability"],
+                    "message": format!("message {i}."),
+                })
+            })
+            .collect();
+        let status = json!({
+            "lab": "flask-app",
+            "config": "emulator.toml",
+            "running": true,
+            "databases": [{
+                "identifier": "flask-crud-db",
+                "engine": "mysql",
+                "engine_version": "8.0",
+                "status": "rebooting",
+                "endpoint": "flask-crud-db",
+                "port": 3306,
+                "subnet": "private-db-subnet-1a",
+                "container_id": "0123456789abcdef",
+                "events": events,
+            }],
+        });
+        let table = render(&status);
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("flask-crud-db"))
+            .unwrap();
+        assert!(
+            row.contains("rebooting") && row.contains("0123456789ab"),
+            "{table}"
+        );
+        assert!(
+            table.contains("EVENT") && table.contains("message 6."),
+            "{table}"
+        );
+        assert!(
+            table.contains("message 2.") && !table.contains("message 1."),
+            "{table}"
+        );
     }
 }

@@ -172,7 +172,9 @@ impl Lab {
             images::ensure_images(&docker, &config, progress).await?;
         }
 
-        // 3. Databases, until each accepts connections.
+        // 3. Databases, until each accepts connections; then each is supervised (restarted on
+        //    its volume if its engine dies or hangs), fed by the lab's Docker event stream.
+        let mut queues = HashMap::new();
         for db in config.databases.values() {
             let docker = self
                 .docker
@@ -185,7 +187,23 @@ impl Lab {
             let started = std::time::Instant::now();
             let instance = rds::start(&docker, &config, db, &self.state).await?;
             self.databases.push(instance.clone());
-            rds::wait_ready(&docker, &instance, remaining(deadline)).await?;
+            if let Err(e) = rds::wait_ready(&docker, &instance, remaining(deadline)).await {
+                instance.state().set_status(rds::InstanceStatus::Failed);
+                return Err(e.into());
+            }
+            instance.state().set_status(rds::InstanceStatus::Available);
+            let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+            queues.insert(
+                event_route(labels::Role::Database.as_str(), &db.identifier),
+                tx,
+            );
+            rds::spawn_supervisor(
+                docker,
+                instance,
+                rx,
+                &self.tracker,
+                self.cancel.child_token(),
+            );
             progress.finish(&format!(
                 "database {} available in {:.1}s",
                 db.identifier,
@@ -235,10 +253,9 @@ impl Lab {
                 .docker
                 .clone()
                 .expect("docker is connected when services exist");
-            let mut queues = HashMap::new();
             for service in config.services.values() {
                 let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-                queues.insert(service.name.clone(), tx);
+                queues.insert(event_route(labels::Role::Task.as_str(), &service.name), tx);
                 let task_definition = config.task_definitions[&service.task_definition].clone();
                 let environment = ecs::environment::resolve(
                     &task_definition,
@@ -266,12 +283,7 @@ impl Lab {
                     self.cancel.child_token(),
                 ));
             }
-            self.tracker.spawn(pump_events(
-                docker,
-                lab.clone(),
-                queues,
-                self.cancel.child_token(),
-            ));
+            self.spawn_event_pump(&mut queues);
             // Unless told not to wait (a service that is not expected to get steady).
             for service in self.services.iter().filter(|_| wait_steady) {
                 progress.begin(&format!(
@@ -283,7 +295,27 @@ impl Lab {
                 progress.finish(&format!("service {} is steady", service.name()));
             }
         }
+        // Databases without services still need their events.
+        self.spawn_event_pump(&mut queues);
         Ok(())
+    }
+
+    /// Starts the one Docker event stream that feeds the queues (once; later calls find them
+    /// taken).
+    fn spawn_event_pump(&self, queues: &mut HashMap<String, mpsc::Sender<ContainerEvent>>) {
+        if queues.is_empty() {
+            return;
+        }
+        let docker = self
+            .docker
+            .clone()
+            .expect("docker is connected when containers are watched");
+        self.tracker.spawn(pump_events(
+            docker,
+            self.config.lab.name.clone(),
+            std::mem::take(queues),
+            self.cancel.child_token(),
+        ));
     }
 
     /// The validated configuration this lab runs.
@@ -405,8 +437,16 @@ impl Lab {
                 "gave up waiting for the lab's tasks after {SHUTDOWN_TIMEOUT:?}; removing containers anyway"
             );
         }
+        // The supervisors have stopped: nobody takes the databases' shutdown for a crash.
+        for db in &self.databases {
+            db.state().set_status(rds::InstanceStatus::Stopping);
+        }
         if let Some(docker) = &self.docker {
             remove_lab(docker, &self.config.lab.name, false).await?;
+        }
+        for db in &self.databases {
+            db.state().set_status(rds::InstanceStatus::Stopped);
+            db.state().record(&rds::EventKind::Stopped);
         }
         // Only now: a stop that is interrupted or fails half-way leaves the rest to `Drop`.
         self.stopped = true;
@@ -460,7 +500,14 @@ fn remaining(deadline: tokio::time::Instant) -> Duration {
     deadline.saturating_duration_since(tokio::time::Instant::now())
 }
 
-/// Forwards the lab's container events to the controller of the service they belong to.
+/// The key of a container's event queue: its role and the resource it stands for (a service
+/// and a database may share a name).
+fn event_route(role: &str, resource: &str) -> String {
+    format!("{role}/{resource}")
+}
+
+/// Forwards the lab's container events to the controller of the service, or the supervisor of
+/// the database, they belong to.
 async fn pump_events(
     docker: DockerClient,
     lab: String,
@@ -476,12 +523,9 @@ async fn pump_events(
         };
         match event {
             Some(Ok(event)) => {
-                let service = event
-                    .labels
-                    .get(labels::RESOURCE)
-                    .cloned()
-                    .unwrap_or_default();
-                if let Some(queue) = queues.get(&service) {
+                let label = |key| event.labels.get(key).map_or("", String::as_str);
+                let route = event_route(label(labels::ROLE), label(labels::RESOURCE));
+                if let Some(queue) = queues.get(&route) {
                     let _ = queue.send(event).await;
                 }
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::alb::{LoadBalancerMetrics, TargetDescription, TargetGroupHandle};
 use crate::config::Config;
 use crate::ecs::{ServiceHandle, ServiceStatus};
-use crate::rds::{self, DbInstance};
+use crate::rds::{self, DbInstance, InstanceStatus, RdsEvent};
 
 /// What the status is computed from; cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
@@ -60,14 +60,15 @@ impl LabView {
 
     fn database_status(&self, db: &DbInstance) -> DatabaseStatus {
         let cfg = &self.config.databases[&db.identifier];
+        let observed = db.observed();
         DatabaseStatus {
             identifier: db.identifier.clone(),
             engine: cfg.engine.clone(),
             engine_version: cfg.engine_version.clone(),
             instance_class: cfg.instance_class.clone(),
             image: cfg.image.clone(),
-            container_id: db.container_id.clone(),
-            status: "available".into(),
+            container_id: observed.container_id,
+            status: observed.status,
             endpoint: db.endpoint.clone(),
             port: db.port,
             subnet: db.subnet.clone(),
@@ -75,6 +76,8 @@ impl LabView {
             volume: rds::volume_name(&self.config.lab.name, &db.identifier),
             multi_az: cfg.multi_az,
             backup_retention_period: cfg.backup_retention_days,
+            recoveries: observed.recoveries,
+            events: observed.events.iter().cloned().collect(),
         }
     }
 }
@@ -116,16 +119,19 @@ pub struct TargetGroupStatus {
     pub targets: Vec<TargetDescription>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DatabaseStatus {
     pub identifier: String,
     pub engine: String,
     pub engine_version: String,
     pub instance_class: String,
     pub image: String,
+    /// The container now serving the instance (a new one after a recreate).
     pub container_id: String,
-    /// RDS's DBInstanceStatus: `available` once it accepts connections.
-    pub status: String,
+    /// RDS's DBInstanceStatus, as observed: `available` while the container runs and
+    /// `mysqladmin ping` answers; `rebooting` while it is restarted on its volume, `failed`
+    /// when restarts keep failing.
+    pub status: InstanceStatus,
     /// Endpoint address as the app tier resolves it (not reachable from the host).
     pub endpoint: String,
     pub port: u16,
@@ -134,6 +140,10 @@ pub struct DatabaseStatus {
     pub volume: String,
     pub multi_az: bool,
     pub backup_retention_period: u32,
+    /// Recoveries (restarts on the volume) completed since the lab started.
+    pub recoveries: u32,
+    /// The instance's latest RDS events, oldest first (as `aws rds describe-events`).
+    pub events: Vec<RdsEvent>,
 }
 
 // --- Orphans -------------------------------------------------------------------------------

@@ -1,22 +1,28 @@
 //! Creating a DB instance: volume, container, network alias.
 
+use std::sync::Arc;
+
+use bollard::query_parameters::InspectContainerOptions;
+
 use crate::config::{Config, Database};
-use crate::docker::{ContainerSpec, DockerClient, NetworkAttachment, labels};
+use crate::docker::{ContainerSpec, DockerClient, DockerError, NetworkAttachment, labels};
 use crate::state::StateDir;
 use crate::vpc;
 
 use super::RdsError;
+use super::events::EventKind;
+use super::state::{InstanceState, InstanceStatus, Observed};
 
 /// Where the official `mysql` image (and ours) keeps its data.
 const DATA_DIR: &str = "/var/lib/mysql";
 /// The engine's own port inside the container; another configured port is passed as `--port`.
 const ENGINE_DEFAULT_PORT: u16 = 3306;
 
-/// A running DB instance, as the app tier sees it.
+/// A running DB instance, as the app tier sees it. Cheap to clone; clones share the observed
+/// state ([`DbInstance::observed`]).
 #[derive(Debug, Clone)]
 pub struct DbInstance {
     pub identifier: String,
-    pub container_id: String,
     /// DNS name on the DB network (RDS's endpoint address). Apps resolve it; the host never does.
     pub endpoint: String,
     pub port: u16,
@@ -26,6 +32,39 @@ pub struct DbInstance {
     pub master_password: String,
     pub subnet: String,
     pub network: String,
+    /// The container's address on its network, pinned when the container has to be recreated so
+    /// that nothing that cached the old address is left behind.
+    pub address: Option<String>,
+    /// What the container was created from, to create it again on the same volume.
+    pub(super) spec: Arc<ContainerSpec>,
+    pub(super) state: InstanceState,
+}
+
+impl DbInstance {
+    /// The container now serving the instance (a new one after a recreate).
+    pub fn container_id(&self) -> String {
+        self.state.container_id()
+    }
+
+    /// RDS's status word for the instance, as last observed.
+    pub fn status(&self) -> InstanceStatus {
+        self.state.status()
+    }
+
+    /// Status, container, recoveries and recent events.
+    pub fn observed(&self) -> Observed {
+        self.state.get()
+    }
+
+    /// Changes of [`DbInstance::observed`], for waiting on a status.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<Observed> {
+        self.state.watch()
+    }
+
+    /// The shared state, for the lab (bring-up and shutdown set the status).
+    pub fn state(&self) -> &InstanceState {
+        &self.state
+    }
 }
 
 pub fn container_name(lab: &str, identifier: &str) -> String {
@@ -126,9 +165,18 @@ pub async fn start(
         dns: Some(vec!["127.0.0.1".into()]),
     };
     let container_id = docker.run_container(&spec).await.map_err(docker_err)?;
+    let address = container_address(docker, &container_id, &network)
+        .await
+        .map_err(docker_err)?;
+    let (status, event) = if volume_existed {
+        (InstanceStatus::Starting, EventKind::Started)
+    } else {
+        (InstanceStatus::Creating, EventKind::Created)
+    };
+    let state = InstanceState::new(identifier, status, container_id);
+    state.record(&event);
     Ok(DbInstance {
         identifier: identifier.clone(),
-        container_id,
         endpoint: identifier.clone(),
         port: db.port,
         db_name: db.db_name.clone(),
@@ -136,5 +184,37 @@ pub async fn start(
         master_password,
         subnet,
         network,
+        address,
+        spec: Arc::new(spec),
+        state,
     })
+}
+
+/// The container's IPv4 address on `network`, if it has one.
+async fn container_address(
+    docker: &DockerClient,
+    container_id: &str,
+    network: &str,
+) -> Result<Option<String>, DockerError> {
+    let inspect = docker
+        .bollard()
+        .inspect_container(container_id, None::<InspectContainerOptions>)
+        .await
+        .map_err(DockerError::op("inspect container", container_id))?;
+    Ok(inspect
+        .network_settings
+        .and_then(|n| n.networks)
+        .and_then(|mut n| n.remove(network))
+        .and_then(|e| e.ip_address)
+        .filter(|ip| !ip.is_empty()))
+}
+
+/// The spec to create the instance's container again: same name, volume and alias, and the
+/// address it had, so the endpoint resolves to the same place.
+pub(super) fn recreate_spec(db: &DbInstance) -> ContainerSpec {
+    let mut spec = (*db.spec).clone();
+    if let Some(first) = spec.networks.first_mut() {
+        first.ipv4_address = db.address.clone();
+    }
+    spec
 }

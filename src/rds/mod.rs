@@ -1,11 +1,23 @@
 //! The RDS tier: a MySQL-family database instance in a container on the private DB subnet's
 //! internal network, with its data on a named volume that survives `down`/`up`.
+//!
+//! Each instance is supervised once it is available ([`spawn_supervisor`]): its status is what
+//! its container and `mysqladmin ping` say ([`InstanceStatus`]), a dead or hung engine is
+//! restarted on its volume as RDS recovers a single-AZ instance ([`recovery`]), and what happens
+//! is recorded as RDS events ([`events`]).
 
+pub mod events;
 mod instance;
 mod readiness;
+pub mod recovery;
+mod state;
+mod supervisor;
 
+pub use events::{EventKind, RdsEvent};
 pub use instance::{DbInstance, container_name, start, volume_name};
 pub use readiness::wait_ready;
+pub use state::{InstanceState, InstanceStatus, Observed};
+pub use supervisor::{PROBE_INTERVAL, RECOVERY_TIMEOUT, spawn_supervisor};
 
 /// Errors of the database tier.
 #[derive(Debug, thiserror::Error)]

@@ -22,20 +22,11 @@ pub async fn wait_ready(
     timeout: Duration,
 ) -> Result<(), RdsError> {
     let started = Instant::now();
-    let port = db.port.to_string();
-    let probe = [
-        "mysqladmin",
-        "ping",
-        "--protocol=tcp",
-        "-h",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "--connect-timeout=2",
-    ];
+    // The container serving the instance now (a new one after the supervisor recreated it).
+    let container_id = &db.container_id();
     loop {
         let info = docker
-            .inspect_container(&db.container_id)
+            .inspect_container(container_id)
             .await
             .map_err(|source| RdsError::Docker {
                 identifier: db.identifier.clone(),
@@ -46,15 +37,14 @@ pub async fn wait_ready(
             other => {
                 return Err(RdsError::Exited {
                     identifier: db.identifier.clone(),
-                    container: db.container_id.chars().take(12).collect(),
+                    container: container_id.chars().take(12).collect(),
                     exit_code: other.and_then(|i| i.exit_code).unwrap_or(-1),
                 });
             }
         }
-        let last_output = match docker.exec(&db.container_id, &probe).await {
-            Ok((0, _)) => return Ok(()),
-            Ok((_, output)) => output,
-            Err(e) => format!("{e}", e = crate::error::chain(&e)),
+        let last_output = match ping(docker, container_id, db.port).await {
+            Ok(()) => return Ok(()),
+            Err(output) => output,
         };
         if started.elapsed() >= timeout {
             let last_output = if last_output.trim().is_empty() {
@@ -69,5 +59,29 @@ pub async fn wait_ready(
             });
         }
         sleep(PROBE_PAUSE).await;
+    }
+}
+
+/// One `mysqladmin ping` over TCP inside the container; `Err` carries what the probe said.
+pub(super) async fn ping(
+    docker: &DockerClient,
+    container_id: &str,
+    port: u16,
+) -> Result<(), String> {
+    let port = port.to_string();
+    let probe = [
+        "mysqladmin",
+        "ping",
+        "--protocol=tcp",
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "--connect-timeout=2",
+    ];
+    match docker.exec(container_id, &probe).await {
+        Ok((0, _)) => Ok(()),
+        Ok((_, output)) => Err(output),
+        Err(e) => Err(crate::error::chain(&e).to_string()),
     }
 }

@@ -220,7 +220,7 @@ async fn orphans_are_listed_then_removed_and_failed_removals_retried() {
     let lab = test.start().await;
     let lab_name = test.name.clone();
     let before = lab.service(SERVICE).unwrap().status();
-    let db_container = lab.databases()[0].container_id.clone();
+    let db_container = lab.databases()[0].container_id();
 
     // A network of no subnet in use, with the lab's labels; Docker picks its range.
     let net_name = format!("tierlab-{lab_name}-gone-subnet");

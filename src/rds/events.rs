@@ -1,0 +1,193 @@
+//! RDS events of a DB instance: one typed model, with RDS's event ids, categories and messages,
+//! kept in a bounded ring on the instance.
+//!
+//! The ids and wording are those of the "DB instance events" table in the Amazon RDS User Guide
+//! (`USER_Events.Messages`). The fields are those of `aws rds describe-events` (`Date`,
+//! `SourceIdentifier`, `SourceType`, `EventCategories`, `Message`) plus the `EventID` that RDS
+//! puts in its EventBridge and SNS notifications, so a later `describe-events` can serve this
+//! ring as it is.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+/// How many events an instance keeps (RDS keeps 14 days; a lab keeps the latest ones).
+pub const EVENTS_KEPT: usize = 50;
+
+/// What happened to a DB instance, as RDS names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// RDS-EVENT-0005: the instance was created (a new data volume was initialised).
+    Created,
+    /// RDS-EVENT-0088: the instance was started on existing data.
+    Started,
+    /// RDS-EVENT-0087: the instance was stopped.
+    Stopped,
+    /// RDS-EVENT-0004: the engine went down without being asked to (its container died).
+    Shutdown,
+    /// RDS-EVENT-0006: the engine is running and answering again.
+    Restarted,
+    /// RDS-EVENT-0022: a restart attempt failed, with the reason.
+    RestartError(String),
+    /// RDS-EVENT-0020: recovery of a failed instance began.
+    RecoveryStarted,
+    /// RDS-EVENT-0021: recovery finished; the instance is available.
+    RecoveryComplete,
+    /// RDS-EVENT-0031: recovery keeps failing; the instance is put into the `failed` state.
+    Failed,
+    /// RDS-EVENT-0013: Multi-AZ failover started (for the Multi-AZ work that builds on this).
+    FailoverStarted,
+    /// RDS-EVENT-0015: Multi-AZ failover to the standby completed.
+    FailoverComplete,
+}
+
+impl EventKind {
+    /// RDS's event id, e.g. `RDS-EVENT-0004`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            EventKind::Created => "RDS-EVENT-0005",
+            EventKind::Started => "RDS-EVENT-0088",
+            EventKind::Stopped => "RDS-EVENT-0087",
+            EventKind::Shutdown => "RDS-EVENT-0004",
+            EventKind::Restarted => "RDS-EVENT-0006",
+            EventKind::RestartError(_) => "RDS-EVENT-0022",
+            EventKind::RecoveryStarted => "RDS-EVENT-0020",
+            EventKind::RecoveryComplete => "RDS-EVENT-0021",
+            EventKind::Failed => "RDS-EVENT-0031",
+            EventKind::FailoverStarted => "RDS-EVENT-0013",
+            EventKind::FailoverComplete => "RDS-EVENT-0015",
+        }
+    }
+
+    /// RDS's event category.
+    pub fn category(&self) -> &'static str {
+        match self {
+            EventKind::Created => "creation",
+            EventKind::Started | EventKind::Stopped => "notification",
+            EventKind::Shutdown | EventKind::Restarted | EventKind::RestartError(_) => {
+                "availability"
+            }
+            EventKind::RecoveryStarted | EventKind::RecoveryComplete => "recovery",
+            EventKind::Failed => "failure",
+            EventKind::FailoverStarted | EventKind::FailoverComplete => "failover",
+        }
+    }
+
+    /// RDS's message for the event.
+    pub fn message(&self) -> String {
+        match self {
+            EventKind::Created => "DB instance created.".into(),
+            EventKind::Started => "DB instance started.".into(),
+            EventKind::Stopped => "DB instance stopped.".into(),
+            EventKind::Shutdown => "DB instance shutdown.".into(),
+            EventKind::Restarted => "DB instance restarted.".into(),
+            EventKind::RestartError(reason) => format!("Error restarting mysql: {reason}."),
+            EventKind::RecoveryStarted => "Recovery of the DB instance has started. Recovery time will vary with the amount of data to be recovered.".into(),
+            EventKind::RecoveryComplete => "Recovery of the DB instance is complete.".into(),
+            EventKind::Failed => "DB instance put into failed state. RDS recommends that you initiate a point-in-time-restore.".into(),
+            EventKind::FailoverStarted => "Multi-AZ instance failover started.".into(),
+            EventKind::FailoverComplete => {
+                "Multi-AZ failover to standby complete - DNS propagation may take a few minutes."
+                    .into()
+            }
+        }
+    }
+
+    /// Events that report trouble are logged at warn, the rest at info.
+    pub fn is_trouble(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Shutdown
+                | EventKind::RestartError(_)
+                | EventKind::Failed
+                | EventKind::RecoveryStarted
+                | EventKind::FailoverStarted
+        )
+    }
+}
+
+/// One recorded event, shaped like an entry of `aws rds describe-events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RdsEvent {
+    /// RFC 3339, seconds.
+    pub date: String,
+    pub event_id: String,
+    pub source_identifier: String,
+    /// Always `db-instance` here; clusters and snapshots come later.
+    pub source_type: String,
+    pub event_categories: Vec<String>,
+    pub message: String,
+}
+
+impl RdsEvent {
+    pub fn new(identifier: &str, kind: &EventKind, date: String) -> RdsEvent {
+        RdsEvent {
+            date,
+            event_id: kind.id().to_string(),
+            source_identifier: identifier.to_string(),
+            source_type: "db-instance".into(),
+            event_categories: vec![kind.category().to_string()],
+            message: kind.message(),
+        }
+    }
+}
+
+/// The latest [`EVENTS_KEPT`] events, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventRing(VecDeque<RdsEvent>);
+
+impl EventRing {
+    pub fn push(&mut self, event: RdsEvent) {
+        if self.0.len() == EVENTS_KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back(event);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &RdsEvent> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_carry_rds_ids_categories_and_wording() {
+        let e = RdsEvent::new("db", &EventKind::Shutdown, "2026-12-02T00:00:00Z".into());
+        assert_eq!(e.event_id, "RDS-EVENT-0004");
+        assert_eq!(e.event_categories, ["availability"]);
+        assert_eq!(e.message, "DB instance shutdown.");
+        assert_eq!(e.source_type, "db-instance");
+        let e = RdsEvent::new("db", &EventKind::RestartError("boom".into()), String::new());
+        assert_eq!(
+            (e.event_id.as_str(), e.message.as_str()),
+            ("RDS-EVENT-0022", "Error restarting mysql: boom.")
+        );
+        assert_eq!(EventKind::RecoveryComplete.id(), "RDS-EVENT-0021");
+        assert_eq!(EventKind::Failed.category(), "failure");
+    }
+
+    #[test]
+    fn the_ring_keeps_the_latest_events() {
+        let mut ring = EventRing::default();
+        for i in 0..EVENTS_KEPT + 5 {
+            ring.push(RdsEvent::new("db", &EventKind::Restarted, i.to_string()));
+        }
+        assert_eq!(ring.len(), EVENTS_KEPT);
+        assert_eq!(ring.iter().next().unwrap().date, "5");
+        assert_eq!(
+            ring.iter().last().unwrap().date,
+            (EVENTS_KEPT + 4).to_string()
+        );
+    }
+}

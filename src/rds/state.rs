@@ -1,0 +1,190 @@
+//! What is known about a DB instance right now: its RDS status word, its current container and
+//! its recent events. Written by whoever observes the instance (bring-up, the supervisor, the
+//! lab's shutdown), read by `status`, the control API and tests.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::events::{EventKind, EventRing, RdsEvent};
+
+/// RDS's `DBInstanceStatus`, for the states tierlab can observe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceStatus {
+    /// First start on a new data volume, until the engine answers.
+    Creating,
+    /// Start on an existing data volume, until the engine answers.
+    Starting,
+    /// The container runs and `mysqladmin ping` answers.
+    Available,
+    /// The engine went down (or stopped answering) and is being restarted on its volume.
+    Rebooting,
+    /// Restarts keep failing; tierlab keeps retrying with growing pauses.
+    Failed,
+    /// The lab is shutting down; the engine is being stopped.
+    Stopping,
+    /// The engine is stopped.
+    Stopped,
+}
+
+impl InstanceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceStatus::Creating => "creating",
+            InstanceStatus::Starting => "starting",
+            InstanceStatus::Available => "available",
+            InstanceStatus::Rebooting => "rebooting",
+            InstanceStatus::Failed => "failed",
+            InstanceStatus::Stopping => "stopping",
+            InstanceStatus::Stopped => "stopped",
+        }
+    }
+}
+
+impl fmt::Display for InstanceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A snapshot of what is observed about one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub status: InstanceStatus,
+    /// The container now serving the instance (changes when it had to be recreated).
+    pub container_id: String,
+    /// Recoveries completed since the lab started.
+    pub recoveries: u32,
+    pub events: EventRing,
+}
+
+/// The shared, watchable state of one instance. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct InstanceState {
+    identifier: Arc<str>,
+    tx: Arc<watch::Sender<Observed>>,
+}
+
+impl InstanceState {
+    pub fn new(identifier: &str, status: InstanceStatus, container_id: String) -> InstanceState {
+        let observed = Observed {
+            status,
+            container_id,
+            recoveries: 0,
+            events: EventRing::default(),
+        };
+        InstanceState {
+            identifier: identifier.into(),
+            tx: Arc::new(watch::Sender::new(observed)),
+        }
+    }
+
+    pub fn get(&self) -> Observed {
+        self.tx.borrow().clone()
+    }
+
+    pub fn status(&self) -> InstanceStatus {
+        self.tx.borrow().status
+    }
+
+    pub fn container_id(&self) -> String {
+        self.tx.borrow().container_id.clone()
+    }
+
+    pub fn watch(&self) -> watch::Receiver<Observed> {
+        self.tx.subscribe()
+    }
+
+    pub fn set_status(&self, status: InstanceStatus) {
+        self.tx.send_if_modified(|o| {
+            let changed = o.status != status;
+            o.status = status;
+            changed
+        });
+    }
+
+    pub fn set_container(&self, container_id: &str) {
+        self.tx.send_if_modified(|o| {
+            let changed = o.container_id != container_id;
+            o.container_id = container_id.to_string();
+            changed
+        });
+    }
+
+    pub(crate) fn count_recovery(&self) {
+        self.tx.send_modify(|o| o.recoveries += 1);
+    }
+
+    /// Records an event in the ring and logs it once (warn for trouble, else info).
+    pub fn record(&self, kind: &EventKind) {
+        let event = RdsEvent::new(&self.identifier, kind, now_rfc3339());
+        if kind.is_trouble() {
+            tracing::warn!(
+                "database {}: {} {}",
+                self.identifier,
+                event.event_id,
+                event.message
+            );
+        } else {
+            tracing::info!(
+                "database {}: {} {}",
+                self.identifier,
+                event.event_id,
+                event.message
+            );
+        }
+        self.tx.send_modify(|o| o.events.push(event));
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_words_are_rds_db_instance_status_values() {
+        let all = [
+            (InstanceStatus::Creating, "creating"),
+            (InstanceStatus::Starting, "starting"),
+            (InstanceStatus::Available, "available"),
+            (InstanceStatus::Rebooting, "rebooting"),
+            (InstanceStatus::Failed, "failed"),
+            (InstanceStatus::Stopping, "stopping"),
+            (InstanceStatus::Stopped, "stopped"),
+        ];
+        for (status, word) in all {
+            assert_eq!(status.to_string(), word);
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{word}\"")
+            );
+            let back: InstanceStatus = serde_json::from_str(&format!("\"{word}\"")).unwrap();
+            assert_eq!(back, status);
+        }
+    }
+
+    #[test]
+    fn recorded_events_and_status_are_observable() {
+        let state = InstanceState::new("db", InstanceStatus::Creating, "c1".into());
+        let mut rx = state.watch();
+        state.set_status(InstanceStatus::Available);
+        assert!(rx.has_changed().unwrap());
+        rx.borrow_and_update();
+        state.set_status(InstanceStatus::Available);
+        assert!(!rx.has_changed().unwrap(), "no change, no notification");
+        state.record(&EventKind::Shutdown);
+        let observed = state.get();
+        assert_eq!(observed.events.len(), 1);
+        assert_eq!(
+            observed.events.iter().next().unwrap().event_id,
+            "RDS-EVENT-0004"
+        );
+    }
+}

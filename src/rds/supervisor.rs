@@ -1,0 +1,201 @@
+//! The supervisor of one DB instance: watches its container (Docker events, and an inspect plus a
+//! `mysqladmin ping` every [`PROBE_INTERVAL`]), feeds what it sees to the pure
+//! [`Recovery`](super::recovery::Recovery) machine, and carries out what it decides: start the
+//! container again, recreate it on its volume, or restart a hung engine.
+
+use std::time::Duration;
+
+use bollard::query_parameters::{
+    InspectContainerOptions, RestartContainerOptions, StartContainerOptions,
+};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::docker::{ContainerEvent, DockerClient, DockerError};
+
+use super::events::EventKind;
+use super::instance::recreate_spec;
+use super::readiness::ping;
+use super::recovery::{Action, Observation, Recovery};
+use super::{DbInstance, RdsError};
+
+/// How often the container is inspected and the engine pinged when no event arrives.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// How long one recovery attempt may take, from the action to the engine answering (crash
+/// recovery of a large data set takes longer than a fresh start).
+pub const RECOVERY_TIMEOUT: Duration = Duration::from_secs(90);
+/// A ping that has not answered by then counts as unanswered (`mysqladmin` itself gives up
+/// connecting after 2 s, but a hung engine can accept and then say nothing).
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a hung engine is given to stop on SIGTERM before a restart kills it.
+const RESTART_GRACE_SECS: i32 = 2;
+
+/// Starts supervising `db` on `tracker` until `cancel` fires. `events` carries the Docker events
+/// of the instance's containers (`die`, `start`, `destroy`, `oom`).
+pub fn spawn_supervisor(
+    docker: DockerClient,
+    db: DbInstance,
+    events: mpsc::Receiver<ContainerEvent>,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) {
+    tracker.spawn(run(docker, db, events, cancel));
+}
+
+async fn run(
+    docker: DockerClient,
+    db: DbInstance,
+    mut events: mpsc::Receiver<ContainerEvent>,
+    cancel: CancellationToken,
+) {
+    let mut ticks = interval(PROBE_INTERVAL);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut machine = Recovery::new(db.status());
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticks.tick() => {}
+            Some(event) = events.recv() => {
+                tracing::debug!(database = %db.identifier, action = %event.action, exit_code = ?event.exit_code, "container event");
+                // Our own `start` needs no second look; a death does, at once.
+                if event.action == "start" {
+                    continue;
+                }
+            }
+        }
+        let round = supervise_once(&docker, &db, &mut machine);
+        if cancel.run_until_cancelled(round).await.is_none() {
+            break;
+        }
+    }
+    tracing::debug!(database = %db.identifier, "database supervisor stopped");
+}
+
+/// One observation and whatever it calls for, with the observed status kept up to date.
+async fn supervise_once(docker: &DockerClient, db: &DbInstance, machine: &mut Recovery) {
+    let seen = match observe(docker, db).await {
+        Ok(seen) => seen,
+        Err(e) => {
+            // tierlab could not ask Docker: that says nothing about the instance.
+            tracing::warn!(
+                "database {}: cannot inspect its container: {}",
+                db.identifier,
+                crate::error::chain(&e)
+            );
+            return;
+        }
+    };
+    let step = machine.observe(&seen, Instant::now());
+    publish(db, machine, &step.events);
+    let Some(action) = step.action else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let outcome = act(docker, db, action)
+        .await
+        .map_err(|e| crate::error::chain(&e).to_string());
+    if outcome.is_ok() {
+        tracing::info!(
+            "database {}: available again {:.1}s after the {action:?}",
+            db.identifier,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let events = machine.attempted(outcome, Instant::now());
+    publish(db, machine, &events);
+}
+
+fn publish(db: &DbInstance, machine: &Recovery, events: &[EventKind]) {
+    // Status first: whoever reads an event sees the status it led to.
+    db.state.set_status(machine.status());
+    for event in events {
+        if *event == EventKind::RecoveryComplete {
+            db.state.count_recovery();
+        }
+        db.state.record(event);
+    }
+}
+
+/// What the container and the engine say right now.
+async fn observe(docker: &DockerClient, db: &DbInstance) -> Result<Observation, DockerError> {
+    let container_id = db.container_id();
+    let inspect = match docker
+        .bollard()
+        .inspect_container(&container_id, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(inspect) => inspect,
+        Err(e) if crate::docker::is_not_found(&e) => return Ok(Observation::Gone),
+        Err(e) => return Err(DockerError::op("inspect container", &container_id)(e)),
+    };
+    let state = inspect.state.unwrap_or_default();
+    if !state.running.unwrap_or(false) {
+        return Ok(Observation::Exited {
+            exit_code: state.exit_code,
+        });
+    }
+    // A frozen (paused) container answers nothing, and an exec into it can wedge the runtime
+    // (runc joining a frozen cgroup): count it as unanswered without asking.
+    if state.paused.unwrap_or(false) {
+        return Ok(Observation::Running { answers: false });
+    }
+    let answered = tokio::time::timeout(PING_TIMEOUT, ping(docker, &container_id, db.port)).await;
+    Ok(Observation::Running {
+        answers: matches!(answered, Ok(Ok(()))),
+    })
+}
+
+/// Carries out one recovery action and waits until the engine answers.
+async fn act(docker: &DockerClient, db: &DbInstance, action: Action) -> Result<(), RdsError> {
+    let docker_err = |source| RdsError::Docker {
+        identifier: db.identifier.clone(),
+        source,
+    };
+    let container_id = db.container_id();
+    match action {
+        Action::Start => match docker
+            .bollard()
+            .start_container(&container_id, None::<StartContainerOptions>)
+            .await
+        {
+            // 304: already running (started by someone else meanwhile).
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            })
+            | Ok(()) => {}
+            Err(e) => {
+                return Err(docker_err(DockerError::op(
+                    "start container",
+                    &container_id,
+                )(e)));
+            }
+        },
+        Action::Restart => {
+            let options = RestartContainerOptions {
+                t: Some(RESTART_GRACE_SECS),
+                signal: None,
+            };
+            docker
+                .bollard()
+                .restart_container(&container_id, Some(options))
+                .await
+                .map_err(DockerError::op("restart container", &container_id))
+                .map_err(docker_err)?
+        }
+        Action::Recreate => {
+            // A leftover of the same name (exited, or half-removed) would block the name.
+            docker
+                .remove_container(&db.spec.name, true)
+                .await
+                .map_err(docker_err)?;
+            let id = docker
+                .run_container(&recreate_spec(db))
+                .await
+                .map_err(docker_err)?;
+            db.state.set_container(&id);
+        }
+    }
+    super::wait_ready(docker, db, RECOVERY_TIMEOUT).await
+}
