@@ -76,14 +76,15 @@ async fn refuse_if_running(control_file: &Path, lab: &str) -> Result<(), Error> 
         return Ok(());
     };
     match control::request(&existing, http::Method::GET, "/status").await {
-        Ok(_) => Err(Error::Control(ControlError::Request {
+        // Something answered there, even if it refused us: a lab is running.
+        Ok(_) | Err(ControlError::Answered { .. }) => Err(Error::Control(ControlError::Request {
             addr: existing.address,
             message: format!(
                 "lab `{lab}` is already up (pid {}); stop it with Ctrl-C there or `tierlab down`",
                 existing.pid
             ),
         })),
-        // A stale file from a crashed run.
+        // Nothing listens there: a stale file from a crashed run.
         Err(_) => {
             let _ = std::fs::remove_file(control_file);
             Ok(())

@@ -39,6 +39,13 @@ pub enum ControlError {
     File(#[from] StateError),
     #[error("the control endpoint at {addr} did not answer: {message}")]
     Request { addr: SocketAddr, message: String },
+    /// It answered, with an error status: something is listening there (a running lab).
+    #[error("the control endpoint at {addr} answered HTTP {status}: {message}")]
+    Answered {
+        addr: SocketAddr,
+        status: u16,
+        message: String,
+    },
 }
 
 /// What `up` writes (mode 0600) so other commands can find it and prove they may use it.
@@ -213,8 +220,11 @@ pub async fn request(
         if status.is_success() {
             Ok(body)
         } else {
-            let said = String::from_utf8_lossy(&body);
-            Err(failed(format!("HTTP {status}: {}", said.trim())))
+            Err(ControlError::Answered {
+                addr,
+                status: status.as_u16(),
+                message: String::from_utf8_lossy(&body).trim().to_string(),
+            })
         }
     };
     tokio::time::timeout(CLIENT_TIMEOUT, exchange)
