@@ -36,6 +36,9 @@ const INSPECT_EVERY_TICKS: u32 = 5;
 /// apart, so an app still starting (slowly, on a loaded machine) would be stopped after a second
 /// or two and counted as a failed start.
 const HEALTH_CHECK_GRACE: Duration = Duration::from_secs(20);
+/// A task of a service without a load balancer counts as started well (healthy, for the
+/// throttle and for steadiness) once its container has run this long.
+const STARTED_WITHOUT_LOAD_BALANCER: Duration = Duration::from_secs(5);
 /// Service events kept (ECS shows the latest 100).
 const EVENTS_KEPT: usize = 100;
 
@@ -343,6 +346,10 @@ impl Controller {
             return Phase::Exited { exit_code };
         }
         match &self.setup.target_group {
+            // Without a load balancer, nothing but time says a task started well: one that
+            // exits within its first seconds is a failed start (and throttled), not a task
+            // that was healthy.
+            None if task.launched_at.elapsed() < STARTED_WITHOUT_LOAD_BALANCER => Phase::Starting,
             None => Phase::Healthy,
             Some(tg) => match tg.state_of(task_id) {
                 Some(TargetState::Healthy) => Phase::Healthy,
@@ -457,8 +464,11 @@ impl Controller {
             tg.deregister(task_id);
         }
         // PENDING → STOPPED: it never turned healthy (a task that did is replaced at once).
-        if *reason != StopReason::ScaledIn && task.healthy_since.is_none() {
-            self.start_failed(now);
+        if *reason != StopReason::ScaledIn {
+            match task.healthy_since {
+                None => self.start_failed(now),
+                Some(_) => self.throttle.lost_healthy(),
+            }
         }
         if let Err(e) = self
             .setup

@@ -93,6 +93,8 @@ pub struct Throttle {
     last_healthy: Option<Instant>,
     /// The episode's event has been recorded (once per episode, not per launch).
     announced: bool,
+    /// Tasks that were healthy and died: each is replaced at once, throttled or not.
+    owed: u32,
 }
 
 impl Throttle {
@@ -104,6 +106,7 @@ impl Throttle {
             last_launch: None,
             last_healthy: None,
             announced: false,
+            owed: 0,
         }
     }
 
@@ -129,6 +132,14 @@ impl Throttle {
     /// A task was launched at `now`.
     pub fn launched(&mut self, now: Instant) {
         self.last_launch = Some(now);
+        self.owed = self.owed.saturating_sub(1);
+    }
+
+    /// A task that had been healthy stopped (it died, or failed its health checks later): its
+    /// replacement is launched at once even while other tasks' failures throttle the service,
+    /// so one crash-looping task cannot hold a healthy task's replacement back.
+    pub fn lost_healthy(&mut self) {
+        self.owed = self.owed.saturating_add(1);
     }
 
     /// A launch failed, or a task stopped before it was ever healthy. True when this failure
@@ -156,7 +167,7 @@ impl Throttle {
     /// failures so far after the later of the last failure and the last launch, so a throttled
     /// service launches one task per delay (each launch a probe), not its whole desired count.
     pub fn next_launch(&self, now: Instant) -> Delay {
-        if !self.is_throttled() {
+        if !self.is_throttled() || self.owed > 0 {
             return Delay::Now;
         }
         let since = match (self.last_failure, self.last_launch) {
@@ -175,6 +186,24 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_healthy_tasks_replacement_is_not_held_back_by_anothers_failures() {
+        let mut t = fast();
+        let t0 = Instant::now();
+        for i in 0..5 {
+            t.launched(t0 + S * i);
+            t.failed(t0 + S * i);
+        }
+        assert!(t.is_throttled());
+        let now = t0 + S * 5;
+        assert!(matches!(t.next_launch(now), Delay::Until(_)));
+        // The long-healthy task dies: one launch now, then the throttle again.
+        t.lost_healthy();
+        assert_eq!(t.next_launch(now), Delay::Now);
+        t.launched(now);
+        assert!(matches!(t.next_launch(now), Delay::Until(_)));
+    }
 
     const S: Duration = Duration::from_secs(1);
 
