@@ -10,6 +10,10 @@ use super::{DbInstance, RdsError};
 
 /// Pause between probes; a probe itself (`docker exec`) takes about 0.1 s.
 const PROBE_PAUSE: Duration = Duration::from_millis(200);
+/// A ping that has not answered by then counts as unanswered (`mysqladmin` itself gives up
+/// connecting after 2 s, but a hung engine can accept and then say nothing, and an exec into a
+/// frozen container can hang).
+pub(super) const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Waits until the instance's real server answers over TCP inside its container.
 ///
@@ -42,9 +46,12 @@ pub async fn wait_ready(
                 });
             }
         }
-        let last_output = match ping(docker, container_id, db.port).await {
-            Ok(()) => return Ok(()),
-            Err(output) => output,
+        // Bounded: an exec that hangs (a frozen container) must not outlast the deadline.
+        let pinged = tokio::time::timeout(PING_TIMEOUT, ping(docker, container_id, db.port));
+        let last_output = match pinged.await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(output)) => output,
+            Err(_) => format!("no answer to `mysqladmin ping` within {PING_TIMEOUT:?}"),
         };
         if started.elapsed() >= timeout {
             let last_output = if last_output.trim().is_empty() {

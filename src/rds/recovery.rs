@@ -97,7 +97,7 @@ impl Recovery {
             }
             Observation::Running { answers: false } => {
                 self.unanswered += 1;
-                if !recovering && self.unanswered < UNRESPONSIVE_AFTER {
+                if self.unanswered < self.patience(recovering) {
                     return step;
                 }
             }
@@ -116,12 +116,25 @@ impl Recovery {
         } else if self.retry_at.is_some_and(|at| now < at) {
             return step;
         }
+        // Unanswered probes count again from this attempt on.
+        self.unanswered = 0;
         step.action = Some(match seen {
             Observation::Running { .. } => Action::Restart,
             Observation::Exited { .. } => Action::Start,
             Observation::Gone => Action::Recreate,
         });
         step
+    }
+
+    /// Unanswered probes in a row before a running engine is restarted: [`UNRESPONSIVE_AFTER`]
+    /// for an instance that was available; while recovering, that many again per failed
+    /// attempt (doubling, at most 32×), so an engine still replaying its crash recovery after
+    /// an attempt timed out is given time rather than killed mid-way again and again.
+    fn patience(&self, recovering: bool) -> u32 {
+        if !recovering {
+            return UNRESPONSIVE_AFTER;
+        }
+        UNRESPONSIVE_AFTER.saturating_mul(1 << self.failed_attempts.min(5))
     }
 
     /// Reports the outcome of an action: `Ok` once the engine answers again, else why not.
@@ -217,6 +230,30 @@ mod tests {
     }
 
     #[test]
+    fn an_engine_still_recovering_after_a_timed_out_attempt_is_given_time() {
+        let mut r = Recovery::new(InstanceStatus::Available);
+        let mut now = Instant::now();
+        assert_eq!(r.observe(&DEAD, now).action, Some(Action::Start));
+        // The restart's readiness wait timed out: the engine runs but replays its redo log.
+        r.attempted(Err("not ready after 90s".into()), now);
+        now += RETRY_MAX;
+        let patience = UNRESPONSIVE_AFTER * 2;
+        for probe in 1..patience {
+            let step = r.observe(&HUNG, now);
+            assert_eq!(step.action, None, "restarted mid-recovery at probe {probe}");
+        }
+        assert_eq!(r.observe(&HUNG, now).action, Some(Action::Restart));
+        // A second timed-out attempt doubles the patience again.
+        r.attempted(Err("not ready after 90s".into()), now);
+        now += RETRY_MAX;
+        for _ in 1..UNRESPONSIVE_AFTER * 4 {
+            assert_eq!(r.observe(&HUNG, now).action, None);
+        }
+        assert_eq!(r.observe(&UP, now).action, None);
+        assert_eq!(r.status(), InstanceStatus::Available);
+    }
+
+    #[test]
     fn one_answered_ping_resets_the_count() {
         let mut r = Recovery::new(InstanceStatus::Available);
         let now = Instant::now();
@@ -289,10 +326,13 @@ mod tests {
             Some(Action::Recreate)
         );
         r.attempted(Err("x".into()), later);
-        assert_eq!(
-            r.observe(&HUNG, later + RETRY_MAX).action,
-            Some(Action::Restart)
-        );
+        // A running engine is restarted once it has had its patience (see the test above).
+        let later = later + RETRY_MAX;
+        let patience = UNRESPONSIVE_AFTER * 4;
+        for _ in 1..patience {
+            assert_eq!(r.observe(&HUNG, later).action, None);
+        }
+        assert_eq!(r.observe(&HUNG, later).action, Some(Action::Restart));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::docker::{ContainerEvent, DockerClient, DockerError};
 
 use super::events::EventKind;
 use super::instance::recreate_spec;
-use super::readiness::ping;
+use super::readiness::{PING_TIMEOUT, ping};
 use super::recovery::{Action, Observation, Recovery};
 use super::{DbInstance, RdsError};
 
@@ -26,9 +26,6 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 /// How long one recovery attempt may take, from the action to the engine answering (crash
 /// recovery of a large data set takes longer than a fresh start).
 pub const RECOVERY_TIMEOUT: Duration = Duration::from_secs(90);
-/// A ping that has not answered by then counts as unanswered (`mysqladmin` itself gives up
-/// connecting after 2 s, but a hung engine can accept and then say nothing).
-const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a hung engine is given to stop on SIGTERM before a restart kills it.
 const RESTART_GRACE_SECS: i32 = 2;
 
