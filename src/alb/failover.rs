@@ -210,6 +210,15 @@ pub fn blame(failure: Failure, body: ClientBody) -> Failure {
     }
 }
 
+/// Whether `failure` is a target closing the connection on a client that had stalled its body:
+/// [`blame`] makes it the client's 408, and the proxy still checks the target is alive.
+pub fn closed_on_stalled_client(failure: &Failure, body: ClientBody) -> bool {
+    matches!(
+        (body, failure),
+        (ClientBody::Stalled, Failure::ClosedBeforeResponse(_))
+    )
+}
+
 /// Sorts a failed [`UpstreamPool::send`](super::pool::UpstreamPool::send) into a [`Failure`].
 ///
 /// The pool already tells unsent requests from sent ones; this keeps its verdict and only finds
@@ -475,6 +484,12 @@ mod tests {
     #[test]
     fn a_target_giving_up_on_a_stalled_client_is_not_at_fault() {
         assert_eq!(blame(reset(), ClientBody::Stalled), Failure::ClientTimeout);
+        assert!(closed_on_stalled_client(&reset(), ClientBody::Stalled));
+        assert!(!closed_on_stalled_client(&reset(), ClientBody::Flowing));
+        assert!(!closed_on_stalled_client(
+            &Failure::ResponseTimeout,
+            ClientBody::Stalled
+        ));
         // A moment's wait on an active client: a reset then is the target's.
         assert_eq!(blame(reset(), ClientBody::Awaited), reset());
         // Garbage is the target's whatever the client did.

@@ -185,7 +185,10 @@ impl Proxy {
             path: head.path.clone(),
             headers: head.headers.clone(),
         });
-        let failure = match self.attempt(first.target(), head, body, outcome).await {
+        let failure = match self
+            .attempt(group, first.target(), head, body, outcome)
+            .await
+        {
             Ok(response) => {
                 let choice = first;
                 return Ok(Answer { response, choice });
@@ -225,7 +228,10 @@ impl Proxy {
             second.target().addr()
         );
         outcome.earlier.push((first.addr(), failure));
-        match self.attempt(second.target(), spare, body, outcome).await {
+        match self
+            .attempt(group, second.target(), spare, body, outcome)
+            .await
+        {
             Ok(response) => Ok(Answer {
                 response,
                 choice: second,
@@ -244,6 +250,7 @@ impl Proxy {
     /// target and timings in `outcome`.
     async fn attempt(
         &self,
+        group: &TargetGroupHandle,
         target: &Arc<Target>,
         head: Head,
         body: OutBody,
@@ -270,7 +277,19 @@ impl Proxy {
         let result = until_idle(sent, self.settings.idle_timeout, &watch).await;
         match result {
             None => Err(failover::blame(Failure::ResponseTimeout, watch.state())),
-            Some(Err(e)) => Err(failover::blame(failover::classify(&e), watch.state())),
+            Some(Err(e)) => {
+                let state = watch.state();
+                let failure = failover::classify(&e);
+                // The client's 408, but a target that crashed during the client's pause must
+                // not hide behind it: a new connection tells (tierlab mode, as ejection is).
+                if failover::closed_on_stalled_client(&failure, state)
+                    && self.settings.mode == ProxyMode::Tierlab
+                {
+                    let why = "connection closed while the client was stalled".to_string();
+                    self.probe_then_eject(group, target, why);
+                }
+                Err(failover::blame(failure, state))
+            }
             Some(Ok(response)) => {
                 outcome.answered_at = Some(Instant::now());
                 Ok(response)
@@ -295,6 +314,12 @@ impl Proxy {
         }
         // A pooled keep-alive connection the target closed just as the request went out looks
         // the same as a target that died; only a new connection tells them apart.
+        self.probe_then_eject(group, target, why);
+    }
+
+    /// Ejects `target` if a new connection to it fails (it died), saying `why` and then how
+    /// the probe failed; a target that accepts stays.
+    fn probe_then_eject(&self, group: &TargetGroupHandle, target: &Arc<Target>, why: String) {
         let (group, target) = (group.clone(), Arc::clone(target));
         let timeout = self.settings.connect_timeout;
         tokio::spawn(async move {

@@ -387,6 +387,76 @@ async fn impatient_target() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     (addr, task)
 }
 
+/// A target that crashes (its listener closes, its connections reset) once a client has been
+/// silent for 1.5 s in the middle of an upload; it answers health checks until then.
+async fn target_crashing_on_a_stall() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let crash = Arc::new(tokio::sync::Notify::new());
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = crash.notified() => break,
+            };
+            let Ok((mut socket, _)) = accepted else { break };
+            let crash = crash.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let read =
+                        tokio::time::timeout(Duration::from_millis(1500), socket.read(&mut buf));
+                    match read.await {
+                        Ok(Ok(0) | Err(_)) => return,
+                        Ok(Ok(n)) if buf[..n].starts_with(b"GET /health ") => {
+                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                            let _ = socket.write_all(ok).await;
+                        }
+                        Ok(Ok(_)) => {}
+                        Err(_silent) => {
+                            // The process dies: the listener goes first, then the socket.
+                            crash.notify_one();
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            let _ = socket.set_zero_linger();
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn a_target_that_dies_while_a_client_stalls_is_still_ejected() {
+    let (a, a_task) = target_crashing_on_a_stall().await;
+    let group = TargetGroupHandle::new(rarely_checked("tg"));
+    group.register("a", a);
+    let cfg = load_balancer(
+        vec![http_listener(any_port(), forward("tg"))],
+        Duration::from_secs(60),
+    );
+    let alb = Alb::start_config(&cfg, &[&group]).await;
+    wait_until(&group, "healthy", |g| g.healthy_count() == 1).await;
+    let dial = Dial::Plain(alb.lb.endpoints()[0].addr);
+    let mut io = dial.open(false).await;
+    let head = "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n";
+    io.write_all(head.as_bytes()).await.unwrap();
+    io.write_all(b"only the start").await.unwrap();
+    let status = read_head(&mut io).await.expect("no answer to a stall").0;
+    assert_eq!(status, 408, "the client stalled");
+    // The client's 408, but the dead target is found out by a new connection and ejected.
+    wait_until(&group, "the dead target ejected", |g| {
+        g.state_of("a") == Some(TargetState::Unhealthy)
+    })
+    .await;
+    let reason = format!("{:?}", group.describe_target("a"));
+    assert!(reason.contains("stalled"), "{reason}");
+    alb.stop().await;
+    a_task.abort();
+}
+
 #[tokio::test]
 async fn a_target_giving_up_on_stalled_clients_is_not_ejected() {
     let (a, a_task) = impatient_target().await;
