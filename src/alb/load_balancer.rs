@@ -221,12 +221,20 @@ impl LoadBalancerHandle {
 /// How `cfg`'s listeners bound client connections: its deadlines, and one cap shared by all
 /// its listeners, `max-connections` or else the process's whole budget (which every load
 /// balancer shares too, so the descriptors reserved for the rest of the lab stay free).
+/// Client connections a load balancer holds at most when `max-connections` is not set (fewer
+/// when the process's descriptor budget is smaller). Bounded so that memory stays bounded too:
+/// about 40 KiB each, 400 MiB at most, where a descriptor limit of 1M alone would allow
+/// half a million connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
 fn connection_settings(cfg: &LoadBalancer) -> ConnectionSettings {
     let process = limits::process_budget();
     let max = cfg
         .connections
         .max_connections
-        .map_or(process.max(), |n| n.get() as usize);
+        .map_or(process.max().min(DEFAULT_MAX_CONNECTIONS), |n| {
+            n.get() as usize
+        });
     tracing::debug!(
         "load balancer {}: at most {max} client connections, first byte within {:?}, idle {:?}",
         cfg.name,

@@ -162,8 +162,8 @@ pub struct ClientConnections {
     /// ("no data sent or received").
     pub first_byte_timeout: Option<Duration>,
     /// `max-connections`: open client connections beyond this are closed at once and counted
-    /// as `RejectedConnectionCount`. `None`: derived from the process's descriptor limit (see
-    /// `alb::limits`).
+    /// as `RejectedConnectionCount`. `None`: 10,000, or fewer when the process's descriptor
+    /// limit allows fewer (see `alb::load_balancer::DEFAULT_MAX_CONNECTIONS`, `alb::limits`).
     pub max_connections: Option<NonZeroU32>,
 }
 
