@@ -318,3 +318,38 @@ async fn reset_before_response_and_garbage_are_told_apart() {
     let err = pool.send(garbage, get("/"), CONNECT).await.unwrap_err();
     assert!(matches!(err, UpstreamError::InvalidResponse(_)), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_bounds_the_connections_to_targets() {
+    let (a, b) = (Server::start().await, Server::start().await);
+    let budget = tierlab::alb::limits::ConnectionLimit::new(1);
+    let pool: UpstreamPool<Body> = UpstreamPool::with_budget(
+        PoolSettings {
+            max_idle_per_target: 16,
+            idle_timeout: Duration::from_secs(60),
+        },
+        Some(budget.clone()),
+    );
+    // One slow request holds the only connection allowed...
+    let slow = {
+        let pool = pool.clone();
+        tokio::spawn(async move { text(&pool, a.addr, get("/slow")).await })
+    };
+    eventually("the first connection open", || budget.open() == 1).await;
+    // ...so a second target gets none, and nothing is sent to it.
+    match pool.send(b.addr, get("/"), CONNECT).await {
+        Err(e @ UpstreamError::Budget(1)) => assert!(e.nothing_sent()),
+        other => panic!(
+            "expected the budget to refuse: {:?}",
+            other.map(|r| r.status())
+        ),
+    }
+    assert_eq!(b.accepted(), 0);
+    assert_eq!(slow.await.unwrap(), "slow");
+    // The idle connection keeps its place and is reused; once it is gone, the place is free.
+    assert_eq!(text(&pool, a.addr, get("/")).await, "hello");
+    assert_eq!(a.accepted(), 1);
+    pool.forget(a.addr);
+    eventually("the place given back", || budget.open() == 0).await;
+    assert_eq!(text(&pool, b.addr, get("/")).await, "hello");
+}

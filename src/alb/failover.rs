@@ -228,6 +228,7 @@ pub fn closed_on_stalled_client(failure: &Failure, body: ClientBody) -> bool {
 pub fn classify(err: &UpstreamError) -> Failure {
     match err {
         UpstreamError::ConnectTimeout(_) => Failure::ConnectTimeout,
+        UpstreamError::Budget(_) => Failure::LocalShortage(err.to_string()),
         UpstreamError::Connect(io) if io.kind() == io::ErrorKind::TimedOut => {
             Failure::ConnectTimeout
         }
@@ -322,6 +323,9 @@ mod tests {
         assert!(!may_retry(ProxyMode::Tierlab, &Method::GET, &failure, true));
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         assert!(classify(&UpstreamError::Connect(refused)).is_target_fault());
+        let budget = classify(&UpstreamError::Budget(96));
+        assert!(matches!(budget, Failure::LocalShortage(_)), "{budget:?}");
+        assert!(!may_retry(ProxyMode::Tierlab, &Method::GET, &budget, true));
     }
     use crate::alb::headers::HeadTooLarge;
 

@@ -125,6 +125,17 @@ pub fn process_budget() -> Arc<ConnectionLimit> {
         .clone()
 }
 
+/// The budget of connections to targets shared by every load balancer of this process: as
+/// many as client connections ([`client_budget`]), which the reserve was sized for. One
+/// HTTP/2 client connection carries many requests, each of which may need its own connection
+/// to a target; without this they could take the descriptors health checks need.
+pub fn upstream_budget() -> Arc<ConnectionLimit> {
+    static BUDGET: OnceLock<Arc<ConnectionLimit>> = OnceLock::new();
+    BUDGET
+        .get_or_init(|| ConnectionLimit::new(process_budget().max()))
+        .clone()
+}
+
 fn nofile_limits() -> std::io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

@@ -117,10 +117,14 @@ struct Answer {
 impl Proxy {
     /// A proxy with a keep-alive pool to targets, configured by `settings`.
     pub fn new(settings: ProxySettings) -> Proxy {
-        let pool = UpstreamPool::new(PoolSettings {
+        // Connections to targets share the process's budget, as client connections do: an
+        // HTTP/2 client can ask for many at once over one connection of its own.
+        let budget = Some(super::limits::upstream_budget());
+        let settings_of_pool = PoolSettings {
             idle_timeout: POOL_IDLE_TIMEOUT,
             ..PoolSettings::default()
-        });
+        };
+        let pool = UpstreamPool::with_budget(settings_of_pool, budget);
         Proxy { pool, settings }
     }
 

@@ -11,6 +11,10 @@ pub enum UpstreamError {
     /// method may be retried on another target.
     #[error("connect failed: {0}")]
     Connect(#[source] io::Error),
+    /// The pool's budget of open connections to targets is used up: tierlab's own limit,
+    /// nothing was sent.
+    #[error("no connection to a target may be opened: all {0} allowed are open")]
+    Budget(usize),
     /// The TCP connection was not established within the connect timeout; nothing was sent.
     #[error("connect timed out after {0:?}")]
     ConnectTimeout(Duration),
@@ -32,7 +36,7 @@ impl UpstreamError {
     pub fn nothing_sent(&self) -> bool {
         matches!(
             self,
-            UpstreamError::Connect(_) | UpstreamError::ConnectTimeout(_)
+            UpstreamError::Connect(_) | UpstreamError::ConnectTimeout(_) | UpstreamError::Budget(_)
         )
     }
 

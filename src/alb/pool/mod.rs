@@ -36,6 +36,8 @@ pub use endpoint::Endpoint;
 use endpoint::Verdict;
 pub use error::UpstreamError;
 
+use super::limits::ConnectionLimit;
+
 /// Idle connections kept per target by default: as many as the benchmark's 64 concurrent
 /// clients can use on one target.
 pub const DEFAULT_MAX_IDLE_PER_TARGET: usize = 64;
@@ -81,6 +83,9 @@ struct Inner<B> {
     settings: PoolSettings,
     http1: http1::Builder,
     endpoints: ArcSwap<HashMap<SocketAddr, Arc<Endpoint<B>>>>,
+    /// Open connections to targets (busy or idle) may not exceed this, when set: each holds a
+    /// descriptor, and HTTP/2 clients can ask for many at once over one connection of theirs.
+    budget: Option<Arc<ConnectionLimit>>,
 }
 
 impl<B> Clone for UpstreamPool<B> {
@@ -110,6 +115,16 @@ where
     /// connections (it ends when the last clone of the pool is dropped); outside one, expiry is
     /// only checked when a connection is taken.
     pub fn new(settings: PoolSettings) -> UpstreamPool<B> {
+        Self::with_budget(settings, None)
+    }
+
+    /// [`new`](Self::new), with at most `budget`'s maximum connections open to targets at
+    /// once (shared with whoever else holds that budget); a new connection beyond it fails with
+    /// [`UpstreamError::Budget`] before anything is sent.
+    pub fn with_budget(
+        settings: PoolSettings,
+        budget: Option<Arc<ConnectionLimit>>,
+    ) -> UpstreamPool<B> {
         let inner = Arc::new(Inner {
             settings,
             http1: {
@@ -118,6 +133,7 @@ where
                 builder
             },
             endpoints: ArcSwap::default(),
+            budget,
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(sweep(Arc::downgrade(&inner)));
@@ -218,6 +234,15 @@ where
         target: SocketAddr,
         timeout: Duration,
     ) -> Result<SendRequest<B>, UpstreamError> {
+        // Held by the connection's task: its place is given back when the connection ends.
+        let permit = match &self.inner.budget {
+            Some(budget) => Some(
+                budget
+                    .try_acquire()
+                    .ok_or(UpstreamError::Budget(budget.max()))?,
+            ),
+            None => None,
+        };
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
             Err(_) => return Err(UpstreamError::ConnectTimeout(timeout)),
             Ok(Err(e)) => return Err(UpstreamError::Connect(e)),
@@ -233,6 +258,7 @@ where
             .await
             .map_err(|e| UpstreamError::Connect(io::Error::other(e)))?;
         tokio::spawn(async move {
+            let _permit = permit;
             // Upgrades: a 101 answer hands the socket to `hyper::upgrade::on(response)`.
             if let Err(e) = driver.with_upgrades().await {
                 tracing::debug!(%target, "connection to target ended: {e}");
