@@ -7,7 +7,7 @@ mod lab_support;
 
 use std::time::{Duration, Instant};
 
-use lab_support::{DOCKER_LOCK, TestLab, client, docker, leftovers};
+use lab_support::{DOCKER_LOCK, TestLab, client, docker, shut_down_clean};
 use tierlab::alb::TargetState;
 
 /// Bounds of the client loop: it stops at whichever comes first.
@@ -113,13 +113,5 @@ async fn killed_task_is_deregistered_and_replaced() {
     // (mode = "tierlab", the default), so clients never see the kill.
     assert_eq!(failed, 0, "client requests failed while a task was killed");
 
-    lab.shutdown().await.unwrap();
-    assert_eq!(
-        leftovers(&docker, &test.name).await,
-        (0, 0),
-        "no labelled container or network remains"
-    );
-    tierlab::lab::remove_lab(&docker, &test.name, true)
-        .await
-        .unwrap();
+    shut_down_clean(lab, &docker, &test).await;
 }

@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::lab_support::{DOCKER_LOCK, TestLab, docker, leftovers};
+use crate::lab_support::{DOCKER_LOCK, TestLab, docker, shut_down_clean};
 use crate::support::access_log::{FIELDS, entries};
 use crate::support::alb::{Alb, group_of};
 use crate::support::config::{
@@ -359,48 +359,29 @@ async fn a_client_that_stalls_its_body_gets_408_and_the_target_keeps_its_health(
 /// answers health checks, and resets any connection whose sender has been silent for 1.5 s
 /// (gunicorn's sync workers, nginx's `client_body_timeout` and the like give up similarly).
 async fn impatient_target() -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    let read =
-                        tokio::time::timeout(Duration::from_millis(1500), socket.read(&mut buf));
-                    match read.await {
-                        Ok(Ok(0) | Err(_)) => return,
-                        Ok(Ok(n)) if buf[..n].starts_with(b"GET /health ") => {
-                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                            let _ = socket.write_all(ok).await;
-                        }
-                        Ok(Ok(_)) => {}
-                        Err(_silent) => {
-                            let _ = socket.set_zero_linger();
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (addr, task)
+    target_giving_up_on_silence(false).await
 }
 
 /// A target that crashes (its listener closes, its connections reset) once a client has been
 /// silent for 1.5 s in the middle of an upload; it answers health checks until then.
 async fn target_crashing_on_a_stall() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    target_giving_up_on_silence(true).await
+}
+
+/// Answers `GET /health`; resets a connection whose sender is silent for 1.5 s, and with
+/// `crash` also closes its listener first, as a process that dies.
+async fn target_giving_up_on_silence(crash: bool) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
-        let crash = Arc::new(tokio::sync::Notify::new());
+        let crashed = Arc::new(tokio::sync::Notify::new());
         loop {
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
-                _ = crash.notified() => break,
+                _ = crashed.notified() => break,
             };
             let Ok((mut socket, _)) = accepted else { break };
-            let crash = crash.clone();
+            let crashed = crashed.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 16 * 1024];
                 loop {
@@ -414,9 +395,11 @@ async fn target_crashing_on_a_stall() -> (SocketAddr, tokio::task::JoinHandle<()
                         }
                         Ok(Ok(_)) => {}
                         Err(_silent) => {
-                            // The process dies: the listener goes first, then the socket.
-                            crash.notify_one();
-                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            if crash {
+                                // The process dies: the listener goes first, then the socket.
+                                crashed.notify_one();
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
                             let _ = socket.set_zero_linger();
                             return;
                         }
@@ -759,13 +742,5 @@ async fn client_faults_on_the_default_stack_stop_no_task() {
     assert_eq!(metric(&metrics, "HTTPCode_ELB_5XX_Count"), 0.0);
     assert_eq!(metric(&metrics, "HTTPCode_Target_5XX_Count"), 0.0);
 
-    lab.shutdown().await.unwrap();
-    assert_eq!(
-        leftovers(&docker, &test.name).await,
-        (0, 0),
-        "no labelled container or network remains"
-    );
-    tierlab::lab::remove_lab(&docker, &test.name, true)
-        .await
-        .unwrap();
+    shut_down_clean(lab, &docker, &test).await;
 }

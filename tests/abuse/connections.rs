@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::lab_support::{self, DOCKER_LOCK, TestLab, docker, leftovers};
+use crate::lab_support::{self, DOCKER_LOCK, TestLab, docker, shut_down_clean};
 use crate::support::alb::{Alb, group_of};
 use crate::support::config::{
     any_port, forward, http_listener, https_listener, load_balancer, target_group,
@@ -565,15 +565,7 @@ async fn default_stack_survives_a_storm_past_the_cap() {
     assert_eq!(tasks_after, tasks_before, "no task was stopped or replaced");
     assert!(client.get(&url).send().await.unwrap().status().is_success());
 
-    lab.shutdown().await.unwrap();
-    assert_eq!(
-        leftovers(&docker, &test.name).await,
-        (0, 0),
-        "no labelled container or network remains"
-    );
-    tierlab::lab::remove_lab(&docker, &test.name, true)
-        .await
-        .unwrap();
+    shut_down_clean(lab, &docker, &test).await;
 }
 
 // ---- memory

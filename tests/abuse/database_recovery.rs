@@ -16,7 +16,7 @@ use bollard::query_parameters::KillContainerOptions;
 use serde_json::{Value, json};
 use tierlab::rds::InstanceStatus;
 
-use crate::lab_support::{DOCKER_LOCK, TestLab, client, docker, leftovers};
+use crate::lab_support::{DOCKER_LOCK, TestLab, client, docker, shut_down_clean};
 
 /// The writer stops at whichever bound comes first.
 const MAX_WRITES: usize = 5_000;
@@ -298,16 +298,7 @@ async fn killed_database_is_restarted_on_its_volume_and_loses_no_acknowledged_wr
         "{launches} tasks launched while the database recovered (at most {MAX_LAUNCHES})"
     );
 
-    lab.shutdown().await.unwrap();
-    assert_eq!(
-        leftovers(&docker, &test.name).await,
-        (0, 0),
-        "no labelled container or network remains"
-    );
-    // The data volume outlives `shutdown` by design; this test's has served its purpose.
-    tierlab::lab::remove_lab(&docker, &test.name, true)
-        .await
-        .unwrap();
+    shut_down_clean(lab, &docker, &test).await;
 }
 
 /// Task launches tolerated while a hung database is detected and restarted. Detection takes
@@ -403,15 +394,7 @@ async fn hung_database_is_restarted_after_unanswered_pings() {
         "{launches} tasks launched while the database hung (at most {MAX_LAUNCHES_WHILE_HUNG})"
     );
 
-    lab.shutdown().await.unwrap();
-    assert_eq!(
-        leftovers(&docker, &test.name).await,
-        (0, 0),
-        "no labelled container or network remains"
-    );
-    tierlab::lab::remove_lab(&docker, &test.name, true)
-        .await
-        .unwrap();
+    shut_down_clean(lab, &docker, &test).await;
 }
 
 /// `has started` events of the service so far (ECS keeps the latest 100).
@@ -496,15 +479,7 @@ async fn removed_database_is_recreated_on_its_volume() {
         writing_after.as_secs_f64()
     );
 
-    lab.shutdown().await.unwrap();
-    assert_eq!(
-        leftovers(&docker, &test.name).await,
-        (0, 0),
-        "no labelled container or network remains"
-    );
-    tierlab::lab::remove_lab(&docker, &test.name, true)
-        .await
-        .unwrap();
+    shut_down_clean(lab, &docker, &test).await;
 }
 
 /// POSTs one entry, retrying for up to [`RECOVERY_BOUND`]; returns its id.

@@ -130,6 +130,20 @@ pub async fn docker() -> DockerClient {
     })
 }
 
+/// Stops `lab`, asserts that no container or network with its labels remains, then deletes
+/// its data volume too (kept by `shutdown` by design; a test's has served its purpose).
+pub async fn shut_down_clean(lab: Lab, docker: &DockerClient, test: &TestLab) {
+    lab.shutdown().await.unwrap();
+    assert_eq!(
+        leftovers(docker, &test.name).await,
+        (0, 0),
+        "no labelled container or network remains"
+    );
+    tierlab::lab::remove_lab(docker, &test.name, true)
+        .await
+        .unwrap();
+}
+
 /// Containers and networks still carrying the lab's labels.
 pub async fn leftovers(docker: &DockerClient, lab: &str) -> (usize, usize) {
     let containers = docker
