@@ -527,3 +527,72 @@ async fn websocket_echo_through_the_proxy() {
     drop(conn);
     alb.stop().await;
 }
+
+/// Opens a WebSocket through `alb` to the backend's `/ws` and checks one echo.
+async fn open_websocket(alb: &Alb) -> TcpStream {
+    use support::websocket::{TEXT, read_frame, write_frame};
+    let mut conn = TcpStream::connect(alb.lb.endpoints()[0].addr)
+        .await
+        .unwrap();
+    let request = "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n\
+                   Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                   Sec-WebSocket-Version: 13\r\n\r\n";
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        conn.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    write_frame(&mut conn, TEXT, b"hi", Some([1, 2, 3, 4]))
+        .await
+        .unwrap();
+    assert_eq!(read_frame(&mut conn).await.unwrap().1, b"hi");
+    conn
+}
+
+/// Reads until the load balancer closes the connection; how long that took.
+async fn closed_within(conn: &mut TcpStream, bound: Duration) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    loop {
+        match tokio::time::timeout(bound, conn.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => {}
+            Err(_) => panic!("the tunnel was still open after {bound:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_idle_websocket_is_closed_after_the_idle_timeout() {
+    let a = backend().name("a").websocket_path("/ws").run().await;
+    let group = group_of(target_group("tg"), &[&a]);
+    let idle = Duration::from_secs(1);
+    let alb = Alb::start(&group, |lb| lb.idle_timeout = idle).await;
+    healthy(&group, 1).await;
+    let mut conn = open_websocket(&alb).await;
+    let took = closed_within(&mut conn, Duration::from_secs(10)).await;
+    assert!(
+        took >= idle - Duration::from_millis(100) && took < idle * 3,
+        "closed after {took:?} with an idle timeout of {idle:?}"
+    );
+    alb.stop().await;
+}
+
+#[tokio::test]
+async fn stopping_the_load_balancer_closes_its_websockets() {
+    let a = backend().name("a").websocket_path("/ws").run().await;
+    let group = group_of(target_group("tg"), &[&a]);
+    let alb = Alb::start(&group, |_| {}).await;
+    healthy(&group, 1).await;
+    let mut conn = open_websocket(&alb).await;
+    let stopping = tokio::spawn(alb.stop());
+    // The tunnel is on the load balancer's task tree: it ends with it, not at IDLE (30 s).
+    closed_within(&mut conn, Duration::from_secs(10)).await;
+    tokio::time::timeout(Duration::from_secs(15), stopping)
+        .await
+        .expect("stop waited on the tunnel")
+        .unwrap();
+}

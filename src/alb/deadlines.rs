@@ -142,6 +142,21 @@ pub async fn watch(activity: &Activity, deadlines: Deadlines) -> Why {
     }
 }
 
+/// Resolves once nothing has passed either way for `idle`, counted from the later of the
+/// connection's start and its last byte. No first-byte rule: a tunnel's client may stay silent
+/// while the target talks.
+pub async fn idle(activity: &Activity, idle: Duration) {
+    activity.read_any.store(true, Relaxed);
+    watch(
+        activity,
+        Deadlines {
+            first_byte: idle,
+            idle,
+        },
+    )
+    .await;
+}
+
 /// A client's byte stream that notes its [`Activity`], and keeps a guard alive as long as the
 /// stream itself (through a WebSocket upgrade too, where the stream outlives the HTTP
 /// connection).

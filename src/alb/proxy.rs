@@ -34,6 +34,8 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::body::{BodyWatch, OutBody, Reclaim};
 use super::failover::{self, Failure};
@@ -98,6 +100,8 @@ impl ProxySettings {
 pub struct Proxy {
     pool: UpstreamPool<OutBody>,
     settings: ProxySettings,
+    /// Where WebSocket tunnels run: the load balancer's task tree, so stopping it closes them.
+    tunnels: websocket::Tunnels,
 }
 
 /// The request head, kept to build each attempt's request.
@@ -125,7 +129,18 @@ impl Proxy {
             ..PoolSettings::default()
         };
         let pool = UpstreamPool::with_budget(settings_of_pool, budget);
-        Proxy { pool, settings }
+        Proxy {
+            pool,
+            settings,
+            tunnels: websocket::Tunnels::default(),
+        }
+    }
+
+    /// Runs this proxy's WebSocket tunnels on `tracker`, closing them when `cancel` fires
+    /// (without it they run on their own until either side closes or goes idle).
+    pub fn with_tasks(mut self, tracker: TaskTracker, cancel: CancellationToken) -> Proxy {
+        self.tunnels = websocket::Tunnels::new(tracker, cancel);
+        self
     }
 
     /// The settings this proxy was made with.
@@ -363,7 +378,8 @@ impl Proxy {
             let (mut parts, _) = response.into_parts();
             headers::remove_hop_by_hop_keep_upgrade(&mut parts.headers, protocol);
             let in_flight = choice.finish_head(&mut parts.headers, ctx.protocol);
-            websocket::spawn_tunnel(client, target, in_flight);
+            let idle = self.settings.idle_timeout;
+            self.tunnels.spawn(client, target, in_flight, idle);
             let empty = Empty::new().map_err(|never| match never {}).boxed();
             return tagged(Response::from_parts(parts, empty), outcome);
         }
