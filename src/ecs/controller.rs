@@ -183,6 +183,16 @@ pub fn spawn(
         status: status_rx,
     };
     let throttle = Throttle::new(Policy::for_profile(setup.config.lab.profile));
+    // Streams of tasks from earlier runs count as stopped tasks' logs: pruned with the rest.
+    let streams_dir = logs::stream_path(
+        &setup.logs_dir,
+        &setup.task_definition.container.log_group,
+        &task_spec::log_stream(&setup.task_definition, "x"),
+    );
+    let earlier = streams_dir
+        .parent()
+        .map(|dir| logs::earlier_streams(dir, std::time::SystemTime::now()))
+        .unwrap_or_default();
     let controller = Controller {
         setup,
         tasks: BTreeMap::new(),
@@ -190,7 +200,7 @@ pub fn spawn(
         throttle,
         wake_at: None,
         stopped: VecDeque::new(),
-        stopped_logs: VecDeque::new(),
+        stopped_logs: earlier.into(),
         events: VecDeque::new(),
         status,
         log_shippers: TaskTracker::new(),

@@ -18,6 +18,23 @@ pub fn stream_path(logs_dir: &Path, group: &str, stream: &str) -> PathBuf {
         .join(format!("{stream}.log"))
 }
 
+/// Log stream files that earlier runs of the lab left in `dir`, oldest first: those last
+/// written before `started` (no task of this run writes them), so they can be pruned with this
+/// run's stopped tasks' files. A directory that cannot be read has none.
+pub fn earlier_streams(dir: &Path, started: std::time::SystemTime) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter(|(modified, _)| *modified < started)
+        .collect();
+    files.sort();
+    files.into_iter().map(|(_, path)| path).collect()
+}
+
 /// Follows the container's stdout/stderr until it ends (or `cancel`), appending each line as
 /// `<RFC 3339 timestamp> <message>`.
 pub async fn ship(
@@ -71,4 +88,30 @@ async fn ship_inner(
 
 fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn earlier_runs_streams_are_listed_oldest_first_and_this_runs_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        for (name, age) in [("b.log", 10), ("a.log", 20), ("notes.txt", 30)] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "x").unwrap();
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(old - Duration::from_secs(age)).unwrap();
+        }
+        std::fs::write(dir.path().join("current.log"), "x").unwrap();
+        let started = SystemTime::now() - Duration::from_secs(60);
+        let names: Vec<String> = earlier_streams(dir.path(), started)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.log", "b.log"]);
+        assert!(earlier_streams(&dir.path().join("missing"), started).is_empty());
+    }
 }
