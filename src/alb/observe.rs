@@ -249,6 +249,21 @@ pub struct Pending {
     done: bool,
 }
 
+/// The status metrics and the access log record: the response's, except for a client that
+/// left mid-request, recorded as ALB's 460 whatever (if anything) still reached its socket.
+fn recorded_status(response: &Response<ProxyBody>) -> u16 {
+    let client_left = response
+        .extensions()
+        .get::<TargetOutcome>()
+        .and_then(|o| o.error.as_ref())
+        .is_some_and(|e| *e == Failure::ClientClosed);
+    if client_left {
+        CLIENT_CLOSED
+    } else {
+        response.status().as_u16()
+    }
+}
+
 impl Pending {
     /// Records the request's metrics and hands back `response`, its body wrapped to complete
     /// the access log record once sent.
@@ -256,7 +271,7 @@ impl Pending {
         self.done = true;
         let now = Instant::now();
         let outcome = response.extensions().get::<TargetOutcome>();
-        let status = response.status().as_u16();
+        let status = recorded_status(&response);
         let answered_by_target = outcome.is_some_and(|o| o.status.is_some());
         let metrics = &self.observer.metrics;
         metrics.request((!answered_by_target).then_some(status));
@@ -304,7 +319,7 @@ impl Pending {
     ) -> AccessLogRecord {
         let outcome = response.extensions().get::<TargetOutcome>();
         let refused = response.extensions().get::<Refused>();
-        let status = response.status().as_u16();
+        let status = recorded_status(response);
         let location = response.headers().get(LOCATION);
         let actions = match (outcome, location) {
             _ if refused.is_some() => "-",

@@ -427,9 +427,16 @@ impl Proxy {
 
 /// The page the load balancer answers itself for `failure`, with `outcome`.
 fn local_answer(mut outcome: TargetOutcome, failure: Failure) -> Response<ProxyBody> {
-    let status = failure.status();
+    // 460 is only ALB's record of a client that left (observe.rs logs it); should any of the
+    // connection still be listening (a half-close), it gets a real status (hyper closes the
+    // connection after it, since the request's body never ended).
+    let mut response = match failure {
+        Failure::ClientClosed => error_page(StatusCode::BAD_REQUEST),
+        _ => error_page(failure.status()),
+    };
     outcome.error = Some(failure);
-    tagged(error_page(status), outcome)
+    outcome.attach(&mut response);
+    response
 }
 
 /// The 400 for a request refused before routing (bad head or `Host`), with `failure` for the

@@ -297,6 +297,37 @@ async fn malformed_and_abandoned_uploads_never_count_against_targets() {
 }
 
 #[tokio::test]
+async fn a_client_that_half_closes_mid_upload_reads_a_real_status_and_is_logged_460() {
+    let (alb, group, _backends) = two_targets(Duration::from_secs(60)).await;
+    let dial = Dial::Plain(alb.lb.endpoints()[0].addr);
+    let metrics = alb.lb.metrics();
+    let changes = *group.changes().borrow();
+    let mut io = dial.open(false).await;
+    let head = "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\
+                Expect: 100-continue\r\n\r\n";
+    io.write_all(head.as_bytes()).await.unwrap();
+    assert_eq!(read_head(&mut io).await.expect("no 100 Continue").0, 100);
+    io.write_all(&[b' '; 1000]).await.unwrap();
+    // FIN mid-body, still reading: ALB's 460 is a log record, never a status on the wire.
+    io.shutdown().await.unwrap();
+    let status = read_head(&mut io).await.map(|(status, _)| status);
+    assert!(
+        matches!(status, None | Some(400)),
+        "the client read {status:?}"
+    );
+    wait_metric(&metrics, "HTTPCode_ELB_4XX_Count", 1.0).await;
+    assert_untouched(&group, changes, "after a half-closed upload");
+    let state = alb.stop().await;
+    let lines = entries(&state.path().join("access-logs"));
+    assert!(
+        lines
+            .iter()
+            .any(|f| f[8] == "460" && f[24] == "ClientClosedConnection"),
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test]
 async fn a_client_that_stalls_its_body_gets_408_and_the_target_keeps_its_health() {
     let idle = Duration::from_millis(500);
     let (alb, group, _backends) = two_targets(idle).await;
