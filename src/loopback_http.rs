@@ -1,17 +1,34 @@
 //! The small HTTP/1.1 servers tierlab runs on 127.0.0.1 for itself (the control endpoint, a load
 //! balancer's `metrics-port`): one accept loop, each connection tracked and ended on cancel.
+//!
+//! They are loopback-only but not trusted: a local process that opens connections and sends
+//! nothing must not hold descriptors the lab needs. So a connection must send its request head
+//! within [`HEAD_TIMEOUT`] (from accept, and again between keep-alive requests), at most
+//! [`MAX_CONNECTIONS`] are open at once (more are closed at accept), and an accept error (out
+//! of descriptors) pauses the loop instead of spinning.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use crate::alb::limits::ConnectionLimit;
+
+/// A connection that has not sent a whole request head by then is closed: tierlab's own clients
+/// send theirs at once.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Open connections per server; more are closed as soon as they are accepted.
+pub const MAX_CONNECTIONS: usize = 128;
+/// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// Serves `listener` with `handler` until `cancel`; the accept loop and every connection are
 /// spawned on `tracker`.
@@ -25,22 +42,37 @@ pub fn serve<F, Fut>(
     Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
     let conns = tracker.clone();
+    let open = ConnectionLimit::new(MAX_CONNECTIONS);
     tracker.spawn(async move {
         loop {
-            let stream = tokio::select! {
+            let accepted = tokio::select! {
                 _ = cancel.cancelled() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(_) => continue,
-                },
+                accepted = listener.accept() => accepted,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::debug!("loopback server: accept failed: {e}");
+                    let pause = tokio::time::sleep(ACCEPT_ERROR_PAUSE);
+                    if cancel.run_until_cancelled(pause).await.is_none() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let Some(slot) = open.try_acquire() else {
+                continue; // dropped: closed at once
             };
             let (handler, cancel) = (handler.clone(), cancel.clone());
             conns.spawn(async move {
+                let _slot = slot;
                 let service = hyper::service::service_fn(move |req| {
                     let answer = handler(req);
                     async move { Ok::<_, Infallible>(answer.await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEAD_TIMEOUT)
                     .serve_connection(TokioIo::new(stream), service);
                 let _ = cancel.run_until_cancelled(conn).await;
             });

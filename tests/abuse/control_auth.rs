@@ -290,3 +290,76 @@ fn validate_warns_when_security_groups_cut_the_app_off_its_database() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_cannot_hold_the_control_endpoint() {
+    use tokio::io::AsyncReadExt;
+    let backend = backend().run().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, http_port, _) = alb_only_config(dir.path(), backend.addr.port());
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let mut up = spawn_up(&config, &state);
+    let control = wait_for_control_file(&mut up, &state).await;
+
+    // Twice the cap, sending nothing: the excess is closed at once, the rest at the deadline.
+    let cap = tierlab::loopback_http::MAX_CONNECTIONS;
+    let deadline = tierlab::loopback_http::HEAD_TIMEOUT;
+    let started = Instant::now();
+    let mut idle = Vec::new();
+    for _ in 0..2 * cap {
+        idle.push(
+            tokio::net::TcpStream::connect(&control.address)
+                .await
+                .unwrap(),
+        );
+    }
+    let closes: Vec<_> = idle
+        .into_iter()
+        .map(|mut conn| {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 16];
+                let read = tokio::time::timeout(Duration::from_secs(30), conn.read(&mut buf));
+                assert!(matches!(read.await, Ok(Ok(0) | Err(_))), "held past 30 s");
+                started.elapsed()
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for close in closes {
+        times.push(close.await.unwrap());
+    }
+    times.sort();
+    let early = times.iter().filter(|t| **t < deadline / 2).count();
+    assert!(early >= cap, "only {early} of {} closed at once", 2 * cap);
+    let last = *times.last().unwrap();
+    assert!(
+        last >= deadline - Duration::from_millis(500) && last < deadline * 2,
+        "the last idle connection closed after {last:?} (deadline {deadline:?})"
+    );
+    // The lab served throughout, and its own commands get in again.
+    let served = plain_client()
+        .get(format!("http://127.0.0.1:{http_port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let status = tierlab(&config, &state, &["status", "--json"]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let down = tierlab(&config, &state, &["down"]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    let waited = Instant::now();
+    while up.try_wait().unwrap().is_none() {
+        assert!(waited.elapsed() < WAIT, "up did not stop after `down`");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    backend.shutdown().await;
+}
