@@ -97,13 +97,19 @@ pub fn authorize(headers: &HeaderMap, port: u16, token: &str) -> Result<(), Refu
     let presented = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .ok_or(Refusal::MissingCredential)?;
     if constant_time_eq(presented.trim().as_bytes(), token.as_bytes()) {
         Ok(())
     } else {
         Err(Refusal::WrongCredential)
     }
+}
+
+/// The token of `Bearer TOKEN` (the scheme's name is case-insensitive, RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
 /// `127.0.0.1:PORT`, `localhost:PORT` or `[::1]:PORT`, with exactly this endpoint's port.
@@ -156,6 +162,12 @@ mod tests {
             ("authorization", "Bearer s3cr3t"),
         ]);
         assert_eq!(authorize(&h, PORT, TOKEN), Ok(()));
+        let h = own(&[("authorization", "bearer s3cr3t")]);
+        assert_eq!(
+            authorize(&h, PORT, TOKEN),
+            Ok(()),
+            "the scheme is case-insensitive"
+        );
     }
 
     #[test]
@@ -203,6 +215,12 @@ mod tests {
             ("authorization", "Bearer s3cr3t"),
         ]);
         assert_eq!(authorize(&h, PORT, TOKEN), Ok(()));
+        let h = own(&[("authorization", "bearer s3cr3t")]);
+        assert_eq!(
+            authorize(&h, PORT, TOKEN),
+            Ok(()),
+            "the scheme is case-insensitive"
+        );
     }
 
     #[test]
