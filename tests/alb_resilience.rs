@@ -496,22 +496,8 @@ async fn websocket_echo_through_the_proxy() {
     let alb = Alb::start(&group, |_| {}).await;
     healthy(&group, 1).await;
 
-    let mut conn = TcpStream::connect(alb.lb.endpoints()[0].addr)
-        .await
-        .unwrap();
     let key = "dGhlIHNhbXBsZSBub25jZQ==";
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    conn.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        conn.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    let (mut conn, head) = websocket_handshake(&alb, key).await;
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("upgrade: websocket"), "{head}");
     let accept = format!("sec-websocket-accept: {}", accept_key(key)).to_ascii_lowercase();
@@ -528,15 +514,16 @@ async fn websocket_echo_through_the_proxy() {
     alb.stop().await;
 }
 
-/// Opens a WebSocket through `alb` to the backend's `/ws` and checks one echo.
-async fn open_websocket(alb: &Alb) -> TcpStream {
-    use support::websocket::{TEXT, read_frame, write_frame};
+/// Sends a WebSocket upgrade for the backend's `/ws` through `alb`; the connection and the
+/// response head, lower-cased.
+async fn websocket_handshake(alb: &Alb, key: &str) -> (TcpStream, String) {
     let mut conn = TcpStream::connect(alb.lb.endpoints()[0].addr)
         .await
         .unwrap();
-    let request = "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n\
-                   Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-                   Sec-WebSocket-Version: 13\r\n\r\n";
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
     conn.write_all(request.as_bytes()).await.unwrap();
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
@@ -544,7 +531,14 @@ async fn open_websocket(alb: &Alb) -> TcpStream {
         conn.read_exact(&mut byte).await.unwrap();
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 101"));
+    (conn, String::from_utf8(head).unwrap().to_ascii_lowercase())
+}
+
+/// Opens a WebSocket through `alb` to the backend's `/ws` and checks one echo.
+async fn open_websocket(alb: &Alb) -> TcpStream {
+    use support::websocket::{TEXT, read_frame, write_frame};
+    let (mut conn, head) = websocket_handshake(alb, "dGhlIHNhbXBsZSBub25jZQ==").await;
+    assert!(head.starts_with("http/1.1 101"), "{head}");
     write_frame(&mut conn, TEXT, b"hi", Some([1, 2, 3, 4]))
         .await
         .unwrap();

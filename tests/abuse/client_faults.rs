@@ -174,6 +174,18 @@ async fn aborted_upload(dial: &Dial, path: &str, reset: bool) {
     drop(io);
 }
 
+/// Sends the head and the start of a 1,000-byte upload, then nothing: the status the load
+/// balancer answers, and how long after the last byte sent.
+async fn stalled_upload(dial: &Dial) -> (u16, Duration) {
+    let mut io = dial.open(false).await;
+    let head = "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n";
+    io.write_all(head.as_bytes()).await.unwrap();
+    io.write_all(b"only the start").await.unwrap();
+    let started = Instant::now();
+    let (status, _) = read_head(&mut io).await.expect("no answer to a stall");
+    (status, started.elapsed())
+}
+
 // ---- observations
 
 /// The sum of every series of metric `name` (all target groups).
@@ -339,15 +351,7 @@ async fn a_client_that_stalls_its_body_gets_408_and_the_target_keeps_its_health(
     // timeout with the target waiting for the rest of the body.
     let stalls = (0..8).map(|_| {
         let dial = dial.clone();
-        tokio::spawn(async move {
-            let mut io = dial.open(false).await;
-            let head = "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n";
-            io.write_all(head.as_bytes()).await.unwrap();
-            io.write_all(b"only the start").await.unwrap();
-            let started = Instant::now();
-            let (status, _) = read_head(&mut io).await.expect("no answer to a stall");
-            (status, started.elapsed())
-        })
+        tokio::spawn(async move { stalled_upload(&dial).await })
     });
     for stall in stalls.collect::<Vec<_>>() {
         let (status, waited) = stall.await.unwrap();
@@ -454,11 +458,7 @@ async fn a_target_that_dies_while_a_client_stalls_is_still_ejected() {
     let alb = Alb::start_config(&cfg, &[&group]).await;
     wait_until(&group, "healthy", |g| g.healthy_count() == 1).await;
     let dial = Dial::Plain(alb.lb.endpoints()[0].addr);
-    let mut io = dial.open(false).await;
-    let head = "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n";
-    io.write_all(head.as_bytes()).await.unwrap();
-    io.write_all(b"only the start").await.unwrap();
-    let status = read_head(&mut io).await.expect("no answer to a stall").0;
+    let (status, _) = stalled_upload(&dial).await;
     assert_eq!(status, 408, "the client stalled");
     // The client's 408, but the dead target is found out by a new connection and ejected.
     wait_until(&group, "the dead target ejected", |g| {
@@ -493,14 +493,7 @@ async fn a_target_giving_up_on_stalled_clients_is_not_ejected() {
     let stalls: Vec<_> = (0..12)
         .map(|_| {
             let dial = dial.clone();
-            tokio::spawn(async move {
-                let mut io = dial.open(false).await;
-                let head =
-                    "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n";
-                io.write_all(head.as_bytes()).await.unwrap();
-                io.write_all(b"only the start").await.unwrap();
-                read_head(&mut io).await.expect("no answer to a stall").0
-            })
+            tokio::spawn(async move { stalled_upload(&dial).await.0 })
         })
         .collect();
     for stall in stalls {

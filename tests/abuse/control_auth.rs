@@ -60,6 +60,7 @@ fn spawn_up(config: &Path, state: &Path) -> Child {
         .unwrap()
 }
 
+#[derive(Clone)]
 struct Control {
     address: String,
     token: String,
@@ -95,16 +96,65 @@ fn plain_client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
+/// `tierlab up` of the load-balancer-only example in front of a fake backend, running.
+struct UpLab {
+    /// Serves the load balancer's target while the lab lives (dropping it stops it).
+    _backend: crate::support::BackendHandle,
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    http_port: u16,
+    state: PathBuf,
+    up: Child,
+    control: Control,
+}
+
+impl UpLab {
+    /// Starts it and waits for its control file.
+    async fn start() -> UpLab {
+        let backend = backend().run().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (config, http_port, _) = alb_only_config(dir.path(), backend.addr.port());
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let mut up = spawn_up(&config, &state);
+        let control = wait_for_control_file(&mut up, &state).await;
+        UpLab {
+            _backend: backend,
+            _dir: dir,
+            config,
+            http_port,
+            state,
+            up,
+            control,
+        }
+    }
+
+    /// `tierlab down` (which has the credential), then waits for `up` to exit; its exit status.
+    /// The state directory stays until the lab is dropped (to read `up.log`).
+    async fn down(&mut self) -> std::process::ExitStatus {
+        let down = tierlab(&self.config, &self.state, &["down"]);
+        assert!(
+            down.status.success(),
+            "{}",
+            String::from_utf8_lossy(&down.stderr)
+        );
+        let started = Instant::now();
+        loop {
+            if let Some(code) = self.up.try_wait().unwrap() {
+                break code;
+            }
+            assert!(started.elapsed() < WAIT, "up did not stop after `down`");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_cannot_stop_the_lab() {
     crate::support::init_tracing();
-    let backend = backend().run().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (config, http_port, _) = alb_only_config(dir.path(), backend.addr.port());
-    let state = dir.path().join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let mut up = spawn_up(&config, &state);
-    let control = wait_for_control_file(&mut up, &state).await;
+    let mut lab = UpLab::start().await;
+    let (config, state) = (lab.config.clone(), lab.state.clone());
+    let (http_port, control) = (lab.http_port, lab.control.clone());
     let mode = std::fs::metadata(&control.file)
         .unwrap()
         .permissions()
@@ -175,7 +225,10 @@ async fn strangers_cannot_stop_the_lab() {
         );
         // Still up and serving after each refusal.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(up.try_wait().unwrap().is_none(), "{what} stopped the lab");
+        assert!(
+            lab.up.try_wait().unwrap().is_none(),
+            "{what} stopped the lab"
+        );
         let served = client.get(&lb).send().await.unwrap();
         assert_eq!(
             served.status(),
@@ -196,20 +249,7 @@ async fn strangers_cannot_stop_the_lab() {
     );
 
     // The lab's own `down` has the credential.
-    let down = tierlab(&config, &state, &["down"]);
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
-    let started = Instant::now();
-    let exit = loop {
-        if let Some(code) = up.try_wait().unwrap() {
-            break code;
-        }
-        assert!(started.elapsed() < WAIT, "up did not stop after `down`");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let exit = lab.down().await;
     assert!(exit.success(), "up exited with {exit}");
     let log = std::fs::read_to_string(state.join("up.log")).unwrap();
     assert!(!log.contains(&control.token), "up logged the credential");
@@ -218,7 +258,6 @@ async fn strangers_cannot_stop_the_lab() {
         "refusals are logged: {log}"
     );
     assert!(!control.file.exists(), "control file left behind");
-    backend.shutdown().await;
 }
 
 #[test]
@@ -294,13 +333,9 @@ fn validate_warns_when_security_groups_cut_the_app_off_its_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_cannot_hold_the_control_endpoint() {
     use tokio::io::AsyncReadExt;
-    let backend = backend().run().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (config, http_port, _) = alb_only_config(dir.path(), backend.addr.port());
-    let state = dir.path().join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let mut up = spawn_up(&config, &state);
-    let control = wait_for_control_file(&mut up, &state).await;
+    let mut lab = UpLab::start().await;
+    let (config, state, http_port) = (lab.config.clone(), lab.state.clone(), lab.http_port);
+    let control = lab.control.clone();
 
     // Twice the cap, sending nothing: the excess is closed at once, the rest at the deadline.
     let cap = tierlab::loopback_http::MAX_CONNECTIONS;
@@ -350,16 +385,5 @@ async fn idle_connections_cannot_hold_the_control_endpoint() {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
-    let down = tierlab(&config, &state, &["down"]);
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
-    let waited = Instant::now();
-    while up.try_wait().unwrap().is_none() {
-        assert!(waited.elapsed() < WAIT, "up did not stop after `down`");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    backend.shutdown().await;
+    assert!(lab.down().await.success());
 }

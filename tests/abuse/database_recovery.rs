@@ -150,16 +150,7 @@ async fn killed_database_is_restarted_on_its_volume_and_loses_no_acknowledged_wr
     let mut observed = db.watch();
     observed.borrow_and_update();
     let killed_at = Instant::now();
-    docker
-        .bollard()
-        .kill_container(
-            &victim,
-            Some(KillContainerOptions {
-                signal: "SIGKILL".into(),
-            }),
-        )
-        .await
-        .unwrap();
+    send_signal(&docker, &victim, "SIGKILL").await;
 
     // The instance leaves `available`, then comes back.
     let left = tokio::time::timeout(
@@ -327,16 +318,7 @@ async fn hung_database_is_restarted_after_unanswered_pings() {
     observed.borrow_and_update();
 
     let stopped_at = Instant::now();
-    docker
-        .bollard()
-        .kill_container(
-            &db.container_id(),
-            Some(KillContainerOptions {
-                signal: "SIGSTOP".into(),
-            }),
-        )
-        .await
-        .unwrap();
+    send_signal(&docker, &db.container_id(), "SIGSTOP").await;
     let left = tokio::time::timeout(
         Duration::from_secs(15),
         observed.wait_for(|o| o.status != InstanceStatus::Available),
@@ -496,4 +478,16 @@ async fn post_until_acknowledged(client: &reqwest::Client, url: &str, text: &str
         assert!(Instant::now() < until, "no write acknowledged: {text}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Sends `signal` to the container, as `docker kill --signal` does.
+async fn send_signal(docker: &tierlab::docker::DockerClient, container: &str, signal: &str) {
+    let options = KillContainerOptions {
+        signal: signal.into(),
+    };
+    docker
+        .bollard()
+        .kill_container(container, Some(options))
+        .await
+        .unwrap();
 }
