@@ -12,11 +12,13 @@
 //! - [`ecs`]: task definitions → containers; the service controller that keeps the desired count.
 //! - [`rds`]: the database instance: container, volume, readiness.
 //! - [`lab`]: [`Lab`] wires them together: start, endpoints, status, shutdown.
+//! - [`api`]: the AWS API of a running lab (Query and JSON 1.1 protocols, SigV4), from the live lab.
 //! - [`control`]: the loopback control endpoint that `tierlab status` asks a running `up`.
 //! - [`state`]: the state directory (secrets, CA, logs).
 //! - [`cli`]: the `tierlab` command line (one library call per subcommand).
 
 pub mod alb;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -16,6 +16,7 @@ mod images;
 mod orphans;
 mod progress;
 mod status;
+mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -414,6 +415,7 @@ impl Lab {
             services: self.services.clone(),
             databases: self.databases.clone(),
             orphans: self.orphans.clone(),
+            state: self.state.clone(),
         }
     }
 
