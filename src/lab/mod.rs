@@ -16,7 +16,6 @@ mod images;
 mod orphans;
 mod progress;
 mod status;
-mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -431,7 +430,6 @@ impl Lab {
             services: self.services.clone(),
             databases: self.databases.clone(),
             orphans: self.orphans.clone(),
-            state: self.state.clone(),
         }
     }
 

@@ -23,7 +23,6 @@ pub struct LabView {
     pub(super) databases: Vec<DbInstance>,
     pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
     pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
-    pub(super) state: crate::state::StateDir,
 }
 
 impl LabView {
