@@ -13,6 +13,7 @@
 //! - [`rds`]: the database instance: container, volume, readiness.
 //! - [`lab`]: [`Lab`] wires them together: start, endpoints, status, shutdown.
 //! - [`control`]: the loopback control endpoint that `tierlab status` asks a running `up`.
+//! - [`registry`]: ARNs and AWS-style ids of the lab's resources, kept across runs.
 //! - [`state`]: the state directory (secrets, CA, logs).
 //! - [`cli`]: the `tierlab` command line (one library call per subcommand).
 
@@ -26,6 +27,7 @@ pub mod error;
 pub mod lab;
 pub mod loopback_http;
 pub mod rds;
+pub mod registry;
 pub mod state;
 pub mod vpc;
 
