@@ -1,6 +1,7 @@
 //! The `tierlab` command line: one library call per subcommand.
 
 mod down;
+mod events;
 mod logs;
 pub mod progress;
 mod status;
@@ -59,6 +60,12 @@ pub enum Command {
         /// Only this service (default: all).
         service: Option<String>,
     },
+    /// Print the lab's events, newest last: services', DB instances' and target health changes.
+    Events {
+        /// Keep printing new events.
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
     /// Check the topology file and print a summary; changes nothing.
     Validate,
     /// Print the local certificate authority's path and how to trust it.
@@ -78,6 +85,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Logs { follow, service } => {
             logs::run(&load(&cli.file)?, service.as_deref(), follow).await
         }
+        Command::Events { follow } => events::run(&load(&cli.file)?, follow).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
     }
