@@ -59,6 +59,8 @@ pub use tasks::{Straggler, Tasks};
 const RUN_LOCK_WAIT: Duration = Duration::from_secs(15);
 /// Pause between the two cleanup sweeps of the `Drop` fallback.
 const DROP_SWEEP_PAUSE: Duration = Duration::from_millis(750);
+/// Pause before the Docker event stream is opened again after it broke or ended.
+const EVENT_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// Capacity of each service's Docker event queue.
 const EVENT_QUEUE: usize = 256;
 
@@ -288,7 +290,7 @@ impl Lab {
             }
             let (tracker, cancel) = self
                 .tasks
-                .group(format!("health checks of target group {}", tg.name));
+                .group(format!("target group {} (health checks, drains)", tg.name));
             handle.spawn_health_checks(&tracker, cancel);
             self.target_groups.insert(tg.name.clone(), handle);
         }
@@ -671,8 +673,16 @@ async fn pump_events(
                 let label = |key| event.labels.get(key).map_or("", String::as_str);
                 let route = event_route(label(labels::ROLE), label(labels::RESOURCE));
                 if let Some(queue) = queues.get(&route) {
-                    let _ = queue.send(event).await;
+                    // A full queue must not hold the pump past a cancel.
+                    if cancel
+                        .run_until_cancelled(queue.send(event))
+                        .await
+                        .is_none()
+                    {
+                        return;
+                    }
                 }
+                continue;
             }
             Some(Err(e)) => {
                 // Controllers also inspect their containers periodically, so a broken stream
@@ -681,13 +691,14 @@ async fn pump_events(
                     "Docker event stream failed: {e}; reconnecting",
                     e = crate::error::chain(&e)
                 );
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                events.set(docker.container_events(&lab));
             }
-            None => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                events.set(docker.container_events(&lab));
-            }
+            None => {}
         }
+        // The stream broke or ended: reconnect after a pause (a stopping lab does not wait).
+        let pause = tokio::time::sleep(EVENT_RECONNECT_PAUSE);
+        if cancel.run_until_cancelled(pause).await.is_none() {
+            return;
+        }
+        events.set(docker.container_events(&lab));
     }
 }
