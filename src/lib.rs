@@ -11,6 +11,7 @@
 //!   metrics (map in `alb/mod.rs`).
 //! - [`ecs`]: task definitions → containers; the service controller that keeps the desired count.
 //! - [`rds`]: the database instance: container, volume, readiness.
+//! - [`logs`]: the log store as CloudWatch Logs sees it (groups, streams, events, paging, filters).
 //! - [`lab`]: [`Lab`] wires them together: start, endpoints, status, shutdown.
 //! - [`api`]: the AWS API of a running lab (Query and JSON 1.1 protocols, SigV4), from the live lab.
 //! - [`control`]: the loopback control endpoint that `tierlab status` asks a running `up`.
@@ -27,6 +28,7 @@ pub mod docker;
 pub mod ecs;
 pub mod error;
 pub mod lab;
+pub mod logs;
 pub mod loopback_http;
 pub mod rds;
 pub mod registry;
