@@ -144,7 +144,10 @@ pub fn api_port_clashes<'a>(
         return;
     }
     for lb in load_balancers {
-        let listeners = lb.listeners.iter().map(|l| (l.bind.port(), "a listener"));
+        let listeners = lb
+            .listeners
+            .iter()
+            .map(|l| (l.bind.port(), "the port of a listener"));
         let metrics = lb.metrics_port.map(|p| (p, "the metrics-port"));
         if let Some((_, what)) = listeners.chain(metrics).find(|(p, _)| *p == lab.api_port) {
             cx.bad(
