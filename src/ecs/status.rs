@@ -1,8 +1,8 @@
 //! What a service reports about itself (for `status`, `--json` and the control API).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ServiceStatus {
     pub name: String,
     pub cluster: String,
@@ -20,7 +20,7 @@ pub struct ServiceStatus {
     pub events: Vec<ServiceEvent>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TaskStatus {
     pub task_id: String,
     pub container_id: String,
@@ -41,7 +41,7 @@ pub struct TaskStatus {
     pub stopped_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ServiceEvent {
     pub created_at: String,
     pub message: String,

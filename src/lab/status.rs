@@ -1,4 +1,5 @@
-//! The lab's state as one serialisable value: the status table, `--json` and the control API.
+//! The lab's state as one set of serde models: the control API serialises [`LabStatus`], the CLI
+//! reads it back into the same types and renders the table and `--json` from its fields.
 
 use serde::{Deserialize, Serialize};
 
@@ -131,7 +132,7 @@ impl LabView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LabStatus {
     pub lab: String,
     pub config: String,
@@ -161,7 +162,7 @@ pub struct ListenerStatus {
     pub url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TargetGroupStatus {
     pub name: String,
     pub port: u16,
