@@ -1,6 +1,7 @@
 //! The `tierlab` command line: one library call per subcommand.
 
 mod down;
+mod env;
 mod events;
 mod logs;
 pub mod progress;
@@ -66,6 +67,9 @@ pub enum Command {
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Print the running lab's AWS endpoint, region and credentials as shell exports:
+    /// `eval "$(tierlab env)"`, then `aws elbv2 describe-load-balancers` etc.
+    Env,
     /// Check the topology file and print a summary; changes nothing.
     Validate,
     /// Print the local certificate authority's path and how to trust it.
@@ -100,6 +104,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             logs::run(&load(&cli.file)?, service.as_deref(), follow).await
         }
         Command::Events { follow } => events::run(&load(&cli.file)?, follow).await,
+        Command::Env => env::run(&load(&cli.file)?).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
         Command::Reap {

@@ -6,7 +6,8 @@
 //! 3. databases, until they accept connections;
 //! 4. target groups and health checks;
 //! 5. load balancers;
-//! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`).
+//! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`);
+//! 7. the AWS API endpoint (`aws_api`).
 //!
 //! A failure at any step removes what the earlier steps made.
 //!
@@ -16,6 +17,7 @@
 //! removes the lab's containers and networks as a fallback, and a lab that runs containers has a
 //! reaper process that removes them if this process dies ([`reaper`]).
 
+mod aws_api;
 mod cleanup;
 mod images;
 mod orphans;
@@ -49,7 +51,7 @@ pub use cleanup::{Removed, remove_lab, remove_lab_within};
 pub use progress::{LogProgress, Progress};
 pub use reaper::Reaper;
 pub use status::{
-    AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
+    AlbStatus, AwsStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
     TargetGroupStatus,
 };
 pub use tasks::{Straggler, Tasks};
@@ -104,6 +106,8 @@ pub struct Lab {
     databases: Vec<DbInstance>,
     /// What the orphan sweep last found (empty until it runs).
     orphans: tokio::sync::watch::Receiver<OrphanStatus>,
+    /// The AWS API endpoint (step 7; `None` until it runs).
+    aws_api: Option<aws_api::AwsApi>,
     /// Run lock and reaper, while the lab runs containers.
     guard: Arc<Mutex<Option<teardown::RunGuard>>>,
     /// Set once a stop completed: nothing left for `Drop`.
@@ -157,7 +161,7 @@ impl Lab {
         let ca = LocalCa::load_or_create(&state.ca_dir())?;
         let registry = Arc::new(Registry::load_or_create(
             &state.lab_dir(&config.lab.name),
-            crate::registry::DEFAULT_REGION,
+            &config.lab.region,
             &config,
         )?);
         let mut lab = Lab {
@@ -172,6 +176,7 @@ impl Lab {
             services: Vec::new(),
             databases: Vec::new(),
             orphans: tokio::sync::watch::channel(OrphanStatus::default()).1,
+            aws_api: None,
             guard: Arc::default(),
             stopped: Arc::default(),
             done: Arc::new(tokio::sync::watch::channel(false).0),
@@ -373,7 +378,9 @@ impl Lab {
         }
         // Databases without services still need their events.
         self.spawn_event_pump(&mut queues);
-        Ok(())
+
+        // 7. The AWS API, once every handle it answers from exists.
+        self.start_aws_api().await
     }
 
     /// Starts the one Docker event stream that feeds the queues (once; later calls find them
@@ -560,6 +567,7 @@ impl Lab {
             services: self.services.clone(),
             databases: self.databases.clone(),
             orphans: self.orphans.clone(),
+            aws: self.aws_status(),
         }
     }
 

@@ -56,7 +56,12 @@ impl TestLab {
         let octet = 200 + (u32::from(n) + std::process::id()) % 50;
         let text = std::fs::read_to_string(repo_root().join("emulator.toml")).unwrap();
         let config_text = text
-            .replacen("name = \"flask-app\"", &format!("name = \"{name}\""), 1)
+            // Any free port for the AWS API: test labs run side by side.
+            .replacen(
+                "name = \"flask-app\"",
+                &format!("name = \"{name}\"\napi-port = 0"),
+                1,
+            )
             .replace("8080", &http_port.to_string())
             .replace("8443", &https_port.to_string())
             .replace("10.0.", &format!("10.{octet}."));
