@@ -198,6 +198,7 @@ mod tests {
             services: vec![],
             databases: vec![],
             orphans: Default::default(),
+            aws: None,
         }
     }
 
