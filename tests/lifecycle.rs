@@ -239,14 +239,20 @@ async fn wait_for(what: &str, bound: Duration, done: impl Fn() -> bool) {
     }
 }
 
-/// Every port the lab's load balancers listen on.
+/// Every port the lab listens on: its load balancers' listeners and metrics, its AWS API.
 fn listener_ports(lab: &tierlab::Lab) -> Vec<u16> {
+    let api: std::net::SocketAddr = lab
+        .aws_endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
     lab.load_balancers()
         .iter()
         .flat_map(|lb| {
             let listeners = lb.endpoints().into_iter().map(|e| e.addr.port());
             listeners.chain(lb.metrics_addr().map(|a| a.port()))
         })
+        .chain([api.port()])
         .collect()
 }
 
