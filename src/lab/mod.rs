@@ -12,6 +12,7 @@
 //! to bottom; `Drop` removes the lab's containers and networks as a fallback.
 
 mod cleanup;
+mod commands;
 mod images;
 mod orphans;
 mod progress;
@@ -36,6 +37,7 @@ use crate::state::StateDir;
 use crate::vpc;
 
 pub use cleanup::{Removed, remove_lab};
+pub use commands::CommandError;
 pub use progress::{LogProgress, Progress};
 pub use status::{
     AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
