@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 use super::health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
@@ -217,7 +217,7 @@ impl Drop for InFlight {
 }
 
 /// One row of `describe-target-health`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetDescription {
     /// The target's id.
     pub id: String,

@@ -1,6 +1,7 @@
 //! The `tierlab` command line: one library call per subcommand.
 
 mod down;
+mod events;
 mod logs;
 pub mod progress;
 mod status;
@@ -42,8 +43,14 @@ pub enum Command {
     /// Show the load balancer, targets with health, tasks and databases.
     Status {
         /// Print JSON for scripts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Redraw the table every interval until Ctrl-C or the lab stops.
+        #[arg(short = 'w', long)]
+        watch: bool,
+        /// How often `--watch` refreshes (e.g. `2s`, `500ms`).
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_interval, requires = "watch")]
+        interval: std::time::Duration,
     },
     /// Print the tasks' logs, each line prefixed with its CloudWatch-style stream name.
     Logs {
@@ -52,6 +59,12 @@ pub enum Command {
         follow: bool,
         /// Only this service (default: all).
         service: Option<String>,
+    },
+    /// Print the lab's events, newest last: services', DB instances' and target health changes.
+    Events {
+        /// Keep printing new events.
+        #[arg(short = 'f', long)]
+        follow: bool,
     },
     /// Check the topology file and print a summary; changes nothing.
     Validate,
@@ -64,12 +77,26 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Up => up::run(&cli.file).await,
         Command::Down { volumes } => down::run(&load(&cli.file)?, volumes).await,
-        Command::Status { json } => status::run(&load(&cli.file)?, json).await,
+        Command::Status {
+            json,
+            watch,
+            interval,
+        } => status::run(&load(&cli.file)?, json, watch.then_some(interval)).await,
         Command::Logs { follow, service } => {
             logs::run(&load(&cli.file)?, service.as_deref(), follow).await
         }
+        Command::Events { follow } => events::run(&load(&cli.file)?, follow).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
+    }
+}
+
+/// A `--interval`: a humantime duration, more than zero.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be more than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -49,7 +49,7 @@ pub struct DeploymentStatus {
 }
 
 /// One task, as `describe-tasks` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TaskStatus {
     /// 32 hex digits; the task ARN is `task/<cluster>/<task_id>`.
     pub task_id: String,

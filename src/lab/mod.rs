@@ -33,6 +33,7 @@ use crate::docker::{ContainerEvent, DockerClient, labels};
 use crate::ecs::{self, ServiceHandle, ServiceSetup};
 use crate::error::Error;
 use crate::rds::{self, DbInstance};
+use crate::registry::Registry;
 use crate::state::StateDir;
 use crate::vpc;
 
@@ -77,6 +78,8 @@ pub struct Lab {
     state: StateDir,
     docker: Option<DockerClient>,
     ca: LocalCa,
+    /// ARNs and AWS-style ids of the lab's resources (kept in the state directory).
+    registry: Arc<Registry>,
     cancel: CancellationToken,
     tracker: TaskTracker,
     target_groups: HashMap<String, TargetGroupHandle>,
@@ -121,11 +124,17 @@ impl Lab {
             tracing::warn!("{warning}");
         }
         let ca = LocalCa::load_or_create(&state.ca_dir())?;
+        let registry = Arc::new(Registry::load_or_create(
+            &state.lab_dir(&config.lab.name),
+            crate::registry::DEFAULT_REGION,
+            &config,
+        )?);
         let mut lab = Lab {
             config: Arc::new(config),
             state,
             docker: None,
             ca,
+            registry,
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             target_groups: HashMap::new(),
@@ -330,6 +339,11 @@ impl Lab {
         &self.state
     }
 
+    /// ARNs and AWS-style ids of the lab's resources.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
     /// The Docker client (`None` for a load-balancer-only lab).
     pub fn docker(&self) -> Option<&DockerClient> {
         self.docker.as_ref()
@@ -406,6 +420,8 @@ impl Lab {
             .collect();
         LabView {
             config: self.config.clone(),
+            registry: self.registry.clone(),
+            state: self.state.clone(),
             metrics: self
                 .load_balancers
                 .iter()

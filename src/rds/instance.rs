@@ -38,6 +38,8 @@ pub struct DbInstance {
     /// What the container was created from, to create it again on the same volume.
     pub(super) spec: Arc<ContainerSpec>,
     pub(super) state: InstanceState,
+    /// Requests to the instance's supervisor (reboot).
+    pub(super) commands: Arc<super::reboot::Commands>,
 }
 
 impl DbInstance {
@@ -187,6 +189,7 @@ pub async fn start(
         address,
         spec: Arc::new(spec),
         state,
+        commands: super::reboot::Commands::new(),
     })
 }
 
