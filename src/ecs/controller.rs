@@ -41,7 +41,7 @@ const INSPECT_EVERY_TICKS: u32 = 5;
 /// unhealthy; tierlab checks a new target at once and the fast profile's checks are seconds
 /// apart, so an app still starting (slowly, on a loaded machine) would be stopped after a second
 /// or two and counted as a failed start.
-const HEALTH_CHECK_GRACE: Duration = Duration::from_secs(20);
+pub const HEALTH_CHECK_GRACE: Duration = Duration::from_secs(20);
 /// A task of a service without a load balancer counts as started well (healthy, for the
 /// throttle and for steadiness) once its container has run this long.
 const STARTED_WITHOUT_LOAD_BALANCER: Duration = Duration::from_secs(5);

@@ -19,7 +19,8 @@ pub mod throttle;
 
 pub use claims::Claims;
 pub use controller::{
-    ServiceSetup, TASK_DEFINITION_REVISION, now_rfc3339, now_rfc3339_millis, spawn,
+    HEALTH_CHECK_GRACE, ServiceSetup, TASK_DEFINITION_REVISION, now_rfc3339, now_rfc3339_millis,
+    spawn,
 };
 pub use handle::{DesiredCountError, MAX_DESIRED_COUNT, NotSteady, ServiceHandle, StopTaskError};
 pub use lifecycle::{DesiredStatus, HealthStatus, LastStatus, RolloutState, StopCode};
