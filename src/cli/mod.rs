@@ -70,6 +70,17 @@ pub enum Command {
     Validate,
     /// Print the local certificate authority's path and how to trust it.
     Ca,
+    /// The watchdog a running lab starts (internal): removes the lab's containers and networks
+    /// if the process running it dies.
+    #[command(hide = true)]
+    Reap {
+        #[arg(long)]
+        lab: String,
+        #[arg(long)]
+        state_dir: PathBuf,
+        #[arg(long)]
+        parent_pid: u32,
+    },
 }
 
 /// Runs the parsed command.
@@ -88,6 +99,20 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Events { follow } => events::run(&load(&cli.file)?, follow).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
+        Command::Reap {
+            lab,
+            state_dir,
+            parent_pid,
+        } => {
+            let args = crate::lab::reaper::ReapArgs {
+                lab,
+                state_dir,
+                parent_pid,
+            };
+            crate::lab::reaper::watch(args)
+                .await
+                .map_err(|e| Error::Run(crate::lab::RunError::Reaper(e)))
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 use bollard::models::NetworkCreateRequest;
 use tierlab::docker::{ContainerSpec, DockerClient, NetworkAttachment, labels};
@@ -44,9 +45,10 @@ async fn start(test: &TestLab, wait_for_steady_services: bool) -> Lab {
     let options = StartOptions {
         state_dir: Some(test.state_path().to_path_buf()),
         wait_for_steady_services,
+        reaper: crate::lab_support::reaper(),
         ..Default::default()
     };
-    Lab::start(test.config(), options)
+    Lab::start(test.config(), options, CancellationToken::new())
         .await
         .unwrap_or_else(|e| panic!("lab {} failed to start: {}", test.name, chain(&e)))
 }

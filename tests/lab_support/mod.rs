@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use tierlab::Config;
 use tierlab::docker::{DockerClient, labels};
-use tierlab::lab::{Lab, StartOptions};
+use tierlab::lab::{Lab, Reaper, StartOptions};
+use tokio_util::sync::CancellationToken;
 
 /// One Docker test at a time in this process.
 pub static DOCKER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -80,9 +81,10 @@ impl TestLab {
     pub async fn start(&self) -> Lab {
         let options = StartOptions {
             state_dir: Some(self.state_dir.path().to_path_buf()),
+            reaper: reaper(),
             ..Default::default()
         };
-        match Lab::start(self.config(), options).await {
+        match Lab::start(self.config(), options, CancellationToken::new()).await {
             Ok(lab) => lab,
             Err(e) => panic!(
                 "lab {} failed to start (is the Docker engine running? `sudo scripts/docker-engine.sh`): {}",
@@ -113,6 +115,12 @@ impl TestLab {
     pub fn state_path(&self) -> &Path {
         self.state_dir.path()
     }
+}
+
+/// The reaper a test's lab starts: the `tierlab` binary Cargo built for these tests, so a test
+/// process that dies leaves no lab running.
+pub fn reaper() -> Reaper {
+    Reaper::Binary(PathBuf::from(env!("CARGO_BIN_EXE_tierlab")))
 }
 
 /// The error with all its causes, as tierlab shows errors.

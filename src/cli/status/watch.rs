@@ -47,7 +47,7 @@ pub async fn run(config: &Config, interval: Duration) -> Result<(), Error> {
             }
             Step::Wait => {}
             Step::Stopped(message) => {
-                println!("{message}");
+                println!("\n{message}");
                 return Ok(());
             }
         }
@@ -80,7 +80,7 @@ pub fn step<'a>(lab: &str, poll: &'a Poll, misses: &mut u32) -> Step<'a> {
             *misses += 1;
             if *misses >= MISSES_BEFORE_STOPPED {
                 Step::Stopped(format!(
-                    "lab `{lab}` stopped answering ({}); it is stopping or was killed.",
+                    "lab `{lab}` stopped: {}",
                     crate::error::chain(error)
                 ))
             } else {
@@ -212,7 +212,7 @@ mod tests {
             panic!("second miss did not stop");
         };
         assert!(
-            message.starts_with("lab `lab` stopped answering"),
+            message.starts_with("lab `lab` stopped: the control endpoint"),
             "{message}"
         );
         assert!(message.contains("Connection refused"), "{message}");
