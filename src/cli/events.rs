@@ -3,67 +3,22 @@
 //! (as `aws rds describe-events`), and target health changes (state, reason code and
 //! description as `aws elbv2 describe-target-health` gives them). `-f` keeps printing new ones.
 //!
-//! Everything comes from the running `up` (its control endpoint's `/status`). A target's
-//! health history is not kept by the load balancer, so target changes are those seen while
-//! following, each dated when it was seen.
+//! Everything comes from the running `up` (its control endpoint's `/status`, read into the one
+//! typed [`LabStatus`]). A target's health history is not kept by the load balancer, so target
+//! changes are those seen while following, each dated when it was seen.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use serde::Deserialize;
-
+use crate::alb::TargetDescription;
 use crate::config::Config;
 use crate::control;
 use crate::error::Error;
-use crate::rds::RdsEvent;
+use crate::lab::LabStatus;
 use crate::state::StateDir;
 
 /// How often `-f` asks the lab.
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
-
-/// The parts of the lab's status that carry events (a typed subset of `LabStatus`).
-#[derive(Debug, Default, Deserialize)]
-struct Snapshot {
-    #[serde(default)]
-    services: Vec<ServiceEvents>,
-    #[serde(default)]
-    databases: Vec<DatabaseEvents>,
-    #[serde(default)]
-    target_groups: Vec<TargetGroupHealth>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ServiceEvents {
-    name: String,
-    events: Vec<ServiceEvent>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ServiceEvent {
-    created_at: String,
-    message: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct DatabaseEvents {
-    identifier: String,
-    events: Vec<RdsEvent>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TargetGroupHealth {
-    name: String,
-    targets: Vec<TargetHealth>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-struct TargetHealth {
-    id: String,
-    address: Option<String>,
-    state: String,
-    reason: Option<String>,
-    description: Option<String>,
-}
 
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -121,7 +76,7 @@ pub async fn run(config: &Config, follow: bool) -> Result<(), Error> {
     }
 }
 
-async fn fetch(file: &control::ControlFile) -> Result<Snapshot, Error> {
+async fn fetch(file: &control::ControlFile) -> Result<LabStatus, Error> {
     let body = control::request(file, http::Method::GET, "/status").await?;
     serde_json::from_slice(&body).map_err(|e| {
         Error::Usage(format!(
@@ -131,7 +86,7 @@ async fn fetch(file: &control::ControlFile) -> Result<Snapshot, Error> {
 }
 
 /// The events the lab keeps (services' and databases'), oldest first.
-fn recorded(snapshot: &Snapshot) -> Vec<Event> {
+fn recorded(snapshot: &LabStatus) -> Vec<Event> {
     let mut events: Vec<Event> = snapshot
         .services
         .iter()
@@ -164,7 +119,7 @@ fn new_events(events: Vec<Event>, seen: &mut HashSet<Event>) -> Vec<Event> {
 
 type TargetKey = (String, String);
 
-fn target_states(snapshot: &Snapshot) -> BTreeMap<TargetKey, TargetHealth> {
+fn target_states(snapshot: &LabStatus) -> BTreeMap<TargetKey, TargetDescription> {
     snapshot
         .target_groups
         .iter()
@@ -179,8 +134,8 @@ fn target_states(snapshot: &Snapshot) -> BTreeMap<TargetKey, TargetHealth> {
 /// Targets whose health changed between two snapshots (new targets and removed ones too),
 /// dated `now`.
 fn target_changes(
-    before: &BTreeMap<TargetKey, TargetHealth>,
-    after: &BTreeMap<TargetKey, TargetHealth>,
+    before: &BTreeMap<TargetKey, TargetDescription>,
+    after: &BTreeMap<TargetKey, TargetDescription>,
     now: &str,
 ) -> Vec<Event> {
     let event = |(group, _): &TargetKey, message: String| Event {
@@ -207,17 +162,17 @@ fn target_changes(
     events
 }
 
-fn name(target: &TargetHealth) -> String {
-    match &target.address {
-        Some(address) if *address != target.id => format!("{} ({address})", target.id),
+fn name(target: &TargetDescription) -> String {
+    match target.address {
+        Some(address) if address.to_string() != target.id => format!("{} ({address})", target.id),
         _ => target.id.clone(),
     }
 }
 
-fn describe(target: &TargetHealth) -> String {
-    let mut text = format!("target {} is {}", name(target), target.state);
-    if let Some(reason) = &target.reason {
-        text.push_str(&format!(": {reason}"));
+fn describe(target: &TargetDescription) -> String {
+    let mut text = format!("target {} is {}", name(target), target.state.as_str());
+    if let Some(reason) = target.reason {
+        text.push_str(&format!(": {}", reason.as_str()));
         if let Some(description) = &target.description {
             text.push_str(&format!(" ({description})"));
         }
@@ -228,22 +183,93 @@ fn describe(target: &TargetHealth) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alb::{ReasonCode, TargetState};
+    use crate::ecs::{ServiceEvent, ServiceStatus};
+    use crate::lab::{DatabaseStatus, TargetGroupStatus};
+    use crate::rds::{EventKind, InstanceStatus, RdsEvent};
 
-    fn snapshot(json: &str) -> Snapshot {
-        serde_json::from_str(json).unwrap()
+    fn status() -> LabStatus {
+        LabStatus {
+            lab: "x".into(),
+            config: "x".into(),
+            alb: None,
+            load_balancers: vec![],
+            target_groups: vec![],
+            services: vec![],
+            databases: vec![],
+            orphans: Default::default(),
+            aws: None,
+        }
+    }
+
+    fn database(events: Vec<RdsEvent>) -> DatabaseStatus {
+        DatabaseStatus {
+            identifier: "db".into(),
+            engine: "mysql".into(),
+            engine_version: "8.0".into(),
+            instance_class: "db.t3.micro".into(),
+            image: "i".into(),
+            container_id: "c".into(),
+            status: InstanceStatus::Available,
+            endpoint: "db".into(),
+            port: 3306,
+            subnet: "s".into(),
+            network: "n".into(),
+            volume: "v".into(),
+            multi_az: false,
+            backup_retention_period: 7,
+            recoveries: 0,
+            events,
+        }
+    }
+
+    fn target(
+        id: u16,
+        state: TargetState,
+        reason: Option<ReasonCode>,
+        description: Option<&str>,
+    ) -> TargetDescription {
+        TargetDescription {
+            id: format!("t{id}"),
+            address: Some(format!("127.0.0.1:{id}").parse().unwrap()),
+            state,
+            reason,
+            description: description.map(str::to_string),
+        }
+    }
+
+    fn with_targets(targets: Vec<TargetDescription>) -> LabStatus {
+        let mut s = status();
+        s.target_groups = vec![TargetGroupStatus {
+            name: "tg".into(),
+            port: 8000,
+            targets,
+        }];
+        s
     }
 
     #[test]
     fn service_and_database_events_are_merged_oldest_first() {
-        let s = snapshot(
-            r#"{"services":[{"name":"web","events":[
-                  {"created_at":"2026-12-02T00:00:03Z","message":"(service web) has reached a steady state."},
-                  {"created_at":"2026-12-02T00:00:01Z","message":"(service web) has started 1 tasks: (task a)."}]}],
-                "databases":[{"identifier":"db","events":[{"date":"2026-12-02T00:00:02Z","event_id":"RDS-EVENT-0006",
-                  "source_identifier":"db","source_type":"db-instance","event_categories":["availability"],
-                  "message":"DB instance restarted."}]}],
-                "lab":"x","target_groups":[]}"#,
-        );
+        let mut s = status();
+        s.services = vec![ServiceStatus {
+            name: "web".into(),
+            events: vec![
+                ServiceEvent {
+                    created_at: "2026-12-02T00:00:03Z".into(),
+                    message: "(service web) has reached a steady state.".into(),
+                },
+                ServiceEvent {
+                    created_at: "2026-12-02T00:00:01Z".into(),
+                    message: "(service web) has started 1 tasks: (task a).".into(),
+                },
+            ],
+            ..Default::default()
+        }];
+        s.databases = vec![database(vec![RdsEvent::new(
+            "db",
+            &EventKind::Restarted,
+            "2026-12-02T00:00:02Z".into(),
+        )])];
         let lines: Vec<String> = recorded(&s).iter().map(|e| e.message.clone()).collect();
         assert_eq!(
             lines,
@@ -263,16 +289,24 @@ mod tests {
 
     #[test]
     fn target_health_changes_are_reported_in_elb_words() {
-        let before = target_states(&snapshot(
-            r#"{"target_groups":[{"name":"tg","targets":[
-                {"id":"t1","address":"127.0.0.1:1","state":"healthy","reason":null,"description":null},
-                {"id":"t2","address":"127.0.0.1:2","state":"healthy","reason":null,"description":null}]}]}"#,
-        ));
-        let after = target_states(&snapshot(
-            r#"{"target_groups":[{"name":"tg","targets":[
-                {"id":"t1","address":"127.0.0.1:1","state":"unhealthy","reason":"Target.ResponseCodeMismatch","description":"Health checks failed with these codes: [500]"},
-                {"id":"t3","address":"127.0.0.1:3","state":"initial","reason":"Elb.RegistrationInProgress","description":"Target registration is in progress"}]}]}"#,
-        ));
+        let before = target_states(&with_targets(vec![
+            target(1, TargetState::Healthy, None, None),
+            target(2, TargetState::Healthy, None, None),
+        ]));
+        let after = target_states(&with_targets(vec![
+            target(
+                1,
+                TargetState::Unhealthy,
+                Some(ReasonCode::ResponseCodeMismatch),
+                Some("Health checks failed with these codes: [500]"),
+            ),
+            target(
+                3,
+                TargetState::Initial,
+                Some(ReasonCode::RegistrationInProgress),
+                Some("Target registration is in progress"),
+            ),
+        ]));
         let changes: Vec<String> = target_changes(&before, &after, "now")
             .iter()
             .map(|e| e.message.clone())

@@ -82,6 +82,10 @@ pub fn lab_status() -> LabStatus {
                 Some("has active endpoints"),
             )],
         },
+        aws: Some(crate::lab::AwsStatus {
+            endpoint_url: "http://127.0.0.1:4600".into(),
+            region: "us-east-1".into(),
+        }),
     }
 }
 
