@@ -41,6 +41,10 @@ build_if_missing() {
     fi
     echo "image $tag: built in $((SECONDS - started)) s"
 }
+# The real AWS CLI for the tests that drive a lab through it (tests/aws_api).
+TIERLAB_AWS_CLI="$(scripts/aws-cli.sh)"
+export TIERLAB_AWS_CLI
+
 build_if_missing flask-crud-app:latest examples/flask-crud
 build_if_missing tierlab/mysql:8.0-compat images/mysql
 

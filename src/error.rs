@@ -32,6 +32,16 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     Control(#[from] crate::control::ControlError),
+    /// The AWS API endpoint could not start (its port is taken).
+    #[error(transparent)]
+    Api(#[from] crate::api::server::ApiServerError),
+    /// The run lock or the reaper of a lab.
+    #[error(transparent)]
+    Run(#[from] crate::lab::RunError),
+    /// The caller's shutdown token was cancelled while the lab was starting; what the start
+    /// had made is removed.
+    #[error("the start of lab `{lab}` was interrupted")]
+    Interrupted { lab: String },
 }
 
 impl Error {

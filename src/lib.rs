@@ -11,12 +11,16 @@
 //!   metrics (map in `alb/mod.rs`).
 //! - [`ecs`]: task definitions → containers; the service controller that keeps the desired count.
 //! - [`rds`]: the database instance: container, volume, readiness.
+//! - [`logs`]: the log store as CloudWatch Logs sees it (groups, streams, events, paging, filters).
 //! - [`lab`]: [`Lab`] wires them together: start, endpoints, status, shutdown.
+//! - [`api`]: the AWS API of a running lab (Query and JSON 1.1 protocols, SigV4), from the live lab.
 //! - [`control`]: the loopback control endpoint that `tierlab status` asks a running `up`.
+//! - [`registry`]: ARNs and AWS-style ids of the lab's resources, kept across runs.
 //! - [`state`]: the state directory (secrets, CA, logs).
 //! - [`cli`]: the `tierlab` command line (one library call per subcommand).
 
 pub mod alb;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -24,8 +28,10 @@ pub mod docker;
 pub mod ecs;
 pub mod error;
 pub mod lab;
+pub mod logs;
 pub mod loopback_http;
 pub mod rds;
+pub mod registry;
 pub mod state;
 pub mod vpc;
 

@@ -79,7 +79,9 @@ async fn load_balancer_only_lab_balances_counts_and_logs() {
         state_dir: Some(state.path().to_path_buf()),
         ..StartOptions::default()
     };
-    let lab = Lab::start(config, options).await.unwrap();
+    let lab = Lab::start(config, options, CancellationToken::new())
+        .await
+        .unwrap();
     assert!(
         lab.docker().is_none(),
         "no Docker for a load-balancer-only lab"

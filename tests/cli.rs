@@ -77,6 +77,11 @@ async fn up_status_logs_sigterm_and_down() {
         assert_eq!(task["health"], "healthy");
     }
     assert_eq!(status["databases"][0]["status"], "available");
+    // The same document is the library's typed model: scripts and Rust read one shape.
+    let typed: tierlab::lab::LabStatus =
+        serde_json::from_value(status.clone()).expect("status --json reads as LabStatus");
+    assert_eq!(typed.services[0].tasks.len(), 2);
+    assert_eq!(typed.databases[0].status.as_str(), "available");
 
     // The table names the same things.
     let table = tierlab(&test, &config, &["status"]);
@@ -102,6 +107,42 @@ async fn up_status_logs_sigterm_and_down() {
     assert_eq!(second.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&second.stderr).contains("already up"));
 
+    // `status --watch` without a terminal prints a table per interval, a blank line between.
+    let mut watch = Command::new(BIN)
+        .arg("-f")
+        .arg(&config)
+        .args(["status", "--watch", "--interval", "300ms"])
+        .env("TIERLAB_STATE_DIR", test.state_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let frames = watch_lines(&mut watch);
+    let header = format!("lab `{}` (", test.name);
+    let seen = Instant::now();
+    let mut watched = Vec::new();
+    while watched
+        .iter()
+        .filter(|l: &&String| l.starts_with(&header))
+        .count()
+        < 2
+    {
+        let line = frames
+            .recv_timeout(Duration::from_secs(10))
+            .expect("status --watch printed no second table within 10 s");
+        watched.push(line);
+        assert!(seen.elapsed() < Duration::from_secs(20), "{watched:#?}");
+    }
+    let second_table = watched
+        .iter()
+        .rposition(|l| l.starts_with(&header))
+        .unwrap();
+    assert_eq!(
+        watched[second_table - 1],
+        "",
+        "tables are separated by a blank line"
+    );
+
     // SIGTERM stops the stack cleanly.
     let pid = up.id().to_string();
     assert!(
@@ -123,6 +164,18 @@ async fn up_status_logs_sigterm_and_down() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(exit.success(), "up exited with {exit}");
+    // The watch notices, says so and exits 0.
+    let watch_exit = wait_bounded(&mut watch, Duration::from_secs(15));
+    let rest: Vec<String> = frames.iter().collect();
+    assert!(
+        watch_exit.success(),
+        "status --watch exited with {watch_exit}"
+    );
+    let last = rest.last().or(watched.last()).unwrap();
+    assert!(
+        last.starts_with(&format!("lab `{}` stopped", test.name)),
+        "{last}"
+    );
     assert_eq!(
         leftovers(&docker, &test.name).await,
         (0, 0),
@@ -140,6 +193,37 @@ async fn up_status_logs_sigterm_and_down() {
         .await
         .unwrap();
     assert!(volumes.is_empty(), "volumes left: {volumes:?}");
+}
+
+/// The child's stdout, line by line, through a channel (so a test can wait with a deadline).
+fn watch_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the child to exit, killing it (and failing) after `limit`.
+fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("child did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod lab_support;
 
 use std::collections::HashMap;
+use tokio_util::sync::CancellationToken;
 
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::RemoveImageOptions;
@@ -90,9 +91,10 @@ async fn subnet_clash_names_the_network_and_the_key_and_leaves_nothing() {
 
     let options = tierlab::lab::StartOptions {
         state_dir: Some(test.state_path().to_path_buf()),
+        reaper: lab_support::reaper(),
         ..Default::default()
     };
-    let result = tierlab::Lab::start(config, options).await;
+    let result = tierlab::Lab::start(config, options, CancellationToken::new()).await;
     docker.remove_network(&other).await.unwrap();
     let message = match result {
         Ok(_) => panic!("a clashing subnet must stop the start"),

@@ -5,6 +5,7 @@
 mod lab_support;
 
 use std::collections::HashSet;
+use tokio_util::sync::CancellationToken;
 
 use lab_support::{DOCKER_LOCK, TestLab, client, docker, get_json, leftovers, post_json};
 use serde_json::{Value, json};
@@ -179,9 +180,10 @@ async fn lost_database_password_is_reported_and_leaves_nothing() {
     let other_state = tempfile::tempdir().unwrap();
     let options = tierlab::lab::StartOptions {
         state_dir: Some(other_state.path().to_path_buf()),
+        reaper: lab_support::reaper(),
         ..Default::default()
     };
-    let error = match tierlab::Lab::start(test.config(), options).await {
+    let error = match tierlab::Lab::start(test.config(), options, CancellationToken::new()).await {
         Ok(_) => panic!("a lab whose DB password is lost must not start"),
         Err(e) => lab_support::chain(&e),
     };

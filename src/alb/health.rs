@@ -7,10 +7,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A target's health state, as in `aws elbv2 describe-target-health`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetState {
     /// Registered; the first health checks have not passed yet. Gets no traffic.
@@ -60,7 +60,7 @@ impl fmt::Display for TargetState {
 }
 
 /// AWS's target health reason codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ReasonCode {
     /// Registered; no health check has completed yet.
     #[serde(rename = "Elb.RegistrationInProgress")]

@@ -1,6 +1,8 @@
 //! The `tierlab` command line: one library call per subcommand.
 
 mod down;
+mod env;
+mod events;
 mod logs;
 pub mod progress;
 mod status;
@@ -42,8 +44,14 @@ pub enum Command {
     /// Show the load balancer, targets with health, tasks and databases.
     Status {
         /// Print JSON for scripts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Redraw the table every interval until Ctrl-C or the lab stops.
+        #[arg(short = 'w', long)]
+        watch: bool,
+        /// How often `--watch` refreshes (e.g. `2s`, `500ms`).
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_interval, requires = "watch")]
+        interval: std::time::Duration,
     },
     /// Print the tasks' logs, each line prefixed with its CloudWatch-style stream name.
     Logs {
@@ -53,23 +61,100 @@ pub enum Command {
         /// Only this service (default: all).
         service: Option<String>,
     },
+    /// Print the lab's events, newest last: services', DB instances' and target health changes.
+    Events {
+        /// Keep printing new events.
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Print the running lab's AWS endpoint, region and credentials as shell exports:
+    /// `eval "$(tierlab env)"`, then `aws elbv2 describe-load-balancers` etc.
+    Env,
     /// Check the topology file and print a summary; changes nothing.
     Validate,
     /// Print the local certificate authority's path and how to trust it.
     Ca,
+    /// The watchdog a running lab starts (internal): removes the lab's containers and networks
+    /// if the process running it dies.
+    #[command(hide = true)]
+    Reap {
+        #[arg(long)]
+        lab: String,
+        #[arg(long)]
+        state_dir: PathBuf,
+        #[arg(long)]
+        parent_pid: u32,
+    },
 }
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    if cli.command.addresses_lab() {
+        clear_stale_control_file(&cli.file);
+    }
     match cli.command {
         Command::Up => up::run(&cli.file).await,
         Command::Down { volumes } => down::run(&load(&cli.file)?, volumes).await,
-        Command::Status { json } => status::run(&load(&cli.file)?, json).await,
+        Command::Status {
+            json,
+            watch,
+            interval,
+        } => status::run(&load(&cli.file)?, json, watch.then_some(interval)).await,
         Command::Logs { follow, service } => {
             logs::run(&load(&cli.file)?, service.as_deref(), follow).await
         }
+        Command::Events { follow } => events::run(&load(&cli.file)?, follow).await,
+        Command::Env => env::run(&load(&cli.file)?).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
+        Command::Reap {
+            lab,
+            state_dir,
+            parent_pid,
+        } => {
+            let args = crate::lab::reaper::ReapArgs {
+                lab,
+                state_dir,
+                parent_pid,
+            };
+            crate::lab::reaper::watch(args)
+                .await
+                .map_err(|e| Error::Run(crate::lab::RunError::Reaper(e)))
+        }
+    }
+}
+
+/// A `--interval`: a humantime duration, more than zero.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be more than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+impl Command {
+    /// Whether the command is about the lab of the config (its running `up`, its containers):
+    /// those check for a stale control file first.
+    fn addresses_lab(&self) -> bool {
+        !matches!(self, Command::Validate | Command::Ca | Command::Reap { .. })
+    }
+}
+
+/// Before anything else: a control file left by an `up` that died is reported and removed.
+/// (A config that does not load is left to the command, which reports it.)
+fn clear_stale_control_file(file: &std::path::Path) {
+    let Ok(config) = config::load(file) else {
+        return;
+    };
+    let state = crate::state::StateDir::resolve(config.lab.state_dir.as_deref());
+    let path = state.control_file(&config.lab.name);
+    if let crate::control::stale::Found::Stale(why) = crate::control::stale::check(&path) {
+        eprintln!(
+            "found a stale control file of lab `{}` ({why}): removed {}",
+            config.lab.name,
+            path.display()
+        );
     }
 }
 

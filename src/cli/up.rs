@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::config;
 use crate::control::{self, ControlError};
@@ -31,33 +30,29 @@ pub async fn run(file: &Path) -> Result<(), Error> {
     spawn_signal_watch(stop.clone());
 
     let started = std::time::Instant::now();
-    let lab_name = config.lab.name.clone();
-    // An interrupt during start drops the half-started lab, whose Drop removes its containers.
-    let lab = tokio::select! {
-        lab = Lab::start(config, StartOptions { progress, state_dir: None, ..Default::default() }) => lab?,
-        _ = stop.cancelled() => {
-            eprintln!("interrupted while starting lab `{lab_name}`; cleaned up");
+    // The signals' token is the root of the lab's task tree: Ctrl-C, SIGTERM, SIGHUP and
+    // `POST /shutdown` all cancel it. An interrupt during the start removes what it made.
+    let options = StartOptions {
+        progress,
+        ..Default::default()
+    };
+    let lab = match Lab::start(config, options, stop.clone()).await {
+        Ok(lab) => lab,
+        Err(Error::Interrupted { lab }) => {
+            eprintln!("interrupted while starting lab `{lab}`; cleaned up");
             return Ok(());
         }
+        Err(e) => return Err(e),
     };
     print_ready(&lab, started.elapsed());
 
-    let tracker = TaskTracker::new();
-    let control_cancel = CancellationToken::new();
-    let control = control::serve(
-        lab.view(),
-        &control_file,
-        stop.clone(),
-        &tracker,
-        control_cancel.clone(),
-    )
-    .await?;
+    let (tracker, cancel) = lab.tasks().group("control endpoint");
+    let control = control::serve(lab.view(), &control_file, stop.clone(), &tracker, cancel).await?;
     tracing::debug!(address = %control.address, "control endpoint listening");
 
     stop.cancelled().await;
     eprintln!("stopping lab `{}` ...", lab.config().lab.name);
     let databases = !lab.config().databases.is_empty();
-    control_cancel.cancel();
     let stopped = lab.shutdown().await;
     // Removing the control file last tells a waiting `tierlab down` that everything is gone.
     drop(control);

@@ -9,6 +9,7 @@
 //! ([`auth`]). This is the seam for the later control API and dashboard.
 
 pub mod auth;
+pub mod stale;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::lab::LabView;
+use crate::lab::{LabStatus, LabView};
 use crate::state::{StateError, write_private_file};
 
 /// Bound on a control request from the CLI.
@@ -45,6 +46,13 @@ pub enum ControlError {
         addr: SocketAddr,
         status: u16,
         message: String,
+    },
+    /// It answered with a body this `tierlab` cannot read (another version of it is running).
+    #[error("the control endpoint at {addr} answered a status this tierlab cannot read")]
+    Unreadable {
+        addr: SocketAddr,
+        #[source]
+        source: serde_json::Error,
     },
 }
 
@@ -174,6 +182,15 @@ async fn handle(
         .header("content-type", content_type)
         .body(Full::new(Bytes::from(body)))
         .expect("static response parts are valid")
+}
+
+/// The running lab's status (`GET /status`), typed.
+pub async fn status(file: &ControlFile) -> Result<LabStatus, ControlError> {
+    let body = request(file, Method::GET, "/status").await?;
+    serde_json::from_slice(&body).map_err(|source| ControlError::Unreadable {
+        addr: file.address,
+        source,
+    })
 }
 
 /// Reads the control file of `lab`, if a running `up` wrote one.

@@ -24,12 +24,23 @@ pub async fn remove_lab(
     lab: &str,
     volumes: bool,
 ) -> Result<Removed, DockerError> {
+    remove_lab_within(docker, lab, volumes, DATABASE_STOP_GRACE).await
+}
+
+/// [`remove_lab`] with `grace` for each database to stop before it is killed (the reaper has
+/// less time than `down`).
+pub async fn remove_lab_within(
+    docker: &DockerClient,
+    lab: &str,
+    volumes: bool,
+    grace: Duration,
+) -> Result<Removed, DockerError> {
     let mut removed = Removed::default();
     let databases = docker
         .list_containers(labels::filter(lab, Some(labels::Role::Database), None))
         .await?;
     for db in databases.iter().filter_map(|c| c.id.as_deref()) {
-        docker.stop_container(db, DATABASE_STOP_GRACE).await?;
+        docker.stop_container(db, grace).await?;
     }
     let containers = docker
         .list_containers(labels::filter(lab, None, None))

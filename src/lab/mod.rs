@@ -6,25 +6,37 @@
 //! 3. databases, until they accept connections;
 //! 4. target groups and health checks;
 //! 5. load balancers;
-//! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`).
+//! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`);
+//! 7. the AWS API endpoint (`aws_api`).
 //!
-//! A failure at any step removes what the earlier steps made. `Lab::shutdown` stops the tiers top
-//! to bottom; `Drop` removes the lab's containers and networks as a fallback.
+//! A failure at any step removes what the earlier steps made.
+//!
+//! Every loop the lab spawns runs in one named task tree ([`Tasks`]) under the caller's
+//! `shutdown` token. Stopping is one path ([`teardown`]): cancel the tree (by `Lab::shutdown` or
+//! by cancelling the caller's token), drain it with a deadline, remove the containers. `Drop`
+//! removes the lab's containers and networks as a fallback, and a lab that runs containers has a
+//! reaper process that removes them if this process dies ([`reaper`]).
 
+mod aws_api;
 mod cleanup;
+mod commands;
 mod images;
 mod orphans;
 mod progress;
+pub mod reaper;
+mod run_lock;
 mod status;
+pub mod tasks;
+mod teardown;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::alb::{LoadBalancerHandle, LocalCa, TargetGroupHandle};
 use crate::config::{self, Config};
@@ -32,20 +44,27 @@ use crate::docker::{ContainerEvent, DockerClient, labels};
 use crate::ecs::{self, ServiceHandle, ServiceSetup};
 use crate::error::Error;
 use crate::rds::{self, DbInstance};
+use crate::registry::Registry;
 use crate::state::StateDir;
 use crate::vpc;
 
-pub use cleanup::{Removed, remove_lab};
+pub use cleanup::{Removed, remove_lab, remove_lab_within};
+pub use commands::CommandError;
 pub use progress::{LogProgress, Progress};
+pub use reaper::Reaper;
 pub use status::{
-    AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
+    AlbStatus, AwsStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
     TargetGroupStatus,
 };
+pub use tasks::{Straggler, Tasks};
 
-/// How long shutdown waits for the lab's tasks (controllers, listeners) to finish.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a start waits for the run lock of an earlier run of the lab (its reaper removes
+/// what a crashed run left within 10 s).
+const RUN_LOCK_WAIT: Duration = Duration::from_secs(15);
 /// Pause between the two cleanup sweeps of the `Drop` fallback.
 const DROP_SWEEP_PAUSE: Duration = Duration::from_millis(750);
+/// Pause before the Docker event stream is opened again after it broke or ended.
+const EVENT_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// Capacity of each service's Docker event queue.
 const EVENT_QUEUE: usize = 256;
 
@@ -57,6 +76,9 @@ pub struct StartOptions {
     /// Wait until every service has its desired number of healthy tasks (default). Off, `start`
     /// returns once the controllers run: for a service that is not expected to get steady.
     pub wait_for_steady_services: bool,
+    /// The watchdog that removes the lab's containers if this process dies (default: find the
+    /// `tierlab` binary, see [`reaper`]).
+    pub reaper: Reaper,
 }
 
 impl Default for StartOptions {
@@ -65,44 +87,64 @@ impl Default for StartOptions {
             progress: Arc::new(LogProgress),
             state_dir: None,
             wait_for_steady_services: true,
+            reaper: Reaper::Auto,
         }
     }
 }
 
-/// A running lab. Stop it with [`Lab::shutdown`]; dropping it cleans up as a fallback.
+/// A running lab. Stop it with [`Lab::shutdown`] (or by cancelling the token given to
+/// [`Lab::start`]); dropping it cleans up as a fallback.
 pub struct Lab {
     config: Arc<Config>,
     state: StateDir,
     docker: Option<DockerClient>,
     ca: LocalCa,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
+    /// ARNs and AWS-style ids of the lab's resources (kept in the state directory).
+    registry: Arc<Registry>,
+    tasks: Tasks,
     target_groups: HashMap<String, TargetGroupHandle>,
     load_balancers: Vec<LoadBalancerHandle>,
     services: Vec<ServiceHandle>,
     databases: Vec<DbInstance>,
     /// What the orphan sweep last found (empty until it runs).
     orphans: tokio::sync::watch::Receiver<OrphanStatus>,
-    stopped: bool,
+    /// The AWS API endpoint (step 7; `None` until it runs).
+    aws_api: Option<aws_api::AwsApi>,
+    /// Run lock and reaper, while the lab runs containers.
+    guard: Arc<Mutex<Option<teardown::RunGuard>>>,
+    /// Set once a stop completed: nothing left for `Drop`.
+    stopped: Arc<AtomicBool>,
+    /// True once a stop finished.
+    done: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The task that stops the lab when the root token is cancelled.
+    stopper: Option<tokio::task::JoinHandle<Result<(), Error>>>,
 }
 
 impl Lab {
     /// Loads `path` and starts the lab it describes.
     pub async fn from_file(path: impl AsRef<Path>) -> Result<Lab, Error> {
         let config = config::load(path.as_ref())?;
-        Lab::start(config, StartOptions::default()).await
+        Lab::start(config, StartOptions::default(), CancellationToken::new()).await
     }
 
     /// Parses a TOML string (relative paths resolve against `base_dir`) and starts the lab.
     pub async fn from_toml(text: &str, base_dir: impl AsRef<Path>) -> Result<Lab, Error> {
         let base_dir = base_dir.as_ref();
         let config = config::parse(text, &base_dir.join("<inline>.toml"), base_dir)?;
-        Lab::start(config, StartOptions::default()).await
+        Lab::start(config, StartOptions::default(), CancellationToken::new()).await
     }
 
     /// Starts every tier of `config` and returns once all services have their desired number of
     /// healthy tasks (or fails, leaving nothing behind).
-    pub async fn start(config: Config, options: StartOptions) -> Result<Lab, Error> {
+    ///
+    /// `shutdown` is the root of the lab's task tree: cancelling it stops the lab as
+    /// [`Lab::shutdown`] does (a cancel during the start ends it with [`Error::Interrupted`],
+    /// after removing what it made).
+    pub async fn start(
+        config: Config,
+        options: StartOptions,
+        shutdown: CancellationToken,
+    ) -> Result<Lab, Error> {
         let state = StateDir::resolve(
             options
                 .state_dir
@@ -119,25 +161,47 @@ impl Lab {
             tracing::warn!("{warning}");
         }
         let ca = LocalCa::load_or_create(&state.ca_dir())?;
+        let registry = Arc::new(Registry::load_or_create(
+            &state.lab_dir(&config.lab.name),
+            &config.lab.region,
+            &config,
+        )?);
         let mut lab = Lab {
             config: Arc::new(config),
             state,
             docker: None,
             ca,
-            cancel: CancellationToken::new(),
-            tracker: TaskTracker::new(),
+            registry,
+            tasks: Tasks::new(shutdown.clone()),
             target_groups: HashMap::new(),
             load_balancers: Vec::new(),
             services: Vec::new(),
             databases: Vec::new(),
             orphans: tokio::sync::watch::channel(OrphanStatus::default()).1,
-            stopped: false,
+            aws_api: None,
+            guard: Arc::default(),
+            stopped: Arc::default(),
+            done: Arc::new(tokio::sync::watch::channel(false).0),
+            stopper: None,
         };
         let wait = options.wait_for_steady_services;
-        match lab.bring_up(options.progress.as_ref(), wait).await {
-            Ok(()) => Ok(lab),
+        let started = tokio::select! {
+            started = lab.bring_up(&options, wait) => started,
+            () = shutdown.cancelled() => Err(Error::Interrupted {
+                lab: lab.config.lab.name.clone(),
+            }),
+        };
+        match started {
+            Ok(()) => {
+                let teardown = lab.teardown();
+                lab.stopper = Some(tokio::spawn(async move {
+                    teardown.tasks.root().cancelled().await;
+                    teardown.run().await
+                }));
+                Ok(lab)
+            }
             Err(e) => {
-                if let Err(cleanup) = lab.stop().await {
+                if let Err(cleanup) = lab.teardown().run().await {
                     tracing::error!(
                         "cleanup after a failed start also failed: {cleanup}",
                         cleanup = crate::error::chain(&cleanup)
@@ -148,13 +212,30 @@ impl Lab {
         }
     }
 
-    async fn bring_up(&mut self, progress: &dyn Progress, wait_steady: bool) -> Result<(), Error> {
+    /// What stopping this lab needs, as it is now.
+    fn teardown(&self) -> teardown::Teardown {
+        teardown::Teardown {
+            lab: self.config.lab.name.clone(),
+            tasks: self.tasks.clone(),
+            docker: self.docker.clone(),
+            databases: self.databases.clone(),
+            guard: self.guard.clone(),
+            stopped: self.stopped.clone(),
+            done: self.done.clone(),
+        }
+    }
+
+    async fn bring_up(&mut self, options: &StartOptions, wait_steady: bool) -> Result<(), Error> {
+        let progress = options.progress.as_ref();
         let config = self.config.clone();
         let lab = config.lab.name.clone();
         let deadline = tokio::time::Instant::now() + config.lab.start_timeout;
 
-        // 2. Docker, only when something runs in containers (a load-balancer-only lab needs none).
+        // 2. Docker, only when something runs in containers (a load-balancer-only lab needs none):
+        //    the run lock (an earlier run's reaper may still be at work) and this run's reaper
+        //    before anything is created.
         if !config.services.is_empty() || !config.databases.is_empty() {
+            self.guard_run(&options.reaper).await?;
             let docker = DockerClient::connect().await?;
             self.docker = Some(docker.clone());
             let leftovers = remove_lab(&docker, &lab, false).await?;
@@ -197,13 +278,10 @@ impl Lab {
                 event_route(labels::Role::Database.as_str(), &db.identifier),
                 tx,
             );
-            rds::spawn_supervisor(
-                docker,
-                instance,
-                rx,
-                &self.tracker,
-                self.cancel.child_token(),
-            );
+            let (tracker, cancel) = self
+                .tasks
+                .group(format!("database supervisor {}", db.identifier));
+            rds::spawn_supervisor(docker, instance, rx, &tracker, cancel);
             progress.finish(&format!(
                 "database {} available in {:.1}s",
                 db.identifier,
@@ -217,19 +295,26 @@ impl Lab {
             for addr in &tg.static_targets {
                 handle.register(&addr.to_string(), *addr);
             }
-            handle.spawn_health_checks(&self.tracker, self.cancel.child_token());
+            let (tracker, cancel) = self
+                .tasks
+                .group(format!("target group {} (health checks, drains)", tg.name));
+            handle.spawn_health_checks(&tracker, cancel);
             self.target_groups.insert(tg.name.clone(), handle);
         }
 
         // 5. Load balancers.
         for lb in config.load_balancers.values() {
             let access_logs = self.state.lab_dir(&lab).join("access-logs");
+            let (tracker, cancel) = self.tasks.group(format!(
+                "load balancer {} (listeners, connections, access log)",
+                lb.name
+            ));
             let handle = LoadBalancerHandle::start_with(
                 lb,
                 &self.target_groups,
                 &self.ca,
-                &self.tracker,
-                self.cancel.child_token(),
+                &tracker,
+                cancel,
                 Some(&access_logs),
             )
             .await
@@ -246,7 +331,7 @@ impl Lab {
         if let Some(docker) = &self.docker {
             let (sweep, orphans) = orphans::Sweep::new(docker.clone(), &config, claims.clone());
             self.orphans = orphans;
-            self.tracker.spawn(sweep.run(self.cancel.child_token()));
+            self.tasks.spawn("orphan sweep", |cancel| sweep.run(cancel));
         }
         if !config.services.is_empty() {
             let docker = self
@@ -276,12 +361,10 @@ impl Lab {
                     logs_dir: self.state.logs_dir(&lab),
                     claims: claims.clone(),
                 };
-                self.services.push(ecs::spawn(
-                    setup,
-                    rx,
-                    &self.tracker,
-                    self.cancel.child_token(),
-                ));
+                let (tracker, cancel) = self
+                    .tasks
+                    .group(format!("service controller {}", service.name));
+                self.services.push(ecs::spawn(setup, rx, &tracker, cancel));
             }
             self.spawn_event_pump(&mut queues);
             // Unless told not to wait (a service that is not expected to get steady).
@@ -297,7 +380,9 @@ impl Lab {
         }
         // Databases without services still need their events.
         self.spawn_event_pump(&mut queues);
-        Ok(())
+
+        // 7. The AWS API, once every handle it answers from exists.
+        self.start_aws_api().await
     }
 
     /// Starts the one Docker event stream that feeds the queues (once; later calls find them
@@ -310,12 +395,75 @@ impl Lab {
             .docker
             .clone()
             .expect("docker is connected when containers are watched");
-        self.tracker.spawn(pump_events(
-            docker,
-            self.config.lab.name.clone(),
-            std::mem::take(queues),
-            self.cancel.child_token(),
-        ));
+        let (lab, queues) = (self.config.lab.name.clone(), std::mem::take(queues));
+        self.tasks.spawn("Docker event pump", |cancel| {
+            pump_events(docker, lab, queues, cancel)
+        });
+    }
+
+    /// Takes the lab's run lock (waiting for an earlier run's reaper) and starts this run's
+    /// reaper.
+    async fn guard_run(&self, reaper: &Reaper) -> Result<(), Error> {
+        let lab = &self.config.lab.name;
+        let path = run_lock::RunLock::path_in(&self.state.lab_dir(lab));
+        let lock_error = |source| {
+            Error::Run(RunError::Lock {
+                path: path.clone(),
+                source,
+            })
+        };
+        let lock = match run_lock::RunLock::try_acquire(&path).map_err(lock_error)? {
+            Some(lock) => lock,
+            None => {
+                tracing::info!(
+                    "lab `{lab}` is locked by another run (or its reaper); waiting up to {RUN_LOCK_WAIT:?}"
+                );
+                run_lock::RunLock::acquire_within(&path, RUN_LOCK_WAIT)
+                    .await
+                    .map_err(lock_error)?
+                    .ok_or_else(|| Error::Run(RunError::Busy { lab: lab.clone() }))?
+            }
+        };
+        let watchdog = match reaper::Watchdog::start(reaper, lab, &self.state).await {
+            Ok(Some(watchdog)) => Some(watchdog),
+            Ok(None) => {
+                if *reaper != Reaper::Off {
+                    tracing::warn!(
+                        "no `tierlab` binary found for the reaper (set ${}): if this process dies, lab `{lab}`'s containers keep running until the next start or `tierlab down`",
+                        reaper::BIN_ENV
+                    );
+                }
+                None
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot start the reaper: {e}; if this process dies, lab `{lab}`'s containers keep running until the next start or `tierlab down`"
+                );
+                None
+            }
+        };
+        if let Some(w) = &watchdog {
+            tracing::debug!(pid = w.pid(), "reaper of lab `{lab}` watching");
+        }
+        let mut guard = self.guard.lock().unwrap_or_else(|e| e.into_inner());
+        *guard = Some(teardown::RunGuard {
+            lock: Some(lock),
+            watchdog,
+        });
+        Ok(())
+    }
+
+    /// The lab's named task tree (for tasks of its own, like `up`'s control endpoint, and for
+    /// tests that check nothing is left running).
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
+    /// Waits until the lab has stopped (after [`Lab::shutdown`] or a cancel of the token given
+    /// to [`Lab::start`]).
+    pub async fn stopped(&self) {
+        let mut done = self.done.subscribe();
+        let _ = done.wait_for(|done| *done).await;
     }
 
     /// The validated configuration this lab runs.
@@ -326,6 +474,11 @@ impl Lab {
     /// The state directory (secrets, CA, logs).
     pub fn state_dir(&self) -> &StateDir {
         &self.state
+    }
+
+    /// ARNs and AWS-style ids of the lab's resources.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// The Docker client (`None` for a load-balancer-only lab).
@@ -404,6 +557,8 @@ impl Lab {
             .collect();
         LabView {
             config: self.config.clone(),
+            registry: self.registry.clone(),
+            state: self.state.clone(),
             metrics: self
                 .load_balancers
                 .iter()
@@ -414,43 +569,23 @@ impl Lab {
             services: self.services.clone(),
             databases: self.databases.clone(),
             orphans: self.orphans.clone(),
+            aws: self.aws_status(),
         }
     }
 
     /// Stops the lab: services (tasks deregistered and removed), load balancers, health checks,
-    /// then databases and networks. Volumes are kept, so data survives the next start.
+    /// then databases and networks. Volumes are kept, so data survives the next start. The same
+    /// as cancelling the token given to [`Lab::start`], then waiting for the stop's result.
     pub async fn shutdown(mut self) -> Result<(), Error> {
-        self.stop().await
-    }
-
-    async fn stop(&mut self) -> Result<(), Error> {
-        if self.stopped {
-            return Ok(());
+        self.tasks.root().cancel();
+        match self.stopper.take() {
+            Some(stopper) => match stopper.await {
+                Ok(result) => result,
+                // The stopper panicked or was aborted: stop here instead.
+                Err(_) => self.teardown().run().await,
+            },
+            None => self.teardown().run().await,
         }
-        self.cancel.cancel();
-        self.tracker.close();
-        if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "gave up waiting for the lab's tasks after {SHUTDOWN_TIMEOUT:?}; removing containers anyway"
-            );
-        }
-        // The supervisors have stopped: nobody takes the databases' shutdown for a crash.
-        for db in &self.databases {
-            db.state().set_status(rds::InstanceStatus::Stopping);
-        }
-        if let Some(docker) = &self.docker {
-            remove_lab(docker, &self.config.lab.name, false).await?;
-        }
-        for db in &self.databases {
-            db.state().set_status(rds::InstanceStatus::Stopped);
-            db.state().record(&rds::EventKind::Stopped);
-        }
-        // Only now: a stop that is interrupted or fails half-way leaves the rest to `Drop`.
-        self.stopped = true;
-        Ok(())
     }
 }
 
@@ -459,11 +594,13 @@ impl Drop for Lab {
     /// containers and networks from a separate thread with its own runtime, since `Drop` cannot
     /// await and may run inside another runtime.
     fn drop(&mut self) {
-        if self.stopped {
+        if self.stopped.load(Ordering::SeqCst) {
             return;
         }
-        self.cancel.cancel();
+        self.tasks.root().cancel();
+        let teardown = self.teardown();
         let Some(docker) = self.docker.take() else {
+            teardown.release_guard_blocking();
             return;
         };
         let lab = self.config.lab.name.clone();
@@ -493,7 +630,27 @@ impl Drop for Lab {
             }
         });
         let _ = cleanup.join();
+        // Removed (or tried): the reaper need not do it again.
+        teardown.release_guard_blocking();
     }
+}
+
+/// Why a lab could not get or keep its run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot take the run lock {path}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "lab `{lab}` is running in another process (its run lock stayed held for {RUN_LOCK_WAIT:?}); stop it first (`tierlab down`)"
+    )]
+    Busy { lab: String },
+    /// `tierlab reap` itself failed (it could not talk to the lab that started it).
+    #[error("the reaper failed")]
+    Reaper(#[source] std::io::Error),
 }
 
 fn remaining(deadline: tokio::time::Instant) -> Duration {
@@ -526,8 +683,16 @@ async fn pump_events(
                 let label = |key| event.labels.get(key).map_or("", String::as_str);
                 let route = event_route(label(labels::ROLE), label(labels::RESOURCE));
                 if let Some(queue) = queues.get(&route) {
-                    let _ = queue.send(event).await;
+                    // A full queue must not hold the pump past a cancel.
+                    if cancel
+                        .run_until_cancelled(queue.send(event))
+                        .await
+                        .is_none()
+                    {
+                        return;
+                    }
                 }
+                continue;
             }
             Some(Err(e)) => {
                 // Controllers also inspect their containers periodically, so a broken stream
@@ -536,13 +701,14 @@ async fn pump_events(
                     "Docker event stream failed: {e}; reconnecting",
                     e = crate::error::chain(&e)
                 );
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                events.set(docker.container_events(&lab));
             }
-            None => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                events.set(docker.container_events(&lab));
-            }
+            None => {}
         }
+        // The stream broke or ended: reconnect after a pause (a stopping lab does not wait).
+        let pause = tokio::time::sleep(EVENT_RECONNECT_PAUSE);
+        if cancel.run_until_cancelled(pause).await.is_none() {
+            return;
+        }
+        events.set(docker.container_events(&lab));
     }
 }

@@ -1,4 +1,5 @@
-//! The lab's state as one serialisable value: the status table, `--json` and the control API.
+//! The lab's state as one set of serde models: the control API serialises [`LabStatus`], the CLI
+//! reads it back into the same types and renders the table and `--json` from its fields.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,20 +9,70 @@ use crate::alb::{LoadBalancerMetrics, TargetDescription, TargetGroupHandle};
 use crate::config::Config;
 use crate::ecs::{ServiceHandle, ServiceStatus};
 use crate::rds::{self, DbInstance, InstanceStatus, RdsEvent};
+use crate::registry::Registry;
+use crate::state::StateDir;
 
 /// What the status is computed from; cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
 pub struct LabView {
     pub(super) config: Arc<Config>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) state: StateDir,
     pub(super) load_balancers: Vec<AlbStatus>,
     pub(super) target_groups: Vec<TargetGroupHandle>,
     pub(super) services: Vec<ServiceHandle>,
     pub(super) databases: Vec<DbInstance>,
     pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
     pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
+    pub(super) aws: Option<AwsStatus>,
 }
 
 impl LabView {
+    /// The validated configuration the lab was started from (desired state that can change at
+    /// run time lives in the controllers' handles, not here).
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// ARNs and AWS-style ids of the lab's resources.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The state directory (logs, secrets).
+    pub fn state_dir(&self) -> &StateDir {
+        &self.state
+    }
+
+    /// The load balancers as they run (listeners and their bound addresses).
+    pub fn load_balancers(&self) -> &[AlbStatus] {
+        &self.load_balancers
+    }
+
+    pub fn target_groups(&self) -> &[TargetGroupHandle] {
+        &self.target_groups
+    }
+
+    pub fn target_group(&self, name: &str) -> Option<&TargetGroupHandle> {
+        self.target_groups.iter().find(|tg| tg.name() == name)
+    }
+
+    pub fn services(&self) -> &[ServiceHandle] {
+        &self.services
+    }
+
+    pub fn service(&self, name: &str) -> Option<&ServiceHandle> {
+        self.services.iter().find(|s| s.name() == name)
+    }
+
+    pub fn databases(&self) -> &[DbInstance] {
+        &self.databases
+    }
+
+    pub fn database(&self, identifier: &str) -> Option<&DbInstance> {
+        self.databases.iter().find(|db| db.identifier == identifier)
+    }
+
     pub fn config_source(&self) -> String {
         self.config.source.display().to_string()
     }
@@ -55,6 +106,7 @@ impl LabView {
                 .map(|db| self.database_status(db))
                 .collect(),
             orphans: self.orphans.borrow().clone(),
+            aws: self.aws.clone(),
         }
     }
 
@@ -82,7 +134,7 @@ impl LabView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LabStatus {
     pub lab: String,
     pub config: String,
@@ -95,6 +147,18 @@ pub struct LabStatus {
     pub databases: Vec<DatabaseStatus>,
     /// Objects with the lab's labels that nothing of the running lab owns (see [`OrphanStatus`]).
     pub orphans: OrphanStatus,
+    /// The AWS API endpoint, for scripts: `.aws.endpoint_url`.
+    #[serde(default)]
+    pub aws: Option<AwsStatus>,
+}
+
+/// Where the lab's AWS API answers (`tierlab env` prints it for the AWS CLI).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AwsStatus {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint_url: String,
+    /// `[lab] region`: the region ARNs use and requests must be signed for.
+    pub region: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -112,7 +176,7 @@ pub struct ListenerStatus {
     pub url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TargetGroupStatus {
     pub name: String,
     pub port: u16,

@@ -38,6 +38,11 @@ pub struct DbInstance {
     /// What the container was created from, to create it again on the same volume.
     pub(super) spec: Arc<ContainerSpec>,
     pub(super) state: InstanceState,
+    /// When the instance was created: its data volume's creation (RDS's `InstanceCreateTime`,
+    /// the same across `down`/`up` as the data is).
+    pub created_at: std::time::SystemTime,
+    /// Requests to the instance's supervisor (reboot).
+    pub(super) commands: Arc<super::reboot::Commands>,
 }
 
 impl DbInstance {
@@ -134,6 +139,8 @@ pub async fn start(
         .await
         .map_err(docker_err)?;
 
+    let created_at = volume_created_at(docker, &volume).await;
+
     let subnet = vpc::database_subnet(db).to_string();
     let network = vpc::network_name(lab, &subnet);
     let mut container_labels = labels::of(lab, labels::Role::Database, identifier);
@@ -187,7 +194,21 @@ pub async fn start(
         address,
         spec: Arc::new(spec),
         state,
+        created_at,
+        commands: super::reboot::Commands::new(),
     })
+}
+
+/// When Docker created the volume (now, when it cannot say).
+async fn volume_created_at(docker: &DockerClient, volume: &str) -> std::time::SystemTime {
+    docker
+        .bollard()
+        .inspect_volume(volume)
+        .await
+        .ok()
+        .and_then(|v| v.created_at)
+        .and_then(|t| humantime::parse_rfc3339_weak(&t).ok())
+        .unwrap_or_else(std::time::SystemTime::now)
 }
 
 /// The container's IPv4 address on `network`, if it has one.

@@ -9,6 +9,7 @@
 pub mod events;
 mod instance;
 mod readiness;
+mod reboot;
 pub mod recovery;
 mod state;
 mod supervisor;
@@ -16,6 +17,7 @@ mod supervisor;
 pub use events::{EventKind, RdsEvent};
 pub use instance::{DbInstance, container_name, start, volume_name};
 pub use readiness::wait_ready;
+pub use reboot::{RebootError, SHUTDOWN_GRACE_SECS};
 pub use state::{InstanceState, InstanceStatus, Observed};
 pub use supervisor::{PROBE_INTERVAL, RECOVERY_TIMEOUT, spawn_supervisor};
 

@@ -62,6 +62,8 @@ pub struct Recovery {
     failed_attempts: u32,
     /// No new attempt before this.
     retry_at: Option<Instant>,
+    /// The reboot under way was asked for (a reboot, not a recovery).
+    requested: bool,
 }
 
 impl Recovery {
@@ -72,6 +74,7 @@ impl Recovery {
             unanswered: 0,
             failed_attempts: 0,
             retry_at: None,
+            requested: false,
         }
     }
 
@@ -137,9 +140,29 @@ impl Recovery {
         UNRESPONSIVE_AFTER.saturating_mul(1 << self.failed_attempts.min(5))
     }
 
-    /// Reports the outcome of an action: `Ok` once the engine answers again, else why not.
+    /// A reboot is asked for: only an `available` instance takes one (else `Err` with its
+    /// status). The instance is `rebooting` from now on, so its engine going down is expected;
+    /// carry out the reboot, then report it with [`Recovery::attempted`].
+    pub fn reboot_requested(&mut self) -> Result<(), InstanceStatus> {
+        if self.status != InstanceStatus::Available {
+            return Err(self.status);
+        }
+        self.status = InstanceStatus::Rebooting;
+        self.requested = true;
+        self.unanswered = 0;
+        Ok(())
+    }
+
+    /// Reports the outcome of an action: `Ok` once the engine answers again, else why not. A
+    /// requested reboot that worked is reported as a restart only; one that failed becomes a
+    /// recovery like any other.
     pub fn attempted(&mut self, outcome: Result<(), String>, now: Instant) -> Vec<EventKind> {
+        let requested = std::mem::take(&mut self.requested);
         match outcome {
+            Ok(()) if requested => {
+                self.recovered();
+                vec![EventKind::Restarted]
+            }
             Ok(()) => self.recovered(),
             Err(reason) => {
                 self.failed_attempts += 1;
@@ -251,6 +274,53 @@ mod tests {
         }
         assert_eq!(r.observe(&UP, now).action, None);
         assert_eq!(r.status(), InstanceStatus::Available);
+    }
+
+    #[test]
+    fn a_requested_reboot_is_a_restart_not_a_recovery() {
+        let mut r = Recovery::new(InstanceStatus::Available);
+        let now = Instant::now();
+        assert_eq!(r.reboot_requested(), Ok(()));
+        assert_eq!(r.status(), InstanceStatus::Rebooting);
+        // A second request while it reboots is refused with the status.
+        assert_eq!(r.reboot_requested(), Err(InstanceStatus::Rebooting));
+        assert_eq!(ids(&r.attempted(Ok(()), now)), ["RDS-EVENT-0006"]);
+        assert_eq!(r.status(), InstanceStatus::Available);
+        // The next crash is a recovery again.
+        assert_eq!(r.observe(&DEAD, now).action, Some(Action::Start));
+        assert_eq!(
+            ids(&r.attempted(Ok(()), now)),
+            ["RDS-EVENT-0006", "RDS-EVENT-0021"]
+        );
+    }
+
+    #[test]
+    fn a_failed_reboot_is_recovered_like_a_crash() {
+        let mut r = Recovery::new(InstanceStatus::Available);
+        let now = Instant::now();
+        r.reboot_requested().unwrap();
+        assert_eq!(
+            ids(&r.attempted(Err("boom".into()), now)),
+            ["RDS-EVENT-0022"]
+        );
+        assert_eq!(r.status(), InstanceStatus::Rebooting);
+        let later = now + RETRY_MAX;
+        assert_eq!(r.observe(&DEAD, later).action, Some(Action::Start));
+        assert_eq!(
+            ids(&r.attempted(Ok(()), later)),
+            ["RDS-EVENT-0006", "RDS-EVENT-0021"]
+        );
+    }
+
+    #[test]
+    fn only_an_available_instance_reboots() {
+        for status in [
+            InstanceStatus::Creating,
+            InstanceStatus::Failed,
+            InstanceStatus::Stopping,
+        ] {
+            assert_eq!(Recovery::new(status).reboot_requested(), Err(status));
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    InspectContainerOptions, RestartContainerOptions, StartContainerOptions,
+    InspectContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval};
@@ -18,6 +18,7 @@ use crate::docker::{ContainerEvent, DockerClient, DockerError};
 use super::events::EventKind;
 use super::instance::recreate_spec;
 use super::readiness::{PING_TIMEOUT, ping};
+use super::reboot::{Command, RebootError, SHUTDOWN_GRACE_SECS};
 use super::recovery::{Action, Observation, Recovery};
 use super::{DbInstance, RdsError};
 
@@ -50,10 +51,21 @@ async fn run(
     let mut ticks = interval(PROBE_INTERVAL);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut machine = Recovery::new(db.status());
+    // Taken once; a closed channel (a second supervisor, which the lab never starts) disables
+    // the branch below.
+    let mut commands = db.commands.take().unwrap_or_else(|| mpsc::channel(1).1);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = ticks.tick() => {}
+            Some(command) = commands.recv() => {
+                let Command::Reboot(reply) = command;
+                let round = reboot(&docker, &db, &mut machine, reply);
+                if cancel.run_until_cancelled(round).await.is_none() {
+                    break;
+                }
+                continue;
+            }
             Some(event) = events.recv() => {
                 tracing::debug!(database = %db.identifier, action = %event.action, exit_code = ?event.exit_code, "container event");
                 // Our own `start` needs no second look; a death does, at once.
@@ -113,6 +125,75 @@ fn publish(db: &DbInstance, machine: &Recovery, events: &[EventKind]) {
         }
         db.state.record(event);
     }
+}
+
+/// A requested reboot: refused unless the instance is available; else `rebooting` at once (and
+/// the caller told), then a clean shutdown (`DB instance shutdown`), a start on the same
+/// container and volume, and `available` with `DB instance restarted` once the engine answers.
+async fn reboot(
+    docker: &DockerClient,
+    db: &DbInstance,
+    machine: &mut Recovery,
+    reply: tokio::sync::oneshot::Sender<Result<(), RebootError>>,
+) {
+    if let Err(status) = machine.reboot_requested() {
+        let _ = reply.send(Err(RebootError::NotAvailable(status)));
+        return;
+    }
+    publish(db, machine, &[]);
+    let _ = reply.send(Ok(()));
+    tracing::info!("database {}: rebooting on request", db.identifier);
+    let started = std::time::Instant::now();
+    let outcome = restart_engine(docker, db)
+        .await
+        .map_err(|e| crate::error::chain(&e).to_string());
+    if outcome.is_ok() {
+        tracing::info!(
+            "database {}: rebooted in {:.1}s",
+            db.identifier,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let events = machine.attempted(outcome, Instant::now());
+    publish(db, machine, &events);
+}
+
+/// Stops the engine cleanly (SIGTERM, then [`SHUTDOWN_GRACE_SECS`]), records the shutdown, starts
+/// the same container again and waits until the engine answers.
+async fn restart_engine(docker: &DockerClient, db: &DbInstance) -> Result<(), RdsError> {
+    let docker_err = |source| RdsError::Docker {
+        identifier: db.identifier.clone(),
+        source,
+    };
+    let container_id = db.container_id();
+    let stop = StopContainerOptions {
+        t: Some(SHUTDOWN_GRACE_SECS),
+        signal: None,
+    };
+    match docker
+        .bollard()
+        .stop_container(&container_id, Some(stop))
+        .await
+    {
+        // 304: already stopped.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        })
+        | Ok(()) => {}
+        Err(e) => {
+            return Err(docker_err(
+                DockerError::op("stop container", &container_id)(e),
+            ));
+        }
+    }
+    db.state.record(&EventKind::Shutdown);
+    docker
+        .bollard()
+        .start_container(&container_id, None::<StartContainerOptions>)
+        .await
+        .map_err(DockerError::op("start container", &container_id))
+        .map_err(docker_err)?;
+    super::wait_ready(docker, db, RECOVERY_TIMEOUT).await
 }
 
 /// What the container and the engine say right now.

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 use bollard::models::NetworkCreateRequest;
 use tierlab::docker::{ContainerSpec, DockerClient, NetworkAttachment, labels};
@@ -44,9 +45,10 @@ async fn start(test: &TestLab, wait_for_steady_services: bool) -> Lab {
     let options = StartOptions {
         state_dir: Some(test.state_path().to_path_buf()),
         wait_for_steady_services,
+        reaper: crate::lab_support::reaper(),
         ..Default::default()
     };
-    Lab::start(test.config(), options)
+    Lab::start(test.config(), options, CancellationToken::new())
         .await
         .unwrap_or_else(|e| panic!("lab {} failed to start: {}", test.name, chain(&e)))
 }
@@ -143,7 +145,7 @@ async fn a_task_that_exits_at_once_is_launched_less_and_less_often() {
     // was seen is stopped for that, also a reason ECS gives.
     let mut exited = 0;
     for task in &s.stopped_tasks {
-        assert_eq!(task.last_status, "STOPPED");
+        assert_eq!(task.last_status.as_str(), "STOPPED");
         match task.stopped_reason.as_deref() {
             Some("Essential container in task exited (exit code 3)") => {
                 assert_eq!(task.exit_code, Some(3), "{task:#?}");

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use tierlab::Config;
 use tierlab::docker::{DockerClient, labels};
-use tierlab::lab::{Lab, StartOptions};
+use tierlab::lab::{Lab, Reaper, StartOptions};
+use tokio_util::sync::CancellationToken;
 
 /// One Docker test at a time in this process.
 pub static DOCKER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -55,7 +56,12 @@ impl TestLab {
         let octet = 200 + (u32::from(n) + std::process::id()) % 50;
         let text = std::fs::read_to_string(repo_root().join("emulator.toml")).unwrap();
         let config_text = text
-            .replacen("name = \"flask-app\"", &format!("name = \"{name}\""), 1)
+            // Any free port for the AWS API: test labs run side by side.
+            .replacen(
+                "name = \"flask-app\"",
+                &format!("name = \"{name}\"\napi-port = 0"),
+                1,
+            )
             .replace("8080", &http_port.to_string())
             .replace("8443", &https_port.to_string())
             .replace("10.0.", &format!("10.{octet}."));
@@ -78,11 +84,17 @@ impl TestLab {
     }
 
     pub async fn start(&self) -> Lab {
+        self.start_with(CancellationToken::new()).await
+    }
+
+    /// [`start`](Self::start) under the caller's `shutdown` token (cancelling it stops the lab).
+    pub async fn start_with(&self, shutdown: CancellationToken) -> Lab {
         let options = StartOptions {
             state_dir: Some(self.state_dir.path().to_path_buf()),
+            reaper: reaper(),
             ..Default::default()
         };
-        match Lab::start(self.config(), options).await {
+        match Lab::start(self.config(), options, shutdown).await {
             Ok(lab) => lab,
             Err(e) => panic!(
                 "lab {} failed to start (is the Docker engine running? `sudo scripts/docker-engine.sh`): {}",
@@ -113,6 +125,12 @@ impl TestLab {
     pub fn state_path(&self) -> &Path {
         self.state_dir.path()
     }
+}
+
+/// The reaper a test's lab starts: the `tierlab` binary Cargo built for these tests, so a test
+/// process that dies leaves no lab running.
+pub fn reaper() -> Reaper {
+    Reaper::Binary(PathBuf::from(env!("CARGO_BIN_EXE_tierlab")))
 }
 
 /// The error with all its causes, as tierlab shows errors.

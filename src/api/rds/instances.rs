@@ -1,0 +1,95 @@
+//! DescribeDBInstances and RebootDBInstance.
+
+use crate::api::query::Params;
+use crate::api::xml::Xml;
+use crate::api::{ApiContext, ApiError};
+use crate::rds::{DbInstance, RebootError};
+
+use super::model::{instance_model, render_instance};
+use super::{RDS_IN_DEPTH, instance_not_found, page};
+
+pub fn describe_db_instances(ctx: &ApiContext, params: &Params) -> Result<Xml, ApiError> {
+    let filters = Filters::read(params)?;
+    let wanted = params.get("DBInstanceIdentifier");
+    let instances: Vec<&DbInstance> = ctx
+        .lab
+        .databases()
+        .iter()
+        .filter(|db| wanted.is_none_or(|id| db.identifier == id))
+        .filter(|db| filters.admit(ctx, db))
+        .collect();
+    if let Some(id) = wanted
+        && instances.is_empty()
+    {
+        return Err(instance_not_found(id));
+    }
+    let (instances, marker) = page(instances, params)?;
+    let mut x = Xml::new();
+    x.list("DBInstances", "DBInstance", instances, |x, db| {
+        render_instance(x, &instance_model(ctx, db));
+    });
+    x.opt("Marker", marker);
+    Ok(x)
+}
+
+/// DescribeDBInstances' `Filters` that tierlab applies: `db-instance-id` (identifier or ARN)
+/// and `engine`. Others are refused rather than ignored.
+struct Filters(Vec<(String, Vec<String>)>);
+
+impl Filters {
+    fn read(params: &Params) -> Result<Filters, ApiError> {
+        let mut filters = Vec::new();
+        for f in params.structs("Filters.Filter") {
+            let name = f.required("Name")?.to_string();
+            if !matches!(name.as_str(), "db-instance-id" | "engine") {
+                return Err(ApiError::new(
+                    "InvalidParameterValue",
+                    format!(
+                        "Unrecognized filter name: {name}. tierlab supports db-instance-id and engine."
+                    ),
+                ));
+            }
+            filters.push((name, f.list("Values.Value")));
+        }
+        Ok(Filters(filters))
+    }
+
+    fn admit(&self, ctx: &ApiContext, db: &DbInstance) -> bool {
+        self.0.iter().all(|(name, values)| {
+            let arn = ctx.registry.db_arn(&db.identifier);
+            let engine = &ctx.lab.config().databases[&db.identifier].engine;
+            values.iter().any(|v| match name.as_str() {
+                "db-instance-id" => *v == db.identifier || *v == arn,
+                _ => v == engine,
+            })
+        })
+    }
+}
+
+pub async fn reboot_db_instance(ctx: &ApiContext, params: &Params) -> Result<Xml, ApiError> {
+    let id = params.required("DBInstanceIdentifier")?;
+    let db = ctx.lab.database(id).ok_or_else(|| instance_not_found(id))?;
+    let multi_az = ctx.lab.config().databases[id].multi_az;
+    if params.parse_bool("ForceFailover")? == Some(true) {
+        return Err(if multi_az {
+            ApiError::unsupported("RDS", "RebootDBInstance with ForceFailover", RDS_IN_DEPTH)
+        } else {
+            ApiError::new(
+                "InvalidParameterCombination",
+                format!(
+                    "Reboot with failover is not supported for DB instance {id}: it is not a Multi-AZ instance."
+                ),
+            )
+        });
+    }
+    db.reboot().await.map_err(|e| match e {
+        RebootError::NotAvailable(_) | RebootError::NotSupervised => {
+            ApiError::new("InvalidDBInstanceState", e.to_string())
+        }
+    })?;
+    let mut x = Xml::new();
+    x.open("DBInstance");
+    render_instance(&mut x, &instance_model(ctx, db));
+    x.close("DBInstance");
+    Ok(x)
+}

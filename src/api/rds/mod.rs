@@ -1,0 +1,116 @@
+//! RDS (Query, `Version=2014-10-31`): one entry point, one file per group of actions, answers
+//! from the running instances. List members are named after their type, as RDS names them
+//! (`<DBInstances><DBInstance>`, `<Events><Event>`).
+//!
+//! Failover, replicas, snapshots and point-in-time restores come with the "RDS in depth" issue:
+//! until then their actions answer an error that says so, never a fake success.
+
+mod events;
+mod instances;
+mod model;
+mod subnet_groups;
+
+use crate::api::query::Params;
+use crate::api::xml::Xml;
+use crate::api::{ApiContext, ApiError};
+
+/// What the actions of the next issue are said to come with.
+const RDS_IN_DEPTH: &str = "the \"RDS in depth\" issue (Multi-AZ failover, read replicas, snapshots and point-in-time restores)";
+
+/// Answers `action` with the inside of its `<{Action}Result>`, or the service's error.
+pub async fn call(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml, ApiError> {
+    match action {
+        "DescribeDBInstances" => instances::describe_db_instances(ctx, params),
+        "RebootDBInstance" => instances::reboot_db_instance(ctx, params).await,
+        "DescribeDBSubnetGroups" => subnet_groups::describe_db_subnet_groups(ctx, params),
+        "DescribeEvents" => events::describe_events(ctx, params),
+        "CreateDBInstanceReadReplica"
+        | "PromoteReadReplica"
+        | "ModifyDBInstance"
+        | "CreateDBSnapshot"
+        | "DescribeDBSnapshots"
+        | "DeleteDBSnapshot"
+        | "RestoreDBInstanceFromDBSnapshot"
+        | "RestoreDBInstanceToPointInTime"
+        | "DescribeDBInstanceAutomatedBackups"
+        | "StartDBInstance"
+        | "StopDBInstance"
+        | "CreateDBInstance"
+        | "DeleteDBInstance"
+        | "CreateDBSubnetGroup"
+        | "DeleteDBSubnetGroup" => Err(ApiError::unsupported("RDS", action, RDS_IN_DEPTH)),
+        _ => Err(ApiError::invalid_action(action)),
+    }
+}
+
+/// RDS's error for an identifier that names no instance (HTTP 404).
+fn instance_not_found(identifier: &str) -> ApiError {
+    ApiError::new(
+        "DBInstanceNotFound",
+        format!("DBInstance {identifier} not found."),
+    )
+    .with_status(404)
+}
+
+/// `MaxRecords` within RDS's 20..=100 (default 100).
+fn max_records(params: &Params) -> Result<usize, ApiError> {
+    match params.parse_u32("MaxRecords")? {
+        None => Ok(100),
+        Some(n) if (20..=100).contains(&n) => Ok(n as usize),
+        Some(n) => Err(ApiError::new(
+            "InvalidParameterValue",
+            format!("Invalid value {n} for MaxRecords. Must be between 20 and 100"),
+        )),
+    }
+}
+
+/// One page of `items` from `Marker` (an offset this API gave out), and the next marker.
+fn page<T>(items: Vec<T>, params: &Params) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let max = max_records(params)?;
+    let from = match params.get("Marker") {
+        None => 0,
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| ApiError::new("InvalidParameterValue", format!("Invalid marker: {m}")))?,
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(from).take(max).collect();
+    let next = (from + max < total).then(|| (from + max).to_string());
+    Ok((page, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn markers_page_through_the_records() {
+        let items: Vec<u32> = (0..45).collect();
+        let (first, marker) = page(items.clone(), &params(&[("MaxRecords", "20")])).unwrap();
+        assert_eq!((first.len(), marker.as_deref()), (20, Some("20")));
+        let (last, marker) = page(
+            items.clone(),
+            &params(&[("MaxRecords", "20"), ("Marker", "40")]),
+        )
+        .unwrap();
+        assert_eq!((last, marker), (vec![40, 41, 42, 43, 44], None));
+        assert_eq!(page(items.clone(), &params(&[])).unwrap().0.len(), 45);
+        assert_eq!(
+            page(items, &params(&[("MaxRecords", "5")]))
+                .unwrap_err()
+                .code,
+            "InvalidParameterValue"
+        );
+    }
+
+    #[test]
+    fn not_found_is_rds_404() {
+        let e = instance_not_found("nope");
+        assert_eq!((e.code.as_str(), e.status), ("DBInstanceNotFound", 404));
+        assert_eq!(e.message, "DBInstance nope not found.");
+    }
+}
