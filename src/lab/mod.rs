@@ -19,6 +19,7 @@
 
 mod aws_api;
 mod cleanup;
+mod commands;
 mod images;
 mod orphans;
 mod progress;
@@ -48,6 +49,7 @@ use crate::state::StateDir;
 use crate::vpc;
 
 pub use cleanup::{Removed, remove_lab, remove_lab_within};
+pub use commands::CommandError;
 pub use progress::{LogProgress, Progress};
 pub use reaper::Reaper;
 pub use status::{

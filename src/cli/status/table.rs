@@ -121,7 +121,7 @@ fn tasks(status: &LabStatus) -> Section {
                     short(&t.task_id),
                     short(&t.container_id),
                     t.subnet.clone(),
-                    t.last_status.clone(),
+                    t.last_status.to_string(),
                     text(&t.health),
                     text(&t.target_address),
                 ]
