@@ -32,6 +32,9 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     Control(#[from] crate::control::ControlError),
+    /// The AWS API endpoint could not start (its port is taken).
+    #[error(transparent)]
+    Api(#[from] crate::api::server::ApiServerError),
     /// The run lock or the reaper of a lab.
     #[error(transparent)]
     Run(#[from] crate::lab::RunError),

@@ -13,6 +13,7 @@ use super::context::ApiContext;
 use super::error::{self, ApiError};
 use super::json::{self, JsonService};
 use super::query::Params;
+use super::sigv4::Family;
 use super::xml;
 
 /// `Content-Type` of Query-protocol answers.
@@ -232,6 +233,44 @@ pub struct Reply {
     pub operation: String,
     /// The error code, when it is an error (for the log line).
     pub error_code: Option<String>,
+}
+
+/// Answers `req` with an error decided before the service is called (a refused signature, a
+/// body too large), in the shape of the protocol the request was for: JSON when it has
+/// `X-Amz-Target`, EC2's document for EC2, else the Query `ErrorResponse`.
+pub fn refuse(req: &Incoming<'_>, error: impl Fn(Family) -> ApiError) -> Reply {
+    let request_id = new_request_id();
+    if req.target.is_some() {
+        let api = match route(req) {
+            Ok(Route::Json { api, .. }) => Some(api),
+            _ => None,
+        };
+        return json_reply_error(api, error(Family::Json), request_id, "?".into());
+    }
+    let api = match route(req) {
+        Ok(Route::Query { api, .. }) => Some(api),
+        _ => None,
+    };
+    let (e, body) = match api {
+        Some(QueryApi::Ec2) => {
+            let e = error(Family::Ec2);
+            let body = xml::ec2_error(&e, &request_id);
+            (e, body)
+        }
+        api => {
+            let e = error(Family::Query);
+            let body = xml::query_error(&e, api.map(QueryApi::namespace), &request_id);
+            (e, body)
+        }
+    };
+    Reply {
+        status: e.status,
+        content_type: XML_CONTENT_TYPE,
+        body,
+        request_id,
+        operation: "?".into(),
+        error_code: Some(e.code),
+    }
 }
 
 /// Routes `req`, calls the service and renders its answer or error.
@@ -592,6 +631,51 @@ mod tests {
         assert_eq!(
             body["message"],
             "The request must contain the parameter cluster"
+        );
+    }
+
+    #[test]
+    fn refusals_take_the_shape_of_the_requests_protocol() {
+        let failure = crate::api::sigv4::AuthFailure::UnknownKey;
+        let json = refuse(
+            &Incoming {
+                target: Some("AmazonEC2ContainerServiceV20141113.UpdateService"),
+                ..Incoming::default()
+            },
+            |f| failure.error(f),
+        );
+        assert_eq!(
+            json.error_code.as_deref(),
+            Some("UnrecognizedClientException")
+        );
+        assert_eq!(json.content_type, json::CONTENT_TYPE);
+        let sts = refuse(
+            &Incoming {
+                body: b"Action=GetCallerIdentity&Version=2011-06-15",
+                scope_service: Some("sts"),
+                ..Incoming::default()
+            },
+            |f| failure.error(f),
+        );
+        assert_eq!(
+            (sts.status, sts.error_code.as_deref()),
+            (403, Some("InvalidClientTokenId"))
+        );
+        assert!(
+            sts.body
+                .contains("xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"")
+        );
+        let ec2 = refuse(
+            &Incoming {
+                body: b"Action=DescribeVpcs&Version=2016-11-15",
+                scope_service: Some("ec2"),
+                ..Incoming::default()
+            },
+            |f| failure.error(f),
+        );
+        assert!(
+            ec2.body
+                .contains("<Response><Errors><Error><Code>AuthFailure</Code>")
         );
     }
 

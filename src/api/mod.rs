@@ -6,11 +6,14 @@
 //!   SigV4 credential scope); renders answers and errors in the protocol's shape.
 //! - [`query`] (Query-protocol forms), [`xml`] (escaping writer, envelopes, error documents),
 //!   [`json`] (JSON 1.1 inputs, errors, epoch timestamps), [`error`] ([`ApiError`]).
+//! - [`server`]: the loopback HTTP server (body limit, auth, one log line per call).
+//! - [`sigv4`]: verification of AWS Signature V4; [`credentials`]: the lab's own key pair.
 //! - [`context`]: [`ApiContext`], the lab as the operations see it.
 //! - Services, one entry point each (`call`): [`ecs`], [`logs`] (JSON 1.1); [`elbv2`], [`rds`],
 //!   [`ec2`], [`sts`] (Query).
 
 pub mod context;
+pub mod credentials;
 pub mod dispatch;
 pub mod ec2;
 pub mod ecs;
@@ -20,6 +23,8 @@ pub mod json;
 pub mod logs;
 pub mod query;
 pub mod rds;
+pub mod server;
+pub mod sigv4;
 pub mod sts;
 pub mod xml;
 

@@ -1,6 +1,7 @@
 //! The `tierlab` command line: one library call per subcommand.
 
 mod down;
+mod env;
 mod events;
 mod logs;
 pub mod progress;
@@ -66,6 +67,9 @@ pub enum Command {
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Print the running lab's AWS endpoint, region and credentials as shell exports:
+    /// `eval "$(tierlab env)"`, then `aws elbv2 describe-load-balancers` etc.
+    Env,
     /// Check the topology file and print a summary; changes nothing.
     Validate,
     /// Print the local certificate authority's path and how to trust it.
@@ -85,6 +89,9 @@ pub enum Command {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    if cli.command.addresses_lab() {
+        clear_stale_control_file(&cli.file);
+    }
     match cli.command {
         Command::Up => up::run(&cli.file).await,
         Command::Down { volumes } => down::run(&load(&cli.file)?, volumes).await,
@@ -97,6 +104,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             logs::run(&load(&cli.file)?, service.as_deref(), follow).await
         }
         Command::Events { follow } => events::run(&load(&cli.file)?, follow).await,
+        Command::Env => env::run(&load(&cli.file)?).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
         Command::Reap {
@@ -122,6 +130,31 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
         Ok(d) if d.is_zero() => Err("must be more than zero".into()),
         Ok(d) => Ok(d),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+impl Command {
+    /// Whether the command is about the lab of the config (its running `up`, its containers):
+    /// those check for a stale control file first.
+    fn addresses_lab(&self) -> bool {
+        !matches!(self, Command::Validate | Command::Ca | Command::Reap { .. })
+    }
+}
+
+/// Before anything else: a control file left by an `up` that died is reported and removed.
+/// (A config that does not load is left to the command, which reports it.)
+fn clear_stale_control_file(file: &std::path::Path) {
+    let Ok(config) = config::load(file) else {
+        return;
+    };
+    let state = crate::state::StateDir::resolve(config.lab.state_dir.as_deref());
+    let path = state.control_file(&config.lab.name);
+    if let crate::control::stale::Found::Stale(why) = crate::control::stale::check(&path) {
+        eprintln!(
+            "found a stale control file of lab `{}` ({why}): removed {}",
+            config.lab.name,
+            path.display()
+        );
     }
 }
 

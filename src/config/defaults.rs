@@ -33,6 +33,11 @@ pub const LISTENER_BIND_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const CERTIFICATE_HOSTNAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 /// How long `up` waits for the database and the first healthy tasks.
 pub const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// `[lab] region` when not given (AWS's default region).
+pub const REGION: &str = "us-east-1";
+/// `[lab] api-port` when not given: the AWS API on 127.0.0.1:4600. Not LocalStack's 4566 (nor
+/// its 4510-4559 range), so both can run side by side.
+pub const API_PORT: u16 = 4600;
 /// RDS engine version when not given.
 pub const ENGINE_VERSION: &str = "8.0";
 /// RDS MySQL port.

@@ -43,6 +43,23 @@ pub struct LabSettings {
     pub start_timeout: Duration,
     /// Which limits timing settings (health-check interval and timeout) are checked against.
     pub profile: TimingProfile,
+    /// `region`: the AWS region the lab stands for (ARNs, the AWS API's credential scope).
+    pub region: String,
+    /// `api-port`: the AWS API endpoint's port on 127.0.0.1 (0: any free port).
+    pub api_port: u16,
+    /// `api-auth`: who may call the AWS API.
+    pub api_auth: ApiAuth,
+}
+
+/// `[lab] api-auth`: how the AWS API checks its callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiAuth {
+    /// `"sigv4"` (the default): every call must be signed (SigV4) with the lab's own
+    /// credentials (`tierlab env`), as AWS checks signatures.
+    #[default]
+    SigV4,
+    /// `"none"`: any credentials are accepted, for tools that hard-code `test`/`test`.
+    None,
 }
 
 /// `[lab] profile`: the bounds timing settings are validated against.

@@ -35,6 +35,9 @@ pub struct Lab {
     pub state_dir: Option<String>,
     pub start_timeout: Option<String>,
     pub profile: Option<String>,
+    pub region: Option<String>,
+    pub api_port: Option<i64>,
+    pub api_auth: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,8 @@
 //! 3. databases, until they accept connections;
 //! 4. target groups and health checks;
 //! 5. load balancers;
-//! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`).
+//! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`);
+//! 7. the AWS API endpoint (`aws_api`).
 //!
 //! A failure at any step removes what the earlier steps made.
 //!
@@ -16,7 +17,9 @@
 //! removes the lab's containers and networks as a fallback, and a lab that runs containers has a
 //! reaper process that removes them if this process dies ([`reaper`]).
 
+mod aws_api;
 mod cleanup;
+mod commands;
 mod images;
 mod orphans;
 mod progress;
@@ -46,10 +49,11 @@ use crate::state::StateDir;
 use crate::vpc;
 
 pub use cleanup::{Removed, remove_lab, remove_lab_within};
+pub use commands::CommandError;
 pub use progress::{LogProgress, Progress};
 pub use reaper::Reaper;
 pub use status::{
-    AlbStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
+    AlbStatus, AwsStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
     TargetGroupStatus,
 };
 pub use tasks::{Straggler, Tasks};
@@ -59,6 +63,8 @@ pub use tasks::{Straggler, Tasks};
 const RUN_LOCK_WAIT: Duration = Duration::from_secs(15);
 /// Pause between the two cleanup sweeps of the `Drop` fallback.
 const DROP_SWEEP_PAUSE: Duration = Duration::from_millis(750);
+/// Pause before the Docker event stream is opened again after it broke or ended.
+const EVENT_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// Capacity of each service's Docker event queue.
 const EVENT_QUEUE: usize = 256;
 
@@ -102,6 +108,8 @@ pub struct Lab {
     databases: Vec<DbInstance>,
     /// What the orphan sweep last found (empty until it runs).
     orphans: tokio::sync::watch::Receiver<OrphanStatus>,
+    /// The AWS API endpoint (step 7; `None` until it runs).
+    aws_api: Option<aws_api::AwsApi>,
     /// Run lock and reaper, while the lab runs containers.
     guard: Arc<Mutex<Option<teardown::RunGuard>>>,
     /// Set once a stop completed: nothing left for `Drop`.
@@ -155,7 +163,7 @@ impl Lab {
         let ca = LocalCa::load_or_create(&state.ca_dir())?;
         let registry = Arc::new(Registry::load_or_create(
             &state.lab_dir(&config.lab.name),
-            crate::registry::DEFAULT_REGION,
+            &config.lab.region,
             &config,
         )?);
         let mut lab = Lab {
@@ -170,6 +178,7 @@ impl Lab {
             services: Vec::new(),
             databases: Vec::new(),
             orphans: tokio::sync::watch::channel(OrphanStatus::default()).1,
+            aws_api: None,
             guard: Arc::default(),
             stopped: Arc::default(),
             done: Arc::new(tokio::sync::watch::channel(false).0),
@@ -288,7 +297,7 @@ impl Lab {
             }
             let (tracker, cancel) = self
                 .tasks
-                .group(format!("health checks of target group {}", tg.name));
+                .group(format!("target group {} (health checks, drains)", tg.name));
             handle.spawn_health_checks(&tracker, cancel);
             self.target_groups.insert(tg.name.clone(), handle);
         }
@@ -371,7 +380,9 @@ impl Lab {
         }
         // Databases without services still need their events.
         self.spawn_event_pump(&mut queues);
-        Ok(())
+
+        // 7. The AWS API, once every handle it answers from exists.
+        self.start_aws_api().await
     }
 
     /// Starts the one Docker event stream that feeds the queues (once; later calls find them
@@ -558,6 +569,7 @@ impl Lab {
             services: self.services.clone(),
             databases: self.databases.clone(),
             orphans: self.orphans.clone(),
+            aws: self.aws_status(),
         }
     }
 
@@ -671,8 +683,16 @@ async fn pump_events(
                 let label = |key| event.labels.get(key).map_or("", String::as_str);
                 let route = event_route(label(labels::ROLE), label(labels::RESOURCE));
                 if let Some(queue) = queues.get(&route) {
-                    let _ = queue.send(event).await;
+                    // A full queue must not hold the pump past a cancel.
+                    if cancel
+                        .run_until_cancelled(queue.send(event))
+                        .await
+                        .is_none()
+                    {
+                        return;
+                    }
                 }
+                continue;
             }
             Some(Err(e)) => {
                 // Controllers also inspect their containers periodically, so a broken stream
@@ -681,13 +701,14 @@ async fn pump_events(
                     "Docker event stream failed: {e}; reconnecting",
                     e = crate::error::chain(&e)
                 );
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                events.set(docker.container_events(&lab));
             }
-            None => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                events.set(docker.container_events(&lab));
-            }
+            None => {}
         }
+        // The stream broke or ended: reconnect after a pause (a stopping lab does not wait).
+        let pause = tokio::time::sleep(EVENT_RECONNECT_PAUSE);
+        if cancel.run_until_cancelled(pause).await.is_none() {
+            return;
+        }
+        events.set(docker.container_events(&lab));
     }
 }

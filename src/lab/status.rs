@@ -24,6 +24,7 @@ pub struct LabView {
     pub(super) databases: Vec<DbInstance>,
     pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
     pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
+    pub(super) aws: Option<AwsStatus>,
 }
 
 impl LabView {
@@ -105,6 +106,7 @@ impl LabView {
                 .map(|db| self.database_status(db))
                 .collect(),
             orphans: self.orphans.borrow().clone(),
+            aws: self.aws.clone(),
         }
     }
 
@@ -145,6 +147,18 @@ pub struct LabStatus {
     pub databases: Vec<DatabaseStatus>,
     /// Objects with the lab's labels that nothing of the running lab owns (see [`OrphanStatus`]).
     pub orphans: OrphanStatus,
+    /// The AWS API endpoint, for scripts: `.aws.endpoint_url`.
+    #[serde(default)]
+    pub aws: Option<AwsStatus>,
+}
+
+/// Where the lab's AWS API answers (`tierlab env` prints it for the AWS CLI).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AwsStatus {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint_url: String,
+    /// `[lab] region`: the region ARNs use and requests must be signed for.
+    pub region: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

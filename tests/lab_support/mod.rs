@@ -56,7 +56,12 @@ impl TestLab {
         let octet = 200 + (u32::from(n) + std::process::id()) % 50;
         let text = std::fs::read_to_string(repo_root().join("emulator.toml")).unwrap();
         let config_text = text
-            .replacen("name = \"flask-app\"", &format!("name = \"{name}\""), 1)
+            // Any free port for the AWS API: test labs run side by side.
+            .replacen(
+                "name = \"flask-app\"",
+                &format!("name = \"{name}\"\napi-port = 0"),
+                1,
+            )
             .replace("8080", &http_port.to_string())
             .replace("8443", &https_port.to_string())
             .replace("10.0.", &format!("10.{octet}."));
@@ -79,12 +84,17 @@ impl TestLab {
     }
 
     pub async fn start(&self) -> Lab {
+        self.start_with(CancellationToken::new()).await
+    }
+
+    /// [`start`](Self::start) under the caller's `shutdown` token (cancelling it stops the lab).
+    pub async fn start_with(&self, shutdown: CancellationToken) -> Lab {
         let options = StartOptions {
             state_dir: Some(self.state_dir.path().to_path_buf()),
             reaper: reaper(),
             ..Default::default()
         };
-        match Lab::start(self.config(), options, CancellationToken::new()).await {
+        match Lab::start(self.config(), options, shutdown).await {
             Ok(lab) => lab,
             Err(e) => panic!(
                 "lab {} failed to start (is the Docker engine running? `sudo scripts/docker-engine.sh`): {}",

@@ -21,7 +21,14 @@ pub fn render_report(report: &StatusReport) -> String {
 
 /// The running lab, tier by tier.
 pub fn render(status: &LabStatus) -> String {
-    let mut out = format!("lab `{}` ({})\n\n", status.lab, status.config);
+    let mut out = format!("lab `{}` ({})\n", status.lab, status.config);
+    if let Some(aws) = &status.aws {
+        out.push_str(&format!(
+            "AWS API: {} (eval \"$(tierlab env)\")\n",
+            aws.endpoint_url
+        ));
+    }
+    out.push('\n');
     out.push_str(&load_balancers(status));
     for (headers, rows) in [
         target_health(status),
@@ -114,7 +121,7 @@ fn tasks(status: &LabStatus) -> Section {
                     short(&t.task_id),
                     short(&t.container_id),
                     t.subnet.clone(),
-                    t.last_status.clone(),
+                    t.last_status.to_string(),
                     text(&t.health),
                     text(&t.target_address),
                 ]
@@ -288,6 +295,20 @@ mod tests {
         ] {
             assert!(table.contains(part), "`{part}` missing from:\n{table}");
         }
+    }
+
+    #[test]
+    fn the_aws_endpoint_follows_the_lab_line() {
+        let mut status = sample::lab_status();
+        let table = render(&status);
+        assert!(
+            table.starts_with(
+                "lab `flask-app` (emulator.toml)\nAWS API: http://127.0.0.1:4600 (eval \"$(tierlab env)\")\n\nLOAD BALANCER"
+            ),
+            "{table}"
+        );
+        status.aws = None;
+        assert!(render(&status).starts_with("lab `flask-app` (emulator.toml)\n\nLOAD BALANCER"));
     }
 
     #[test]

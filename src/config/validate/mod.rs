@@ -23,6 +23,8 @@ mod vpc;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_lab_api;
+#[cfg(test)]
 mod tests_observability;
 
 use std::collections::BTreeMap;
@@ -78,6 +80,7 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
         target_groups: &file.target_groups,
     };
     let load_balancers = load_balancers::load_balancers(cx, &file.load_balancers, &known);
+    lab::api_port_clashes(cx, &lab, load_balancers.values());
     let clusters: Vec<String> = file.clusters.keys().cloned().collect();
     let databases = file
         .databases
