@@ -263,6 +263,14 @@ impl Registry {
         format!("{name}-{digits}.{}.elb.localhost", self.region)
     }
 
+    /// `CreatedTime` of a load balancer (ISO 8601 UTC): when the lab first ran it, kept like
+    /// the ids so it stays the same across `down`/`up`. (Added by the elbv2 helper.)
+    pub fn load_balancer_created_time(&self, name: &str) -> String {
+        self.kept(format!("elb-created/{name}"), || {
+            humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+        })
+    }
+
     // --- ECS -------------------------------------------------------------------------------
 
     fn ecs_arn(&self, resource: &str) -> String {

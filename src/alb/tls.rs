@@ -188,26 +188,17 @@ impl LocalCa {
         provider: &CryptoProvider,
         addr: SocketAddr,
     ) -> Result<ListenerCertificate, AlbError> {
-        let (chain, key, arn_key) = match certificate {
-            Certificate::LocalCa { hostnames } => {
-                let names = if hostnames.is_empty() {
-                    DEFAULT_HOSTNAMES.iter().map(|s| s.to_string()).collect()
-                } else {
-                    hostnames.clone()
-                };
-                let leaf = self.issue(&names)?;
+        let (chain, key) = match certificate {
+            Certificate::LocalCa { .. } => {
+                let leaf = self.issue(&local_ca_names(certificate))?;
                 (
                     vec![leaf.cert_der, self.cert_der.clone()],
                     PrivateKeyDer::Pkcs8(leaf.key_der),
-                    names.join(","),
                 )
             }
-            Certificate::Files { cert, key } => (
-                load_chain(cert)?,
-                load_key(key)?,
-                cert.display().to_string(),
-            ),
+            Certificate::Files { cert, key } => (load_chain(cert)?, load_key(key)?),
         };
+        let arn_key = certificate_arn_key(certificate);
         let key = CertifiedKey::from_der(chain, key, provider)
             .map_err(|source| AlbError::TlsConfig { addr, source })?;
         Ok(ListenerCertificate {
@@ -362,6 +353,27 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, AlbError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
+}
+
+/// The names a local-CA certificate is issued for (the defaults when it names none).
+fn local_ca_names(certificate: &Certificate) -> Vec<String> {
+    match certificate {
+        Certificate::LocalCa { hostnames } if !hostnames.is_empty() => hostnames.clone(),
+        _ => DEFAULT_HOSTNAMES.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// What a certificate's ARN is derived from: its names, or its file's path.
+fn certificate_arn_key(certificate: &Certificate) -> String {
+    match certificate {
+        Certificate::LocalCa { .. } => local_ca_names(certificate).join(","),
+        Certificate::Files { cert, .. } => cert.display().to_string(),
+    }
+}
+
+/// The ACM-style ARN a listener certificate is known by (access logs, `describe-listeners`).
+pub fn certificate_arn(certificate: &Certificate) -> String {
+    arn::certificate_arn(&certificate_arn_key(certificate))
 }
 
 #[cfg(test)]
