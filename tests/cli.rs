@@ -77,6 +77,11 @@ async fn up_status_logs_sigterm_and_down() {
         assert_eq!(task["health"], "healthy");
     }
     assert_eq!(status["databases"][0]["status"], "available");
+    // The same document is the library's typed model: scripts and Rust read one shape.
+    let typed: tierlab::lab::LabStatus =
+        serde_json::from_value(status.clone()).expect("status --json reads as LabStatus");
+    assert_eq!(typed.services[0].tasks.len(), 2);
+    assert_eq!(typed.databases[0].status.as_str(), "available");
 
     // The table names the same things.
     let table = tierlab(&test, &config, &["status"]);

@@ -29,11 +29,14 @@ use crate::config::HealthCheck;
 const USER_AGENT_VALUE: &str = "ELB-HealthChecker/2.0";
 
 impl TargetGroupHandle {
-    /// Starts this group's health checker on `tracker`; it stops when `cancel` fires.
+    /// Starts this group's health checker on `tracker`; it stops when `cancel` fires. The
+    /// group's drains run on `tracker` too.
     ///
     /// Every `interval` all registered targets are checked concurrently. A newly registered
     /// target is checked at once rather than after up to a full interval.
     pub fn spawn_health_checks(&self, tracker: &TaskTracker, cancel: CancellationToken) {
+        // Drains of deregistered targets run in the same tree.
+        self.adopt_tree(tracker, &cancel);
         let group = self.clone();
         tracker.spawn(async move { run(group, cancel).await });
     }

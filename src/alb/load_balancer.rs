@@ -69,8 +69,7 @@ impl LoadBalancerHandle {
         cancel: CancellationToken,
         access_log_dir: Option<&Path>,
     ) -> Result<LoadBalancerHandle, AlbError> {
-        let proxy =
-            Proxy::new(ProxySettings::from_config(cfg)).with_tasks(tracker.clone(), cancel.clone());
+        let proxy = Proxy::in_tree(ProxySettings::from_config(cfg), tracker, cancel.clone());
         let groups = forwarded_groups(cfg)
             .into_iter()
             .filter_map(|name| target_groups.get(&name).cloned());

@@ -102,6 +102,8 @@ pub struct Proxy {
     settings: ProxySettings,
     /// Where WebSocket tunnels run: the load balancer's task tree, so stopping it closes them.
     tunnels: websocket::Tunnels,
+    /// The load balancer's task tree (short probes run on it), when the proxy belongs to one.
+    tasks: Option<(TaskTracker, CancellationToken)>,
 }
 
 /// The request head, kept to build each attempt's request.
@@ -118,29 +120,46 @@ struct Answer {
     choice: Choice,
 }
 
+/// Connections to targets share the process's budget, as client connections do (an HTTP/2
+/// client can ask for many at once over one connection of its own); idle ones close after
+/// [`POOL_IDLE_TIMEOUT`].
+fn pool_settings() -> PoolSettings {
+    PoolSettings {
+        idle_timeout: POOL_IDLE_TIMEOUT,
+        ..PoolSettings::default()
+    }
+}
+
 impl Proxy {
     /// A proxy with a keep-alive pool to targets, configured by `settings`.
+    /// Its tasks (pool sweep, connections to targets, WebSocket tunnels, probes) run on their
+    /// own until they end; a load balancer's proxy is made with [`Proxy::in_tree`].
     pub fn new(settings: ProxySettings) -> Proxy {
-        // Connections to targets share the process's budget, as client connections do: an
-        // HTTP/2 client can ask for many at once over one connection of its own.
-        let budget = Some(super::limits::upstream_budget());
-        let settings_of_pool = PoolSettings {
-            idle_timeout: POOL_IDLE_TIMEOUT,
-            ..PoolSettings::default()
-        };
-        let pool = UpstreamPool::with_budget(settings_of_pool, budget);
         Proxy {
-            pool,
+            pool: UpstreamPool::with_budget(
+                pool_settings(),
+                Some(super::limits::upstream_budget()),
+            ),
             settings,
             tunnels: websocket::Tunnels::default(),
+            tasks: None,
         }
     }
 
-    /// Runs this proxy's WebSocket tunnels on `tracker`, closing them when `cancel` fires
-    /// (without it they run on their own until either side closes or goes idle).
-    pub fn with_tasks(mut self, tracker: TaskTracker, cancel: CancellationToken) -> Proxy {
-        self.tunnels = websocket::Tunnels::new(tracker, cancel);
-        self
+    /// [`new`](Self::new), with every task of the proxy on `tracker`, ended when `cancel`
+    /// fires (a load balancer's task tree).
+    pub fn in_tree(
+        settings: ProxySettings,
+        tracker: &TaskTracker,
+        cancel: CancellationToken,
+    ) -> Proxy {
+        let budget = Some(super::limits::upstream_budget());
+        Proxy {
+            pool: UpstreamPool::in_tree(pool_settings(), budget, tracker, cancel.clone()),
+            settings,
+            tunnels: websocket::Tunnels::new(tracker.clone(), cancel.clone()),
+            tasks: Some((tracker.clone(), cancel)),
+        }
     }
 
     /// The settings this proxy was made with.
@@ -341,14 +360,23 @@ impl Proxy {
     fn probe_then_eject(&self, group: &TargetGroupHandle, target: &Arc<Target>, why: String) {
         let (group, target) = (group.clone(), Arc::clone(target));
         let timeout = self.settings.connect_timeout;
-        tokio::spawn(async move {
+        let probe = async move {
             let probe = tokio::net::TcpStream::connect(target.addr());
             match tokio::time::timeout(timeout, probe).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => group.eject(&target, &format!("{why}, then {}", e.kind())),
                 Err(_) => group.eject(&target, &format!("{why}, then connection timed out")),
             }
-        });
+        };
+        match &self.tasks {
+            Some((tracker, cancel)) => {
+                let cancel = cancel.clone();
+                tracker.spawn(async move { cancel.run_until_cancelled(probe).await });
+            }
+            None => {
+                tokio::spawn(probe);
+            }
+        }
     }
 
     /// The client's response from a target's answer: headers cleaned, stickiness cookies

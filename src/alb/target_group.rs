@@ -266,9 +266,24 @@ struct Inner {
     write: Mutex<()>,
     next: AtomicUsize,
     changes: watch::Sender<u64>,
+    /// The lab's task tree for this group's drains (set by `spawn_health_checks`).
+    tree: std::sync::OnceLock<(
+        tokio_util::task::TaskTracker,
+        tokio_util::sync::CancellationToken,
+    )>,
 }
 
 impl TargetGroupHandle {
+    /// Runs this group's later tasks (drains) on `tracker`, ended by `cancel`: the lab's task
+    /// tree. The first call wins.
+    pub(crate) fn adopt_tree(
+        &self,
+        tracker: &tokio_util::task::TaskTracker,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) {
+        let _ = self.inner.tree.set((tracker.clone(), cancel.clone()));
+    }
+
     /// A target group with the config's static targets registered (id = their address), all
     /// `initial` until the health checker has run.
     pub fn new(cfg: TargetGroup) -> TargetGroupHandle {
@@ -281,6 +296,7 @@ impl TargetGroupHandle {
                 write: Mutex::new(()),
                 next: AtomicUsize::new(0),
                 changes: watch::Sender::new(0),
+                tree: std::sync::OnceLock::new(),
             }),
         };
         for addr in statics {
@@ -342,7 +358,14 @@ impl TargetGroupHandle {
                     self.name()
                 );
                 self.draining_list().push(Arc::clone(&gone));
-                rt.spawn(drain(self.clone(), gone, delay));
+                let drain = drain(self.clone(), gone, delay);
+                match self.inner.tree.get() {
+                    Some((tracker, cancel)) => {
+                        let cancel = cancel.clone();
+                        tracker.spawn(async move { cancel.run_until_cancelled(drain).await });
+                    }
+                    None => drop(rt.spawn(drain)),
+                }
             }
             _ => {
                 tracing::info!("target {}/{id} {addr}: deregistered", self.name());

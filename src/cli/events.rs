@@ -255,10 +255,12 @@ mod tests {
             name: "web".into(),
             events: vec![
                 ServiceEvent {
+                    id: "e2".into(),
                     created_at: "2026-12-02T00:00:03Z".into(),
                     message: "(service web) has reached a steady state.".into(),
                 },
                 ServiceEvent {
+                    id: "e1".into(),
                     created_at: "2026-12-02T00:00:01Z".into(),
                     message: "(service web) has started 1 tasks: (task a).".into(),
                 },

@@ -89,6 +89,9 @@ pub enum Command {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    if cli.command.addresses_lab() {
+        clear_stale_control_file(&cli.file);
+    }
     match cli.command {
         Command::Up => up::run(&cli.file).await,
         Command::Down { volumes } => down::run(&load(&cli.file)?, volumes).await,
@@ -127,6 +130,31 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
         Ok(d) if d.is_zero() => Err("must be more than zero".into()),
         Ok(d) => Ok(d),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+impl Command {
+    /// Whether the command is about the lab of the config (its running `up`, its containers):
+    /// those check for a stale control file first.
+    fn addresses_lab(&self) -> bool {
+        !matches!(self, Command::Validate | Command::Ca | Command::Reap { .. })
+    }
+}
+
+/// Before anything else: a control file left by an `up` that died is reported and removed.
+/// (A config that does not load is left to the command, which reports it.)
+fn clear_stale_control_file(file: &std::path::Path) {
+    let Ok(config) = config::load(file) else {
+        return;
+    };
+    let state = crate::state::StateDir::resolve(config.lab.state_dir.as_deref());
+    let path = state.control_file(&config.lab.name);
+    if let crate::control::stale::Found::Stale(why) = crate::control::stale::check(&path) {
+        eprintln!(
+            "found a stale control file of lab `{}` ({why}): removed {}",
+            config.lab.name,
+            path.display()
+        );
     }
 }
 

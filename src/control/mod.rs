@@ -9,6 +9,7 @@
 //! ([`auth`]). This is the seam for the later control API and dashboard.
 
 pub mod auth;
+pub mod stale;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

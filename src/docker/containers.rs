@@ -59,6 +59,8 @@ pub struct ContainerInfo {
     /// 127.0.0.1 port bound to the published container port, if any. Changes on every start.
     pub host_port: Option<u16>,
     pub labels: HashMap<String, String>,
+    /// The container's IPv4 address on each network it is attached to (network name → address).
+    pub ipv4_addresses: HashMap<String, String>,
 }
 
 impl DockerClient {
@@ -135,10 +137,20 @@ impl DockerClient {
             Err(e) => return Err(DockerError::op("inspect container", id)(e)),
         };
         let state = inspect.state.unwrap_or_default();
-        let host_port = inspect
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|ports| first_loopback_port(&ports));
+        let network_settings = inspect.network_settings.unwrap_or_default();
+        let host_port = network_settings
+            .ports
+            .as_ref()
+            .and_then(first_loopback_port);
+        let ipv4_addresses = network_settings
+            .networks
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(name, endpoint)| {
+                let ip = endpoint.ip_address.filter(|ip| !ip.is_empty())?;
+                Some((name, ip))
+            })
+            .collect();
         Ok(Some(ContainerInfo {
             id: inspect.id.unwrap_or_default(),
             name: inspect
@@ -150,6 +162,7 @@ impl DockerClient {
             exit_code: state.exit_code,
             host_port,
             labels: inspect.config.and_then(|c| c.labels).unwrap_or_default(),
+            ipv4_addresses,
         }))
     }
 

@@ -1,5 +1,7 @@
 //! The service controller: the loop that keeps a service at its desired count. Decisions come
-//! from [`super::reconcile::decide`]; this file only observes and applies them.
+//! from [`super::reconcile::decide`] and [`super::lifecycle`]; this file only observes and
+//! applies them. The desired count comes from a `watch` the handle writes (not the frozen
+//! config), commands from the handle's channel; stops run in [`super::stopper`], off the loop.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -7,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,10 +20,14 @@ use crate::docker::{ContainerEvent, DockerClient};
 use crate::vpc;
 
 use super::claims::Claims;
+use super::handle::{Command, ServiceHandle, StopTaskError};
 use super::history;
+use super::lifecycle::{self, DesiredStatus, HealthStatus, LastStatus, RolloutState, SteadyEvent};
 use super::logs;
+use super::messages;
 use super::reconcile::{Action, ObservedTask, Phase, StopReason, decide};
-use super::status::{ServiceEvent, ServiceStatus, TaskStatus};
+use super::status::{DeploymentStatus, ServiceEvent, ServiceStatus, TaskStatus};
+use super::stopper::{self, StopJob, StopProgress};
 use super::task_spec;
 use super::throttle::{Delay, Policy, Throttle};
 
@@ -35,12 +41,18 @@ const INSPECT_EVERY_TICKS: u32 = 5;
 /// unhealthy; tierlab checks a new target at once and the fast profile's checks are seconds
 /// apart, so an app still starting (slowly, on a loaded machine) would be stopped after a second
 /// or two and counted as a failed start.
-const HEALTH_CHECK_GRACE: Duration = Duration::from_secs(20);
+pub const HEALTH_CHECK_GRACE: Duration = Duration::from_secs(20);
 /// A task of a service without a load balancer counts as started well (healthy, for the
 /// throttle and for steadiness) once its container has run this long.
 const STARTED_WITHOUT_LOAD_BALANCER: Duration = Duration::from_secs(5);
 /// Service events kept (ECS shows the latest 100).
 const EVENTS_KEPT: usize = 100;
+/// Commands queued for the controller before senders wait.
+const COMMAND_QUEUE: usize = 32;
+/// How long a lab's shutdown waits for stops in progress (they skip to removal on cancel).
+const STOPPERS_WAIT: Duration = Duration::from_secs(10);
+/// tierlab registers one revision of each task definition.
+pub const TASK_DEFINITION_REVISION: u32 = 1;
 
 /// Everything a controller needs; built by the lab.
 pub struct ServiceSetup {
@@ -56,70 +68,6 @@ pub struct ServiceSetup {
     pub claims: Claims,
 }
 
-/// A handle on a running controller.
-#[derive(Clone)]
-pub struct ServiceHandle {
-    name: String,
-    status: watch::Receiver<ServiceStatus>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "service `{service}` did not reach {desired} healthy tasks within {waited:?} (running {running}, pending {pending}); the tasks' own logs say why (`tierlab logs`). Last events:\n{events}"
-)]
-pub struct NotSteady {
-    pub service: String,
-    pub desired: u32,
-    pub running: u32,
-    pub pending: u32,
-    pub waited: Duration,
-    pub events: String,
-}
-
-impl ServiceHandle {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn status(&self) -> ServiceStatus {
-        self.status.borrow().clone()
-    }
-
-    /// A receiver that sees every status change.
-    pub fn watch(&self) -> watch::Receiver<ServiceStatus> {
-        self.status.clone()
-    }
-
-    /// Waits until the desired number of tasks are running and healthy.
-    pub async fn wait_steady(&self, timeout: Duration) -> Result<(), NotSteady> {
-        let mut rx = self.status.clone();
-        let waited = tokio::time::timeout(timeout, rx.wait_for(ServiceStatus::is_steady)).await;
-        match waited {
-            Ok(Ok(_)) => Ok(()),
-            _ => {
-                let status = self.status();
-                let events = status
-                    .events
-                    .iter()
-                    .rev()
-                    .take(5)
-                    .rev()
-                    .map(|e| format!("  {} {}", e.created_at, e.message))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                Err(NotSteady {
-                    service: self.name.clone(),
-                    desired: status.desired_count,
-                    running: status.running_count,
-                    pending: status.pending_count,
-                    waited: timeout,
-                    events,
-                })
-            }
-        }
-    }
-}
-
 /// One task the controller launched.
 struct TaskRecord {
     container_id: String,
@@ -128,13 +76,33 @@ struct TaskRecord {
     launched: u64,
     target: Option<SocketAddr>,
     exited: Option<Option<i64>>,
+    created_at: String,
     started_at: String,
+    /// Its address on its subnet's network, from Docker's inspect.
+    private_ipv4: Option<String>,
     launched_at: Instant,
     /// When the target (or, without a load balancer, the container) was first seen healthy.
     healthy_since: Option<Instant>,
     /// The throttle was told this task's start was good.
     stable_reported: bool,
     log_path: PathBuf,
+}
+
+/// A task being stopped (desired status STOPPED) by [`stopper::run`].
+struct StoppingTask {
+    record: TaskRecord,
+    reason: StopReason,
+    stage: LastStatus,
+    stopping_at: String,
+}
+
+/// The service's one deployment (rolling updates come later).
+struct Deployment {
+    id: String,
+    rollout: RolloutState,
+    failed_tasks: u32,
+    created_at: String,
+    updated_at: String,
 }
 
 /// A stopped task as `describe-tasks` shows it, and when it stopped (for the age bound).
@@ -146,6 +114,13 @@ struct StoppedTask {
 struct Controller {
     setup: ServiceSetup,
     tasks: BTreeMap<String, TaskRecord>,
+    stopping: BTreeMap<String, StoppingTask>,
+    /// The desired count: the config's until the handle sets another.
+    desired: watch::Receiver<u32>,
+    deployment: Deployment,
+    /// Steady at the last look (for the "reached a steady state" event).
+    was_steady: bool,
+    created_at: String,
     launched: u64,
     /// Back-off for launches that fail and tasks that stop before they were ever healthy.
     throttle: Throttle,
@@ -159,6 +134,10 @@ struct Controller {
     status: watch::Sender<ServiceStatus>,
     log_shippers: TaskTracker,
     log_cancel: CancellationToken,
+    stoppers: TaskTracker,
+    /// Cancelled with the controller: stops in progress skip to removing the container.
+    stop_cancel: CancellationToken,
+    stop_progress: mpsc::UnboundedSender<StopProgress>,
 }
 
 /// Starts the controller loop. `container_events` carries Docker events of this service's
@@ -170,17 +149,22 @@ pub fn spawn(
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) -> ServiceHandle {
-    let initial = ServiceStatus {
-        name: setup.service.name.clone(),
-        cluster: setup.service.cluster.clone(),
-        task_definition: setup.service.task_definition.clone(),
-        desired_count: setup.service.desired_count,
-        ..Default::default()
+    let now = now_rfc3339_millis();
+    let deployment = Deployment {
+        id: lifecycle::new_deployment_id(),
+        rollout: RolloutState::InProgress,
+        failed_tasks: 0,
+        created_at: now.clone(),
+        updated_at: now.clone(),
     };
-    let (status, status_rx) = watch::channel(initial);
+    let (status, status_rx) = watch::channel(ServiceStatus::default());
+    let desired = Arc::new(watch::Sender::new(setup.service.desired_count));
+    let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let handle = ServiceHandle {
         name: setup.service.name.clone(),
         status: status_rx,
+        desired: desired.clone(),
+        commands,
     };
     let throttle = Throttle::new(Policy::for_profile(setup.config.lab.profile));
     // Streams of tasks from earlier runs count as stopped tasks' logs: pruned with the rest.
@@ -193,9 +177,15 @@ pub fn spawn(
         .parent()
         .map(|dir| logs::earlier_streams(dir, std::time::SystemTime::now()))
         .unwrap_or_default();
+    let (stop_progress, stop_progress_rx) = mpsc::unbounded_channel();
     let controller = Controller {
         setup,
         tasks: BTreeMap::new(),
+        stopping: BTreeMap::new(),
+        desired: desired.subscribe(),
+        deployment,
+        was_steady: false,
+        created_at: now,
         launched: 0,
         throttle,
         wake_at: None,
@@ -205,17 +195,29 @@ pub fn spawn(
         status,
         log_shippers: TaskTracker::new(),
         log_cancel: CancellationToken::new(),
+        stoppers: TaskTracker::new(),
+        stop_cancel: cancel.child_token(),
+        stop_progress,
     };
-    tracker.spawn(controller.run(container_events, cancel));
+    controller.publish_status();
+    let inputs = Inputs {
+        container_events,
+        commands: command_rx,
+        stop_progress: stop_progress_rx,
+    };
+    tracker.spawn(controller.run(inputs, cancel));
     handle
 }
 
+/// What wakes the controller besides its tick.
+struct Inputs {
+    container_events: mpsc::Receiver<ContainerEvent>,
+    commands: mpsc::Receiver<Command>,
+    stop_progress: mpsc::UnboundedReceiver<StopProgress>,
+}
+
 impl Controller {
-    async fn run(
-        mut self,
-        mut container_events: mpsc::Receiver<ContainerEvent>,
-        cancel: CancellationToken,
-    ) {
+    async fn run(mut self, mut inputs: Inputs, cancel: CancellationToken) {
         let mut tick = tokio::time::interval(RECONCILE_INTERVAL);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut target_changes = self
@@ -226,10 +228,14 @@ impl Controller {
         let mut ticks = 0u32;
         loop {
             self.reconcile().await;
+            self.note_steadiness();
             self.publish_status();
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                Some(event) = container_events.recv() => self.on_container_event(event),
+                Some(event) = inputs.container_events.recv() => self.on_container_event(event),
+                Some(command) = inputs.commands.recv() => self.on_command(command),
+                Some(progress) = inputs.stop_progress.recv() => self.on_stop_progress(progress),
+                Ok(()) = self.desired.changed() => {}
                 _ = tick.tick() => {
                     ticks = ticks.wrapping_add(1);
                     if ticks % INSPECT_EVERY_TICKS == 0 {
@@ -240,7 +246,7 @@ impl Controller {
                 () = wake(self.wake_at) => {}
             }
         }
-        self.stop_all().await;
+        self.stop_all(&mut inputs.stop_progress).await;
         self.publish_status();
     }
 
@@ -256,23 +262,117 @@ impl Controller {
                 phase: self.phase_of(id, task),
             })
             .collect();
-        for action in decide(self.setup.service.desired_count, &observed) {
-            match action {
-                Action::Stop { task_id, reason } => self.stop_task(&task_id, &reason).await,
-                Action::Launch { count } => {
-                    for _ in 0..count {
-                        if let Delay::Until(at) = self.throttle.next_launch(Instant::now()) {
-                            self.wake_at = Some(at);
-                            break;
-                        }
-                        if !self.launch_task().await {
-                            break;
-                        }
-                    }
+        let desired = *self.desired.borrow_and_update();
+        let actions = decide(desired, &observed);
+        // Stops first, so the events read as ECS's: stopped, then started.
+        let mut scaled_in = Vec::new();
+        for action in &actions {
+            if let Action::Stop { task_id, reason } = action {
+                if *reason == StopReason::ScaledIn {
+                    scaled_in.push(task_id.clone());
                 }
+                self.begin_stop(task_id, reason.clone());
+            }
+        }
+        if !scaled_in.is_empty() {
+            let message = messages::stopped(&self.setup.service.name, &scaled_in);
+            tracing::info!("{message}");
+            self.record_event(message);
+        }
+        for action in actions {
+            if let Action::Launch { count } = action {
+                self.launch(count).await;
             }
         }
         self.prune_history(Instant::now()).await;
+    }
+
+    /// Launches up to `count` tasks (the throttle may delay some), then records one event for
+    /// those started, as ECS does.
+    async fn launch(&mut self, count: u32) {
+        let mut started = Vec::new();
+        for _ in 0..count {
+            if let Delay::Until(at) = self.throttle.next_launch(Instant::now()) {
+                self.wake_at = Some(at);
+                break;
+            }
+            match self.launch_task().await {
+                Some(task_id) => started.push(task_id),
+                None => break,
+            }
+        }
+        if !started.is_empty() {
+            let message = messages::started(&self.setup.service.name, &started);
+            self.record_event(message);
+        }
+    }
+
+    /// Records a change of steadiness: the first steady state completes the deployment.
+    fn note_steadiness(&mut self) {
+        let (running, pending) = self.counts();
+        let steady = running == *self.desired.borrow() && pending == 0 && self.stopping.is_empty();
+        let (rollout, events) =
+            lifecycle::on_steadiness(self.was_steady, steady, self.deployment.rollout);
+        self.was_steady = steady;
+        if rollout != self.deployment.rollout {
+            self.deployment.rollout = rollout;
+            self.deployment.updated_at = now_rfc3339_millis();
+        }
+        let service = self.setup.service.name.clone();
+        for event in events {
+            let message = match event {
+                SteadyEvent::DeploymentCompleted => {
+                    messages::deployment_completed(&service, &self.deployment.id)
+                }
+                SteadyEvent::ReachedSteadyState => messages::steady(&service),
+            };
+            tracing::info!("{message}");
+            self.record_event(message);
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::StopTask {
+                task_id,
+                reason,
+                reply,
+            } => self.on_stop_task(task_id, reason, reply),
+        }
+    }
+
+    /// `stop-task`: begins the stop of a live task; a task already stopping or stopped is
+    /// answered as it is (as ECS answers StopTask on a stopped task).
+    fn on_stop_task(
+        &mut self,
+        task_id: String,
+        reason: StopReason,
+        reply: oneshot::Sender<Result<TaskStatus, StopTaskError>>,
+    ) {
+        if self.tasks.contains_key(&task_id) {
+            self.begin_stop(&task_id, reason);
+            let message =
+                messages::stopped(&self.setup.service.name, std::slice::from_ref(&task_id));
+            tracing::info!("{message}");
+            self.record_event(message);
+            // Shown at once; the next round launches the replacement.
+            self.publish_status();
+        }
+        let answer = self
+            .stopping
+            .get(&task_id)
+            .map(|s| self.stopping_status(&task_id, s))
+            .or_else(|| {
+                self.stopped
+                    .iter()
+                    .find(|s| s.status.task_id == task_id)
+                    .map(|s| s.status.clone())
+            })
+            .ok_or_else(|| StopTaskError::NoSuchTask {
+                service: self.setup.service.name.clone(),
+                task_id,
+            });
+        let _ = reply.send(answer);
     }
 
     /// Notes when tasks turn healthy (which lifts launch delays until the next failure), and
@@ -312,6 +412,7 @@ impl Controller {
     /// A launch failed or a task stopped before it was ever healthy: count it, and record the
     /// throttle event when an episode starts.
     fn start_failed(&mut self, now: Instant) {
+        self.deployment.failed_tasks += 1;
         if self.throttle.failed(now) {
             let message = format!(
                 "(service {}) is unable to consistently start tasks successfully.",
@@ -335,8 +436,12 @@ impl Controller {
             history::STOPPED_TASK_MAX_AGE,
         );
         self.stopped.drain(..drop);
-        let running: std::collections::HashSet<PathBuf> =
-            self.tasks.values().map(|t| t.log_path.clone()).collect();
+        let running: std::collections::HashSet<PathBuf> = self
+            .tasks
+            .values()
+            .chain(self.stopping.values().map(|s| &s.record))
+            .map(|t| t.log_path.clone())
+            .collect();
         let stopped: Vec<PathBuf> = self.stopped_logs.iter().cloned().collect();
         let delete = history::logs_to_delete(&stopped, &running, history::STOPPED_LOG_FILES_KEPT);
         for path in &delete {
@@ -375,8 +480,8 @@ impl Controller {
         }
     }
 
-    /// Launches one task; false (and a back-off) when it could not be started.
-    async fn launch_task(&mut self) -> bool {
+    /// Launches one task and returns its id; `None` (and a back-off) when it could not start.
+    async fn launch_task(&mut self) -> Option<String> {
         let setup = &self.setup;
         let task_id = task_spec::new_task_id();
         // Claimed before the container exists, so the orphan sweep never takes it for one.
@@ -390,6 +495,7 @@ impl Controller {
             &subnet,
             setup.environment.clone(),
         );
+        let created_at = now_rfc3339_millis();
         let started = match setup.docker.run_container(&spec).await {
             Ok(id) => setup
                 .docker
@@ -411,7 +517,7 @@ impl Controller {
                 setup.claims.release(&task_id);
                 self.record_event(message);
                 self.start_failed(Instant::now());
-                return false;
+                return None;
             }
         };
         self.throttle.launched(Instant::now());
@@ -420,6 +526,10 @@ impl Controller {
             .as_ref()
             .and_then(|i| i.host_port)
             .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+        let network = vpc::network_name(&setup.config.lab.name, &subnet);
+        let private_ipv4 = info
+            .as_ref()
+            .and_then(|i| i.ipv4_addresses.get(&network).cloned());
         if let (Some(tg), Some(addr)) = (&setup.target_group, target) {
             tg.register(&task_id, addr);
         }
@@ -435,17 +545,14 @@ impl Controller {
             path.clone(),
             self.log_cancel.clone(),
         ));
-        let message = format!(
-            "(service {}) has started 1 tasks: (task {task_id}).",
-            setup.service.name
-        );
         tracing::info!(
-            "{message} Subnet {subnet}, target {}.",
+            "(service {}) started task {task_id}: subnet {subnet}, address {}, target {}.",
+            setup.service.name,
+            private_ipv4.as_deref().unwrap_or("-"),
             target.map_or("-".to_string(), |t| t.to_string())
         );
-        self.record_event(message);
         self.tasks.insert(
-            task_id,
+            task_id.clone(),
             TaskRecord {
                 container_id,
                 container_name: spec.name,
@@ -453,19 +560,22 @@ impl Controller {
                 launched: self.launched,
                 target,
                 exited: info.is_none().then_some(None),
-                started_at: now_rfc3339(),
+                created_at,
+                started_at: now_rfc3339_millis(),
+                private_ipv4,
                 launched_at: Instant::now(),
                 healthy_since: None,
                 stable_reported: false,
                 log_path: path,
             },
         );
-        true
+        Some(task_id)
     }
 
-    /// Deregisters the task's target at once, then removes its container. A container that
-    /// cannot be removed is released to the orphan sweep, which retries until it is gone.
-    async fn stop_task(&mut self, task_id: &str, reason: &StopReason) {
+    /// Begins stopping a task in ECS's order: out of the target group at once (its in-flight
+    /// requests drain), then [`stopper::run`] waits for the drain, stops and removes the
+    /// container while the loop goes on (and launches the replacement).
+    fn begin_stop(&mut self, task_id: &str, reason: StopReason) {
         let Some(task) = self.tasks.remove(task_id) else {
             return;
         };
@@ -474,27 +584,13 @@ impl Controller {
             tg.deregister(task_id);
         }
         // PENDING → STOPPED: it never turned healthy (a task that did is replaced at once).
-        if *reason != StopReason::ScaledIn {
+        if !reason.is_deliberate() {
             match task.healthy_since {
                 None => self.start_failed(now),
                 Some(_) => self.throttle.lost_healthy(),
             }
         }
-        if let Err(e) = self
-            .setup
-            .docker
-            .remove_container(&task.container_id, true)
-            .await
-        {
-            tracing::warn!(
-                task = task_id,
-                "could not remove the task's container (the orphan sweep retries): {e}",
-                e = crate::error::chain(&e)
-            );
-        }
-        self.setup.claims.release(task_id);
-        self.remember_stopped(task_id, &task, reason, now);
-        let message = match reason {
+        match &reason {
             StopReason::FailedElbHealthChecks => {
                 let tg = self
                     .setup
@@ -502,18 +598,87 @@ impl Controller {
                     .as_ref()
                     .map(|t| t.name())
                     .unwrap_or("-");
-                format!(
+                let message = format!(
                     "(service {}) (task {task_id}) failed ELB health checks in (target-group {tg}); stopped it.",
                     self.setup.service.name
-                )
+                );
+                tracing::warn!("{message}");
+                self.record_event(message);
             }
-            _ => format!(
-                "(service {}) has stopped 1 running tasks: (task {task_id}). Reason: {reason}.",
-                self.setup.service.name
-            ),
+            StopReason::EssentialContainerExited { .. } => {
+                let message = format!(
+                    "(service {}) has stopped 1 running tasks: (task {task_id}). Reason: {}.",
+                    self.setup.service.name,
+                    reason.stopped_reason(&self.deployment.id)
+                );
+                tracing::warn!("{message}");
+                self.record_event(message);
+            }
+            // Recorded by the caller, as one event for all (ECS's wording has no reason).
+            StopReason::ScaledIn | StopReason::UserInitiated { .. } => {}
+        }
+        let job = StopJob {
+            task_id: task_id.to_string(),
+            container_id: task.container_id.clone(),
+            docker: self.setup.docker.clone(),
+            target_group: self.setup.target_group.clone(),
+            exited: task.exited.is_some(),
         };
-        tracing::warn!("{message}");
-        self.record_event(message);
+        self.stoppers.spawn(stopper::run(
+            job,
+            self.stop_progress.clone(),
+            self.stop_cancel.clone(),
+        ));
+        self.stopping.insert(
+            task_id.to_string(),
+            StoppingTask {
+                record: task,
+                reason,
+                stage: LastStatus::Deactivating,
+                stopping_at: now_rfc3339_millis(),
+            },
+        );
+    }
+
+    /// A stop moved on a stage, or ended: the task joins the stopped tasks.
+    fn on_stop_progress(&mut self, progress: StopProgress) {
+        match progress {
+            StopProgress::Stage { task_id, stage } => {
+                if let Some(s) = self.stopping.get_mut(&task_id) {
+                    s.stage = stage;
+                }
+            }
+            StopProgress::Done {
+                task_id,
+                exit_code,
+                removal_error,
+            } => {
+                let Some(stopping) = self.stopping.remove(&task_id) else {
+                    return;
+                };
+                if let Some(e) = removal_error {
+                    tracing::warn!(
+                        task = %task_id,
+                        "could not remove the task's container (the orphan sweep retries): {e}"
+                    );
+                }
+                self.setup.claims.release(&task_id);
+                let mut status = self.stopping_status(&task_id, &stopping);
+                status.last_status = LastStatus::Stopped;
+                status.health = None;
+                status.exit_code = match (&stopping.reason, stopping.record.exited) {
+                    (StopReason::EssentialContainerExited { exit_code }, _) => *exit_code,
+                    (_, Some(code)) => code,
+                    _ => exit_code,
+                };
+                status.stopped_at = Some(now_rfc3339_millis());
+                self.stopped.push_back(StoppedTask {
+                    status,
+                    at: Instant::now(),
+                });
+                self.stopped_logs.push_back(stopping.record.log_path);
+            }
+        }
     }
 
     fn on_container_event(&mut self, event: ContainerEvent) {
@@ -555,29 +720,9 @@ impl Controller {
         }
     }
 
-    fn remember_stopped(
-        &mut self,
-        task_id: &str,
-        task: &TaskRecord,
-        reason: &StopReason,
-        now: Instant,
-    ) {
-        let exit_code = match (reason, task.exited) {
-            (StopReason::EssentialContainerExited { exit_code }, _) => *exit_code,
-            (_, Some(code)) => code,
-            _ => None,
-        };
-        let mut status = self.task_status(task_id, task);
-        status.last_status = "STOPPED".into();
-        status.health = None;
-        status.stopped_reason = Some(reason.to_string());
-        status.exit_code = exit_code;
-        status.stopped_at = Some(now_rfc3339());
-        self.stopped.push_back(StoppedTask { status, at: now });
-        self.stopped_logs.push_back(task.log_path.clone());
-    }
-
-    async fn stop_all(&mut self) {
+    /// On cancel: live tasks are deregistered and removed at once; stops in progress skip to
+    /// removal (their token is a child of the controller's).
+    async fn stop_all(&mut self, progress: &mut mpsc::UnboundedReceiver<StopProgress>) {
         let ids: Vec<String> = self.tasks.keys().cloned().collect();
         for task_id in ids {
             if let Some(tg) = &self.setup.target_group {
@@ -594,6 +739,20 @@ impl Controller {
             }
             self.setup.claims.release(&task_id);
         }
+        self.stop_cancel.cancel();
+        self.stoppers.close();
+        if tokio::time::timeout(STOPPERS_WAIT, self.stoppers.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                service = %self.setup.service.name,
+                "gave up waiting for task stops after {STOPPERS_WAIT:?}; the lab's cleanup removes their containers"
+            );
+        }
+        while let Ok(p) = progress.try_recv() {
+            self.on_stop_progress(p);
+        }
         // The log streams end with their containers; give them a moment to flush.
         self.log_shippers.close();
         if tokio::time::timeout(Duration::from_secs(2), self.log_shippers.wait())
@@ -601,34 +760,75 @@ impl Controller {
             .is_err()
         {
             self.log_cancel.cancel();
+            // They stop at once now; waiting keeps them inside this task, so the lab's tree.
+            self.log_shippers.wait().await;
         }
     }
 
+    /// Tasks running (healthy) and pending (starting), as ECS counts them.
+    fn counts(&self) -> (u32, u32) {
+        let (mut running, mut pending) = (0, 0);
+        for (task_id, task) in &self.tasks {
+            match self.phase_of(task_id, task) {
+                Phase::Healthy => running += 1,
+                Phase::Starting => pending += 1,
+                Phase::Unhealthy | Phase::Exited { .. } => {}
+            }
+        }
+        (running, pending)
+    }
+
     fn task_status(&self, task_id: &str, task: &TaskRecord) -> TaskStatus {
-        let last_status = match self.phase_of(task_id, task) {
-            Phase::Healthy | Phase::Unhealthy => "RUNNING",
-            Phase::Starting => "PENDING",
-            Phase::Exited { .. } => "STOPPED",
-        };
+        let setup = &self.setup;
+        let td = &setup.task_definition;
         TaskStatus {
             task_id: task_id.to_string(),
+            cluster: setup.service.cluster.clone(),
+            service: setup.service.name.clone(),
+            task_definition_family: td.family.clone(),
+            task_definition_revision: TASK_DEFINITION_REVISION,
             container_id: task.container_id.clone(),
             container_name: task.container_name.clone(),
+            availability_zone: setup
+                .config
+                .vpc
+                .subnets
+                .get(&task.subnet)
+                .map(|s| s.availability_zone.clone())
+                .unwrap_or_default(),
             subnet: task.subnet.clone(),
-            last_status: last_status.to_string(),
-            health: self
-                .setup
+            private_ipv4_address: task.private_ipv4.clone(),
+            cpu: td.cpu,
+            memory_mib: td.memory_mib,
+            desired_status: DesiredStatus::Running,
+            last_status: lifecycle::last_status(&self.phase_of(task_id, task)),
+            health_status: HealthStatus::Unknown,
+            health: setup
                 .target_group
                 .as_ref()
                 .and_then(|tg| tg.state_of(task_id))
                 .map(|s| s.as_str().to_string()),
             target_address: task.target.map(|a| a.to_string()),
-            log_stream: task_spec::log_stream(&self.setup.task_definition, task_id),
+            log_stream: task_spec::log_stream(td, task_id),
+            created_at: task.created_at.clone(),
             started_at: task.started_at.clone(),
-            stopped_reason: None,
-            exit_code: None,
+            stopping_at: None,
             stopped_at: None,
+            stopped_reason: None,
+            stop_code: None,
+            exit_code: task.exited.flatten(),
         }
+    }
+
+    /// A task being stopped: desired STOPPED, its stage, and why (ECS shows the reason at once).
+    fn stopping_status(&self, task_id: &str, stopping: &StoppingTask) -> TaskStatus {
+        let mut status = self.task_status(task_id, &stopping.record);
+        status.desired_status = DesiredStatus::Stopped;
+        status.last_status = stopping.stage;
+        status.stopping_at = Some(stopping.stopping_at.clone());
+        status.stopped_reason = Some(stopping.reason.stopped_reason(&self.deployment.id));
+        status.stop_code = Some(lifecycle::stop_code(&stopping.reason));
+        status
     }
 
     fn record_event(&mut self, message: String) {
@@ -636,17 +836,42 @@ impl Controller {
             self.events.pop_front();
         }
         self.events.push_back(ServiceEvent {
-            created_at: now_rfc3339(),
+            id: lifecycle::new_event_id(),
+            created_at: now_rfc3339_millis(),
             message,
         });
     }
 
     fn publish_status(&self) {
-        let mut status = ServiceStatus {
+        let (running_count, pending_count) = self.counts();
+        let deployment = &self.deployment;
+        let status = ServiceStatus {
             name: self.setup.service.name.clone(),
             cluster: self.setup.service.cluster.clone(),
             task_definition: self.setup.service.task_definition.clone(),
-            desired_count: self.setup.service.desired_count,
+            desired_count: *self.desired.borrow(),
+            configured_desired_count: self.setup.service.desired_count,
+            running_count,
+            pending_count,
+            deployment: DeploymentStatus {
+                id: deployment.id.clone(),
+                rollout_state: deployment.rollout,
+                rollout_state_reason: lifecycle::rollout_reason(&deployment.id, deployment.rollout),
+                failed_tasks: deployment.failed_tasks,
+                created_at: deployment.created_at.clone(),
+                updated_at: deployment.updated_at.clone(),
+            },
+            created_at: self.created_at.clone(),
+            tasks: self
+                .tasks
+                .iter()
+                .map(|(id, t)| self.task_status(id, t))
+                .collect(),
+            stopping_tasks: self
+                .stopping
+                .iter()
+                .map(|(id, s)| self.stopping_status(id, s))
+                .collect(),
             events: self.events.iter().cloned().collect(),
             launches_delayed_until: self.wake_at.map(|at| {
                 let wall = SystemTime::now() + at.saturating_duration_since(Instant::now());
@@ -658,16 +883,7 @@ impl Controller {
                 .rev()
                 .map(|s| s.status.clone())
                 .collect(),
-            ..Default::default()
         };
-        for (task_id, task) in &self.tasks {
-            match self.phase_of(task_id, task) {
-                Phase::Healthy => status.running_count += 1,
-                Phase::Starting => status.pending_count += 1,
-                Phase::Unhealthy | Phase::Exited { .. } => {}
-            }
-            status.tasks.push(self.task_status(task_id, task));
-        }
         self.status.send_if_modified(|old| {
             let changed = *old != status;
             if changed {
@@ -697,4 +913,9 @@ async fn wake(at: Option<Instant>) {
 /// The current time as RFC 3339 (seconds), as AWS prints times.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// The current time as RFC 3339 with milliseconds (ECS's task and event times have them).
+pub fn now_rfc3339_millis() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }

@@ -1,16 +1,29 @@
 //! The ECS tier: task definitions become containers, and a controller per service keeps the
-//! desired number of healthy tasks registered with the service's target group.
+//! desired number of healthy tasks registered with the service's target group. The desired
+//! count and commands (stop a task) reach a running controller through its [`ServiceHandle`].
 
 mod claims;
 mod controller;
 pub mod environment;
+mod handle;
 pub mod history;
+pub mod lifecycle;
 pub mod logs;
+pub mod lookup;
+pub mod messages;
 pub mod reconcile;
 mod status;
+mod stopper;
 pub mod task_spec;
 pub mod throttle;
 
 pub use claims::Claims;
-pub use controller::{NotSteady, ServiceHandle, ServiceSetup, now_rfc3339, spawn};
-pub use status::{ServiceEvent, ServiceStatus, TaskStatus};
+pub use controller::{
+    HEALTH_CHECK_GRACE, ServiceSetup, TASK_DEFINITION_REVISION, now_rfc3339, now_rfc3339_millis,
+    spawn,
+};
+pub use handle::{DesiredCountError, MAX_DESIRED_COUNT, NotSteady, ServiceHandle, StopTaskError};
+pub use lifecycle::{DesiredStatus, HealthStatus, LastStatus, RolloutState, StopCode};
+pub use reconcile::STOPPED_BY_USER;
+pub use status::{DeploymentStatus, ServiceEvent, ServiceStatus, TaskStatus};
+pub use stopper::STOP_TIMEOUT;

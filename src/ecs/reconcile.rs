@@ -22,28 +22,56 @@ pub enum Phase {
     Exited { exit_code: Option<i64> },
 }
 
-/// Why a task is stopped, in ECS's words (shown as the task's `stoppedReason`).
+/// Why a task is stopped (shown, in ECS's words, as the task's `stoppedReason`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
-    EssentialContainerExited { exit_code: Option<i64> },
+    EssentialContainerExited {
+        exit_code: Option<i64>,
+    },
     FailedElbHealthChecks,
+    /// The desired count went down.
     ScaledIn,
+    /// `stop-task`: the reason given, else ECS's "Task stopped by user".
+    UserInitiated {
+        reason: String,
+    },
 }
 
-impl std::fmt::Display for StopReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+/// ECS's `stoppedReason` of a task that `stop-task` stopped without a reason.
+pub const STOPPED_BY_USER: &str = "Task stopped by user";
+
+impl StopReason {
+    /// A user's stop with `reason` (ECS's default wording when none is given).
+    pub fn user(reason: Option<&str>) -> StopReason {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        StopReason::UserInitiated {
+            reason: reason.unwrap_or(STOPPED_BY_USER).to_string(),
+        }
+    }
+
+    /// The task's `stoppedReason`, as ECS words it; a scale-in names the service's deployment.
+    pub fn stopped_reason(&self, deployment_id: &str) -> String {
         match self {
             StopReason::EssentialContainerExited {
                 exit_code: Some(code),
-            } => {
-                write!(f, "Essential container in task exited (exit code {code})")
-            }
+            } => format!("Essential container in task exited (exit code {code})"),
             StopReason::EssentialContainerExited { exit_code: None } => {
-                write!(f, "Essential container in task exited")
+                "Essential container in task exited".to_string()
             }
-            StopReason::FailedElbHealthChecks => write!(f, "Task failed ELB health checks"),
-            StopReason::ScaledIn => write!(f, "Scaling activity initiated by (deployment)"),
+            StopReason::FailedElbHealthChecks => "Task failed ELB health checks".to_string(),
+            StopReason::ScaledIn => {
+                format!("Scaling activity initiated by (deployment {deployment_id})")
+            }
+            StopReason::UserInitiated { reason } => reason.clone(),
         }
+    }
+
+    /// Whether the stop says nothing about the task's health (the launch throttle ignores it).
+    pub fn is_deliberate(&self) -> bool {
+        matches!(
+            self,
+            StopReason::ScaledIn | StopReason::UserInitiated { .. }
+        )
     }
 }
 
@@ -196,8 +224,26 @@ mod tests {
             exit_code: Some(137),
         };
         assert_eq!(
-            exited.to_string(),
+            exited.stopped_reason("ecs-svc/1"),
             "Essential container in task exited (exit code 137)"
         );
+        assert_eq!(
+            StopReason::ScaledIn.stopped_reason("ecs-svc/1234567890123456789"),
+            "Scaling activity initiated by (deployment ecs-svc/1234567890123456789)"
+        );
+        assert_eq!(
+            StopReason::user(None).stopped_reason("-"),
+            "Task stopped by user"
+        );
+        assert_eq!(
+            StopReason::user(Some("  ")).stopped_reason("-"),
+            "Task stopped by user"
+        );
+        assert_eq!(
+            StopReason::user(Some("rotating")).stopped_reason("-"),
+            "rotating"
+        );
+        assert!(StopReason::user(None).is_deliberate() && StopReason::ScaledIn.is_deliberate());
+        assert!(!StopReason::FailedElbHealthChecks.is_deliberate());
     }
 }

@@ -19,6 +19,7 @@
 
 mod aws_api;
 mod cleanup;
+mod commands;
 mod images;
 mod orphans;
 mod progress;
@@ -48,6 +49,7 @@ use crate::state::StateDir;
 use crate::vpc;
 
 pub use cleanup::{Removed, remove_lab, remove_lab_within};
+pub use commands::CommandError;
 pub use progress::{LogProgress, Progress};
 pub use reaper::Reaper;
 pub use status::{
@@ -61,6 +63,8 @@ pub use tasks::{Straggler, Tasks};
 const RUN_LOCK_WAIT: Duration = Duration::from_secs(15);
 /// Pause between the two cleanup sweeps of the `Drop` fallback.
 const DROP_SWEEP_PAUSE: Duration = Duration::from_millis(750);
+/// Pause before the Docker event stream is opened again after it broke or ended.
+const EVENT_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// Capacity of each service's Docker event queue.
 const EVENT_QUEUE: usize = 256;
 
@@ -293,7 +297,7 @@ impl Lab {
             }
             let (tracker, cancel) = self
                 .tasks
-                .group(format!("health checks of target group {}", tg.name));
+                .group(format!("target group {} (health checks, drains)", tg.name));
             handle.spawn_health_checks(&tracker, cancel);
             self.target_groups.insert(tg.name.clone(), handle);
         }
@@ -679,8 +683,16 @@ async fn pump_events(
                 let label = |key| event.labels.get(key).map_or("", String::as_str);
                 let route = event_route(label(labels::ROLE), label(labels::RESOURCE));
                 if let Some(queue) = queues.get(&route) {
-                    let _ = queue.send(event).await;
+                    // A full queue must not hold the pump past a cancel.
+                    if cancel
+                        .run_until_cancelled(queue.send(event))
+                        .await
+                        .is_none()
+                    {
+                        return;
+                    }
                 }
+                continue;
             }
             Some(Err(e)) => {
                 // Controllers also inspect their containers periodically, so a broken stream
@@ -689,13 +701,14 @@ async fn pump_events(
                     "Docker event stream failed: {e}; reconnecting",
                     e = crate::error::chain(&e)
                 );
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                events.set(docker.container_events(&lab));
             }
-            None => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                events.set(docker.container_events(&lab));
-            }
+            None => {}
         }
+        // The stream broke or ended: reconnect after a pause (a stopping lab does not wait).
+        let pause = tokio::time::sleep(EVENT_RECONNECT_PAUSE);
+        if cancel.run_until_cancelled(pause).await.is_none() {
+            return;
+        }
+        events.set(docker.container_events(&lab));
     }
 }

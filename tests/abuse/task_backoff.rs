@@ -145,7 +145,7 @@ async fn a_task_that_exits_at_once_is_launched_less_and_less_often() {
     // was seen is stopped for that, also a reason ECS gives.
     let mut exited = 0;
     for task in &s.stopped_tasks {
-        assert_eq!(task.last_status, "STOPPED");
+        assert_eq!(task.last_status.as_str(), "STOPPED");
         match task.stopped_reason.as_deref() {
             Some("Essential container in task exited (exit code 3)") => {
                 assert_eq!(task.exit_code, Some(3), "{task:#?}");

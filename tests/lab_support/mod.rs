@@ -84,12 +84,17 @@ impl TestLab {
     }
 
     pub async fn start(&self) -> Lab {
+        self.start_with(CancellationToken::new()).await
+    }
+
+    /// [`start`](Self::start) under the caller's `shutdown` token (cancelling it stops the lab).
+    pub async fn start_with(&self, shutdown: CancellationToken) -> Lab {
         let options = StartOptions {
             state_dir: Some(self.state_dir.path().to_path_buf()),
             reaper: reaper(),
             ..Default::default()
         };
-        match Lab::start(self.config(), options, CancellationToken::new()).await {
+        match Lab::start(self.config(), options, shutdown).await {
             Ok(lab) => lab,
             Err(e) => panic!(
                 "lab {} failed to start (is the Docker engine running? `sudo scripts/docker-engine.sh`): {}",

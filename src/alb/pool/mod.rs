@@ -30,6 +30,8 @@ use hyper::body::Body;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use body::PooledBody;
 pub use endpoint::Endpoint;
@@ -86,6 +88,9 @@ struct Inner<B> {
     /// Open connections to targets (busy or idle) may not exceed this, when set: each holds a
     /// descriptor, and HTTP/2 clients can ask for many at once over one connection of theirs.
     budget: Option<Arc<ConnectionLimit>>,
+    /// The load balancer's task tree, when the pool belongs to one: the sweep and every
+    /// connection's task run on it and end on its cancel.
+    tasks: Option<(TaskTracker, CancellationToken)>,
 }
 
 impl<B> Clone for UpstreamPool<B> {
@@ -125,6 +130,25 @@ where
         settings: PoolSettings,
         budget: Option<Arc<ConnectionLimit>>,
     ) -> UpstreamPool<B> {
+        Self::build(settings, budget, None)
+    }
+
+    /// [`with_budget`](Self::with_budget), in a task tree: the sweep and the connections'
+    /// tasks run on `tracker` and end when `cancel` fires (a lab's pool never outlives it).
+    pub fn in_tree(
+        settings: PoolSettings,
+        budget: Option<Arc<ConnectionLimit>>,
+        tracker: &TaskTracker,
+        cancel: CancellationToken,
+    ) -> UpstreamPool<B> {
+        Self::build(settings, budget, Some((tracker.clone(), cancel)))
+    }
+
+    fn build(
+        settings: PoolSettings,
+        budget: Option<Arc<ConnectionLimit>>,
+        tasks: Option<(TaskTracker, CancellationToken)>,
+    ) -> UpstreamPool<B> {
         let inner = Arc::new(Inner {
             settings,
             http1: {
@@ -134,9 +158,19 @@ where
             },
             endpoints: ArcSwap::default(),
             budget,
+            tasks,
         });
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(sweep(Arc::downgrade(&inner)));
+        let sweep = sweep(Arc::downgrade(&inner));
+        match &inner.tasks {
+            Some((tracker, cancel)) => {
+                let cancel = cancel.clone();
+                tracker.spawn(async move { cancel.run_until_cancelled(sweep).await });
+            }
+            None => {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(sweep);
+                }
+            }
         }
         UpstreamPool { inner }
     }
@@ -257,13 +291,22 @@ where
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| UpstreamError::Connect(io::Error::other(e)))?;
-        tokio::spawn(async move {
+        let drive = async move {
             let _permit = permit;
             // Upgrades: a 101 answer hands the socket to `hyper::upgrade::on(response)`.
             if let Err(e) = driver.with_upgrades().await {
                 tracing::debug!(%target, "connection to target ended: {e}");
             }
-        });
+        };
+        match &self.inner.tasks {
+            Some((tracker, cancel)) => {
+                let cancel = cancel.clone();
+                tracker.spawn(async move { cancel.run_until_cancelled(drive).await });
+            }
+            None => {
+                tokio::spawn(drive);
+            }
+        }
         Ok(conn)
     }
 }

@@ -2,7 +2,7 @@
 //! set, so a round trip through JSON and the table exercise all of them.
 
 use crate::alb::{ReasonCode, TargetDescription, TargetState};
-use crate::ecs::{ServiceEvent, ServiceStatus, TaskStatus};
+use crate::ecs::{DesiredStatus, LastStatus, ServiceEvent, ServiceStatus, TaskStatus};
 use crate::lab::{
     AlbStatus, DatabaseStatus, LabStatus, ListenerStatus, Orphan, OrphanStatus, TargetGroupStatus,
 };
@@ -43,18 +43,32 @@ pub fn lab_status() -> LabStatus {
             cluster: "flask-app-cluster".into(),
             task_definition: "flask-app-task:1".into(),
             desired_count: 2,
+            configured_desired_count: 3,
             running_count: 1,
             pending_count: 1,
             tasks: vec![
-                task("0123456789abcdef", 41001, "RUNNING", "healthy"),
-                task("fedcba9876543210", 41002, "PENDING", "initial"),
+                task("0123456789abcdef", 41001, LastStatus::Running, "healthy"),
+                task("fedcba9876543210", 41002, LastStatus::Pending, "initial"),
             ],
+            stopping_tasks: vec![TaskStatus {
+                desired_status: DesiredStatus::Stopped,
+                health: Some("draining".into()),
+                stopping_at: Some("2026-12-02T00:02:00Z".into()),
+                ..task(
+                    "5555666677778888",
+                    41003,
+                    LastStatus::Deactivating,
+                    "draining",
+                )
+            }],
             launches_delayed_until: None,
             stopped_tasks: vec![stopped_task("aaaabbbbccccdddd")],
             events: vec![ServiceEvent {
+                id: "0f8e1c52-7a4b-4d5e-9c3a-2b1d0e9f8a7b".into(),
                 created_at: "2026-12-02T00:00:00Z".into(),
                 message: "(service flask-app-service) has reached a steady state.".into(),
             }],
+            ..Default::default()
         }],
         databases: vec![DatabaseStatus {
             identifier: "flask-crud-db".into(),
@@ -112,13 +126,15 @@ fn target(
     }
 }
 
-pub fn task(id: &str, port: u16, last_status: &str, health: &str) -> TaskStatus {
+pub fn task(id: &str, port: u16, last_status: LastStatus, health: &str) -> TaskStatus {
     TaskStatus {
         task_id: id.into(),
         container_id: format!("c0{id}"),
         container_name: "flask-app".into(),
         subnet: "private-app-subnet-1a".into(),
-        last_status: last_status.into(),
+        availability_zone: "us-east-1a".into(),
+        private_ipv4_address: Some(format!("10.0.3.{}", port % 100)),
+        last_status,
         health: Some(health.into()),
         target_address: Some(format!("127.0.0.1:{port}")),
         log_stream: format!("ecs/flask-app/{id}"),
@@ -126,18 +142,19 @@ pub fn task(id: &str, port: u16, last_status: &str, health: &str) -> TaskStatus 
         stopped_reason: None,
         exit_code: None,
         stopped_at: None,
+        ..Default::default()
     }
 }
 
 fn stopped_task(id: &str) -> TaskStatus {
     TaskStatus {
-        last_status: "STOPPED".into(),
+        last_status: LastStatus::Stopped,
         health: None,
         target_address: None,
         stopped_reason: Some("Essential container in task exited (exit code 3)".into()),
         exit_code: Some(3),
         stopped_at: Some("2026-12-02T00:01:00Z".into()),
-        ..task(id, 0, "STOPPED", "")
+        ..task(id, 0, LastStatus::Stopped, "")
     }
 }
 

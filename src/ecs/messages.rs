@@ -1,0 +1,61 @@
+//! Service event messages, worded as ECS words them (`describe-services` `events`).
+
+/// "(service S) has started 2 tasks: (task a) (task b)."
+pub fn started(service: &str, task_ids: &[String]) -> String {
+    format!(
+        "(service {service}) has started {} tasks: {}.",
+        task_ids.len(),
+        tasks(task_ids)
+    )
+}
+
+/// "(service S) has stopped 2 running tasks: (task a) (task b)."
+pub fn stopped(service: &str, task_ids: &[String]) -> String {
+    format!(
+        "(service {service}) has stopped {} running tasks: {}.",
+        task_ids.len(),
+        tasks(task_ids)
+    )
+}
+
+/// "(service S) has reached a steady state."
+pub fn steady(service: &str) -> String {
+    format!("(service {service}) has reached a steady state.")
+}
+
+/// "(service S) (deployment ecs-svc/…) deployment completed."
+pub fn deployment_completed(service: &str, deployment_id: &str) -> String {
+    format!("(service {service}) (deployment {deployment_id}) deployment completed.")
+}
+
+fn tasks(task_ids: &[String]) -> String {
+    task_ids
+        .iter()
+        .map(|id| format!("(task {id})"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_like_ecs() {
+        let one = vec!["abc".to_string()];
+        assert_eq!(
+            started("web", &one),
+            "(service web) has started 1 tasks: (task abc)."
+        );
+        let two = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(
+            stopped("web", &two),
+            "(service web) has stopped 2 running tasks: (task a) (task b)."
+        );
+        assert_eq!(steady("web"), "(service web) has reached a steady state.");
+        assert_eq!(
+            deployment_completed("web", "ecs-svc/1"),
+            "(service web) (deployment ecs-svc/1) deployment completed."
+        );
+    }
+}
