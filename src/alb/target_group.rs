@@ -549,6 +549,19 @@ impl TargetGroupHandle {
             .unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Requests in flight to the group's targets now, draining ones included.
+    pub fn in_flight(&self) -> usize {
+        let registered: usize = self
+            .inner
+            .targets
+            .load()
+            .iter()
+            .map(|t| t.in_flight())
+            .sum();
+        let draining: usize = self.draining_list().iter().map(|t| t.in_flight()).sum();
+        registered + draining
+    }
+
     /// How many targets are healthy now.
     pub fn healthy_count(&self) -> usize {
         let targets = self.inner.targets.load();
