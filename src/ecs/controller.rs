@@ -760,6 +760,8 @@ impl Controller {
             .is_err()
         {
             self.log_cancel.cancel();
+            // They stop at once now; waiting keeps them inside this task, so the lab's tree.
+            self.log_shippers.wait().await;
         }
     }
 

@@ -120,8 +120,18 @@ impl InstanceState {
 
     /// Records an event in the ring and logs it once (warn for trouble, else info).
     pub fn record(&self, kind: &EventKind) {
+        self.record_as(kind, kind.is_trouble());
+    }
+
+    /// Records an event that was asked for (the shutdown of a requested reboot): logged at info
+    /// even when the same event unasked would be trouble.
+    pub fn record_expected(&self, kind: &EventKind) {
+        self.record_as(kind, false);
+    }
+
+    fn record_as(&self, kind: &EventKind, trouble: bool) {
         let event = RdsEvent::new(&self.identifier, kind, now_rfc3339());
-        if kind.is_trouble() {
+        if trouble {
             tracing::warn!(
                 "database {}: {} {}",
                 self.identifier,

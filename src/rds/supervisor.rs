@@ -186,7 +186,7 @@ async fn restart_engine(docker: &DockerClient, db: &DbInstance) -> Result<(), Rd
             ));
         }
     }
-    db.state.record(&EventKind::Shutdown);
+    db.state.record_expected(&EventKind::Shutdown);
     docker
         .bollard()
         .start_container(&container_id, None::<StartContainerOptions>)

@@ -1,0 +1,231 @@
+//! CloudWatch Logs and RDS through the real AWS CLI against a real lab: the task's Gunicorn lines
+//! as `aws logs` shows them (newest stream, paging tokens, a filter that finds a request sent
+//! through the ALB), the DB instance as `aws rds` describes it, and a reboot that really restarts
+//! the database while the CLI's own waiter waits for `available` and the app serves DB-backed
+//! requests again. Operations of the next issue answer an error, never a fake success.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::lab_support::{DOCKER_LOCK, TestLab, client, docker, shut_down_clean};
+
+const GROUP: &str = "/ecs/flask-app";
+const DB: &str = "flask-crud-db";
+
+/// The real AWS CLI, pointed at one lab with its credentials and nothing of the user's setup.
+struct Aws {
+    exe: PathBuf,
+    endpoint: String,
+    key: String,
+    secret: String,
+}
+
+impl Aws {
+    fn of(lab: &tierlab::Lab) -> Aws {
+        let exe = std::env::var_os("TIERLAB_AWS_CLI")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let out = std::process::Command::new(crate::lab_support::repo_root().join("scripts/aws-cli.sh"))
+                    .output()
+                    .expect("scripts/aws-cli.sh runs");
+                assert!(out.status.success(), "scripts/aws-cli.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+                PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+            });
+        let credentials = lab.aws_credentials();
+        Aws {
+            exe,
+            endpoint: lab.aws_endpoint(),
+            key: credentials.access_key_id,
+            secret: credentials.secret_access_key,
+        }
+    }
+
+    /// Runs `aws <args>`. `--endpoint-url` is passed explicitly: AWS CLI v1 replaces
+    /// `AWS_ENDPOINT_URL` for `rds` in us-east-1 with rds.amazonaws.com.
+    async fn run(&self, args: &[&str]) -> Output {
+        tokio::process::Command::new(&self.exe)
+            .args(["--endpoint-url", &self.endpoint, "--output", "json"])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .env("AWS_ACCESS_KEY_ID", &self.key)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .output()
+            .await
+            .expect("the aws CLI runs")
+    }
+
+    /// Runs a command that must succeed and returns its JSON.
+    async fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args).await;
+        assert!(
+            out.status.success(),
+            "aws {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.stdout.iter().all(u8::is_ascii_whitespace) {
+            return Value::Null;
+        }
+        serde_json::from_slice(&out.stdout).expect("the CLI prints JSON")
+    }
+
+    /// Runs a command that must fail with `code`; returns its message.
+    async fn error(&self, args: &[&str], code: &str) -> String {
+        let out = self.run(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        // AWS CLI v1 exits 255 on a service error (v2: 254).
+        assert!(
+            matches!(out.status.code(), Some(254 | 255)),
+            "aws {} should fail, got {:?}: {stderr}",
+            args.join(" "),
+            out.status.code()
+        );
+        assert!(stderr.contains(&format!("({code})")), "expected {code}: {stderr}");
+        stderr
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_rds_answer_the_aws_cli_from_the_live_lab() {
+    let _serial = DOCKER_LOCK.lock().await;
+    let test = TestLab::new("logsrds");
+    let docker = docker().await;
+    let lab = test.start().await;
+    let aws = Aws::of(&lab);
+    let https = lab.https_url().unwrap();
+    let http = client(&lab);
+
+    // --- CloudWatch Logs ---------------------------------------------------------------------
+    let streams = aws
+        .json(&["logs", "describe-log-streams", "--log-group-name", GROUP, "--order-by", "LastEventTime", "--descending"])
+        .await;
+    let streams = streams["logStreams"].as_array().unwrap().clone();
+    assert_eq!(streams.len(), 2, "one stream per task: {streams:?}");
+    let last = |s: &Value| s["lastEventTimestamp"].as_i64().unwrap();
+    assert!(last(&streams[0]) >= last(&streams[1]), "newest first");
+    let newest = streams[0]["logStreamName"].as_str().unwrap().to_string();
+    assert!(newest.starts_with("ecs/flask-app/"), "{newest}");
+
+    let events = aws
+        .json(&["logs", "get-log-events", "--log-group-name", GROUP, "--log-stream-name", &newest, "--limit", "50"])
+        .await;
+    let messages: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(!messages.is_empty() && messages.len() <= 50);
+    let head = aws
+        .json(&["logs", "get-log-events", "--log-group-name", GROUP, "--log-stream-name", &newest, "--start-from-head", "--limit", "3"])
+        .await;
+    let first: Vec<&str> = head["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert!(first.iter().any(|m| m.contains("Starting gunicorn")), "the task's own Gunicorn lines: {first:?}");
+    assert_eq!(head["nextForwardToken"], "f/3");
+    assert_eq!(head["nextBackwardToken"], "b/0");
+    // The forward token moves on; the backward token at the head comes back unchanged.
+    let next = aws
+        .json(&["logs", "get-log-events", "--log-group-name", GROUP, "--log-stream-name", &newest, "--limit", "3", "--next-token", "f/3"])
+        .await;
+    assert_eq!(next["nextForwardToken"], "f/6");
+    assert_ne!(next["events"][0]["message"], head["events"][0]["message"]);
+    let before_head = aws
+        .json(&["logs", "get-log-events", "--log-group-name", GROUP, "--log-stream-name", &newest, "--next-token", "b/0"])
+        .await;
+    assert_eq!(before_head["events"].as_array().unwrap().len(), 0);
+    assert_eq!(before_head["nextBackwardToken"], "b/0");
+
+    // A request through the ALB shows up in the group's logs.
+    let probe = format!("probe-{}", std::process::id());
+    let response = http.get(format!("{https}/api/entries?{probe}=1")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let pattern = format!("\"{probe}\"");
+    let found = wait_for(Duration::from_secs(10), || async {
+        let found = aws
+            .json(&["logs", "filter-log-events", "--log-group-name", GROUP, "--filter-pattern", &pattern])
+            .await;
+        (!found["events"].as_array().unwrap().is_empty()).then_some(found)
+    })
+    .await
+    .expect("the request's access log line within 10 s");
+    let event = &found["events"][0];
+    assert!(event["message"].as_str().unwrap().contains(&format!("GET /api/entries?{probe}=1")));
+    assert!(event["logStreamName"].as_str().unwrap().starts_with("ecs/flask-app/"));
+    assert_eq!(event["eventId"].as_str().unwrap().len(), 56);
+    assert_eq!(found["searchedLogStreams"].as_array().unwrap().len(), 2);
+    aws.error(&["logs", "filter-log-events", "--log-group-name", GROUP, "--filter-pattern", "{ $.level = \"error\" }"], "InvalidParameterException").await;
+    aws.error(&["logs", "get-log-events", "--log-group-name", "/ecs/nope", "--log-stream-name", "x"], "ResourceNotFoundException").await;
+
+    // --- RDS -------------------------------------------------------------------------------
+    let described = aws.json(&["rds", "describe-db-instances", "--db-instance-identifier", DB]).await;
+    let instance = &described["DBInstances"][0];
+    assert_eq!(instance["DBInstanceStatus"], "available");
+    assert_eq!(instance["Endpoint"]["Port"], 3306);
+    let address = instance["Endpoint"]["Address"].as_str().unwrap();
+    assert!(address.starts_with("flask-crud-db.") && address.ends_with(".us-east-1.rds.localhost"), "{address}");
+    assert_eq!(instance["DBSubnetGroup"]["Subnets"].as_array().unwrap().len(), 2);
+    aws.error(&["rds", "describe-db-instances", "--db-instance-identifier", "nope"], "DBInstanceNotFound").await;
+
+    let rebooted = aws.json(&["rds", "reboot-db-instance", "--db-instance-identifier", DB]).await;
+    assert_eq!(rebooted["DBInstance"]["DBInstanceStatus"], "rebooting");
+    let waited = Instant::now();
+    aws.json(&["rds", "wait", "db-instance-available", "--db-instance-identifier", DB]).await;
+    println!("reboot: `aws rds wait db-instance-available` returned after {:.1}s", waited.elapsed().as_secs_f64());
+    // The app reconnects: a write and a read that go to the database.
+    let served = wait_for(Duration::from_secs(30), || async {
+        let created = http
+            .post(format!("{https}/api/entries"))
+            .json(&serde_json::json!({"text": "after reboot"}))
+            .send()
+            .await
+            .ok()?;
+        created.status().is_success().then_some(())
+    })
+    .await;
+    assert!(served.is_some(), "the app serves DB-backed requests after the reboot");
+    let events = aws
+        .json(&["rds", "describe-events", "--source-type", "db-instance", "--source-identifier", DB])
+        .await;
+    let messages: Vec<&str> = events["Events"].as_array().unwrap().iter().map(|e| e["Message"].as_str().unwrap()).collect();
+    let shutdown = messages.iter().position(|m| *m == "DB instance shutdown.");
+    let restarted = messages.iter().position(|m| *m == "DB instance restarted.");
+    assert!(shutdown.is_some() && restarted > shutdown, "{messages:?}");
+    assert!(!messages.iter().any(|m| m.starts_with("Recovery")), "a requested reboot is not a recovery: {messages:?}");
+
+    // Failover and replicas come with the next issue: errors, never a fake success.
+    aws.error(&["rds", "reboot-db-instance", "--db-instance-identifier", DB, "--force-failover"], "InvalidParameterCombination").await;
+    let message = aws
+        .error(&["rds", "create-db-instance-read-replica", "--db-instance-identifier", "flask-crud-db-replica", "--source-db-instance-identifier", DB], "InvalidAction")
+        .await;
+    assert!(message.contains("RDS in depth"), "{message}");
+
+    shut_down_clean(lab, &docker, &test).await;
+}
+
+/// Polls `check` until it gives `Some` or `deadline` passes.
+async fn wait_for<T, F, Fut>(deadline: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if Instant::now() > until {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
