@@ -10,79 +10,26 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tierlab::alb::TargetState;
 use tierlab::api::ecs::client::{ClientError, EcsClient};
-use tierlab::lab::Lab;
 
 use crate::lab_support::{DOCKER_LOCK, TestLab, docker, shut_down_clean};
+use crate::support::aws::{Aws, SERVICE_ERROR_EXIT};
 
 const CLUSTER: &str = "flask-app-cluster";
 const SERVICE: &str = "flask-app-service";
 /// Calls in the latency loop.
 const LATENCY_CALLS: usize = 200;
 
-/// The AWS CLI of `scripts/aws-cli.sh`.
-fn aws_cli() -> String {
-    let out =
-        std::process::Command::new(format!("{}/scripts/aws-cli.sh", env!("CARGO_MANIFEST_DIR")))
-            .output()
-            .expect("scripts/aws-cli.sh runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// Runs `aws ARGS` against the lab; `Ok(json)` on exit 0, `Err((code, stderr))` otherwise.
-async fn aws(cli: &str, lab: &Lab, args: &[&str]) -> Result<Value, (i32, String)> {
-    let creds = lab.aws_credentials();
-    let out = tokio::process::Command::new(cli)
-        .args(args)
-        .args(["--output", "json"])
-        .env("AWS_ENDPOINT_URL", lab.aws_endpoint())
-        .env("AWS_DEFAULT_REGION", &lab.config().lab.region)
-        .env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key)
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .await
-        .expect("the AWS CLI runs");
-    if !out.status.success() {
-        return Err((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into(),
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    Ok(if text.trim().is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap()
-    })
-}
-
-async fn aws_ok(cli: &str, lab: &Lab, args: &[&str]) -> Value {
-    aws(cli, lab, args)
-        .await
-        .unwrap_or_else(|(code, err)| panic!("aws {args:?} exited {code}: {err}"))
-}
-
-async fn describe_service(cli: &str, lab: &Lab) -> Value {
-    let v = aws_ok(
-        cli,
-        lab,
-        &[
+async fn describe_service(aws: &Aws) -> Value {
+    let v = aws
+        .json(&[
             "ecs",
             "describe-services",
             "--cluster",
             CLUSTER,
             "--services",
             SERVICE,
-        ],
-    )
-    .await;
+        ])
+        .await;
     v["services"][0].clone()
 }
 
@@ -94,10 +41,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecs_commands_through_the_aws_cli() {
     let _serial = DOCKER_LOCK.lock().await;
-    let cli = aws_cli();
     let test = TestLab::new("awsecs");
     let docker = docker().await;
     let lab = test.start().await;
+    let aws = Aws::for_lab(&lab);
     let tg = lab.target_group("flask-app-tg").unwrap().clone();
     let service = lab.service(SERVICE).unwrap().clone();
     let healthy = {
@@ -111,7 +58,7 @@ async fn ecs_commands_through_the_aws_cli() {
     };
 
     // The reference's troubleshooting command shows the live service.
-    let s = describe_service(&cli, &lab).await;
+    let s = describe_service(&aws).await;
     assert_eq!(
         (s["desiredCount"].as_u64(), s["runningCount"].as_u64()),
         (Some(2), Some(2)),
@@ -131,7 +78,7 @@ async fn ecs_commands_through_the_aws_cli() {
         s["events"][0]["message"],
         format!("(service {SERVICE}) has reached a steady state.")
     );
-    let clusters = aws_ok(&cli, &lab, &["ecs", "list-clusters"]).await;
+    let clusters = aws.json(&["ecs", "list-clusters"]).await;
     assert!(
         clusters["clusterArns"][0]
             .as_str()
@@ -141,10 +88,8 @@ async fn ecs_commands_through_the_aws_cli() {
 
     // update-service --desired-count 3, timed to the third healthy target.
     let started = Instant::now();
-    let updated = aws_ok(
-        &cli,
-        &lab,
-        &[
+    let updated = aws
+        .json(&[
             "ecs",
             "update-service",
             "--cluster",
@@ -153,9 +98,8 @@ async fn ecs_commands_through_the_aws_cli() {
             SERVICE,
             "--desired-count",
             "3",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(updated["service"]["desiredCount"], 3);
     let third = {
         let healthy = healthy.clone();
@@ -167,10 +111,9 @@ async fn ecs_commands_through_the_aws_cli() {
             started.elapsed()
         })
     };
-    aws_ok(
-        &cli,
-        &lab,
-        &[
+    // The waiter prints nothing and exits 0 once stable.
+    let waiter = aws
+        .run(&[
             "ecs",
             "wait",
             "services-stable",
@@ -178,13 +121,13 @@ async fn ecs_commands_through_the_aws_cli() {
             CLUSTER,
             "--services",
             SERVICE,
-        ],
-    )
-    .await;
+        ])
+        .await;
+    assert_eq!(waiter.exit, 0, "{}", waiter.stderr);
     let waited = started.elapsed();
     let third = third.await.unwrap();
     assert_eq!(healthy(), 3, "{:#?}", tg.describe());
-    let s = describe_service(&cli, &lab).await;
+    let s = describe_service(&aws).await;
     assert_eq!(
         (s["desiredCount"].as_u64(), s["runningCount"].as_u64()),
         (Some(3), Some(3))
@@ -201,19 +144,16 @@ async fn ecs_commands_through_the_aws_cli() {
     assert_eq!(lab.config().services[SERVICE].desired_count, 2);
 
     // A running task as describe-tasks shows it.
-    let listed = aws_ok(
-        &cli,
-        &lab,
-        &[
+    let listed = aws
+        .json(&[
             "ecs",
             "list-tasks",
             "--cluster",
             CLUSTER,
             "--service-name",
             SERVICE,
-        ],
-    )
-    .await;
+        ])
+        .await;
     let arns: Vec<String> = listed["taskArns"]
         .as_array()
         .unwrap()
@@ -222,19 +162,16 @@ async fn ecs_commands_through_the_aws_cli() {
         .collect();
     assert_eq!(arns.len(), 3, "{listed:#}");
     let victim = arns[0].clone();
-    let described = aws_ok(
-        &cli,
-        &lab,
-        &[
+    let described = aws
+        .json(&[
             "ecs",
             "describe-tasks",
             "--cluster",
             CLUSTER,
             "--tasks",
             &victim,
-        ],
-    )
-    .await;
+        ])
+        .await;
     let t = &described["tasks"][0];
     assert_eq!(
         (t["lastStatus"].as_str(), t["desiredStatus"].as_str()),
@@ -262,29 +199,23 @@ async fn ecs_commands_through_the_aws_cli() {
     );
 
     // stop-task: drained, stopped as by a user, replaced.
-    let stopped = aws_ok(
-        &cli,
-        &lab,
-        &["ecs", "stop-task", "--cluster", CLUSTER, "--task", &victim],
-    )
-    .await;
+    let stopped = aws
+        .json(&["ecs", "stop-task", "--cluster", CLUSTER, "--task", &victim])
+        .await;
     assert_eq!(stopped["task"]["desiredStatus"], "STOPPED");
     assert_eq!(stopped["task"]["stoppedReason"], "Task stopped by user");
     let deadline = Instant::now() + Duration::from_secs(60);
     let t = loop {
-        let d = aws_ok(
-            &cli,
-            &lab,
-            &[
+        let d = aws
+            .json(&[
                 "ecs",
                 "describe-tasks",
                 "--cluster",
                 CLUSTER,
                 "--tasks",
                 &victim,
-            ],
-        )
-        .await;
+            ])
+            .await;
         let t = d["tasks"][0].clone();
         if t["lastStatus"] == "STOPPED" || Instant::now() > deadline {
             break t;
@@ -296,19 +227,16 @@ async fn ecs_commands_through_the_aws_cli() {
     assert_eq!(t["stoppedReason"], "Task stopped by user");
     assert!(t["containers"][0]["exitCode"].is_i64(), "{t:#}");
     assert!(t["stoppedAt"].is_f64() || t["stoppedAt"].is_u64());
-    let stopped_list = aws_ok(
-        &cli,
-        &lab,
-        &[
+    let stopped_list = aws
+        .json(&[
             "ecs",
             "list-tasks",
             "--cluster",
             CLUSTER,
             "--desired-status",
             "STOPPED",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(
         stopped_list["taskArns"]
             .as_array()
@@ -325,7 +253,7 @@ async fn ecs_commands_through_the_aws_cli() {
     .await
     .expect("the stopped task is replaced")
     .unwrap();
-    let s = describe_service(&cli, &lab).await;
+    let s = describe_service(&aws).await;
     let id = &victim[victim.len() - 32..];
     let stop_event = format!("(service {SERVICE}) has stopped 1 running tasks: (task {id}).");
     assert!(
@@ -338,27 +266,30 @@ async fn ecs_commands_through_the_aws_cli() {
         s["events"]
     );
 
-    // ECS's errors, as the CLI prints them (a service error exits 255 with CLI v1, 254 with v2).
-    let (code, err) = aws(
-        &cli,
-        &lab,
-        &[
+    // ECS's errors, as the CLI prints them.
+    let e = aws
+        .fails(&[
             "ecs",
             "describe-services",
             "--cluster",
             "nope",
             "--services",
             SERVICE,
-        ],
-    )
-    .await
-    .unwrap_err();
-    assert!([254, 255].contains(&code), "exit {code}");
-    assert!(err.contains("An error occurred (ClusterNotFoundException) when calling the DescribeServices operation: Cluster not found."), "{err}");
-    let (code, err) = aws(
-        &cli,
-        &lab,
-        &[
+        ])
+        .await;
+    assert_eq!(e.exit, SERVICE_ERROR_EXIT);
+    assert_eq!(
+        (e.code.as_str(), e.operation.as_str(), e.message.as_str()),
+        (
+            "ClusterNotFoundException",
+            "DescribeServices",
+            "Cluster not found."
+        ),
+        "{}",
+        e.stderr
+    );
+    let e = aws
+        .fails(&[
             "ecs",
             "update-service",
             "--cluster",
@@ -367,16 +298,14 @@ async fn ecs_commands_through_the_aws_cli() {
             "nope",
             "--desired-count",
             "1",
-        ],
-    )
-    .await
-    .unwrap_err();
-    assert!([254, 255].contains(&code), "exit {code}");
-    assert!(err.contains("(ServiceNotFoundException)"), "{err}");
-    let (_, err) = aws(
-        &cli,
-        &lab,
-        &[
+        ])
+        .await;
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        ("ServiceNotFoundException", "Service not found.")
+    );
+    let e = aws
+        .fails(&[
             "ecs",
             "update-service",
             "--cluster",
@@ -385,39 +314,39 @@ async fn ecs_commands_through_the_aws_cli() {
             SERVICE,
             "--task-definition",
             "flask-app-task:2",
-        ],
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        err.contains("(InvalidParameterException)") && err.contains("taskDefinition"),
-        "{err}"
+        ])
+        .await;
+    assert_eq!(e.code, "InvalidParameterException");
+    assert!(e.message.contains("taskDefinition"), "{}", e.message);
+    let e = aws
+        .fails(&["ecs", "stop-task", "--cluster", CLUSTER, "--task", "0000"])
+        .await;
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        (
+            "InvalidParameterException",
+            "The referenced task was not found."
+        )
     );
-    let missing = aws_ok(
-        &cli,
-        &lab,
-        &[
+    let missing = aws
+        .json(&[
             "ecs",
             "describe-services",
             "--cluster",
             CLUSTER,
             "--services",
             "nope",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(missing["failures"][0]["reason"], "MISSING");
-    let td = aws_ok(
-        &cli,
-        &lab,
-        &[
+    let td = aws
+        .json(&[
             "ecs",
             "describe-task-definition",
             "--task-definition",
             "flask-app-task",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(td["taskDefinition"]["revision"], 1);
     let secret = tierlab::state::StateDir::resolve(Some(test.state_path()))
         .secret(&test.name, "flask-app-secret-key")
