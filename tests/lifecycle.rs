@@ -4,7 +4,9 @@
 //!   behind: no task of the lab's tree, no container or network with its labels, no listener
 //!   port still bound, no reaper process. One of the stops is a cancel of the caller's token.
 //! - `tierlab up` killed with SIGKILL: within 10 s its reaper has removed the lab's containers
-//!   and networks and the control file; the next `up` starts cleanly and `down` stops it.
+//!   and networks and the control file; the next `up` starts cleanly and `down` stops it. The
+//!   same for an `up` killed half-way through its start.
+//! - A control file whose `up` is gone is reported and removed by the next command of the lab.
 
 mod lab_support;
 
@@ -134,6 +136,44 @@ async fn a_killed_up_leaves_nothing_running_and_the_next_up_starts_cleanly() {
         reapers(&test.name).is_empty(),
         "dismissed on the clean stop"
     );
+    tierlab::lab::remove_lab(&docker, &test.name, true)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_up_killed_during_its_start_is_reaped_too() {
+    let _lock = DOCKER_LOCK.lock().await;
+    let docker = docker().await;
+    let test = TestLab::new("killstart");
+    let config = test.write_config_file();
+    let state = test.state_path();
+    let mut up = spawn_up(&config, state, "up.log");
+    // Killed as soon as its first container exists (the database is starting).
+    let started = Instant::now();
+    while leftovers(&docker, &test.name).await.0 == 0 {
+        assert!(up.try_wait().unwrap().is_none(), "up exited early");
+        assert!(
+            started.elapsed() < START_WAIT,
+            "no container after {START_WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // SAFETY: SIGKILL to the child this test started.
+    assert_eq!(unsafe { libc::kill(up.id() as i32, libc::SIGKILL) }, 0);
+    up.wait().unwrap();
+    let gone = wait_until_gone(&docker, &test.name, REAP_BOUND).await;
+    eprintln!(
+        "SIGKILL of up during its start: removed {:.1}s after the kill",
+        gone.as_secs_f64()
+    );
+    wait_for("the reaper to exit", REAP_BOUND, || {
+        reapers(&test.name).is_empty()
+    })
+    .await;
+    // Nothing arrives late either (a create that was in flight).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(leftovers(&docker, &test.name).await, (0, 0));
     tierlab::lab::remove_lab(&docker, &test.name, true)
         .await
         .unwrap();

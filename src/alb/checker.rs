@@ -16,7 +16,7 @@ use http::{Request, Version};
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::time::{MissedTickBehavior, interval, timeout};
+use tokio::time::{MissedTickBehavior, interval, interval_at, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -33,7 +33,9 @@ impl TargetGroupHandle {
     /// group's drains run on `tracker` too.
     ///
     /// Every `interval` all registered targets are checked concurrently. A newly registered
-    /// target is checked at once rather than after up to a full interval.
+    /// target is checked at once rather than after up to a full interval. A changed interval
+    /// (`modify-target-group`) retimes the ticks at once; other health check settings apply
+    /// from the next round.
     pub fn spawn_health_checks(&self, tracker: &TaskTracker, cancel: CancellationToken) {
         // Drains of deregistered targets run in the same tree.
         self.adopt_tree(tracker, &cancel);
@@ -43,10 +45,11 @@ impl TargetGroupHandle {
 }
 
 async fn run(group: TargetGroupHandle, cancel: CancellationToken) {
-    let hc = group.config().health_check.clone();
-    let mut ticks = interval(hc.interval);
+    let mut period = group.config().health_check.interval;
+    let mut ticks = interval(period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut changes = group.changes();
+    let mut settings = group.settings_changes();
     let local = Episode::default();
     loop {
         let only_new = tokio::select! {
@@ -58,13 +61,34 @@ async fn run(group: TargetGroupHandle, cancel: CancellationToken) {
                 }
                 true
             }
+            changed = settings.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                // `modify-target-group`: a new interval counts from now.
+                let next = group.config().health_check.interval;
+                if next != period {
+                    period = next;
+                    ticks = retimed(period);
+                }
+                continue;
+            }
         };
+        // Each round reads the current settings: path, timeout and matcher apply at once.
+        let hc = group.config().health_check.clone();
         let round = check_all(&group, &hc, only_new, &local);
         if cancel.run_until_cancelled(round).await.is_none() {
             break;
         }
     }
     tracing::debug!(target_group = group.name(), "health checker stopped");
+}
+
+/// A ticker for a changed interval: its first tick one `period` from now.
+fn retimed(period: Duration) -> tokio::time::Interval {
+    let mut ticks = interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    ticks
 }
 
 /// Checks every registered target (or only the never-checked ones) concurrently.
@@ -315,5 +339,63 @@ mod tests {
             Ok(CheckOutcome::ConnectFailed(why)) => assert!(why.contains("refused"), "{why}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A target that answers every request `200 OK` until the returned task is aborted.
+    async fn passing_target() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf).await;
+                let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                let _ = conn.write_all(ok).await;
+            }
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn a_new_interval_retimes_the_checker_at_once() {
+        let (addr, target) = passing_target().await;
+        let mut cfg = (*group().config()).clone();
+        cfg.static_targets = vec![addr];
+        cfg.health_check.interval = Duration::from_secs(60);
+        cfg.health_check.timeout = Duration::from_millis(500);
+        let group = TargetGroupHandle::new(cfg);
+        let id = addr.to_string();
+        let mut changes = group.changes();
+        let (tracker, cancel) = (TaskTracker::new(), CancellationToken::new());
+        group.spawn_health_checks(&tracker, cancel.clone());
+        // The first check, at once: healthy. The checker now waits 60 s for the next.
+        while group.state_of(&id) != Some(TargetState::Healthy) {
+            changes.changed().await.unwrap();
+        }
+        target.abort();
+        let _ = target.await;
+        let started = Instant::now();
+        let change = crate::alb::settings::HealthCheckChange {
+            interval_seconds: Some(1),
+            ..Default::default()
+        };
+        group
+            .modify_health_check(&change, crate::config::TimingProfile::Fast)
+            .unwrap();
+        // Two failed checks (1 s apart) make it unhealthy: at the old interval, two minutes.
+        let unhealthy = async {
+            while group.state_of(&id) != Some(TargetState::Unhealthy) {
+                changes.changed().await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), unhealthy)
+            .await
+            .expect("checks came at the new interval, not the old one");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(1900), "{waited:?}");
+        cancel.cancel();
+        tracker.close();
+        tracker.wait().await;
     }
 }

@@ -220,6 +220,13 @@ impl HealthMachine {
         }
     }
 
+    /// New thresholds (`modify-target-group`), for the next results: the consecutive counts
+    /// so far stay, so a target already past a lowered threshold flips at its next check.
+    pub fn set_thresholds(&mut self, healthy_threshold: u32, unhealthy_threshold: u32) {
+        self.healthy_threshold = healthy_threshold.max(1);
+        self.unhealthy_threshold = unhealthy_threshold.max(1);
+    }
+
     /// The current state.
     pub fn state(&self) -> TargetState {
         self.state

@@ -2,7 +2,9 @@
 //!
 //! - [`tls`]: the local CA (created once, trusted once) and rustls configs of HTTPS listeners.
 //! - [`health`]: AWS's target health states and reason codes; the pure state machine.
-//! - [`target_group`]: registered targets, their in-flight counts, draining, passive ejection.
+//! - [`target_group`]: registered targets, their in-flight counts, draining, passive ejection;
+//!   its live [`settings`] (validated `modify-target-group(-attributes)`), and [`ip_targets`]:
+//!   targets as the AWS API names them (a task's private IP) and where tierlab reaches them.
 //! - [`checker`]: active HTTP health checks feeding the state machine.
 //! - [`headers`]: hop-by-hop removal, `X-Forwarded-*` modes, head limits.
 //! - [`trace_id`]: `X-Amzn-Trace-Id` created or extended as ALB does.
@@ -39,6 +41,7 @@ mod error;
 pub mod failover;
 pub mod headers;
 pub mod health;
+pub mod ip_targets;
 pub mod limits;
 pub mod listener;
 pub mod load_balancer;
@@ -51,6 +54,7 @@ pub mod pool;
 pub mod proxy;
 pub mod routing;
 pub mod rules;
+pub mod settings;
 pub mod sni;
 pub mod target_group;
 pub mod tls;
@@ -61,5 +65,5 @@ pub use error::AlbError;
 pub use health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
 pub use load_balancer::{ListenerEndpoint, LoadBalancerHandle};
 pub use metrics::LoadBalancerMetrics;
-pub use target_group::{TargetDescription, TargetGroupHandle};
+pub use target_group::{ConfigRef, TargetDescription, TargetGroupHandle};
 pub use tls::{LeafCertificate, ListenerTls, LocalCa};

@@ -7,6 +7,11 @@
 //! requests reads the count, and draining waits on it. A deregistered target
 //! leaves the rotation at once but is shown `draining` until its in-flight requests reach zero or
 //! the group's deregistration delay passes, as on AWS.
+//!
+//! The group's settings (health check, deregistration delay, algorithm, stickiness) sit behind
+//! an `ArcSwap` too: `modify-target-group` and `modify-target-group-attributes` swap in new ones
+//! (see [`super::settings`]) and the request path, the health checker and draining read the
+//! current ones without locking.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
@@ -19,7 +24,8 @@ use tokio::sync::{Notify, watch};
 
 use super::health::{CheckOutcome, HealthMachine, Reason, ReasonCode, TargetState, Transition};
 use super::routing::{self, Choice, TargetStats};
-use crate::config::TargetGroup;
+use super::settings::{self, HealthCheckChange, Settings, SettingsError};
+use crate::config::{TargetGroup, TimingProfile};
 
 /// One registered target. Shared by the target set, in-flight requests and the health checker.
 #[derive(Debug)]
@@ -188,6 +194,11 @@ impl Target {
             .store(TargetState::Draining.to_u8(), Ordering::Release);
     }
 
+    /// Applies a group's new health thresholds to the running state machine.
+    fn set_thresholds(&self, healthy: u32, unhealthy: u32) {
+        self.machine().set_thresholds(healthy, unhealthy);
+    }
+
     /// The machine is only touched by short, non-async critical sections; a panic inside one
     /// cannot leave it inconsistent, so a poisoned lock is still usable.
     fn machine(&self) -> MutexGuard<'_, HealthMachine> {
@@ -255,9 +266,23 @@ pub struct TargetGroupHandle {
     inner: Arc<Inner>,
 }
 
+/// A snapshot of a group's configuration; derefs to [`TargetGroup`].
+#[derive(Debug, Clone)]
+pub struct ConfigRef(Arc<Settings>);
+
+impl std::ops::Deref for ConfigRef {
+    type Target = TargetGroup;
+    fn deref(&self) -> &TargetGroup {
+        &self.0.config
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
-    cfg: TargetGroup,
+    name: String,
+    settings: ArcSwap<Settings>,
+    /// Bumped when the settings change, so the health checker retimes itself at once.
+    settings_changes: watch::Sender<u64>,
     targets: ArcSwap<Vec<Arc<Target>>>,
     /// Deregistered targets still finishing requests. Never read on the request path.
     draining: Mutex<Vec<Arc<Target>>>,
@@ -290,7 +315,9 @@ impl TargetGroupHandle {
         let statics = cfg.static_targets.clone();
         let handle = TargetGroupHandle {
             inner: Arc::new(Inner {
-                cfg,
+                name: cfg.name.clone(),
+                settings: ArcSwap::from_pointee(Settings::new(cfg)),
+                settings_changes: watch::Sender::new(0),
                 targets: ArcSwap::from_pointee(Vec::new()),
                 draining: Mutex::new(Vec::new()),
                 write: Mutex::new(()),
@@ -305,14 +332,70 @@ impl TargetGroupHandle {
         handle
     }
 
-    /// The target group's name.
+    /// The target group's name (never changes, so it can be borrowed).
     pub fn name(&self) -> &str {
-        &self.inner.cfg.name
+        &self.inner.name
     }
 
-    /// The group's configuration (health check settings, port, ...).
-    pub fn config(&self) -> &TargetGroup {
-        &self.inner.cfg
+    /// The group's current configuration (health check settings, port, ...): a snapshot, so
+    /// a later modification does not change what the caller holds.
+    pub fn config(&self) -> ConfigRef {
+        ConfigRef(self.inner.settings.load_full())
+    }
+
+    /// The group's current settings (the configuration and the attributes it leaves implicit).
+    pub fn settings(&self) -> Arc<Settings> {
+        self.inner.settings.load_full()
+    }
+
+    /// Bumped on every settings change (the health checker retimes itself on it).
+    pub fn settings_changes(&self) -> watch::Receiver<u64> {
+        self.inner.settings_changes.subscribe()
+    }
+
+    /// `modify-target-group`: validates `change` whole and applies it, or changes nothing.
+    /// New thresholds apply to every target's next check; a new interval to the checker's
+    /// next tick (see [`super::checker`]).
+    pub fn modify_health_check(
+        &self,
+        change: &HealthCheckChange,
+        profile: TimingProfile,
+    ) -> Result<Arc<Settings>, SettingsError> {
+        self.modify(|current| settings::modify_health_check(current, change, profile))
+    }
+
+    /// `modify-target-group-attributes`: validates the pairs whole and applies them, or
+    /// changes nothing. The algorithm and stickiness apply to the next request, the
+    /// deregistration delay to the next deregistration.
+    pub fn modify_attributes(
+        &self,
+        attributes: &[(String, String)],
+    ) -> Result<Arc<Settings>, SettingsError> {
+        self.modify(|current| settings::modify_attributes(current, attributes))
+    }
+
+    fn modify(
+        &self,
+        decide: impl FnOnce(&Settings) -> Result<Settings, SettingsError>,
+    ) -> Result<Arc<Settings>, SettingsError> {
+        // Under the writers' lock: a target registered meanwhile gets either the old thresholds
+        // and then the new ones below, or the new ones from the start.
+        let _guard = self.write_lock();
+        let next = Arc::new(decide(&self.inner.settings.load())?);
+        self.inner.settings.store(Arc::clone(&next));
+        let hc = &next.config.health_check;
+        let (healthy, unhealthy) = (hc.healthy_threshold, hc.unhealthy_threshold);
+        for target in self.inner.targets.load().iter() {
+            target.set_thresholds(healthy, unhealthy);
+        }
+        for target in self.draining_list().iter() {
+            target.set_thresholds(healthy, unhealthy);
+        }
+        tracing::info!("target group {}: settings changed", self.name());
+        self.inner
+            .settings_changes
+            .send_modify(|n| *n = n.wrapping_add(1));
+        Ok(next)
     }
 
     /// Registers target `id` at `addr` in state `initial`. Re-registering an id with the same
@@ -324,7 +407,8 @@ impl TargetGroupHandle {
             return;
         }
         let mut next: Vec<Arc<Target>> = current.iter().filter(|t| t.id != id).cloned().collect();
-        next.push(Arc::new(Target::new(id, addr, &self.inner.cfg)));
+        let settings = self.inner.settings.load();
+        next.push(Arc::new(Target::new(id, addr, &settings.config)));
         self.inner.targets.store(Arc::new(next));
         // A new registration under the same id supersedes a draining one in describe().
         self.draining_list().retain(|t| t.id != id);
@@ -348,7 +432,7 @@ impl TargetGroupHandle {
         let next: Vec<Arc<Target>> = current.iter().filter(|t| t.id != id).cloned().collect();
         self.inner.targets.store(Arc::new(next));
         gone.start_draining();
-        let delay = self.inner.cfg.deregistration_delay;
+        let delay = self.inner.settings.load().config.deregistration_delay;
         let runtime = tokio::runtime::Handle::try_current().ok();
         match runtime {
             Some(rt) if gone.in_flight() > 0 && !delay.is_zero() => {
@@ -424,7 +508,8 @@ impl TargetGroupHandle {
     pub fn pick_other(&self, headers: &http::HeaderMap, failed: &Arc<Target>) -> Option<Choice> {
         let targets = self.inner.targets.load();
         let turn = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        routing::choose(&self.inner.cfg, &targets, turn, headers, Some(failed))
+        let settings = self.inner.settings.load();
+        routing::choose(&settings.config, &targets, turn, headers, Some(failed))
             .filter(|c| c.target().state() == TargetState::Healthy)
     }
 
@@ -451,7 +536,7 @@ impl TargetGroupHandle {
     /// Records one answer's status for `target`; ejects it after the group's
     /// `outlier-consecutive-5xx` in a row.
     pub fn record_status(&self, target: &Arc<Target>, status: u16) {
-        let threshold = self.inner.cfg.outlier_consecutive_5xx;
+        let threshold = self.inner.settings.load().config.outlier_consecutive_5xx;
         if target.record_status(status, threshold) {
             self.eject(target, &format!("{threshold} consecutive 5xx responses"));
         }
@@ -492,7 +577,8 @@ impl TargetGroupHandle {
     pub fn choose(&self, headers: &http::HeaderMap) -> Option<Choice> {
         let targets = self.inner.targets.load();
         let turn = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        routing::choose(&self.inner.cfg, &targets, turn, headers, None)
+        let settings = self.inner.settings.load();
+        routing::choose(&settings.config, &targets, turn, headers, None)
     }
 
     /// A snapshot of the registered targets (for the health checker).
@@ -688,5 +774,69 @@ pub(crate) mod tests {
             changes.changed().await.unwrap();
         }
         assert_eq!(tg.describe_target("a").state, Unused);
+    }
+
+    #[test]
+    fn new_thresholds_apply_to_running_targets() {
+        let tg = tg();
+        let t = registered(&tg, "127.0.0.1:9");
+        t.record(&CheckOutcome::Ok(200));
+        let change = HealthCheckChange {
+            unhealthy_threshold: Some(3),
+            ..Default::default()
+        };
+        tg.modify_health_check(&change, TimingProfile::Aws).unwrap();
+        let fail = CheckOutcome::ConnectFailed("refused".into());
+        t.record(&fail);
+        t.record(&fail);
+        assert_eq!(t.state(), Healthy, "two failures no longer suffice");
+        t.record(&fail);
+        assert_eq!(t.state(), Unhealthy);
+        // A target registered after the change starts with the new thresholds too.
+        tg.register("b", "127.0.0.1:1000".parse().unwrap());
+        assert_eq!(tg.config().health_check.unhealthy_threshold, 3);
+    }
+
+    #[test]
+    fn a_refused_change_leaves_the_settings_as_they_were() {
+        let tg = tg();
+        let before = tg.settings();
+        let change = HealthCheckChange {
+            path: Some("/new".into()),
+            timeout_seconds: Some(10),
+            ..Default::default()
+        };
+        let e = tg
+            .modify_health_check(&change, TimingProfile::Aws)
+            .unwrap_err();
+        assert_eq!(e.aws_code(), "ValidationError");
+        assert!(Arc::ptr_eq(&before, &tg.settings()), "nothing swapped in");
+        let rx = tg.settings_changes();
+        tg.modify_attributes(&[(
+            "load_balancing.algorithm.type".into(),
+            "least_outstanding_requests".into(),
+        )])
+        .unwrap();
+        assert!(rx.has_changed().unwrap(), "the checker hears of it");
+        assert_eq!(
+            tg.config().algorithm,
+            crate::config::Algorithm::LeastOutstandingRequests
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_deregistration_delay_bounds_the_next_drain() {
+        let tg = tg();
+        tg.register("a", "127.0.0.1:1000".parse().unwrap());
+        let a = registered(&tg, "a");
+        let _request = a.start_request();
+        let attrs = [(
+            "deregistration_delay.timeout_seconds".to_string(),
+            "0".to_string(),
+        )];
+        tg.modify_attributes(&attrs).unwrap();
+        assert!(tg.deregister("a"));
+        // A zero delay: gone at once although a request is still in flight.
+        assert_eq!(tg.state_of("a"), None);
     }
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::docker::DockerClient;
 use crate::state::StateDir;
 
-use super::cleanup::remove_lab_within;
+use super::cleanup::{Removed, remove_lab_within};
 use super::run_lock::RunLock;
 
 /// Environment variable naming the `tierlab` binary to run as the reaper.
@@ -42,6 +42,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the watchdog waits for the dead run's lock (the kernel drops it with the process;
 /// only a new run keeps it longer).
 const LOCK_WAIT: Duration = Duration::from_secs(3);
+/// Pause before the second removal pass.
+const SECOND_PASS_AFTER: Duration = Duration::from_millis(750);
 /// A database's grace to stop when the watchdog removes it: everything must be gone within
 /// 10 s of the crash.
 const DATABASE_GRACE: Duration = Duration::from_secs(3);
@@ -252,16 +254,27 @@ async fn remove(lab: &str, state: &StateDir, parent_pid: u32) {
             return eprintln!("tierlab reap: cannot reach Docker to remove lab `{lab}`: {e}");
         }
     };
-    match remove_lab_within(&docker, lab, false, DATABASE_GRACE).await {
-        Ok(removed) => eprintln!(
-            "tierlab reap: lab `{lab}`: removed {} container(s), {} network(s)",
-            removed.containers, removed.networks
-        ),
-        Err(e) => eprintln!(
-            "tierlab reap: removing lab `{lab}` failed: {e}",
-            e = crate::error::chain(&e)
-        ),
+    let mut removed = Removed::default();
+    // Twice: a create request the dead process had in flight lands after the first pass.
+    for pass in 0..2 {
+        if pass > 0 {
+            tokio::time::sleep(SECOND_PASS_AFTER).await;
+        }
+        match remove_lab_within(&docker, lab, false, DATABASE_GRACE).await {
+            Ok(more) => {
+                removed.containers += more.containers;
+                removed.networks += more.networks;
+            }
+            Err(e) => eprintln!(
+                "tierlab reap: removing lab `{lab}` failed: {e}",
+                e = crate::error::chain(&e)
+            ),
+        }
     }
+    eprintln!(
+        "tierlab reap: lab `{lab}`: removed {} container(s), {} network(s)",
+        removed.containers, removed.networks
+    );
 }
 
 /// Whether the control file at `path` was written by the dead process `pid` (a new `up` of the

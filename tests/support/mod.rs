@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_imports)] // each test crate uses a different subset
 
 pub mod alb;
+pub mod aws;
 pub mod backend;
 pub mod config;
 pub mod websocket;

@@ -2,7 +2,7 @@
 //! set, so a round trip through JSON and the table exercise all of them.
 
 use crate::alb::{ReasonCode, TargetDescription, TargetState};
-use crate::ecs::{LastStatus, ServiceEvent, ServiceStatus, TaskStatus};
+use crate::ecs::{DesiredStatus, LastStatus, ServiceEvent, ServiceStatus, TaskStatus};
 use crate::lab::{
     AlbStatus, DatabaseStatus, LabStatus, ListenerStatus, Orphan, OrphanStatus, TargetGroupStatus,
 };
@@ -43,12 +43,24 @@ pub fn lab_status() -> LabStatus {
             cluster: "flask-app-cluster".into(),
             task_definition: "flask-app-task:1".into(),
             desired_count: 2,
+            configured_desired_count: 3,
             running_count: 1,
             pending_count: 1,
             tasks: vec![
                 task("0123456789abcdef", 41001, LastStatus::Running, "healthy"),
                 task("fedcba9876543210", 41002, LastStatus::Pending, "initial"),
             ],
+            stopping_tasks: vec![TaskStatus {
+                desired_status: DesiredStatus::Stopped,
+                health: Some("draining".into()),
+                stopping_at: Some("2026-12-02T00:02:00Z".into()),
+                ..task(
+                    "5555666677778888",
+                    41003,
+                    LastStatus::Deactivating,
+                    "draining",
+                )
+            }],
             launches_delayed_until: None,
             stopped_tasks: vec![stopped_task("aaaabbbbccccdddd")],
             events: vec![ServiceEvent {
@@ -120,6 +132,8 @@ pub fn task(id: &str, port: u16, last_status: LastStatus, health: &str) -> TaskS
         container_id: format!("c0{id}"),
         container_name: "flask-app".into(),
         subnet: "private-app-subnet-1a".into(),
+        availability_zone: "us-east-1a".into(),
+        private_ipv4_address: Some(format!("10.0.3.{}", port % 100)),
         last_status,
         health: Some(health.into()),
         target_address: Some(format!("127.0.0.1:{port}")),

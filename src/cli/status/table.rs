@@ -32,6 +32,7 @@ pub fn render(status: &LabStatus) -> String {
     out.push_str(&load_balancers(status));
     for (headers, rows) in [
         target_health(status),
+        services(status),
         tasks(status),
         stopped_tasks(status),
         databases(status),
@@ -109,18 +110,60 @@ fn target_health(status: &LabStatus) -> Section {
     )
 }
 
+/// One row per service, so a service scaled to zero still shows, with a desired count changed
+/// at run time next to the configured one.
+fn services(status: &LabStatus) -> Section {
+    let rows = status
+        .services
+        .iter()
+        .map(|s| {
+            let desired = if s.desired_count == s.configured_desired_count {
+                s.desired_count.to_string()
+            } else {
+                format!(
+                    "{} (emulator.toml: {})",
+                    s.desired_count, s.configured_desired_count
+                )
+            };
+            vec![
+                s.name.clone(),
+                desired,
+                s.running_count.to_string(),
+                s.pending_count.to_string(),
+                s.deployment.rollout_state.to_string(),
+                s.events
+                    .last()
+                    .map_or_else(|| "-".into(), |e| e.message.clone()),
+            ]
+        })
+        .collect();
+    (
+        vec![
+            "SERVICE",
+            "DESIRED",
+            "RUNNING",
+            "PENDING",
+            "ROLLOUT",
+            "LATEST EVENT",
+        ],
+        rows,
+    )
+}
+
+/// The tasks that run and those being stopped (draining, stopping), with where they are.
 fn tasks(status: &LabStatus) -> Section {
     let rows = status
         .services
         .iter()
         .flat_map(|s| {
-            let service = format!("{} ({}/{})", s.name, s.running_count, s.desired_count);
-            s.tasks.iter().map(move |t| {
+            s.tasks.iter().chain(&s.stopping_tasks).map(|t| {
                 vec![
-                    service.clone(),
+                    s.name.clone(),
                     short(&t.task_id),
                     short(&t.container_id),
                     t.subnet.clone(),
+                    t.availability_zone.clone(),
+                    text(&t.private_ipv4_address),
                     t.last_status.to_string(),
                     text(&t.health),
                     text(&t.target_address),
@@ -130,10 +173,12 @@ fn tasks(status: &LabStatus) -> Section {
         .collect();
     (
         vec![
-            "SERVICE (RUNNING/DESIRED)",
+            "SERVICE",
             "TASK",
             "CONTAINER",
             "SUBNET",
+            "AZ",
+            "PRIVATE IP",
             "STATUS",
             "HEALTH",
             "TARGET",
@@ -274,118 +319,4 @@ fn short(id: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::report::{Flag, LeftoverContainer, LeftoverNetwork};
-    use super::super::sample;
-    use super::*;
-
-    #[test]
-    fn every_tier_has_its_section() {
-        let table = render(&sample::lab_status());
-        for part in [
-            "lab `flask-app` (emulator.toml)",
-            "flask-app-alb  HTTPS     https://127.0.0.1:8443",
-            "fedcba9876543210  127.0.0.1:41002  initial  Elb.InitialHealthChecking",
-            "flask-app-service (1/2)    0123456789ab  c00123456789",
-            "STOPPED TASK",
-            "aaaabbbbcccc  2026-12-02T00:01:00Z  3     Essential container in task exited (exit code 3)",
-            "tierlab-flask-app-svc-0rphan",
-            "at the next pass",
-            "failed 2 times, retrying: has active endpoints",
-        ] {
-            assert!(table.contains(part), "`{part}` missing from:\n{table}");
-        }
-    }
-
-    #[test]
-    fn the_aws_endpoint_follows_the_lab_line() {
-        let mut status = sample::lab_status();
-        let table = render(&status);
-        assert!(
-            table.starts_with(
-                "lab `flask-app` (emulator.toml)\nAWS API: http://127.0.0.1:4600 (eval \"$(tierlab env)\")\n\nLOAD BALANCER"
-            ),
-            "{table}"
-        );
-        status.aws = None;
-        assert!(render(&status).starts_with("lab `flask-app` (emulator.toml)\n\nLOAD BALANCER"));
-    }
-
-    #[test]
-    fn absent_values_show_as_a_dash() {
-        let table = render(&sample::lab_status());
-        let healthy = table
-            .lines()
-            .find(|l| l.starts_with("flask-app-tg  0123456789abcdef"))
-            .unwrap();
-        assert!(healthy.ends_with("healthy  -"), "{table}");
-        let orphan_network = table
-            .lines()
-            .find(|l| l.starts_with("tierlab-flask-app-old"))
-            .unwrap();
-        assert!(orphan_network.contains("svc       -"), "{table}");
-    }
-
-    #[test]
-    fn databases_show_their_observed_status_and_latest_events() {
-        let table = render(&sample::lab_status());
-        let row = table
-            .lines()
-            .find(|l| l.starts_with("flask-crud-db"))
-            .unwrap();
-        assert!(
-            row.contains("rebooting")
-                && row.contains("flask-crud-db:3306")
-                && row.contains("999988887777"),
-            "{table}"
-        );
-        assert!(
-            table.contains("EVENT") && table.contains("message 6."),
-            "{table}"
-        );
-        assert!(
-            table.contains("message 2.") && !table.contains("message 1."),
-            "{table}"
-        );
-    }
-
-    #[test]
-    fn tiers_a_lab_does_not_have_are_left_out() {
-        let mut status = sample::lab_status();
-        status.databases.clear();
-        status.orphans = Default::default();
-        status.services[0].stopped_tasks.clear();
-        let table = render(&status);
-        for header in ["DATABASE", "ORPHAN", "STOPPED TASK", "EVENT"] {
-            assert!(!table.contains(header), "`{header}` in:\n{table}");
-        }
-        assert!(table.contains("TARGET GROUP"), "{table}");
-    }
-
-    #[test]
-    fn leftovers_are_listed_when_no_lab_runs() {
-        let stopped = StoppedLab {
-            running: Flag,
-            lab: "t".into(),
-            config: "t.toml".into(),
-            alb: None,
-            containers: vec![LeftoverContainer {
-                container_id: Some("abc".into()),
-                name: Some("tierlab-t-db".into()),
-                role: Some("database".into()),
-                resource: None,
-                state: None,
-            }],
-            networks: vec![LeftoverNetwork {
-                network_id: "n1".into(),
-                name: "tierlab-t-app-a".into(),
-                resource: Some("app-a".into()),
-            }],
-        };
-        let table = render_report(&StatusReport::NotRunning(stopped));
-        assert!(table.starts_with("lab `t` is not running"), "{table}");
-        assert!(table.contains("tierlab-t-db  database  -"), "{table}");
-        assert!(table.contains("leftover networks"), "{table}");
-        assert!(table.contains("tierlab-t-app-a  app-a"), "{table}");
-    }
-}
+mod tests;

@@ -37,13 +37,20 @@ pub async fn run(config: &Config, interval: Duration) -> Result<(), Error> {
     loop {
         match step(&config.lab.name, &current, &mut misses) {
             Step::Draw(status) => {
-                let mut text = table::render(status);
-                if frames.in_place {
-                    text.push_str(&footer(interval, SystemTime::now()));
+                let (footer, size) = if frames.in_place {
+                    (footer(interval, SystemTime::now()), terminal_size())
+                } else {
+                    (String::new(), None)
+                };
+                let frame = frames.next(&table::render(status), &footer, size);
+                if stdout
+                    .write_all(frame.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .is_err()
+                {
+                    // Nobody reads any more (`status -w | head`, a closed terminal): done.
+                    return Ok(());
                 }
-                let size = frames.in_place.then(terminal_size).flatten();
-                let _ = stdout.write_all(frames.next(&text, size).as_bytes());
-                let _ = stdout.flush();
             }
             Step::Wait => {}
             Step::Stopped(message) => {
@@ -122,19 +129,20 @@ impl Frames {
         }
     }
 
-    /// The bytes that show `text` as the next frame. In place, every line clears the rest of
-    /// its row and the frame clears below it, so a shorter frame leaves nothing of a longer one.
-    pub fn next(&mut self, text: &str, size: Option<TermSize>) -> String {
+    /// The bytes that show `body` then `footer` as the next frame. In place, every line clears
+    /// the rest of its row and the frame clears below it, so a shorter frame leaves nothing of
+    /// a longer one.
+    pub fn next(&mut self, body: &str, footer: &str, size: Option<TermSize>) -> String {
         let previous = self.drawn.replace(0);
         if !self.in_place {
             let separator = if previous.is_some() { "\n" } else { "" };
-            return format!("{separator}{text}");
+            return format!("{separator}{body}{footer}");
         }
         let mut out = String::new();
         if let Some(rows) = previous.filter(|rows| *rows > 0) {
             let _ = write!(out, "\x1b[{rows}A\r");
         }
-        let lines = fit(text, size);
+        let lines = fit(body, footer, size);
         for line in &lines {
             out.push_str(line);
             out.push_str("\x1b[K\n");
@@ -148,22 +156,27 @@ impl Frames {
 /// Cuts a frame to the terminal so that each line takes exactly one row: lines to one column
 /// less than its width (a line filling the last column would wrap, or have its last character
 /// erased by the clear-to-end that follows), and the frame to one row less than its height (a
-/// full screen scrolls, and the next frame could not move back up to its top).
-fn fit(text: &str, size: Option<TermSize>) -> Vec<String> {
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+/// full screen scrolls, and the next frame could not move back up to its top). The body gives
+/// way, never the footer.
+fn fit(body: &str, footer: &str, size: Option<TermSize>) -> Vec<String> {
+    let mut lines: Vec<String> = body.lines().map(str::to_string).collect();
+    let footer: Vec<String> = footer.lines().map(str::to_string).collect();
     let Some(size) = size else {
+        lines.extend(footer);
         return lines;
     };
-    let width = size.cols.saturating_sub(1).max(1);
     let height = size.rows.saturating_sub(1).max(1);
-    if lines.len() > height {
-        let kept = height.saturating_sub(1);
+    let room = height.saturating_sub(footer.len()).max(1);
+    if lines.len() > room {
+        let kept = room - 1;
         let hidden = lines.len() - kept;
         lines.truncate(kept);
         lines.push(format!(
             "… {hidden} more lines (a taller terminal shows them)"
         ));
     }
+    lines.extend(footer);
+    let width = size.cols.saturating_sub(1).max(1);
     for line in &mut lines {
         if line.chars().count() > width {
             *line = line.chars().take(width).collect();
@@ -230,36 +243,51 @@ mod tests {
     #[test]
     fn without_a_terminal_frames_follow_each_other_after_a_blank_line() {
         let mut frames = Frames::new(false);
-        assert_eq!(frames.next("a\nb\n", None), "a\nb\n");
-        assert_eq!(frames.next("c\n", None), "\nc\n");
+        assert_eq!(frames.next("a\nb\n", "", None), "a\nb\n");
+        assert_eq!(frames.next("c\n", "", None), "\nc\n");
     }
 
     #[test]
     fn on_a_terminal_each_frame_is_drawn_over_the_last() {
         let mut frames = Frames::new(true);
-        let first = frames.next("one\ntwo\nthree\n", None);
+        let first = frames.next("one\ntwo\n", "three\n", None);
         assert_eq!(first, "one\x1b[K\ntwo\x1b[K\nthree\x1b[K\n\x1b[J");
         // Up three rows to the first frame's top; the shorter frame clears what is below it.
-        let second = frames.next("1\n", None);
+        let second = frames.next("1\n", "", None);
         assert_eq!(second, "\x1b[3A\r1\x1b[K\n\x1b[J");
-        let third = frames.next("x\ny\n", None);
+        let third = frames.next("x\ny\n", "", None);
         assert!(third.starts_with("\x1b[1A\r"), "{third:?}");
     }
 
     #[test]
     fn frames_are_cut_to_the_terminal() {
         let size = Some(TermSize { cols: 6, rows: 4 });
-        let text = "abcdefgh\n2\n3\n4\n5\n";
+        let body = "abcdefgh\n2\n3\n4\n5\n";
         assert_eq!(
-            fit(text, size),
+            fit(body, "", size),
             vec!["abcde", "2", "… 3 m"],
             "width - 1 columns, height - 1 rows, the last saying what is hidden"
         );
-        assert_eq!(fit("a\nb\n", size), vec!["a", "b"]);
-        assert_eq!(fit(text, None).len(), 5);
+        assert_eq!(fit("a\nb\n", "", size), vec!["a", "b"]);
+        assert_eq!(fit(body, "", None).len(), 5);
         let mut frames = Frames::new(true);
-        frames.next(text, size);
-        assert!(frames.next("", size).starts_with("\x1b[3A"));
+        frames.next(body, "", size);
+        assert!(frames.next("", "", size).starts_with("\x1b[3A"));
+    }
+
+    #[test]
+    fn the_footer_stays_when_the_body_is_cut() {
+        let size = Some(TermSize { cols: 80, rows: 5 });
+        assert_eq!(
+            fit("1\n2\n3\n4\n", "\nfoot\n", size),
+            vec![
+                "1",
+                "… 3 more lines (a taller terminal shows them)",
+                "",
+                "foot"
+            ]
+        );
+        assert_eq!(fit("1\n", "\nfoot\n", size), vec!["1", "", "foot"]);
     }
 
     #[test]

@@ -17,6 +17,8 @@ mod rules;
 mod security_groups;
 mod services;
 mod target_groups;
+
+pub use target_groups::parse_matcher;
 mod tasks;
 mod vpc;
 
