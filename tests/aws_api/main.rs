@@ -11,3 +11,4 @@ mod lab_support;
 mod support;
 
 mod auth;
+mod logs_rds;
