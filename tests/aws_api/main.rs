@@ -11,4 +11,5 @@ mod lab_support;
 mod support;
 
 mod auth;
+mod env;
 mod logs_rds;
