@@ -12,3 +12,4 @@ mod support;
 
 mod auth;
 mod env;
+mod logs_rds;
