@@ -12,3 +12,5 @@ mod support;
 
 mod auth;
 mod ecs;
+mod env;
+mod logs_rds;
