@@ -35,6 +35,9 @@ pub enum Error {
     /// The AWS API endpoint could not start (its port is taken).
     #[error(transparent)]
     Api(#[from] crate::api::server::ApiServerError),
+    /// A call of the lab's AWS API by tierlab's own CLI (`scale`, `stop-task`).
+    #[error(transparent)]
+    AwsCall(#[from] crate::api::ecs::client::ClientError),
     /// The run lock or the reaper of a lab.
     #[error(transparent)]
     Run(#[from] crate::lab::RunError),

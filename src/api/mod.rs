@@ -29,4 +29,5 @@ pub mod sts;
 pub mod xml;
 
 pub use context::ApiContext;
+pub use credentials::AwsCredentials;
 pub use error::ApiError;

@@ -261,10 +261,8 @@ fn claimed_from_header(header: &str, headers: &HeaderMap) -> Result<Claimed, Aut
         }
     }
     if amz_date.is_none() {
-        missing.push(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
-                .into(),
-        );
+        // AWS also takes `Date`; every SDK sends `X-Amz-Date`, and so tierlab asks for it.
+        missing.push("Authorization header requires existence of a 'X-Amz-Date' header.".into());
     }
     if !missing.is_empty() {
         return Err(AuthFailure::Incomplete(format!(

@@ -56,7 +56,7 @@ impl Xml {
 
     /// `<name><member>…</member>…</name>`: each item written by `each` inside its own `member`
     /// element (`member` for ELBv2, `item` for EC2, the type's name for RDS). An empty list is
-    /// written as `<name/>`-equivalent `<name></name>`, as AWS does.
+    /// written as `<name></name>`, which the SDKs read as an empty list.
     pub fn list<T>(
         &mut self,
         name: &str,

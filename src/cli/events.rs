@@ -8,7 +8,7 @@
 //! changes are those seen while following, each dated when it was seen.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::alb::TargetDescription;
 use crate::config::Config;
@@ -23,8 +23,9 @@ const FOLLOW_POLL: Duration = Duration::from_secs(1);
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Event {
-    /// RFC 3339; lines are ordered by it.
-    pub date: String,
+    /// When it happened; lines are ordered by it. The lab's models keep seconds (RDS) or
+    /// milliseconds (ECS): read back as times, they sort and print alike.
+    pub at: SystemTime,
     /// `service flask-app-service`, `db-instance flask-crud-db`, `target-group flask-app-tg`.
     pub source: String,
     pub message: String,
@@ -32,7 +33,8 @@ pub struct Event {
 
 impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}  {:<32} {}", self.date, self.source, self.message)
+        let at = humantime::format_rfc3339_millis(self.at);
+        write!(f, "{at}  {:<32} {}", self.source, self.message)
     }
 }
 
@@ -64,10 +66,10 @@ pub async fn run(config: &Config, follow: bool) -> Result<(), Error> {
             eprintln!("lab `{lab}` stopped");
             return Ok(());
         };
-        let now = crate::ecs::now_rfc3339();
+        let now = SystemTime::now();
         let current = target_states(&snapshot);
         let mut events = recorded(&snapshot);
-        events.extend(target_changes(&targets, &current, &now));
+        events.extend(target_changes(&targets, &current, now));
         targets = current;
         events.sort();
         for event in new_events(events, &mut seen) {
@@ -85,6 +87,11 @@ async fn fetch(file: &control::ControlFile) -> Result<LabStatus, Error> {
     })
 }
 
+/// An RFC 3339 date of the lab's models (one that does not parse sorts first).
+fn when(date: &str) -> SystemTime {
+    humantime::parse_rfc3339_weak(date).unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
 /// The events the lab keeps (services' and databases'), oldest first.
 fn recorded(snapshot: &LabStatus) -> Vec<Event> {
     let mut events: Vec<Event> = snapshot
@@ -92,14 +99,14 @@ fn recorded(snapshot: &LabStatus) -> Vec<Event> {
         .iter()
         .flat_map(|s| {
             s.events.iter().map(|e| Event {
-                date: e.created_at.clone(),
+                at: when(&e.created_at),
                 source: format!("service {}", s.name),
                 message: e.message.clone(),
             })
         })
         .chain(snapshot.databases.iter().flat_map(|d| {
             d.events.iter().map(|e| Event {
-                date: e.date.clone(),
+                at: when(&e.date),
                 source: format!("db-instance {}", d.identifier),
                 message: format!("{} ({})", e.message, e.event_id),
             })
@@ -136,10 +143,10 @@ fn target_states(snapshot: &LabStatus) -> BTreeMap<TargetKey, TargetDescription>
 fn target_changes(
     before: &BTreeMap<TargetKey, TargetDescription>,
     after: &BTreeMap<TargetKey, TargetDescription>,
-    now: &str,
+    now: SystemTime,
 ) -> Vec<Event> {
     let event = |(group, _): &TargetKey, message: String| Event {
-        date: now.to_string(),
+        at: now,
         source: format!("target-group {group}"),
         message,
     };
@@ -256,7 +263,7 @@ mod tests {
             events: vec![
                 ServiceEvent {
                     id: "e2".into(),
-                    created_at: "2026-12-02T00:00:03Z".into(),
+                    created_at: "2026-12-02T00:00:02.500Z".into(),
                     message: "(service web) has reached a steady state.".into(),
                 },
                 ServiceEvent {
@@ -280,6 +287,11 @@ mod tests {
                 "DB instance restarted. (RDS-EVENT-0006)",
                 "(service web) has reached a steady state."
             ]
+        );
+        // Seconds (RDS) and milliseconds (ECS) sort by time and print alike.
+        assert_eq!(
+            recorded(&s)[1].to_string(),
+            "2026-12-02T00:00:02.000Z  db-instance db                   DB instance restarted. (RDS-EVENT-0006)"
         );
         let mut seen = HashSet::new();
         assert_eq!(new_events(recorded(&s), &mut seen).len(), 3);
@@ -309,7 +321,7 @@ mod tests {
                 Some("Target registration is in progress"),
             ),
         ]));
-        let changes: Vec<String> = target_changes(&before, &after, "now")
+        let changes: Vec<String> = target_changes(&before, &after, SystemTime::now())
             .iter()
             .map(|e| e.message.clone())
             .collect();
@@ -321,6 +333,6 @@ mod tests {
                 "target t2 (127.0.0.1:2) is no longer registered",
             ]
         );
-        assert!(target_changes(&after, &after, "now").is_empty());
+        assert!(target_changes(&after, &after, SystemTime::now()).is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! The `tierlab` command line: one library call per subcommand.
 
 mod down;
+mod ecs;
 mod env;
 mod events;
 mod logs;
@@ -67,6 +68,20 @@ pub enum Command {
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Set a service's desired count on the running lab (as `aws ecs update-service
+    /// --desired-count`); it lasts until `down`, emulator.toml is not changed.
+    Scale {
+        /// The service (as named in emulator.toml).
+        service: String,
+        /// The new desired count.
+        count: u32,
+    },
+    /// Stop a task of the running lab (as `aws ecs stop-task`): it drains, stops as "Task
+    /// stopped by user" and its service starts a replacement.
+    StopTask {
+        /// The task id, a unique prefix of it (as `docker` takes one) or its ARN.
+        task: String,
+    },
     /// Print the running lab's AWS endpoint, region and credentials as shell exports:
     /// `eval "$(tierlab env)"`, then `aws elbv2 describe-load-balancers` etc.
     Env,
@@ -105,6 +120,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Events { follow } => events::run(&load(&cli.file)?, follow).await,
         Command::Env => env::run(&load(&cli.file)?).await,
+        Command::Scale { service, count } => ecs::scale(&load(&cli.file)?, &service, count).await,
+        Command::StopTask { task } => ecs::stop_task(&load(&cli.file)?, &task).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
         Command::Reap {

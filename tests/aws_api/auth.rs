@@ -94,9 +94,13 @@ async fn only_the_labs_own_signature_passes() {
         "JSON services' name"
     );
 
-    // Same pair after a restart: `tierlab env` output stays valid.
+    // Same pair after a restart: `tierlab env` output stays valid. The port is free once the
+    // lab has stopped.
     let before = lab.aws_credentials();
+    let port: u16 = aws.endpoint.rsplit(':').next().unwrap().parse().unwrap();
     lab.shutdown().await.unwrap();
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("the AWS API's port {port} is still bound after the stop: {e}"));
     let lab = alb_only_lab(state.path(), "").await;
     assert_eq!(lab.aws_credentials(), before);
     lab.shutdown().await.unwrap();

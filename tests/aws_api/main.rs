@@ -11,4 +11,7 @@ mod lab_support;
 mod support;
 
 mod auth;
+mod ecs;
 mod elbv2;
+mod env;
+mod logs_rds;

@@ -6,6 +6,7 @@
 //! - [`services`]: clusters and services (list, describe, update-service).
 //! - [`tasks`]: tasks and task definitions (list, describe, stop-task).
 
+pub mod client;
 pub mod ids;
 pub mod model;
 pub mod render;

@@ -93,3 +93,35 @@ pub async fn reboot_db_instance(ctx: &ApiContext, params: &Params) -> Result<Xml
     x.close("DBInstance");
     Ok(x)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_read_as_the_cli_sends_them() {
+        let params = Params::from_pairs([
+            ("Filters.Filter.1.Name", "db-instance-id"),
+            ("Filters.Filter.1.Values.Value.1", "a"),
+            ("Filters.Filter.1.Values.Value.2", "b"),
+            ("Filters.Filter.2.Name", "engine"),
+            ("Filters.Filter.2.Values.Value.1", "mysql"),
+        ]);
+        let Filters(filters) = Filters::read(&params).unwrap();
+        assert_eq!(
+            filters,
+            [
+                (
+                    "db-instance-id".to_string(),
+                    vec!["a".to_string(), "b".to_string()]
+                ),
+                ("engine".to_string(), vec!["mysql".to_string()]),
+            ]
+        );
+        let unknown = Params::from_pairs([("Filters.Filter.1.Name", "dbi-resource-id")]);
+        assert_eq!(
+            Filters::read(&unknown).err().unwrap().code,
+            "InvalidParameterValue"
+        );
+    }
+}

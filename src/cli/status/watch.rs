@@ -43,8 +43,14 @@ pub async fn run(config: &Config, interval: Duration) -> Result<(), Error> {
                     (String::new(), None)
                 };
                 let frame = frames.next(&table::render(status), &footer, size);
-                let _ = stdout.write_all(frame.as_bytes());
-                let _ = stdout.flush();
+                if stdout
+                    .write_all(frame.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .is_err()
+                {
+                    // Nobody reads any more (`status -w | head`, a closed terminal): done.
+                    return Ok(());
+                }
             }
             Step::Wait => {}
             Step::Stopped(message) => {
