@@ -1,4 +1,11 @@
 //! `DescribeLoadBalancers` and `DescribeTags`.
+//!
+//! `DNSName` is `NAME-<digits>.REGION.elb.localhost` (see
+//! [`Registry::load_balancer_dns_name`]): curl and browsers resolve every `*.localhost` name to
+//! the loopback address themselves, so `curl "http://$(aws elbv2 describe-load-balancers --names
+//! flask-app-alb --query 'LoadBalancers[0].DNSName' --output text):8080/"` reaches the load
+//! balancer. The system resolver (`getent hosts`, Python's `socket`) does not resolve it on a
+//! plain Debian machine without nss-myhostname: it is a name for curl and browsers.
 
 use crate::api::query::Params;
 use crate::api::xml::Xml;
