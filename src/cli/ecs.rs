@@ -4,45 +4,15 @@
 
 use serde_json::{Value, json};
 
-use crate::api::credentials::AwsCredentials;
 use crate::api::ecs::client::EcsClient;
 use crate::config::Config;
-use crate::control;
 use crate::ecs::lookup;
 use crate::error::Error;
-use crate::lab::AwsStatus;
-use crate::state::StateDir;
-
-/// The part of the status read here.
-#[derive(serde::Deserialize)]
-struct Status {
-    #[serde(default)]
-    aws: Option<AwsStatus>,
-}
 
 /// A client of the running lab's AWS API (its endpoint from the running `up`, the key pair
 /// from the state directory, as `tierlab env` finds them).
 async fn client(config: &Config) -> Result<EcsClient, Error> {
-    let lab = &config.lab.name;
-    let state = StateDir::resolve(config.lab.state_dir.as_deref());
-    let path = state.control_file(lab);
-    let not_running = |why: String| {
-        Error::Usage(format!(
-            "lab `{lab}` is not running ({why}); start it with `tierlab up`"
-        ))
-    };
-    let file = control::read_control_file(&path)
-        .ok_or_else(|| not_running(format!("no control file at {}", path.display())))?;
-    let body = control::request(&file, http::Method::GET, "/status")
-        .await
-        .map_err(|e| not_running(crate::error::chain(&e).to_string()))?;
-    let status: Status = serde_json::from_slice(&body)
-        .map_err(|e| not_running(format!("its status did not parse: {e}")))?;
-    let aws = status
-        .aws
-        .ok_or_else(|| not_running("it runs no AWS API".into()))?;
-    let credentials = AwsCredentials::load(&state, lab)?
-        .ok_or_else(|| not_running("it has no AWS credentials in its state directory".into()))?;
+    let (aws, credentials) = super::running::aws_access(config).await?;
     Ok(EcsClient::new(&aws.endpoint_url, &aws.region, credentials)?)
 }
 

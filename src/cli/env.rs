@@ -7,39 +7,11 @@
 
 use crate::api::credentials::AwsCredentials;
 use crate::config::Config;
-use crate::control;
 use crate::error::Error;
 use crate::lab::AwsStatus;
-use crate::state::StateDir;
-
-/// The part of the status `env` reads.
-#[derive(serde::Deserialize)]
-struct Status {
-    #[serde(default)]
-    aws: Option<AwsStatus>,
-}
 
 pub async fn run(config: &Config) -> Result<(), Error> {
-    let lab = &config.lab.name;
-    let state = StateDir::resolve(config.lab.state_dir.as_deref());
-    let path = state.control_file(lab);
-    let not_running = |why: String| {
-        Error::Usage(format!(
-            "lab `{lab}` is not running ({why}); start it with `tierlab up`, then run `eval \"$(tierlab env)\"`"
-        ))
-    };
-    let file = control::read_control_file(&path)
-        .ok_or_else(|| not_running(format!("no control file at {}", path.display())))?;
-    let body = control::request(&file, http::Method::GET, "/status")
-        .await
-        .map_err(|e| not_running(crate::error::chain(&e).to_string()))?;
-    let status: Status = serde_json::from_slice(&body)
-        .map_err(|e| not_running(format!("its status did not parse: {e}")))?;
-    let aws = status
-        .aws
-        .ok_or_else(|| not_running("it runs no AWS API (a tierlab older than this one?)".into()))?;
-    let credentials = AwsCredentials::load(&state, lab)?
-        .ok_or_else(|| not_running("it has no AWS credentials in its state directory".into()))?;
+    let (aws, credentials) = super::running::aws_access(config).await?;
     print!("{}", exports(&aws, &credentials));
     Ok(())
 }

@@ -15,7 +15,6 @@ use crate::config::Config;
 use crate::control;
 use crate::error::Error;
 use crate::lab::LabStatus;
-use crate::state::StateDir;
 
 /// How often `-f` asks the lab.
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
@@ -40,15 +39,8 @@ impl std::fmt::Display for Event {
 
 pub async fn run(config: &Config, follow: bool) -> Result<(), Error> {
     let lab = &config.lab.name;
-    let state = StateDir::resolve(config.lab.state_dir.as_deref());
-    let path = state.control_file(lab);
-    let file = control::read_control_file(&path).ok_or_else(|| {
-        Error::Usage(format!(
-            "lab `{lab}` is not running (no control file at {}); start it with `tierlab up`",
-            path.display()
-        ))
-    })?;
-    let first = fetch(&file).await?;
+    let file = super::running::control_file(config)?;
+    let first = super::running::status(config).await?;
     let mut seen = HashSet::new();
     let mut targets = target_states(&first);
     for event in new_events(recorded(&first), &mut seen) {
@@ -62,7 +54,7 @@ pub async fn run(config: &Config, follow: bool) -> Result<(), Error> {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             _ = tokio::time::sleep(FOLLOW_POLL) => {}
         }
-        let Ok(snapshot) = fetch(&file).await else {
+        let Ok(snapshot) = control::status(&file).await else {
             eprintln!("lab `{lab}` stopped");
             return Ok(());
         };
@@ -76,15 +68,6 @@ pub async fn run(config: &Config, follow: bool) -> Result<(), Error> {
             println!("{event}");
         }
     }
-}
-
-async fn fetch(file: &control::ControlFile) -> Result<LabStatus, Error> {
-    let body = control::request(file, http::Method::GET, "/status").await?;
-    serde_json::from_slice(&body).map_err(|e| {
-        Error::Usage(format!(
-            "the lab answered a status tierlab cannot read: {e}"
-        ))
-    })
 }
 
 /// An RFC 3339 date of the lab's models (one that does not parse sorts first).

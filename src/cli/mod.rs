@@ -6,6 +6,7 @@ mod env;
 mod events;
 mod logs;
 pub mod progress;
+mod running;
 mod status;
 mod table;
 mod up;
