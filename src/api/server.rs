@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming as Body;
 use tokio::net::TcpListener;
@@ -25,6 +25,8 @@ use super::sigv4::{self, Family};
 
 /// Largest request body: CloudWatch Logs' `PutLogEvents` takes up to 1 MiB; room for encoding.
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
+/// How long a request body may take to arrive (an AWS CLI call's body is a few KiB).
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Who may call.
 #[derive(Clone)]
@@ -84,10 +86,19 @@ async fn answer(
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map(|b| b.to_bytes());
+    // Bounded in time too: the body is read before the signature can be checked, so a stranger
+    // that announces a body and stalls must not hold one of the endpoint's few connections.
+    let Ok(body) = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await
+    else {
+        return Response::builder()
+            .status(StatusCode::REQUEST_TIMEOUT)
+            .header("connection", "close")
+            .body(Full::new(Bytes::from_static(
+                b"RequestTimeout: the request body did not arrive in time\n",
+            )))
+            .expect("static response parts are valid");
+    };
+    let body = body.map(|b| b.to_bytes());
     let target = parts
         .headers
         .get("x-amz-target")

@@ -279,6 +279,8 @@ impl Controller {
             tracing::info!("{message}");
             self.record_event(message);
         }
+        // Launches can take seconds: show the stops (and the new desired count) meanwhile.
+        self.publish_status();
         for action in actions {
             if let Action::Launch { count } = action {
                 self.launch(count).await;
@@ -292,6 +294,10 @@ impl Controller {
     async fn launch(&mut self, count: u32) {
         let mut started = Vec::new();
         for _ in 0..count {
+            // The lab is stopping: a container created now could land after teardown's sweep.
+            if self.stop_cancel.is_cancelled() {
+                break;
+            }
             if let Delay::Until(at) = self.throttle.next_launch(Instant::now()) {
                 self.wake_at = Some(at);
                 break;
@@ -475,6 +481,11 @@ impl Controller {
                     Phase::Starting
                 }
                 Some(TargetState::Unhealthy) => Phase::Unhealthy,
+                // Registered by this controller, and gone or draining while the task is still
+                // ours: someone deregistered it (`aws elbv2 deregister-targets`). ECS leaves such
+                // a task running, out of the load balancer; it is neither started again nor
+                // replaced, and the service can still be steady.
+                None | Some(TargetState::Draining) if task.target.is_some() => Phase::Healthy,
                 _ => Phase::Starting,
             },
         }

@@ -70,8 +70,13 @@ impl ServiceHandle {
         &self.name
     }
 
+    /// The service as the controller last published it, with the desired count as it is now:
+    /// a count just set must show at once, or `running == desired` would look steady (and
+    /// `aws ecs wait services-stable` return) before the controller has launched anything.
     pub fn status(&self) -> ServiceStatus {
-        self.status.borrow().clone()
+        let mut status = self.status.borrow().clone();
+        status.desired_count = self.desired_count();
+        status
     }
 
     /// A receiver that sees every status change.
@@ -118,7 +123,10 @@ impl ServiceHandle {
     /// Waits until the desired number of tasks are running and healthy.
     pub async fn wait_steady(&self, timeout: Duration) -> Result<(), NotSteady> {
         let mut rx = self.status.clone();
-        let waited = tokio::time::timeout(timeout, rx.wait_for(ServiceStatus::is_steady)).await;
+        // Steady for the desired count now, not the one the controller last published.
+        let desired = self.desired.clone();
+        let steady = move |s: &ServiceStatus| s.is_steady() && s.desired_count == *desired.borrow();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(steady)).await;
         match waited {
             Ok(Ok(_)) => Ok(()),
             _ => {

@@ -597,6 +597,11 @@ impl Drop for Lab {
         if self.stopped.load(Ordering::SeqCst) {
             return;
         }
+        // The stopper would tear the lab down too, concurrently with this and past the release
+        // of the run lock below: only one teardown.
+        if let Some(stopper) = self.stopper.take() {
+            stopper.abort();
+        }
         self.tasks.root().cancel();
         let teardown = self.teardown();
         let Some(docker) = self.docker.take() else {

@@ -51,6 +51,9 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// run since); longer only when the target answered before reading a whole upload, and then a
 /// fresh connection is better than waiting for that upload.
 const READY_GRACE: Duration = Duration::from_millis(10);
+/// How long a connection to a target may go on after its load balancer stops: as long as the
+/// listeners let their clients' requests finish ([`crate::alb::listener::DRAIN_TIMEOUT`]).
+const STOP_DRAIN: Duration = crate::alb::listener::DRAIN_TIMEOUT;
 /// The read buffer of a connection to a target grows up to this (hyper's default is ~400 KiB):
 /// with up to [`DEFAULT_MAX_IDLE_PER_TARGET`] idle connections per target kept, hyper's default
 /// could hold tens of MiB after large responses. Response heads above it are refused (502).
@@ -164,7 +167,15 @@ where
         match &inner.tasks {
             Some((tracker, cancel)) => {
                 let cancel = cancel.clone();
-                tracker.spawn(async move { cancel.run_until_cancelled(sweep).await });
+                let pool = Arc::downgrade(&inner);
+                tracker.spawn(async move {
+                    cancel.run_until_cancelled(sweep).await;
+                    // Stopping: idle connections close now (their senders drop); busy ones
+                    // close when their response ends, as their endpoint is gone.
+                    if let Some(pool) = pool.upgrade() {
+                        pool.endpoints.store(Arc::default());
+                    }
+                });
             }
             None => {
                 if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -301,7 +312,18 @@ where
         match &self.inner.tasks {
             Some((tracker, cancel)) => {
                 let cancel = cancel.clone();
-                tracker.spawn(async move { cancel.run_until_cancelled(drive).await });
+                // A stop lets the response in flight on this connection finish (the listeners
+                // drain their clients the same way); the connection then ends by itself, as
+                // the pool no longer holds it. Only one that outlasts the drain is cut.
+                tracker.spawn(async move {
+                    tokio::select! {
+                        () = drive => {}
+                        () = async {
+                            cancel.cancelled().await;
+                            tokio::time::sleep(STOP_DRAIN).await;
+                        } => {}
+                    }
+                });
             }
             None => {
                 tokio::spawn(drive);
