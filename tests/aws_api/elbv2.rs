@@ -382,6 +382,9 @@ async fn deregistration_drains_and_registration_brings_back(
     assert_eq!(state.0, "draining", "{state:?}");
     assert_eq!(state.1, "Target.DeregistrationInProgress");
     drop(uploads);
+    // ECS leaves a task that someone took out of the load balancer running: it is not
+    // replaced, not shown PENDING, and the service stays steady (services-stable returns).
+    stays_running_out_of_the_load_balancer(lab, &ip).await;
     ok(
         aws,
         &[
@@ -408,6 +411,24 @@ async fn deregistration_drains_and_registration_brings_back(
     )
     .await;
     assert_eq!(target_state(aws, arn, &ip).await.0, "healthy");
+}
+
+/// For a few seconds after its target was deregistered (draining, then gone), the task with
+/// `ip` stays RUNNING and the service steady with no task launched in its place.
+async fn stays_running_out_of_the_load_balancer(lab: &Lab, ip: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(4);
+    while tokio::time::Instant::now() < deadline {
+        let service = &lab.status().services[0];
+        let task = service
+            .tasks
+            .iter()
+            .find(|t| t.private_ipv4_address.as_deref() == Some(ip))
+            .unwrap_or_else(|| panic!("the task of {ip} is gone: {service:?}"));
+        assert_eq!(task.last_status.as_str(), "RUNNING", "{task:?}");
+        assert!(service.is_steady(), "{service:?}");
+        assert_eq!(service.tasks.len() as u32, service.desired_count, "{service:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 /// A POST over TLS to the HTTPS listener that announces 100 bytes and sends one: the request
