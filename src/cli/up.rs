@@ -135,11 +135,19 @@ fn print_ready(lab: &Lab, took: std::time::Duration) {
             db.identifier, db.engine, db.engine_version, db.status
         );
     }
+    if let Some(aws) = &status.aws {
+        println!(
+            "  AWS API {}  (`eval \"$(tierlab env)\"`, then the AWS CLI)",
+            aws.endpoint_url
+        );
+    }
     if status.load_balancers.iter().any(|a| a.https_url.is_some()) {
         println!(
             "  CA certificate: {}  (`tierlab ca` shows how to trust it)",
             lab.ca_cert_path().display()
         );
     }
-    println!("Ctrl-C stops the lab. In another terminal: `tierlab status`, `tierlab logs -f`.");
+    println!(
+        "Ctrl-C stops the lab. In another terminal: `tierlab status -w`, `tierlab events -f`, `tierlab logs -f`."
+    );
 }

@@ -426,7 +426,11 @@ async fn stays_running_out_of_the_load_balancer(lab: &Lab, ip: &str) {
             .unwrap_or_else(|| panic!("the task of {ip} is gone: {service:?}"));
         assert_eq!(task.last_status.as_str(), "RUNNING", "{task:?}");
         assert!(service.is_steady(), "{service:?}");
-        assert_eq!(service.tasks.len() as u32, service.desired_count, "{service:?}");
+        assert_eq!(
+            service.tasks.len() as u32,
+            service.desired_count,
+            "{service:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
