@@ -79,3 +79,39 @@ pub fn serve<F, Fut>(
         }
     });
 }
+
+/// The client side: sends one HTTP/1.1 request to a loopback server of the lab (the control
+/// endpoint, the AWS API) and reads the whole answer, within `timeout`. Errors are text for the
+/// caller to put in its own error (which names the endpoint and the call).
+pub async fn exchange(
+    addr: std::net::SocketAddr,
+    request: Request<Full<Bytes>>,
+    timeout: Duration,
+) -> Result<(http::StatusCode, Bytes), String> {
+    use http_body_util::BodyExt;
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        // Ends with the exchange: the sender is dropped when this function returns.
+        tokio::spawn(connection);
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, body))
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+}

@@ -18,11 +18,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -208,43 +207,23 @@ pub async fn request(
 ) -> Result<Bytes, ControlError> {
     let addr = file.address;
     let failed = |message: String| ControlError::Request { addr, message };
-    let exchange = async {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        tokio::spawn(connection);
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", addr.to_string())
-            .header("authorization", format!("Bearer {}", file.token))
-            .body(Full::new(Bytes::new()))
-            .expect("static request parts are valid");
-        let response = sender
-            .send_request(req)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| failed(e.to_string()))?
-            .to_bytes();
-        if status.is_success() {
-            Ok(body)
-        } else {
-            Err(ControlError::Answered {
-                addr,
-                status: status.as_u16(),
-                message: String::from_utf8_lossy(&body).trim().to_string(),
-            })
-        }
-    };
-    tokio::time::timeout(CLIENT_TIMEOUT, exchange)
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string())
+        .header("authorization", format!("Bearer {}", file.token))
+        .body(Full::new(Bytes::new()))
+        .expect("static request parts are valid");
+    let (status, body) = crate::loopback_http::exchange(addr, req, CLIENT_TIMEOUT)
         .await
-        .unwrap_or_else(|_| Err(failed(format!("no answer within {CLIENT_TIMEOUT:?}"))))
+        .map_err(failed)?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(ControlError::Answered {
+            addr,
+            status: status.as_u16(),
+            message: String::from_utf8_lossy(&body).trim().to_string(),
+        })
+    }
 }

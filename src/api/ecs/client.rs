@@ -7,10 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
 use serde_json::Value;
-use tokio::net::TcpStream;
 
 use crate::api::credentials::AwsCredentials;
 use crate::api::json::CONTENT_TYPE;
@@ -80,31 +78,9 @@ impl EcsClient {
             message,
         };
         let request = self.signed(op, body);
-        let exchange = async {
-            let stream = TcpStream::connect(self.addr)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-            tokio::spawn(connection);
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-            let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| failed(e.to_string()))?
-                .to_bytes();
-            Ok::<_, ClientError>((status, body))
-        };
-        let (status, body) = tokio::time::timeout(CALL_TIMEOUT, exchange)
+        let (status, body) = crate::loopback_http::exchange(self.addr, request, CALL_TIMEOUT)
             .await
-            .unwrap_or_else(|_| Err(failed(format!("no answer within {CALL_TIMEOUT:?}"))))?;
+            .map_err(failed)?;
         let value: Value = serde_json::from_slice(&body).map_err(|e| {
             failed(format!(
                 "HTTP {status}, not JSON ({e}): {}",
