@@ -21,8 +21,8 @@ use rand::Rng;
 use crate::config::Config;
 use crate::state::{StateError, write_private_file};
 
-/// The account every lab pretends to run in.
-pub const ACCOUNT: &str = "000000000000";
+/// The account every lab pretends to run in (access logs and metrics use it too).
+pub use crate::alb::arn::ACCOUNT;
 /// The region when `[lab] region` does not name one.
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// The file, in the lab's state directory, that keeps the ids.
@@ -201,6 +201,15 @@ impl Registry {
         self.id(IdKind::RouteTable, name)
     }
 
+    /// `arn:aws:ec2:REGION:ACCOUNT:subnet/subnet-…`.
+    pub fn subnet_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:ec2:{}:{ACCOUNT}:subnet/{}",
+            self.region,
+            self.subnet_id(name)
+        )
+    }
+
     /// A task's network interface: `eni-0` and 16 hex digits derived from the task id.
     pub fn eni_id(&self, task_id: &str) -> String {
         format!("eni-0{}", crate::alb::arn::resource_id("eni", task_id))
@@ -287,6 +296,14 @@ impl Registry {
 
     pub fn task_arn(&self, cluster: &str, task_id: &str) -> String {
         self.ecs_arn(&format!("task/{cluster}/{task_id}"))
+    }
+
+    /// A task's container: `…:container/CLUSTER/TASK/<uuid derived from the task id>`.
+    pub fn container_arn(&self, cluster: &str, task_id: &str) -> String {
+        self.ecs_arn(&format!(
+            "container/{cluster}/{task_id}/{}",
+            crate::alb::arn::derived_uuid("container", task_id)
+        ))
     }
 
     pub fn task_definition_arn(&self, family: &str, revision: u32) -> String {

@@ -9,14 +9,31 @@ pub const ACCOUNT: &str = "000000000000";
 /// The region every lab pretends to run in.
 pub const REGION: &str = "us-east-1";
 
+/// FNV-1a, 64 bits: a stable hash (std's hasher may change between releases).
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// 16 hex digits derived from `kind` and `name` (FNV-1a, 64 bits): stable across runs.
 pub fn resource_id(kind: &str, name: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in kind.bytes().chain([b'/']).chain(name.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = fnv1a(kind.bytes().chain([b'/']).chain(name.bytes()));
     format!("{hash:016x}")
+}
+
+/// A UUID-shaped id (8-4-4-4-12 hex digits) derived from `kind` and `key`: stable across runs.
+pub fn derived_uuid(kind: &str, key: &str) -> String {
+    let a = resource_id(kind, key);
+    let b = resource_id(&format!("{kind}-2"), key);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &a[..8],
+        &a[8..12],
+        &a[12..16],
+        &b[..4],
+        &b[4..16]
+    )
 }
 
 /// The `LoadBalancer` dimension and the access log's `elb` field: `app/<name>/<id>`.
@@ -40,15 +57,9 @@ pub fn target_group_arn(name: &str) -> String {
 /// An ACM-style certificate ARN whose UUID is derived from `key` (e.g. the certificate's names
 /// or file path): `arn:aws:acm:us-east-1:000000000000:certificate/<uuid>`.
 pub fn certificate_arn(key: &str) -> String {
-    let a = resource_id("certificate", key);
-    let b = resource_id("certificate-2", key);
     format!(
-        "arn:aws:acm:{REGION}:{ACCOUNT}:certificate/{}-{}-{}-{}-{}",
-        &a[..8],
-        &a[8..12],
-        &a[12..16],
-        &b[..4],
-        &b[4..16]
+        "arn:aws:acm:{REGION}:{ACCOUNT}:certificate/{}",
+        derived_uuid("certificate", key)
     )
 }
 

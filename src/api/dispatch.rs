@@ -413,21 +413,7 @@ fn query_reply(
 
 /// A request id in AWS's shape (a random UUID v4).
 pub fn new_request_id() -> String {
-    let b: [u8; 16] = rand::random();
-    let hex =
-        |r: std::ops::Range<usize>| -> String { b[r].iter().map(|x| format!("{x:02x}")).collect() };
-    // Version 4, variant 10xx.
-    let version = format!("4{:03x}", u16::from_be_bytes([b[6], b[7]]) & 0x0fff);
-    let variant = format!(
-        "{:04x}",
-        (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000
-    );
-    format!(
-        "{}-{}-{version}-{variant}-{}",
-        hex(0..4),
-        hex(4..6),
-        hex(10..16)
-    )
+    crate::ecs::lifecycle::new_uuid_v4()
 }
 
 #[cfg(test)]

@@ -75,12 +75,6 @@ pub fn epoch(time: SystemTime) -> f64 {
     (since.as_millis() as f64) / 1000.0
 }
 
-/// An RFC 3339 timestamp (as tierlab's status models keep them) as epoch seconds; `None` when it
-/// does not parse.
-pub fn epoch_rfc3339(text: &str) -> Option<f64> {
-    humantime::parse_rfc3339_weak(text).ok().map(epoch)
-}
-
 /// A timestamp field of an output struct: serialises as epoch seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Epoch(pub SystemTime);
@@ -158,8 +152,6 @@ mod tests {
     fn timestamps_are_epoch_seconds() {
         let t = UNIX_EPOCH + Duration::from_millis(1_440_938_160_123);
         assert_eq!(epoch(t), 1_440_938_160.123);
-        assert_eq!(epoch_rfc3339("2015-08-30T12:36:00Z"), Some(1_440_938_160.0));
-        assert_eq!(epoch_rfc3339("yesterday"), None);
         assert_eq!(serde_json::to_string(&Epoch(t)).unwrap(), "1440938160.123");
     }
 }

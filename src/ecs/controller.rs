@@ -847,7 +847,7 @@ impl Controller {
             self.events.pop_front();
         }
         self.events.push_back(ServiceEvent {
-            id: lifecycle::new_event_id(),
+            id: lifecycle::new_uuid_v4(),
             created_at: now_rfc3339_millis(),
             message,
         });

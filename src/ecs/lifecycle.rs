@@ -165,8 +165,8 @@ pub fn new_deployment_id() -> String {
     format!("ecs-svc/{n}")
 }
 
-/// A random (version 4) UUID, ECS's event id.
-pub fn new_event_id() -> String {
+/// A random (version 4) UUID: ECS's event ids, the AWS API's request ids.
+pub fn new_uuid_v4() -> String {
     use rand::Rng;
     let mut b: [u8; 16] = rand::rng().random();
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -260,7 +260,7 @@ mod tests {
     fn ids_have_ecs_shapes() {
         let d = new_deployment_id();
         assert!(d.starts_with("ecs-svc/") && d.len() == 8 + 19, "{d}");
-        let u = new_event_id();
+        let u = new_uuid_v4();
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
     }

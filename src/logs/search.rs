@@ -39,7 +39,7 @@ impl Found<'_> {
         format!(
             "{:020}{:018}{:018}",
             self.event.timestamp.max(0),
-            fnv1a(self.stream) % 1_000_000_000_000_000_000,
+            crate::alb::arn::fnv1a(self.stream.bytes()) % 1_000_000_000_000_000_000,
             self.event.ordinal
         )
     }
@@ -114,13 +114,6 @@ fn parse_token(token: &str) -> Result<(i64, String, u64), TokenError> {
         .ok_or(TokenError)?;
     let s = parts.next().filter(|s| !s.is_empty()).ok_or(TokenError)?;
     Ok((t, s.to_string(), o))
-}
-
-/// FNV-1a, 64 bits: a stable hash of a stream name (std's hasher may change between releases).
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -83,11 +83,7 @@ pub fn build(config: &Config, registry: &Registry, used: &BTreeMap<String, u32>)
                 tags.push((NETWORK_TAG.to_string(), network));
             }
             Subnet {
-                arn: format!(
-                    "arn:aws:ec2:{}:{}:subnet/{id}",
-                    registry.region(),
-                    registry.account()
-                ),
+                arn: registry.subnet_arn(&s.name),
                 id,
                 vpc_id: vpc_id.clone(),
                 owner: registry.account().to_string(),

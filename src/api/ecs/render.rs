@@ -136,24 +136,6 @@ pub fn service(
     }
 }
 
-/// A stable UUID-shaped id derived from a task id and a salt (container ARNs, attachment ids).
-fn derived_uuid(task_id: &str, salt: &str) -> String {
-    let hex = format!(
-        "{}{}",
-        crate::alb::arn::resource_id(salt, task_id),
-        crate::alb::arn::resource_id(&format!("{salt}-2"), task_id)
-    );
-    let hex: String = hex.chars().chain(std::iter::repeat('0')).take(32).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
 /// EC2's private DNS name of an address (`ip-10-0-3-5.ec2.internal` in us-east-1).
 fn private_dns_name(region: &str, ip: &str) -> String {
     let host = format!("ip-{}", ip.replace('.', "-"));
@@ -174,7 +156,7 @@ pub fn task(registry: &Registry, config: &Config, task: &TaskStatus, deployment_
     let container_name = td.map_or(task.container_name.clone(), |td| td.container.name.clone());
     let image = td.map(|td| td.container.image.clone()).unwrap_or_default();
     let task_arn = registry.task_arn(&task.cluster, &task.task_id);
-    let attachment_id = derived_uuid(&task.task_id, "eni-attachment");
+    let attachment_id = crate::alb::arn::derived_uuid("eni-attachment", &task.task_id);
     let stopped = task.last_status == LastStatus::Stopped;
     let mut details = vec![
         KeyValuePair {
@@ -214,14 +196,7 @@ pub fn task(registry: &Registry, config: &Config, task: &TaskStatus, deployment_
         connectivity: "CONNECTED".into(),
         connectivity_at: at(&task.created_at),
         containers: vec![Container {
-            container_arn: format!(
-                "arn:aws:ecs:{}:{}:container/{}/{}/{}",
-                registry.region(),
-                registry.account(),
-                task.cluster,
-                task.task_id,
-                derived_uuid(&task.task_id, "container")
-            ),
+            container_arn: registry.container_arn(&task.cluster, &task.task_id),
             task_arn: task_arn.clone(),
             name: container_name.clone(),
             image,
