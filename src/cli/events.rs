@@ -40,7 +40,7 @@ impl std::fmt::Display for Event {
 pub async fn run(config: &Config, follow: bool) -> Result<(), Error> {
     let lab = &config.lab.name;
     let file = super::running::control_file(config)?;
-    let first = super::running::status(config).await?;
+    let first = super::running::status_from(config, &file).await?;
     let mut seen = HashSet::new();
     let mut targets = target_states(&first);
     for event in new_events(recorded(&first), &mut seen) {

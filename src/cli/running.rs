@@ -26,8 +26,12 @@ pub fn control_file(config: &Config) -> Result<ControlFile, Error> {
 
 /// The running lab's status, as the one typed model.
 pub async fn status(config: &Config) -> Result<LabStatus, Error> {
-    let file = control_file(config)?;
-    control::status(&file)
+    status_from(config, &control_file(config)?).await
+}
+
+/// [`status`], from a control file already read (a command that keeps asking).
+pub async fn status_from(config: &Config, file: &ControlFile) -> Result<LabStatus, Error> {
+    control::status(file)
         .await
         .map_err(|e| not_running(&config.lab.name, crate::error::chain(&e)))
 }

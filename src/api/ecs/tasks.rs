@@ -135,13 +135,14 @@ pub fn list_tasks(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError> {
     Ok(with_token(json!({ "taskArns": arns }), next))
 }
 
-/// A task of `services` by id, with its service's deployment id.
-fn find<'a>(services: &'a [ServiceStatus], task_id: &str) -> Option<(&'a TaskStatus, &'a str)> {
-    services.iter().find_map(|s| {
-        s.all_tasks()
-            .find(|t| t.task_id == task_id)
-            .map(|t| (t, s.deployment.id.as_str()))
-    })
+/// A task of `services` by id, with the service it belongs to.
+fn find<'a>(
+    services: &'a [ServiceStatus],
+    task_id: &str,
+) -> Option<(&'a TaskStatus, &'a ServiceStatus)> {
+    services
+        .iter()
+        .find_map(|s| s.all_tasks().find(|t| t.task_id == task_id).map(|t| (t, s)))
 }
 
 pub fn describe_tasks(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError> {
@@ -158,9 +159,12 @@ pub fn describe_tasks(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError> 
     for given in &input.tasks {
         let id = ids::task_id(given)?;
         match find(&services, id) {
-            Some((task, deployment)) => {
-                tasks.push(render::task(&ctx.registry, config, task, deployment))
-            }
+            Some((task, service)) => tasks.push(render::task(
+                &ctx.registry,
+                config,
+                task,
+                &service.deployment.id,
+            )),
             None => failures.push(Failure::missing(ctx.registry.task_arn(&cluster, id))),
         }
     }
@@ -178,14 +182,12 @@ pub async fn stop_task(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError>
         ));
     }
     let services = statuses(ctx, &cluster);
-    let (_, deployment) = find(&services, &id).ok_or_else(ids::task_not_found)?;
-    let deployment = deployment.to_string();
-    let owner = services
-        .iter()
-        .find(|s| s.all_tasks().any(|t| t.task_id == id))
-        .map(|s| s.name.clone())
+    let (_, owner) = find(&services, &id).ok_or_else(ids::task_not_found)?;
+    let deployment = owner.deployment.id.clone();
+    let handle = ctx
+        .lab
+        .service(&owner.name)
         .ok_or_else(ids::task_not_found)?;
-    let handle = ctx.lab.service(&owner).ok_or_else(ids::task_not_found)?;
     let task = handle
         .stop_task(&id, input.reason.as_deref())
         .await
