@@ -25,7 +25,7 @@ async fn builds_an_image_through_the_api_with_progress() {
 
     let mut steps = Vec::new();
     docker
-        .build_image(&tag, context.path(), |p| {
+        .build_image(&tag, context.path(), Default::default(), |p| {
             if let BuildProgress::Step(step) = p {
                 steps.push(step)
             }
@@ -50,7 +50,7 @@ async fn builds_an_image_through_the_api_with_progress() {
     )
     .unwrap();
     let error = docker
-        .build_image(&tag, context.path(), |_| {})
+        .build_image(&tag, context.path(), Default::default(), |_| {})
         .await
         .unwrap_err();
     let message = chain(&error);

@@ -37,9 +37,19 @@ pub struct ContainerSpec {
     pub memory_mib: Option<u32>,
     /// Named volume mounted at a path.
     pub volume: Option<(String, String)>,
+    /// Host directories mounted into the container (the state directory's backups, a key).
+    pub binds: Vec<BindMount>,
     /// DNS servers the embedded resolver forwards unknown names to; `127.0.0.1` keeps lookups
     /// inside (for containers with no route out).
     pub dns: Option<Vec<String>>,
+}
+
+/// A host directory or file mounted into a container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BindMount {
+    pub source: std::path::PathBuf,
+    pub target: String,
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -259,14 +269,7 @@ fn host_config(spec: &ContainerSpec) -> HostConfig {
             .cpu_units
             .map(|units| i64::from(units) * 1_000_000_000 / 1024),
         memory: spec.memory_mib.map(|mib| i64::from(mib) * 1024 * 1024),
-        mounts: spec.volume.as_ref().map(|(volume, target)| {
-            vec![Mount {
-                source: Some(volume.clone()),
-                target: Some(target.clone()),
-                typ: Some(MountType::VOLUME),
-                ..Default::default()
-            }]
-        }),
+        mounts: Some(mounts(spec)).filter(|m| !m.is_empty()),
         dns: spec.dns.clone(),
         dns_options: spec
             .dns
@@ -291,4 +294,22 @@ fn first_loopback_port(ports: &bollard::models::PortMap) -> Option<u16> {
 
 fn status_is(e: &bollard::errors::Error, code: u16) -> bool {
     matches!(e, bollard::errors::Error::DockerResponseServerError { status_code, .. } if *status_code == code)
+}
+
+/// The named volume and the bind mounts of `spec`, as Docker's mounts.
+fn mounts(spec: &ContainerSpec) -> Vec<Mount> {
+    let volume = spec.volume.iter().map(|(volume, target)| Mount {
+        source: Some(volume.clone()),
+        target: Some(target.clone()),
+        typ: Some(MountType::VOLUME),
+        ..Default::default()
+    });
+    let binds = spec.binds.iter().map(|bind| Mount {
+        source: Some(bind.source.display().to_string()),
+        target: Some(bind.target.clone()),
+        typ: Some(MountType::BIND),
+        read_only: Some(bind.read_only),
+        ..Default::default()
+    });
+    volume.chain(binds).collect()
 }

@@ -16,7 +16,24 @@ pub enum BuildProgress {
     Output(String),
 }
 
+/// The label that records which build context an image was built from ([`context_hash`]).
+pub const CONTEXT_HASH_LABEL: &str = "tierlab.context-hash";
+
 impl DockerClient {
+    /// The image's labels, or `None` when there is no such image.
+    pub async fn image_labels(
+        &self,
+        image: &str,
+    ) -> Result<Option<std::collections::HashMap<String, String>>, DockerError> {
+        match self.inner.inspect_image(image).await {
+            Ok(inspect) => Ok(Some(
+                inspect.config.and_then(|c| c.labels).unwrap_or_default(),
+            )),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(DockerError::op("inspect image", image)(e)),
+        }
+    }
+
     pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
         match self.inner.inspect_image(image).await {
             Ok(_) => Ok(true),
@@ -30,6 +47,7 @@ impl DockerClient {
         &self,
         image: &str,
         context: &Path,
+        labels: std::collections::HashMap<String, String>,
         mut on_progress: impl FnMut(BuildProgress),
     ) -> Result<(), DockerError> {
         let context_name = context.display().to_string();
@@ -42,6 +60,7 @@ impl DockerClient {
             t: Some(image.to_string()),
             rm: true,
             forcerm: true,
+            labels: Some(labels),
             ..Default::default()
         };
         let mut stream =
@@ -89,9 +108,86 @@ fn build_error(image: &str, context: &str, message: String) -> DockerError {
 }
 
 /// The build context as an uncompressed tar archive, in memory (contexts here are small).
+/// A hash of every file of a build context, names and contents, so an image built from an older
+/// context is rebuilt rather than reused. The same value as `scripts/test.sh`'s `context_hash`
+/// (`find . -type f | sort | xargs sha256sum | sha256sum`, first 16 hex digits), so an image the
+/// test script built is not built again by the lab.
+pub fn context_hash(dir: &Path) -> std::io::Result<String> {
+    use ring::digest::{SHA256, digest};
+    let mut files = Vec::new();
+    collect_files(dir, Path::new("."), &mut files)?;
+    // `sort -z` under LC_ALL=C: byte order of the `./relative/path` names.
+    files.sort();
+    let mut listing = String::new();
+    for relative in &files {
+        let bytes = std::fs::read(dir.join(relative))?;
+        let digest = hex::encode(digest(&SHA256, &bytes));
+        listing.push_str(&format!("{digest}  {}\n", relative.display()));
+    }
+    let whole = hex::encode(digest(&SHA256, listing.as_bytes()));
+    Ok(whole[..16].to_string())
+}
+
+/// Every regular file under `dir`, as paths starting with `prefix` (`find -type f`: symlinks are
+/// not followed and not listed).
+fn collect_files(
+    dir: &Path,
+    prefix: &Path,
+    files: &mut Vec<std::path::PathBuf>,
+) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let name = prefix.join(entry.file_name());
+        if kind.is_dir() {
+            collect_files(&entry.path(), &name, files)?;
+        } else if kind.is_file() {
+            files.push(name);
+        }
+    }
+    Ok(())
+}
+
 fn tar_directory(dir: &Path) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
     builder.append_dir_all(".", dir)?;
     builder.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_context_hash_is_the_test_scripts() {
+        // The value `scripts/test.sh` computes for the same files:
+        //   printf 'FROM x\n' > Dockerfile; mkdir d; printf 'a' > d/f
+        //   find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM x\n").unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/f"), "a").unwrap();
+        let expected = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let expected = String::from_utf8(expected.stdout).unwrap();
+        assert_eq!(context_hash(dir.path()).unwrap(), expected.trim());
+    }
+
+    #[test]
+    fn any_change_in_the_context_changes_the_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM x\n").unwrap();
+        let before = context_hash(dir.path()).unwrap();
+        std::fs::write(dir.path().join("extra.cnf"), "").unwrap();
+        let added = context_hash(dir.path()).unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM y\n").unwrap();
+        let edited = context_hash(dir.path()).unwrap();
+        assert_ne!(before, added);
+        assert_ne!(added, edited);
+    }
 }

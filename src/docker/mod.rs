@@ -13,10 +13,10 @@ mod volumes;
 
 use bollard::Docker;
 
-pub use containers::{ContainerInfo, ContainerSpec, NetworkAttachment};
+pub use containers::{BindMount, ContainerInfo, ContainerSpec, NetworkAttachment};
 pub use error::{DockerError, is_conflict, is_not_found};
 pub use events::ContainerEvent;
-pub use images::BuildProgress;
+pub use images::{BuildProgress, CONTEXT_HASH_LABEL, context_hash};
 pub use networks::{NetworkSpec, NetworkSummary};
 
 /// Where the engine is expected when `DOCKER_HOST` is not set.

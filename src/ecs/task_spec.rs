@@ -49,6 +49,7 @@ pub fn container_spec(
         cpu_units: Some(task_def.cpu),
         memory_mib: Some(task_def.memory_mib),
         volume: None,
+        binds: Vec::new(),
         dns: None,
     }
 }

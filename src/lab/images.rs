@@ -1,10 +1,10 @@
 //! Making sure every image the lab runs exists, building missing ones from their context.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::docker::{BuildProgress, DockerClient, DockerError};
+use crate::docker::{BuildProgress, CONTEXT_HASH_LABEL, DockerClient, DockerError, context_hash};
 
 use super::Progress;
 
@@ -29,26 +29,37 @@ fn images_of(config: &Config) -> BTreeMap<String, Option<PathBuf>> {
     images
 }
 
-/// Builds the images that are missing. An image without a build context must exist already.
+/// Builds the images that are missing, and rebuilds those whose build context changed since they
+/// were built (the image carries its context's hash). An image without a build context must
+/// exist already.
 pub async fn ensure_images(
     docker: &DockerClient,
     config: &Config,
     progress: &dyn Progress,
 ) -> Result<(), DockerError> {
     for (image, build) in images_of(config) {
-        if docker.image_exists(&image).await? {
-            continue;
-        }
+        let labels = docker.image_labels(&image).await?;
         let Some(context) = build else {
-            return Err(DockerError::ImageMissing { image });
+            if labels.is_none() {
+                return Err(DockerError::ImageMissing { image });
+            }
+            continue;
         };
-        progress.begin(&format!(
-            "building image {image} from {}",
-            context.display()
-        ));
+        let hash = context_hash(&context).map_err(|source| DockerError::BuildContext {
+            context: context.display().to_string(),
+            source,
+        })?;
+        let built_from = labels.as_ref().map(|l| l.get(CONTEXT_HASH_LABEL).cloned());
+        let why = match built_from {
+            Some(Some(built)) if built == hash => continue,
+            Some(_) => "rebuilding (its build context changed)",
+            None => "building",
+        };
+        progress.begin(&format!("{why} image {image} from {}", context.display()));
         let started = std::time::Instant::now();
+        let labels = HashMap::from([(CONTEXT_HASH_LABEL.to_string(), hash)]);
         docker
-            .build_image(&image, &context, |p| match p {
+            .build_image(&image, &context, labels, |p| match p {
                 BuildProgress::Step(step) => progress.detail(&step),
                 BuildProgress::Output(line) => tracing::trace!("{line}"),
             })

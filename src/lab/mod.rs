@@ -20,6 +20,8 @@
 mod aws_api;
 mod cleanup;
 mod commands;
+mod databases;
+mod events;
 mod images;
 mod orphans;
 mod progress;
@@ -35,21 +37,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::alb::{LoadBalancerHandle, LocalCa, TargetGroupHandle};
 use crate::config::{self, Config};
-use crate::docker::{ContainerEvent, DockerClient, labels};
+use crate::docker::{DockerClient, labels};
 use crate::ecs::{self, ServiceHandle, ServiceSetup};
 use crate::error::Error;
-use crate::rds::{self, DbInstance};
+use crate::rds::DbInstance;
 use crate::registry::Registry;
 use crate::state::StateDir;
 use crate::vpc;
 
 pub use cleanup::{Removed, remove_lab, remove_lab_within};
 pub use commands::CommandError;
+pub use databases::Databases;
 pub use progress::{LogProgress, Progress};
 pub use reaper::Reaper;
 pub use status::{
@@ -63,10 +65,6 @@ pub use tasks::{Straggler, Tasks};
 const RUN_LOCK_WAIT: Duration = Duration::from_secs(15);
 /// Pause between the two cleanup sweeps of the `Drop` fallback.
 const DROP_SWEEP_PAUSE: Duration = Duration::from_millis(750);
-/// Pause before the Docker event stream is opened again after it broke or ended.
-const EVENT_RECONNECT_PAUSE: Duration = Duration::from_secs(1);
-/// Capacity of each service's Docker event queue.
-const EVENT_QUEUE: usize = 256;
 
 /// Options of [`Lab::start`].
 pub struct StartOptions {
@@ -105,7 +103,10 @@ pub struct Lab {
     target_groups: HashMap<String, TargetGroupHandle>,
     load_balancers: Vec<LoadBalancerHandle>,
     services: Vec<ServiceHandle>,
-    databases: Vec<DbInstance>,
+    /// The DB instances (of the config, and those created at run time).
+    databases: Databases,
+    /// Where the Docker event stream sends each container's events.
+    routes: events::EventRoutes,
     /// What the orphan sweep last found (empty until it runs).
     orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     /// The AWS API endpoint (step 7; `None` until it runs).
@@ -176,7 +177,8 @@ impl Lab {
             target_groups: HashMap::new(),
             load_balancers: Vec::new(),
             services: Vec::new(),
-            databases: Vec::new(),
+            databases: Databases::default(),
+            routes: events::EventRoutes::default(),
             orphans: tokio::sync::watch::channel(OrphanStatus::default()).1,
             aws_api: None,
             guard: Arc::default(),
@@ -218,7 +220,7 @@ impl Lab {
             lab: self.config.lab.name.clone(),
             tasks: self.tasks.clone(),
             docker: self.docker.clone(),
-            databases: self.databases.clone(),
+            databases: self.databases.fleet().clone(),
             guard: self.guard.clone(),
             stopped: self.stopped.clone(),
             done: self.done.clone(),
@@ -251,37 +253,31 @@ impl Lab {
                     .await?;
             }
             images::ensure_images(&docker, &config, progress).await?;
+            self.databases = Databases::new(
+                docker.clone(),
+                config.clone(),
+                self.state.clone(),
+                self.tasks.clone(),
+                self.routes.clone(),
+            );
+            let routes = self.routes.clone();
+            self.tasks.spawn("Docker event pump", |cancel| {
+                events::pump(docker, lab.clone(), routes, cancel)
+            });
         }
 
         // 3. Databases, until each accepts connections; then each is supervised (restarted on
         //    its volume if its engine dies or hangs), fed by the lab's Docker event stream.
-        let mut queues = HashMap::new();
         for db in config.databases.values() {
-            let docker = self
-                .docker
-                .clone()
-                .expect("docker is connected when databases exist");
             progress.begin(&format!(
                 "starting database {} ({})",
                 db.identifier, db.image
             ));
             let started = std::time::Instant::now();
-            let instance = rds::start(&docker, &config, db, &self.state).await?;
-            self.databases.push(instance.clone());
-            if let Err(e) = rds::wait_ready(&docker, &instance, remaining(deadline)).await {
-                instance.state().set_status(rds::InstanceStatus::Failed);
-                return Err(e.into());
-            }
-            instance.state().set_status(rds::InstanceStatus::Available);
-            let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-            queues.insert(
-                event_route(labels::Role::Database.as_str(), &db.identifier),
-                tx,
-            );
-            let (tracker, cancel) = self
-                .tasks
-                .group(format!("database supervisor {}", db.identifier));
-            rds::spawn_supervisor(docker, instance, rx, &tracker, cancel);
+            let instance = self.databases.start(db).await?;
+            self.databases
+                .wait_and_supervise(&instance, remaining(deadline))
+                .await?;
             progress.finish(&format!(
                 "database {} available in {:.1}s",
                 db.identifier,
@@ -329,7 +325,12 @@ impl Lab {
         //    which removes what carries the lab's labels but no controller owns.
         let claims = ecs::Claims::default();
         if let Some(docker) = &self.docker {
-            let (sweep, orphans) = orphans::Sweep::new(docker.clone(), &config, claims.clone());
+            let (sweep, orphans) = orphans::Sweep::new(
+                docker.clone(),
+                &config,
+                claims.clone(),
+                self.databases.fleet().clone(),
+            );
             self.orphans = orphans;
             self.tasks.spawn("orphan sweep", |cancel| sweep.run(cancel));
         }
@@ -339,12 +340,11 @@ impl Lab {
                 .clone()
                 .expect("docker is connected when services exist");
             for service in config.services.values() {
-                let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-                queues.insert(event_route(labels::Role::Task.as_str(), &service.name), tx);
+                let rx = self.routes.add(labels::Role::Task, &service.name);
                 let task_definition = config.task_definitions[&service.task_definition].clone();
                 let environment = ecs::environment::resolve(
                     &task_definition,
-                    &self.databases,
+                    &self.databases.list(),
                     &self.state,
                     &lab,
                 )?;
@@ -366,7 +366,6 @@ impl Lab {
                     .group(format!("service controller {}", service.name));
                 self.services.push(ecs::spawn(setup, rx, &tracker, cancel));
             }
-            self.spawn_event_pump(&mut queues);
             // Unless told not to wait (a service that is not expected to get steady).
             for service in self.services.iter().filter(|_| wait_steady) {
                 progress.begin(&format!(
@@ -378,27 +377,8 @@ impl Lab {
                 progress.finish(&format!("service {} is steady", service.name()));
             }
         }
-        // Databases without services still need their events.
-        self.spawn_event_pump(&mut queues);
-
         // 7. The AWS API, once every handle it answers from exists.
         self.start_aws_api().await
-    }
-
-    /// Starts the one Docker event stream that feeds the queues (once; later calls find them
-    /// taken).
-    fn spawn_event_pump(&self, queues: &mut HashMap<String, mpsc::Sender<ContainerEvent>>) {
-        if queues.is_empty() {
-            return;
-        }
-        let docker = self
-            .docker
-            .clone()
-            .expect("docker is connected when containers are watched");
-        let (lab, queues) = (self.config.lab.name.clone(), std::mem::take(queues));
-        self.tasks.spawn("Docker event pump", |cancel| {
-            pump_events(docker, lab, queues, cancel)
-        });
     }
 
     /// Takes the lab's run lock (waiting for an earlier run's reaper) and starts this run's
@@ -526,7 +506,13 @@ impl Lab {
         self.target_groups.get(name)
     }
 
-    pub fn databases(&self) -> &[DbInstance] {
+    /// The DB instances as they are now.
+    pub fn databases(&self) -> Vec<DbInstance> {
+        self.databases.list()
+    }
+
+    /// The RDS tier: its instances, and starting more.
+    pub fn rds(&self) -> &Databases {
         &self.databases
     }
 
@@ -660,60 +646,4 @@ pub enum RunError {
 
 fn remaining(deadline: tokio::time::Instant) -> Duration {
     deadline.saturating_duration_since(tokio::time::Instant::now())
-}
-
-/// The key of a container's event queue: its role and the resource it stands for (a service
-/// and a database may share a name).
-fn event_route(role: &str, resource: &str) -> String {
-    format!("{role}/{resource}")
-}
-
-/// Forwards the lab's container events to the controller of the service, or the supervisor of
-/// the database, they belong to.
-async fn pump_events(
-    docker: DockerClient,
-    lab: String,
-    queues: HashMap<String, mpsc::Sender<ContainerEvent>>,
-    cancel: CancellationToken,
-) {
-    use futures_util::StreamExt;
-    let mut events = std::pin::pin!(docker.container_events(&lab));
-    loop {
-        let event = tokio::select! {
-            _ = cancel.cancelled() => return,
-            event = events.next() => event,
-        };
-        match event {
-            Some(Ok(event)) => {
-                let label = |key| event.labels.get(key).map_or("", String::as_str);
-                let route = event_route(label(labels::ROLE), label(labels::RESOURCE));
-                if let Some(queue) = queues.get(&route) {
-                    // A full queue must not hold the pump past a cancel.
-                    if cancel
-                        .run_until_cancelled(queue.send(event))
-                        .await
-                        .is_none()
-                    {
-                        return;
-                    }
-                }
-                continue;
-            }
-            Some(Err(e)) => {
-                // Controllers also inspect their containers periodically, so a broken stream
-                // slows reaction down but loses nothing.
-                tracing::warn!(
-                    "Docker event stream failed: {e}; reconnecting",
-                    e = crate::error::chain(&e)
-                );
-            }
-            None => {}
-        }
-        // The stream broke or ended: reconnect after a pause (a stopping lab does not wait).
-        let pause = tokio::time::sleep(EVENT_RECONNECT_PAUSE);
-        if cancel.run_until_cancelled(pause).await.is_none() {
-            return;
-        }
-        events.set(docker.container_events(&lab));
-    }
 }

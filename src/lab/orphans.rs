@@ -97,7 +97,8 @@ pub struct Sweep {
     docker: DockerClient,
     lab: String,
     claims: Claims,
-    database_containers: HashSet<String>,
+    /// The DB instances now running (the fleet changes as replicas and restores come and go).
+    databases: rds::Fleet,
     networks: HashSet<String>,
     /// Orphans listed so far, by id.
     listed: HashMap<String, Orphan>,
@@ -110,16 +111,13 @@ impl Sweep {
         docker: DockerClient,
         config: &Config,
         claims: Claims,
+        databases: rds::Fleet,
     ) -> (Sweep, watch::Receiver<OrphanStatus>) {
         let lab = config.lab.name.clone();
         let (status, rx) = watch::channel(OrphanStatus::default());
         let sweep = Sweep {
             docker,
-            database_containers: config
-                .databases
-                .keys()
-                .map(|id| rds::container_name(&lab, id))
-                .collect(),
+            databases,
             networks: vpc::subnets_in_use(config)
                 .iter()
                 .map(|s| vpc::subnet_network(config, s).name)
@@ -160,7 +158,7 @@ impl Sweep {
         task_ids.extend(self.claims.snapshot());
         let owners = Owners {
             task_ids,
-            database_containers: self.database_containers.clone(),
+            database_containers: self.databases.container_names(),
             networks: self.networks.clone(),
         };
         let orphans = unowned(&objects, &owners);

@@ -21,7 +21,7 @@ pub struct LabView {
     pub(super) load_balancers: Vec<AlbStatus>,
     pub(super) target_groups: Vec<TargetGroupHandle>,
     pub(super) services: Vec<ServiceHandle>,
-    pub(super) databases: Vec<DbInstance>,
+    pub(super) databases: super::Databases,
     pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
     pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     pub(super) aws: Option<AwsStatus>,
@@ -65,12 +65,18 @@ impl LabView {
         self.services.iter().find(|s| s.name() == name)
     }
 
-    pub fn databases(&self) -> &[DbInstance] {
-        &self.databases
+    /// The DB instances as they are now.
+    pub fn databases(&self) -> Vec<DbInstance> {
+        self.databases.list()
     }
 
-    pub fn database(&self, identifier: &str) -> Option<&DbInstance> {
-        self.databases.iter().find(|db| db.identifier == identifier)
+    pub fn database(&self, identifier: &str) -> Option<DbInstance> {
+        self.databases.get(identifier)
+    }
+
+    /// The RDS tier: its instances, and starting more (the API's create and restore actions).
+    pub fn rds(&self) -> &super::Databases {
+        &self.databases
     }
 
     pub fn config_source(&self) -> String {
@@ -102,6 +108,7 @@ impl LabView {
             services: self.services.iter().map(ServiceHandle::status).collect(),
             databases: self
                 .databases
+                .list()
                 .iter()
                 .map(|db| self.database_status(db))
                 .collect(),
@@ -111,7 +118,7 @@ impl LabView {
     }
 
     fn database_status(&self, db: &DbInstance) -> DatabaseStatus {
-        let cfg = &self.config.databases[&db.identifier];
+        let cfg = db.settings();
         let observed = db.observed();
         DatabaseStatus {
             identifier: db.identifier.clone(),

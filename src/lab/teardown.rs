@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::docker::DockerClient;
 use crate::error::Error;
-use crate::rds::{self, DbInstance};
+use crate::rds;
 
 use super::cleanup::remove_lab;
 use super::reaper::Watchdog;
@@ -43,7 +43,7 @@ pub struct Teardown {
     pub lab: String,
     pub tasks: Tasks,
     pub docker: Option<DockerClient>,
-    pub databases: Vec<DbInstance>,
+    pub databases: rds::Fleet,
     pub guard: Arc<Mutex<Option<RunGuard>>>,
     /// Set once the lab is completely stopped (nothing left for `Drop`).
     pub stopped: Arc<AtomicBool>,
@@ -68,13 +68,13 @@ impl Teardown {
             );
         }
         // The supervisors have stopped: nobody takes the databases' shutdown for a crash.
-        for db in &self.databases {
+        for db in &self.databases.list() {
             db.state().set_status(rds::InstanceStatus::Stopping);
         }
         if let Some(docker) = &self.docker {
             remove_lab(docker, &self.lab, false).await?;
         }
-        for db in &self.databases {
+        for db in &self.databases.list() {
             db.state().set_status(rds::InstanceStatus::Stopped);
             db.state().record(&rds::EventKind::Stopped);
         }

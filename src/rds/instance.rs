@@ -2,10 +2,14 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use bollard::query_parameters::InspectContainerOptions;
 
 use crate::config::{Config, Database};
-use crate::docker::{ContainerSpec, DockerClient, DockerError, NetworkAttachment, labels};
+use crate::docker::{
+    BindMount, ContainerSpec, DockerClient, DockerError, NetworkAttachment, labels,
+};
 use crate::state::StateDir;
 use crate::vpc;
 
@@ -15,6 +19,10 @@ use super::state::{InstanceState, InstanceStatus, Observed};
 
 /// Where the official `mysql` image (and ours) keeps its data.
 const DATA_DIR: &str = "/var/lib/mysql";
+/// Where the lab's RDS storage outside the data volumes (snapshots, automated backups, archived
+/// binary logs, standby and replica seeds) is mounted in every DB container: the state
+/// directory's `labs/<lab>/rds` ([`storage_dir`]), so it survives `down --volumes`.
+pub const STORAGE_MOUNT: &str = "/tierlab/rds";
 /// The engine's own port inside the container; another configured port is passed as `--port`.
 const ENGINE_DEFAULT_PORT: u16 = 3306;
 
@@ -43,6 +51,10 @@ pub struct DbInstance {
     pub created_at: std::time::SystemTime,
     /// Requests to the instance's supervisor (reboot).
     pub(super) commands: Arc<super::reboot::Commands>,
+    /// The instance's settings (class, engine, storage, backups, Multi-AZ): the config's for an
+    /// instance of the config, the request's for one created at run time, changed by
+    /// `modify-db-instance`. Never written back to the config file.
+    settings: Arc<ArcSwap<Database>>,
 }
 
 impl DbInstance {
@@ -70,10 +82,34 @@ impl DbInstance {
     pub fn state(&self) -> &InstanceState {
         &self.state
     }
+
+    /// The instance's settings as they are now.
+    pub fn settings(&self) -> Arc<Database> {
+        self.settings.load_full()
+    }
+
+    /// Changes the instance's settings (seen by every clone).
+    pub fn update_settings(&self, change: impl Fn(&mut Database)) {
+        self.settings.rcu(|current| {
+            let mut next = (**current).clone();
+            change(&mut next);
+            next
+        });
+    }
+
+    /// Names of the containers that serve the instance.
+    pub fn container_names(&self) -> Vec<String> {
+        vec![self.spec.name.clone()]
+    }
 }
 
 pub fn container_name(lab: &str, identifier: &str) -> String {
     format!("tierlab-{lab}-{identifier}")
+}
+
+/// The lab's RDS storage on the host (mounted at [`STORAGE_MOUNT`]).
+pub fn storage_dir(state: &StateDir, lab: &str) -> std::path::PathBuf {
+    state.lab_dir(lab).join("rds")
 }
 
 pub fn volume_name(lab: &str, identifier: &str) -> String {
@@ -140,6 +176,11 @@ pub async fn start(
         .map_err(docker_err)?;
 
     let created_at = volume_created_at(docker, &volume).await;
+    let storage = storage_dir(state, lab);
+    crate::state::create_private_dir(&storage).map_err(|source| RdsError::Storage {
+        identifier: identifier.clone(),
+        source,
+    })?;
 
     let subnet = vpc::database_subnet(db).to_string();
     let network = vpc::network_name(lab, &subnet);
@@ -168,6 +209,11 @@ pub async fn start(
         cpu_units: Some(db.cpu),
         memory_mib: Some(db.memory_mib),
         volume: Some((volume, DATA_DIR.into())),
+        binds: vec![BindMount {
+            source: storage,
+            target: STORAGE_MOUNT.into(),
+            read_only: false,
+        }],
         // No route out: keep unknown DNS lookups inside the container instead of forwarding them.
         dns: Some(vec!["127.0.0.1".into()]),
     };
@@ -196,6 +242,7 @@ pub async fn start(
         state,
         created_at,
         commands: super::reboot::Commands::new(),
+        settings: Arc::new(ArcSwap::from_pointee(db.clone())),
     })
 }
 

@@ -7,6 +7,7 @@
 //! is recorded as RDS events ([`events`]).
 
 pub mod events;
+mod fleet;
 mod instance;
 mod readiness;
 mod reboot;
@@ -15,7 +16,8 @@ mod state;
 mod supervisor;
 
 pub use events::{EventKind, RdsEvent};
-pub use instance::{DbInstance, container_name, start, volume_name};
+pub use fleet::Fleet;
+pub use instance::{DbInstance, STORAGE_MOUNT, container_name, start, storage_dir, volume_name};
 pub use readiness::wait_ready;
 pub use reboot::{RebootError, SHUTDOWN_GRACE_SECS};
 pub use state::{InstanceState, InstanceStatus, Observed};
@@ -24,6 +26,8 @@ pub use supervisor::{PROBE_INTERVAL, RECOVERY_TIMEOUT, spawn_supervisor};
 /// Errors of the database tier.
 #[derive(Debug, thiserror::Error)]
 pub enum RdsError {
+    #[error("this lab runs no containers, so it has no database tier (add a [databases.ID] table)")]
+    NoDocker,
     #[error("database `{identifier}`")]
     Docker {
         identifier: String,
@@ -32,6 +36,12 @@ pub enum RdsError {
     },
     #[error("database `{identifier}`: cannot read or create its master password")]
     Secret {
+        identifier: String,
+        #[source]
+        source: crate::state::StateError,
+    },
+    #[error("database `{identifier}`: cannot create the lab's RDS storage (backups, snapshots)")]
+    Storage {
         identifier: String,
         #[source]
         source: crate::state::StateError,

@@ -57,7 +57,7 @@ pub fn addresses_in_use(lab: &LabView) -> BTreeMap<String, u32> {
         .iter()
         .flat_map(|s| s.status().tasks)
         .map(|t| t.subnet);
-    let databases = lab.databases().iter().map(|db| db.subnet.clone());
+    let databases = lab.databases().into_iter().map(|db| db.subnet);
     for subnet in tasks.chain(databases) {
         *used.entry(subnet).or_insert(0) += 1;
     }

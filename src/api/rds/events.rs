@@ -32,7 +32,7 @@ pub fn describe_events(ctx: &ApiContext, params: &Params) -> Result<Xml, ApiErro
     let mut events: Vec<(SystemTime, RdsEvent)> = ctx
         .lab
         .databases()
-        .iter()
+        .into_iter()
         .filter(|_| source_type.is_none_or(|t| t == "db-instance"))
         .filter(|db| source.is_none_or(|s| s == db.identifier))
         .flat_map(|db| db.observed().events.iter().cloned().collect::<Vec<_>>())

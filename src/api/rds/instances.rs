@@ -11,10 +11,10 @@ use super::{RDS_IN_DEPTH, instance_not_found, page};
 pub fn describe_db_instances(ctx: &ApiContext, params: &Params) -> Result<Xml, ApiError> {
     let filters = Filters::read(params)?;
     let wanted = params.get("DBInstanceIdentifier");
-    let instances: Vec<&DbInstance> = ctx
+    let instances: Vec<DbInstance> = ctx
         .lab
         .databases()
-        .iter()
+        .into_iter()
         .filter(|db| wanted.is_none_or(|id| db.identifier == id))
         .filter(|db| filters.admit(ctx, db))
         .collect();
@@ -26,7 +26,7 @@ pub fn describe_db_instances(ctx: &ApiContext, params: &Params) -> Result<Xml, A
     let (instances, marker) = page(instances, params)?;
     let mut x = Xml::new();
     x.list("DBInstances", "DBInstance", instances, |x, db| {
-        render_instance(x, &instance_model(ctx, db));
+        render_instance(x, &instance_model(ctx, &db));
     });
     x.opt("Marker", marker);
     Ok(x)
@@ -57,7 +57,7 @@ impl Filters {
     fn admit(&self, ctx: &ApiContext, db: &DbInstance) -> bool {
         self.0.iter().all(|(name, values)| {
             let arn = ctx.registry.db_arn(&db.identifier);
-            let engine = &ctx.lab.config().databases[&db.identifier].engine;
+            let engine = &db.settings().engine;
             values.iter().any(|v| match name.as_str() {
                 "db-instance-id" => *v == db.identifier || *v == arn,
                 _ => v == engine,
@@ -69,7 +69,7 @@ impl Filters {
 pub async fn reboot_db_instance(ctx: &ApiContext, params: &Params) -> Result<Xml, ApiError> {
     let id = params.required("DBInstanceIdentifier")?;
     let db = ctx.lab.database(id).ok_or_else(|| instance_not_found(id))?;
-    let multi_az = ctx.lab.config().databases[id].multi_az;
+    let multi_az = db.settings().multi_az;
     if params.parse_bool("ForceFailover")? == Some(true) {
         return Err(if multi_az {
             ApiError::unsupported("RDS", "RebootDBInstance with ForceFailover", RDS_IN_DEPTH)
@@ -89,7 +89,7 @@ pub async fn reboot_db_instance(ctx: &ApiContext, params: &Params) -> Result<Xml
     })?;
     let mut x = Xml::new();
     x.open("DBInstance");
-    render_instance(&mut x, &instance_model(ctx, db));
+    render_instance(&mut x, &instance_model(ctx, &db));
     x.close("DBInstance");
     Ok(x)
 }

@@ -66,7 +66,7 @@ pub fn default_parameter_group(engine: &str, version: &str) -> String {
 
 pub fn instance_model(ctx: &ApiContext, db: &DbInstance) -> InstanceModel {
     let config = ctx.lab.config();
-    let cfg = &config.databases[&db.identifier];
+    let cfg = db.settings();
     let registry = &ctx.registry;
     let zone_of = |subnet: &str| {
         config

@@ -1,0 +1,63 @@
+//! The lab's DB instances as they are now: those of the config, and those created at run time
+//! (a read replica, a restored instance) until they are deleted. Shared by the lab, the AWS API,
+//! `status` and the orphan sweep.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use super::DbInstance;
+
+/// The set of running instances, in creation order. Cheap to clone; clones share the set.
+#[derive(Debug, Clone, Default)]
+pub struct Fleet {
+    instances: Arc<RwLock<Vec<DbInstance>>>,
+}
+
+impl Fleet {
+    /// Every instance, in the order they were added.
+    pub fn list(&self) -> Vec<DbInstance> {
+        self.read().clone()
+    }
+
+    pub fn get(&self, identifier: &str) -> Option<DbInstance> {
+        self.read()
+            .iter()
+            .find(|db| db.identifier == identifier)
+            .cloned()
+    }
+
+    pub fn contains(&self, identifier: &str) -> bool {
+        self.read().iter().any(|db| db.identifier == identifier)
+    }
+
+    /// Adds `db`, replacing an instance of the same identifier.
+    pub fn insert(&self, db: DbInstance) {
+        let mut instances = self.write();
+        instances.retain(|d| d.identifier != db.identifier);
+        instances.push(db);
+    }
+
+    /// Removes the instance and returns it.
+    pub fn remove(&self, identifier: &str) -> Option<DbInstance> {
+        let mut instances = self.write();
+        let at = instances.iter().position(|d| d.identifier == identifier)?;
+        Some(instances.remove(at))
+    }
+
+    /// Names of every container that serves an instance (the orphan sweep keeps them).
+    pub fn container_names(&self) -> HashSet<String> {
+        self.read()
+            .iter()
+            .flat_map(DbInstance::container_names)
+            .collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<DbInstance>> {
+        // Writers only push or remove one element: a panic cannot leave the set half-changed.
+        self.instances.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<DbInstance>> {
+        self.instances.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
