@@ -20,6 +20,8 @@ pub enum Role {
     Task,
     Database,
     DatabaseVolume,
+    /// A short-lived container working on a DB volume (restoring a copy into it).
+    DatabaseJob,
 }
 
 impl Role {
@@ -29,6 +31,7 @@ impl Role {
             Role::Task => "task",
             Role::Database => "database",
             Role::DatabaseVolume => "database-volume",
+            Role::DatabaseJob => "database-job",
         }
     }
 }

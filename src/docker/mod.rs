@@ -16,6 +16,7 @@ use bollard::Docker;
 pub use containers::{BindMount, ContainerInfo, ContainerSpec, NetworkAttachment};
 pub use error::{DockerError, is_conflict, is_not_found};
 pub use events::ContainerEvent;
+pub use exec::ExecOutput;
 pub use images::{BuildProgress, CONTEXT_HASH_LABEL, context_hash};
 pub use networks::{NetworkSpec, NetworkSummary};
 

@@ -65,6 +65,11 @@ impl Owners {
                 Some(role) if role == labels::Role::Database.as_str() => {
                     self.database_containers.contains(&object.name)
                 }
+                // A restore job is awaited and removed by whoever started it; one left over
+                // (tierlab died meanwhile) exits by itself and is swept then.
+                Some(role) if role == labels::Role::DatabaseJob.as_str() => {
+                    object.state.as_deref() == Some("running")
+                }
                 _ => false,
             },
         }

@@ -107,6 +107,13 @@ pub fn container_name(lab: &str, identifier: &str) -> String {
     format!("tierlab-{lab}-{identifier}")
 }
 
+/// A replication server id for the container named `name`: distinct for every container of
+/// the lab (replication ignores events carrying the node's own id), stable across recreates.
+pub fn server_id(name: &str) -> u32 {
+    // 1..=4294967295 (0 would refuse to replicate).
+    (crate::alb::arn::fnv1a(name.bytes()) % u64::from(u32::MAX)) as u32 + 1
+}
+
 /// The lab's RDS storage on the host (mounted at [`STORAGE_MOUNT`]).
 pub fn storage_dir(state: &StateDir, lab: &str) -> std::path::PathBuf {
     state.lab_dir(lab).join("rds")
@@ -195,6 +202,10 @@ pub async fn start(
             ("MYSQL_DATABASE".into(), db.db_name.clone()),
             ("MYSQL_USER".into(), db.master_username.clone()),
             ("MYSQL_PASSWORD".into(), master_password.clone()),
+            (
+                "MYSQL_SERVER_ID".into(),
+                server_id(&container_name(lab, identifier)).to_string(),
+            ),
         ],
         cmd: (db.port != ENGINE_DEFAULT_PORT).then(|| vec![format!("--port={}", db.port)]),
         labels: container_labels,

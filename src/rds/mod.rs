@@ -6,18 +6,23 @@
 //! restarted on its volume as RDS recovers a single-AZ instance ([`recovery`]), and what happens
 //! is recorded as RDS events ([`events`]).
 
+pub mod copy;
 pub mod events;
 mod fleet;
 mod instance;
 mod readiness;
 mod reboot;
 pub mod recovery;
+pub mod replication;
+pub mod sql;
 mod state;
 mod supervisor;
 
 pub use events::{EventKind, RdsEvent};
 pub use fleet::Fleet;
-pub use instance::{DbInstance, STORAGE_MOUNT, container_name, start, storage_dir, volume_name};
+pub use instance::{
+    DbInstance, STORAGE_MOUNT, container_name, server_id, start, storage_dir, volume_name,
+};
 pub use readiness::wait_ready;
 pub use reboot::{RebootError, SHUTDOWN_GRACE_SECS};
 pub use state::{InstanceState, InstanceStatus, Observed};
