@@ -11,6 +11,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/docker-engine.sh
 scripts/base-image.sh
 
+# The bastion tests (and `tierlab ssh`/`db shell`/`db tunnel`) use the system ssh client.
+if ! command -v ssh >/dev/null; then
+    echo "installing openssh-client (the bastion tests use the real ssh client)"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y openssh-client >/dev/null ||
+        { apt-get update >/dev/null && apt-get install -y openssh-client >/dev/null; }
+    else sudo apt-get install -y openssh-client >/dev/null; fi
+fi
+
 # context_hash DIR: a hash of every file in a build context (names and contents), so an image
 # built from an older context is rebuilt, not reused.
 context_hash() {
@@ -47,5 +55,6 @@ export TIERLAB_AWS_CLI
 
 build_if_missing flask-crud-app:latest examples/flask-crud
 build_if_missing tierlab/mysql:8.0-compat images/mysql
+build_if_missing tierlab/bastion:latest images/bastion
 
 exec cargo test --locked "$@"

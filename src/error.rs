@@ -23,6 +23,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Rds(Box<crate::rds::RdsError>),
+    /// A bastion host could not start.
+    #[error(transparent)]
+    Bastion(Box<crate::bastion::BastionError>),
     #[error(transparent)]
     Environment(#[from] crate::ecs::environment::EnvironmentError),
     #[error(transparent)]
@@ -73,6 +76,12 @@ impl From<crate::alb::AlbError> for Error {
 impl From<crate::rds::RdsError> for Error {
     fn from(e: crate::rds::RdsError) -> Self {
         Error::Rds(Box::new(e))
+    }
+}
+
+impl From<crate::bastion::BastionError> for Error {
+    fn from(e: crate::bastion::BastionError) -> Self {
+        Error::Bastion(Box::new(e))
     }
 }
 

@@ -11,6 +11,7 @@
 //!   metrics (map in `alb/mod.rs`).
 //! - [`ecs`]: task definitions → containers; the service controller that keeps the desired count.
 //! - [`rds`]: the database instance: container, volume, readiness.
+//! - [`bastion`]: the bastion host (SSH server in a public subnet), its key pair and ssh files.
 //! - [`logs`]: the log store as CloudWatch Logs sees it (groups, streams, events, paging, filters).
 //! - [`lab`]: [`Lab`] wires them together: start, endpoints, status, shutdown.
 //! - [`api`]: the AWS API of a running lab (Query and JSON 1.1 protocols, SigV4), from the live lab.
@@ -21,6 +22,7 @@
 
 pub mod alb;
 pub mod api;
+pub mod bastion;
 pub mod cli;
 pub mod config;
 pub mod control;

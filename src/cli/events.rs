@@ -189,6 +189,7 @@ mod tests {
             databases: vec![],
             orphans: Default::default(),
             aws: None,
+            bastions: vec![],
         }
     }
 

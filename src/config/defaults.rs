@@ -46,6 +46,10 @@ pub const DB_PORT: u16 = 3306;
 pub const BACKUP_RETENTION_DAYS: u32 = 1;
 /// RDS `MultiAZ` default.
 pub const MULTI_AZ: bool = false;
+/// EC2 instance type of a bastion when not given (the reference's).
+pub const INSTANCE_TYPE: &str = "t2.micro";
+/// The bastion's image when not given (built from `images/bastion`).
+pub const BASTION_IMAGE: &str = "tierlab/bastion:latest";
 /// awslogs `awslogs-stream-prefix` as the ECS console sets it.
 pub const LOG_STREAM_PREFIX: &str = "ecs";
 

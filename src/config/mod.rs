@@ -20,7 +20,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, Diagnostic};
 pub use model::*;
-pub use security::{egress_allows, ingress_allows, sg_allows};
+pub use security::{egress_allows, ingress_allows, sg_allows, sg_allows_under};
 pub use validate::parse_matcher;
 
 /// Reads and validates the config file at `path`. Relative paths in it (build contexts, PEM

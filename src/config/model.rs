@@ -26,6 +26,8 @@ pub struct Config {
     pub task_definitions: BTreeMap<String, TaskDefinition>,
     pub services: BTreeMap<String, Service>,
     pub databases: BTreeMap<String, Database>,
+    /// `[bastions.NAME]`: SSH hosts in public subnets (EC2 instances of the reference).
+    pub bastions: BTreeMap<String, Bastion>,
     /// What loads but will not work as written (e.g. a service cut off from a database it
     /// refers to): shown by `validate` and logged by `up`, never an error.
     pub warnings: Vec<super::error::Diagnostic>,
@@ -564,6 +566,27 @@ pub struct Database {
     pub backup_retention_days: u32,
     pub multi_az: bool,
     /// Host CPU/memory limits derived from the instance class.
+    pub cpu: u32,
+    pub memory_mib: u32,
+}
+
+/// `[bastions.NAME]`: the reference's bastion host, an EC2 instance in a public subnet with an
+/// SSH server, reached with a key pair tierlab generates (`<key-name>.pem`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bastion {
+    /// The instance's `Name` tag (`flask-bastion-host`); also its host name.
+    pub name: String,
+    /// A public subnet (route table to the internet gateway).
+    pub subnet: String,
+    pub security_groups: Vec<String>,
+    /// The key pair (`bastion-key`): its private key is `<key-name>.pem` in the state directory.
+    pub key_name: String,
+    /// EC2 instance type (`t2.micro` by default, as in the reference).
+    pub instance_type: String,
+    pub image: String,
+    /// Build context used when the image is missing.
+    pub build: Option<PathBuf>,
+    /// Host CPU (units, 1024 = 1 vCPU) and memory (MiB) limits from the instance type.
     pub cpu: u32,
     pub memory_mib: u32,
 }

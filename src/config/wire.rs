@@ -26,6 +26,8 @@ pub struct File {
     pub services: BTreeMap<String, Service>,
     #[serde(default)]
     pub databases: BTreeMap<String, Database>,
+    #[serde(default)]
+    pub bastions: BTreeMap<String, Bastion>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,4 +320,17 @@ pub struct Database {
     pub allocated_storage: i64,
     pub backup_retention_period: Option<i64>,
     pub multi_az: Option<bool>,
+}
+
+/// `[bastions.NAME]`: an EC2 instance in a public subnet that admins SSH into (the reference's
+/// `flask-bastion-host`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Bastion {
+    pub subnet: String,
+    pub security_groups: Vec<String>,
+    pub key_name: String,
+    pub instance_type: Option<String>,
+    pub image: Option<String>,
+    pub build: Option<String>,
 }

@@ -85,6 +85,25 @@ impl DockerClient {
         Ok(id)
     }
 
+    /// [`run_container`](Self::run_container), with `files` copied in before it starts (keys
+    /// that must be in place when its first process reads them).
+    pub async fn run_container_with_files(
+        &self,
+        spec: &ContainerSpec,
+        files: &[super::ContainerFile],
+    ) -> Result<String, DockerError> {
+        let id = self.create_container(spec).await?;
+        let started = async {
+            self.copy_files(&id, files).await?;
+            self.attach_and_start(&id, spec).await
+        };
+        if let Err(e) = started.await {
+            let _ = self.remove_container(&id, true).await;
+            return Err(e);
+        }
+        Ok(id)
+    }
+
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
         let options = CreateContainerOptions {
             name: Some(spec.name.clone()),

@@ -34,6 +34,12 @@ pub enum DockerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot make the archive of files for container {context}")]
+    Archive {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "image `{image}` is missing and has no build context; build or pull it, or set `build` in the config"
     )]

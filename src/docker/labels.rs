@@ -22,6 +22,8 @@ pub enum Role {
     DatabaseVolume,
     /// A short-lived container working on a DB volume (restoring a copy into it).
     DatabaseJob,
+    /// A bastion host (SSH server).
+    Bastion,
 }
 
 impl Role {
@@ -32,6 +34,7 @@ impl Role {
             Role::Database => "database",
             Role::DatabaseVolume => "database-volume",
             Role::DatabaseJob => "database-job",
+            Role::Bastion => "bastion",
         }
     }
 }

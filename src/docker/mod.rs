@@ -6,6 +6,7 @@ mod containers;
 mod error;
 mod events;
 mod exec;
+mod files;
 mod images;
 pub mod labels;
 mod networks;
@@ -17,6 +18,7 @@ pub use containers::{BindMount, ContainerInfo, ContainerSpec, NetworkAttachment}
 pub use error::{DockerError, is_conflict, is_not_found};
 pub use events::ContainerEvent;
 pub use exec::ExecOutput;
+pub use files::ContainerFile;
 pub use images::{BuildProgress, CONTEXT_HASH_LABEL, context_hash};
 pub use networks::{NetworkSpec, NetworkSummary};
 

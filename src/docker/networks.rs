@@ -137,6 +137,40 @@ impl DockerClient {
             .collect())
     }
 
+    /// Attaches a running container to a network; one already attached is not an error.
+    pub async fn connect_network(&self, network: &str, container: &str) -> Result<(), DockerError> {
+        let request = bollard::models::NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: None,
+        };
+        match self.inner.connect_network(network, request).await {
+            Err(e) if !super::is_conflict(&e) && !already_attached(&e) => {
+                Err(DockerError::op("connect container to network", network)(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Detaches a container from a network (forced, so a stopped one goes too); one that is not
+    /// attached, or gone, is not an error.
+    pub async fn disconnect_network(
+        &self,
+        network: &str,
+        container: &str,
+    ) -> Result<(), DockerError> {
+        let request = bollard::models::NetworkDisconnectRequest {
+            container: container.to_string(),
+            force: Some(true),
+        };
+        match self.inner.disconnect_network(network, request).await {
+            Err(e) if !is_not_found(&e) && !not_attached(&e) => Err(DockerError::op(
+                "disconnect container from network",
+                network,
+            )(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes a network; one that is already gone is not an error.
     pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
         match self.inner.remove_network(name).await {
@@ -144,4 +178,14 @@ impl DockerClient {
             _ => Ok(()),
         }
     }
+}
+
+/// Docker answers 403 "endpoint with name ... already exists in network" for a second connect.
+fn already_attached(e: &bollard::errors::Error) -> bool {
+    e.to_string().contains("already exists in network")
+}
+
+/// Docker answers 403/500 "container ... is not connected to network" for a needless disconnect.
+fn not_attached(e: &bollard::errors::Error) -> bool {
+    e.to_string().contains("is not connected to")
 }

@@ -19,8 +19,12 @@ fn images_of(config: &Config) -> BTreeMap<String, Option<PathBuf>> {
         .databases
         .values()
         .map(|db| (db.image.clone(), db.build.clone()));
+    let bastions = config
+        .bastions
+        .values()
+        .map(|b| (b.image.clone(), b.build.clone()));
     let mut images = BTreeMap::new();
-    for (image, build) in tasks.chain(dbs) {
+    for (image, build) in tasks.chain(dbs).chain(bastions) {
         let entry: &mut Option<PathBuf> = images.entry(image).or_default();
         if entry.is_none() {
             *entry = build;

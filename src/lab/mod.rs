@@ -3,7 +3,8 @@
 //! `Lab::start` brings the tiers up bottom to top, each step waiting on a condition:
 //! 1. state directory (writable, checked first) and local CA;
 //! 2. Docker: clear leftovers, networks, images;
-//! 3. databases, until they accept connections;
+//! 3. databases, until they accept connections; bastions start alongside (they need only the
+//!    networks of step 2), so they add nothing to the start's time;
 //! 4. target groups and health checks;
 //! 5. load balancers;
 //! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`);
@@ -40,6 +41,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::alb::{LoadBalancerHandle, LocalCa, TargetGroupHandle};
+use crate::bastion::BastionHandle;
 use crate::config::{self, Config};
 use crate::docker::{DockerClient, labels};
 use crate::ecs::{self, ServiceHandle, ServiceSetup};
@@ -107,6 +109,10 @@ pub struct Lab {
     databases: Databases,
     /// Where the Docker event stream sends each container's events.
     routes: events::EventRoutes,
+    /// Bastion hosts (step 3b, started alongside the databases).
+    bastions: Vec<BastionHandle>,
+    /// The security groups as they are now (the config's, changed through the EC2 API).
+    security_groups: vpc::LiveGroups,
     /// What the orphan sweep last found (empty until it runs).
     orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     /// The AWS API endpoint (step 7; `None` until it runs).
@@ -167,6 +173,7 @@ impl Lab {
             &config.lab.region,
             &config,
         )?);
+        let security_groups = vpc::LiveGroups::new(config.security_groups.clone());
         let mut lab = Lab {
             config: Arc::new(config),
             state,
@@ -179,6 +186,8 @@ impl Lab {
             services: Vec::new(),
             databases: Databases::default(),
             routes: events::EventRoutes::default(),
+            bastions: Vec::new(),
+            security_groups,
             orphans: tokio::sync::watch::channel(OrphanStatus::default()).1,
             aws_api: None,
             guard: Arc::default(),
@@ -236,7 +245,10 @@ impl Lab {
         // 2. Docker, only when something runs in containers (a load-balancer-only lab needs none):
         //    the run lock (an earlier run's reaper may still be at work) and this run's reaper
         //    before anything is created.
-        if !config.services.is_empty() || !config.databases.is_empty() {
+        if !config.services.is_empty()
+            || !config.databases.is_empty()
+            || !config.bastions.is_empty()
+        {
             self.guard_run(&options.reaper).await?;
             let docker = DockerClient::connect().await?;
             self.docker = Some(docker.clone());
@@ -266,6 +278,9 @@ impl Lab {
             });
         }
 
+        // 3b starts now, in the lab's task tree (a failed start drains it before cleaning up).
+        let bastions = self.spawn_bastion_starts();
+
         // 3. Databases, until each accepts connections; then each is supervised (restarted on
         //    its volume if its engine dies or hangs), fed by the lab's Docker event stream.
         for db in config.databases.values() {
@@ -284,6 +299,10 @@ impl Lab {
                 started.elapsed().as_secs_f64()
             ));
         }
+
+        // 3b. Bastions, on the networks their security groups allow (kept so as the rules
+        //     change); sshd needs no waiting for.
+        self.finish_bastions(bastions, progress).await?;
 
         // 4. Target groups with their static targets and health checks.
         for tg in config.target_groups.values() {
@@ -379,6 +398,74 @@ impl Lab {
         }
         // 7. The AWS API, once every handle it answers from exists.
         self.start_aws_api().await
+    }
+
+    /// Step 3b, first half: starts each bastion's container in a task of the lab's tree, while
+    /// the databases start.
+    fn spawn_bastion_starts(&self) -> Option<BastionStarts> {
+        let config = self.config.clone();
+        if config.bastions.is_empty() {
+            return None;
+        }
+        let docker = self
+            .docker
+            .clone()
+            .expect("docker is connected when bastions exist");
+        let (groups, state) = (self.security_groups.snapshot(), self.state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Not cancelled half-way: a container being created is better finished and removed by
+        // the teardown (which waits for this task) than left to Docker's timing.
+        self.tasks
+            .spawn("bastion start", move |_cancel| async move {
+                let mut started = Vec::new();
+                for bastion in config.bastions.values() {
+                    let at = std::time::Instant::now();
+                    let handle =
+                        crate::bastion::start(&docker, &config, bastion, &groups, &state).await;
+                    started.push(handle.map(|h| (h, at.elapsed())));
+                }
+                let _ = tx.send(started);
+            });
+        Some(rx)
+    }
+
+    /// Step 3b, second half: the started bastions, each with the loop that keeps its networks in
+    /// line with the security groups.
+    async fn finish_bastions(
+        &mut self,
+        starts: Option<BastionStarts>,
+        progress: &dyn Progress,
+    ) -> Result<(), Error> {
+        let Some(starts) = starts else { return Ok(()) };
+        let started = starts.await.map_err(|_| Error::Interrupted {
+            lab: self.config.lab.name.clone(),
+        })?;
+        for result in started {
+            let (handle, took) = result?;
+            let docker = self
+                .docker
+                .clone()
+                .expect("docker is connected when bastions exist");
+            let (tracker, cancel) = self
+                .tasks
+                .group(format!("bastion {} (network attachments)", handle.name));
+            crate::bastion::spawn_attachments(
+                docker,
+                self.config.clone(),
+                handle.clone(),
+                self.security_groups.clone(),
+                &tracker,
+                cancel,
+            );
+            progress.finish(&format!(
+                "bastion {} on 127.0.0.1:{} (ssh) in {:.1}s",
+                handle.name,
+                handle.ssh_port,
+                took.as_secs_f64()
+            ));
+            self.bastions.push(handle);
+        }
+        Ok(())
     }
 
     /// Takes the lab's run lock (waiting for an earlier run's reaper) and starts this run's
@@ -516,6 +603,16 @@ impl Lab {
         &self.databases
     }
 
+    /// The running bastion hosts.
+    pub fn bastions(&self) -> &[BastionHandle] {
+        &self.bastions
+    }
+
+    /// The security groups as they are now (changed at run time through the EC2 API).
+    pub fn security_groups(&self) -> &vpc::LiveGroups {
+        &self.security_groups
+    }
+
     /// Everything about the running lab, as `tierlab status` shows it.
     pub fn status(&self) -> LabStatus {
         self.view().status()
@@ -554,6 +651,8 @@ impl Lab {
             target_groups: self.target_groups.values().cloned().collect(),
             services: self.services.clone(),
             databases: self.databases.clone(),
+            bastions: self.bastions.clone(),
+            security_groups: self.security_groups.clone(),
             orphans: self.orphans.clone(),
             aws: self.aws_status(),
         }
@@ -643,6 +742,11 @@ pub enum RunError {
     #[error("the reaper failed")]
     Reaper(#[source] std::io::Error),
 }
+
+/// What the bastion start task hands back: each bastion, and how long it took.
+type BastionStarts = tokio::sync::oneshot::Receiver<
+    Vec<Result<(BastionHandle, Duration), crate::bastion::BastionError>>,
+>;
 
 fn remaining(deadline: tokio::time::Instant) -> Duration {
     deadline.saturating_duration_since(tokio::time::Instant::now())

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::docker::{DockerClient, DockerError, labels};
 use crate::ecs::{Claims, now_rfc3339};
-use crate::{rds, vpc};
+use crate::{bastion, rds, vpc};
 
 use super::status::{Orphan, OrphanStatus};
 
@@ -50,6 +50,8 @@ pub struct Owners {
     pub database_containers: HashSet<String>,
     /// Names of the networks of the VPC's subnets in use.
     pub networks: HashSet<String>,
+    /// Names of the bastions' containers.
+    pub bastion_containers: HashSet<String>,
 }
 
 impl Owners {
@@ -69,6 +71,9 @@ impl Owners {
                 // (tierlab died meanwhile) exits by itself and is swept then.
                 Some(role) if role == labels::Role::DatabaseJob.as_str() => {
                     object.state.as_deref() == Some("running")
+                }
+                Some(role) if role == labels::Role::Bastion.as_str() => {
+                    self.bastion_containers.contains(&object.name)
                 }
                 _ => false,
             },
@@ -105,6 +110,7 @@ pub struct Sweep {
     /// The DB instances now running (the fleet changes as replicas and restores come and go).
     databases: rds::Fleet,
     networks: HashSet<String>,
+    bastion_containers: HashSet<String>,
     /// Orphans listed so far, by id.
     listed: HashMap<String, Orphan>,
     status: watch::Sender<OrphanStatus>,
@@ -126,6 +132,11 @@ impl Sweep {
             networks: vpc::subnets_in_use(config)
                 .iter()
                 .map(|s| vpc::subnet_network(config, s).name)
+                .collect(),
+            bastion_containers: config
+                .bastions
+                .keys()
+                .map(|name| bastion::container_name(&lab, name))
                 .collect(),
             lab,
             claims,
@@ -165,6 +176,7 @@ impl Sweep {
             task_ids,
             database_containers: self.databases.container_names(),
             networks: self.networks.clone(),
+            bastion_containers: self.bastion_containers.clone(),
         };
         let orphans = unowned(&objects, &owners);
         let listed_before: HashSet<String> = self.listed.keys().cloned().collect();
@@ -318,6 +330,7 @@ mod tests {
             task_ids: HashSet::from(["t1".to_string()]),
             database_containers: HashSet::from(["tierlab-lab-db".to_string()]),
             networks: HashSet::from(["tierlab-lab-app-a".to_string()]),
+            bastion_containers: HashSet::from(["tierlab-lab-jump".to_string()]),
         }
     }
 
@@ -326,6 +339,7 @@ mod tests {
         let objects = [
             container("c1", "task-1", labels::Role::Task, Some("t1")),
             container("c2", "tierlab-lab-db", labels::Role::Database, None),
+            container("c7", "tierlab-lab-jump", labels::Role::Bastion, None),
             network("tierlab-lab-app-a"),
         ];
         assert!(unowned(&objects, &owners()).is_empty());
@@ -341,6 +355,7 @@ mod tests {
             container("c3", "task-2", labels::Role::Task, Some("t2")),
             container("c4", "tierlab-lab-old-db", labels::Role::Database, None),
             container("c6", "no-task-id", labels::Role::Task, None),
+            container("c8", "tierlab-lab-old-jump", labels::Role::Bastion, None),
             stray,
             network("tierlab-lab-gone-subnet"),
         ];
@@ -350,7 +365,7 @@ mod tests {
             .collect();
         assert_eq!(
             ids,
-            vec!["c3", "c4", "c6", "c5", "n-tierlab-lab-gone-subnet"]
+            vec!["c3", "c4", "c6", "c8", "c5", "n-tierlab-lab-gone-subnet"]
         );
     }
 

@@ -22,6 +22,8 @@ pub struct LabView {
     pub(super) target_groups: Vec<TargetGroupHandle>,
     pub(super) services: Vec<ServiceHandle>,
     pub(super) databases: super::Databases,
+    pub(super) bastions: Vec<crate::bastion::BastionHandle>,
+    pub(super) security_groups: crate::vpc::LiveGroups,
     pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
     pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     pub(super) aws: Option<AwsStatus>,
@@ -79,6 +81,15 @@ impl LabView {
         &self.databases
     }
 
+    pub fn bastions(&self) -> &[crate::bastion::BastionHandle] {
+        &self.bastions
+    }
+
+    /// The security groups as they are now (the EC2 API changes them at run time).
+    pub fn security_groups(&self) -> &crate::vpc::LiveGroups {
+        &self.security_groups
+    }
+
     pub fn config_source(&self) -> String {
         self.config.source.display().to_string()
     }
@@ -114,6 +125,11 @@ impl LabView {
                 .collect(),
             orphans: self.orphans.borrow().clone(),
             aws: self.aws.clone(),
+            bastions: self
+                .bastions
+                .iter()
+                .map(crate::bastion::BastionHandle::status)
+                .collect(),
         }
     }
 
@@ -157,6 +173,9 @@ pub struct LabStatus {
     /// The AWS API endpoint, for scripts: `.aws.endpoint_url`.
     #[serde(default)]
     pub aws: Option<AwsStatus>,
+    /// Bastion hosts with their SSH port on 127.0.0.1.
+    #[serde(default)]
+    pub bastions: Vec<crate::bastion::BastionStatus>,
 }
 
 /// Where the lab's AWS API answers (`tierlab env` prints it for the AWS CLI).

@@ -5,15 +5,25 @@
 //!   subnets) becomes an `internal` network without a host address: no route out, and the host
 //!   cannot reach it either.
 //! - A subnet routed through a NAT gateway becomes an ordinary bridge network (outbound access).
-//! - Public subnets get no network: the load balancer runs in-process on the host's loopback.
+//! - Public subnets get no network (the load balancer runs in-process on the host's loopback),
+//!   except one that hosts a bastion: an ordinary bridge network, its SSH port published on
+//!   127.0.0.1.
 //! - A task joins the network of its own subnet, plus the network of each database its security
 //!   groups may reach (checked both ways, as AWS does: the task's egress and the database's
 //!   ingress). Take the rule out of `db-sg` and the tasks are no longer attached to the DB network.
+//! - A bastion joins its public subnet's network, plus every network of each database it may
+//!   reach under the security groups as they are now (rules change at run time: see
+//!   [`crate::api`]'s EC2 `AuthorizeSecurityGroupIngress`).
 
-use crate::config::{Config, Database, DefaultRoute, Service};
+mod live_groups;
+
+use std::collections::BTreeMap;
+
+use crate::config::{Bastion, Config, Database, DefaultRoute, SecurityGroup, Service};
 use crate::docker::{NetworkAttachment, NetworkSpec, labels};
 
-pub use crate::config::sg_allows;
+pub use crate::config::{sg_allows, sg_allows_under};
+pub use live_groups::{Groups, LiveGroups, RuleError, authorize, revoke};
 
 /// Docker name of the network that stands for `subnet` in `lab`.
 pub fn network_name(lab: &str, subnet: &str) -> String {
@@ -84,6 +94,40 @@ pub fn task_networks(config: &Config, service: &Service, subnet: &str) -> Vec<Ne
     attachments
 }
 
+/// Every network a database's containers may be on: those of its subnets that have one (a
+/// Multi-AZ standby sits in the other zone's subnet), in the subnet group's order.
+pub fn database_networks(config: &Config, db: &Database) -> Vec<String> {
+    let in_use = subnets_in_use(config);
+    db.subnets
+        .iter()
+        .filter(|s| in_use.contains(s))
+        .map(|s| network_name(&config.lab.name, s))
+        .collect()
+}
+
+/// Networks a bastion joins under `groups` (the security groups as they are now): its own
+/// subnet's first (its SSH port is published through it), then every network of each database
+/// whose security groups let the bastion in on the database's port, checked both ways.
+pub fn bastion_networks(
+    config: &Config,
+    groups: &BTreeMap<String, SecurityGroup>,
+    bastion: &Bastion,
+) -> Vec<String> {
+    let mut networks = vec![network_name(&config.lab.name, &bastion.subnet)];
+    for db in config.databases.values() {
+        let from = &bastion.security_groups;
+        if !sg_allows_under(groups, config.vpc.cidr, from, &db.security_groups, db.port) {
+            continue;
+        }
+        for network in database_networks(config, db) {
+            if !networks.contains(&network) {
+                networks.push(network);
+            }
+        }
+    }
+    networks
+}
+
 /// Every subnet that hosts a container, in a stable order.
 pub fn subnets_in_use(config: &Config) -> Vec<String> {
     let mut subnets: Vec<String> = config
@@ -96,6 +140,7 @@ pub fn subnets_in_use(config: &Config) -> Vec<String> {
                 .values()
                 .map(|db| database_subnet(db).to_string()),
         )
+        .chain(config.bastions.values().map(|b| b.subnet.clone()))
         .collect();
     subnets.sort();
     subnets.dedup();
@@ -196,14 +241,79 @@ mod tests {
     }
 
     #[test]
-    fn every_used_subnet_gets_a_network_and_public_ones_do_not() {
-        let subnets = subnets_in_use(&reference());
+    fn every_used_subnet_gets_a_network_and_only_the_bastions_public_one() {
+        let config = reference();
+        let subnets = subnets_in_use(&config);
         assert_eq!(
             subnets,
             [
                 "private-app-subnet-1a",
                 "private-app-subnet-1b",
-                "private-db-subnet-1a"
+                "private-db-subnet-1a",
+                "public-subnet-1a"
+            ]
+        );
+        let public = subnet_network(&config, "public-subnet-1a");
+        assert!(
+            !public.internal,
+            "an ordinary bridge: the bastion is reached through it"
+        );
+    }
+
+    fn bastion_networks_of(config: &Config) -> Vec<String> {
+        let bastion = &config.bastions["flask-bastion-host"];
+        bastion_networks(config, &config.security_groups, bastion)
+    }
+
+    #[test]
+    fn the_bastion_joins_its_subnet_and_the_database_network_db_sg_admits_it_to() {
+        assert_eq!(
+            bastion_networks_of(&reference()),
+            [
+                "tierlab-flask-app-public-subnet-1a",
+                "tierlab-flask-app-private-db-subnet-1a"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_the_db_sg_rule_for_bastion_sg_the_bastion_stays_in_its_subnet() {
+        let mut config = reference();
+        let db_sg = config.security_groups.get_mut("db-sg").unwrap();
+        db_sg
+            .ingress
+            .retain(|r| r.peer != crate::config::SgPeer::Group("bastion-sg".into()));
+        assert_eq!(
+            bastion_networks_of(&config),
+            ["tierlab-flask-app-public-subnet-1a"]
+        );
+        // The app keeps its own rule.
+        let service = &config.services["flask-app-service"];
+        assert_eq!(reachable_databases(&config, service).len(), 1);
+    }
+
+    #[test]
+    fn the_bastion_joins_every_network_of_a_database_in_two_subnets() {
+        let mut config = reference();
+        // A second DB subnet with a network (as a Multi-AZ standby or a second instance gives it).
+        let mut other = config.databases["flask-crud-db"].clone();
+        other.identifier = "other-db".into();
+        other.subnets = vec!["private-db-subnet-1b".into(), "private-db-subnet-1a".into()];
+        config.databases.insert("other-db".into(), other);
+        assert_eq!(
+            bastion_networks_of(&config),
+            [
+                "tierlab-flask-app-public-subnet-1a",
+                "tierlab-flask-app-private-db-subnet-1a",
+                "tierlab-flask-app-private-db-subnet-1b"
+            ]
+        );
+        let db = &config.databases["flask-crud-db"];
+        assert_eq!(
+            database_networks(&config, db),
+            [
+                "tierlab-flask-app-private-db-subnet-1a",
+                "tierlab-flask-app-private-db-subnet-1b"
             ]
         );
     }

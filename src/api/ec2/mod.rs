@@ -1,8 +1,9 @@
 //! EC2 (Query, `Version=2016-11-15`, EC2's flavour: no Result wrapper, lower-case member names,
 //! `<item>` list members): the lab's VPC, subnets, security groups and route tables as
 //! `emulator.toml` defines them, with the reference's names as `Name` tags and the registry's
-//! ids. Read-only: the topology is the config, so EC2's write actions answer an error that says
-//! so.
+//! ids. The topology is the config, so EC2's write actions answer an error that says so; the
+//! exception is a security group's ingress rules, which `AuthorizeSecurityGroupIngress` and
+//! `RevokeSecurityGroupIngress` change on the running lab ([`ingress`]), until `down`.
 //!
 //! Each describe action is the same three steps: build the records ([`vpcs`], [`subnets`],
 //! [`security_groups`], [`route_tables`]), keep those the id list and the filters select
@@ -10,6 +11,7 @@
 
 mod filter;
 mod ids;
+mod ingress;
 mod route_tables;
 mod security_groups;
 mod subnets;
@@ -23,16 +25,14 @@ pub use filter::{Facts, Filter};
 
 /// EC2 write actions of the reference (and their neighbours): the topology comes from
 /// `emulator.toml`, not from API calls.
-const TOPOLOGY_WRITES: [&str; 16] = [
+const TOPOLOGY_WRITES: [&str; 14] = [
     "CreateVpc",
     "DeleteVpc",
     "CreateSubnet",
     "DeleteSubnet",
     "CreateSecurityGroup",
     "DeleteSecurityGroup",
-    "AuthorizeSecurityGroupIngress",
     "AuthorizeSecurityGroupEgress",
-    "RevokeSecurityGroupIngress",
     "RevokeSecurityGroupEgress",
     "CreateRouteTable",
     "CreateRoute",
@@ -54,6 +54,9 @@ pub async fn call(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml
                 .with_status(412));
             }
             describe(ctx, action, params)
+        }
+        "AuthorizeSecurityGroupIngress" | "RevokeSecurityGroupIngress" => {
+            ingress::call(ctx, action, params)
         }
         a if TOPOLOGY_WRITES.contains(&a) => Err(ApiError::unsupported(
             "EC2",
@@ -83,7 +86,8 @@ fn describe(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml, ApiE
             x.list("subnetSet", "item", chosen, |x, s| s.render(x));
         }
         "DescribeSecurityGroups" => {
-            let all = security_groups::build(config, registry);
+            let groups = ctx.lab.security_groups().snapshot();
+            let all = security_groups::build(config, &groups, registry);
             let by_name = security_groups::by_name(&all, &params.list("GroupName"))?;
             let chosen = filter::select(
                 by_name,

@@ -8,6 +8,7 @@ use crate::api::ApiError;
 use crate::api::xml::Xml;
 use crate::config::{Config, SgPeer, SgRule};
 use crate::registry::Registry;
+use crate::vpc::Groups;
 
 pub const NOT_FOUND: NotFound = NotFound {
     code: "InvalidGroup.NotFound",
@@ -56,10 +57,11 @@ pub struct Permission {
     pub groups: Vec<(String, String)>,
 }
 
-pub fn build(config: &Config, registry: &Registry) -> Vec<SecurityGroup> {
+/// The records of `groups`: the security groups as they are now (the config's, changed at run
+/// time by the ingress actions).
+pub fn build(config: &Config, groups: &Groups, registry: &Registry) -> Vec<SecurityGroup> {
     let vpc_id = registry.vpc_id(&config.vpc.name);
-    config
-        .security_groups
+    groups
         .values()
         .map(|sg| SecurityGroup {
             id: registry.security_group_id(&sg.name),

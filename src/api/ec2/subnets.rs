@@ -49,7 +49,7 @@ pub struct Subnet {
     pub tags: Vec<(String, String)>,
 }
 
-/// Addresses taken in each subnet now: one per running task and per database instance.
+/// Addresses taken in each subnet now: one per running task, database instance and bastion.
 pub fn addresses_in_use(lab: &LabView) -> BTreeMap<String, u32> {
     let mut used = BTreeMap::new();
     let tasks = lab
@@ -58,7 +58,8 @@ pub fn addresses_in_use(lab: &LabView) -> BTreeMap<String, u32> {
         .flat_map(|s| s.status().tasks)
         .map(|t| t.subnet);
     let databases = lab.databases().into_iter().map(|db| db.subnet);
-    for subnet in tasks.chain(databases) {
+    let bastions = lab.bastions().iter().map(|b| b.subnet.clone());
+    for subnet in tasks.chain(databases).chain(bastions) {
         *used.entry(subnet).or_insert(0) += 1;
     }
     used

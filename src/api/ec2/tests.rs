@@ -107,7 +107,7 @@ fn subnets_filter_by_vpc_name_tag_and_ids() {
 #[test]
 fn security_groups_show_ranges_and_group_pairs() {
     let (config, registry) = (reference(), Registry::in_memory("us-east-1"));
-    let groups = security_groups::build(&config, &registry);
+    let groups = security_groups::build(&config, &config.security_groups, &registry);
     let alb = groups.iter().find(|g| g.name == "alb-sg").unwrap();
     let mut x = Xml::new();
     alb.render(&mut x);
@@ -132,7 +132,7 @@ fn security_groups_show_ranges_and_group_pairs() {
         from_app.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
         ["db-sg"]
     );
-    let e = security_groups::by_name(&groups, &["bastion-sg".into()]).unwrap_err();
+    let e = security_groups::by_name(&groups, &["ghost-sg".into()]).unwrap_err();
     assert_eq!(e.code, "InvalidGroup.NotFound");
 }
 

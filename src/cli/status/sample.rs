@@ -100,6 +100,22 @@ pub fn lab_status() -> LabStatus {
             endpoint_url: "http://127.0.0.1:4600".into(),
             region: "us-east-1".into(),
         }),
+        bastions: vec![crate::bastion::BastionStatus {
+            name: "flask-bastion-host".into(),
+            instance_type: "t2.micro".into(),
+            subnet: "public-subnet-1a".into(),
+            container_id: "bbbb2222cccc3333dddd".into(),
+            user: "ec2-user".into(),
+            ssh_host: "127.0.0.1".into(),
+            ssh_port: 32801,
+            key_path: "/state/labs/flask-app/bastion-key.pem".into(),
+            known_hosts: "/state/labs/flask-app/ssh/flask-bastion-host.known_hosts".into(),
+            networks: vec![
+                "tierlab-flask-app-public-subnet-1a".into(),
+                "tierlab-flask-app-private-db-subnet-1a".into(),
+            ],
+            databases: vec!["flask-crud-db".into()],
+        }],
     }
 }
 

@@ -36,6 +36,7 @@ pub fn render(status: &LabStatus) -> String {
         tasks(status),
         stopped_tasks(status),
         databases(status),
+        bastions(status),
         orphans(status),
         database_events(status),
     ] {
@@ -238,6 +239,38 @@ fn databases(status: &LabStatus) -> Section {
             "ENDPOINT (private)",
             "SUBNET",
             "CONTAINER",
+        ],
+        rows,
+    )
+}
+
+/// Bastions with the command that logs in (`tierlab ssh NAME` does the same, host key checked).
+fn bastions(status: &LabStatus) -> Section {
+    let rows = status
+        .bastions
+        .iter()
+        .map(|b| {
+            let reaches = if b.databases.is_empty() {
+                "-".to_string()
+            } else {
+                b.databases.join(", ")
+            };
+            vec![
+                b.name.clone(),
+                format!("{}:{}", b.ssh_host, b.ssh_port),
+                b.subnet.clone(),
+                reaches,
+                b.ssh_command(),
+            ]
+        })
+        .collect();
+    (
+        vec![
+            "BASTION",
+            "SSH",
+            "SUBNET",
+            "REACHES (security groups now)",
+            "LOGIN",
         ],
         rows,
     )

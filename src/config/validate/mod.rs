@@ -1,11 +1,12 @@
 //! [`wire::File`] → [`Config`]: each section checked in its own file; every problem collected.
 //!
 //! Sections are checked in dependency order (VPC, security groups, target groups, load
-//! balancers, databases, task definitions, services) so that later ones can look up earlier
+//! balancers, databases, task definitions, services, bastions) so that later ones can look up earlier
 //! ones. A section that is wrong still yields a value (with a default in place of the bad
 //! part) so that checking goes on; the diagnostics decide the result.
 
 mod actions;
+mod bastions;
 mod ctx;
 mod databases;
 mod lab;
@@ -117,6 +118,16 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
         .iter()
         .map(|(name, s)| (name.clone(), services::service(cx, name, s, &known)))
         .collect();
+    let bastions = file
+        .bastions
+        .iter()
+        .map(|(name, b)| {
+            (
+                name.clone(),
+                bastions::bastion(cx, name, b, &vpc, &security_groups),
+            )
+        })
+        .collect();
     Config {
         source: source.to_path_buf(),
         base_dir: base_dir.to_path_buf(),
@@ -129,6 +140,7 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
         task_definitions,
         services,
         databases,
+        bastions,
         warnings: Vec::new(),
     }
 }

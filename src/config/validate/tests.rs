@@ -132,7 +132,7 @@ fn base_is_valid() {
 fn default_emulator_toml_is_valid() {
     let text = include_str!("../../../emulator.toml");
     let base = tempfile::tempdir().unwrap();
-    for dir in ["examples/flask-crud", "images/mysql"] {
+    for dir in ["examples/flask-crud", "images/mysql", "images/bastion"] {
         std::fs::create_dir_all(base.path().join(dir)).unwrap();
         std::fs::write(base.path().join(dir).join("Dockerfile"), "FROM scratch\n").unwrap();
     }
@@ -1239,4 +1239,105 @@ fn container_command_replaces_cmd_and_must_name_a_program() {
             "must not be blank",
         ],
     );
+}
+
+// --- Bastions --------------------------------------------------------------------------------
+
+const BASTION: &str = r#"
+[security-groups.bastion-sg]
+ingress = [{ port = 22, from = "127.0.0.1/32" }]
+egress = [{ port = 3306, to = "db-sg" }]
+
+[bastions.jump]
+subnet = "pub-a"
+security-groups = ["bastion-sg"]
+key-name = "jump-key"
+"#;
+
+fn with_bastion(from: &str, to: &str) -> String {
+    let text = format!("{BASE}{BASTION}");
+    assert!(text.contains(from), "no `{from}`");
+    text.replacen(from, to, 1)
+}
+
+fn bastion_error(from: &str, to: &str) -> String {
+    let errs = errors(&with_bastion(from, to));
+    assert_eq!(errs.len(), 1, "expected one error, got {errs:#?}");
+    errs.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_bastion_gets_aws_defaults() {
+    let config = try_parse(&with_bastion("", "")).unwrap_or_else(|e| panic!("{e}"));
+    let b = &config.bastions["jump"];
+    assert_eq!(
+        (b.instance_type.as_str(), b.cpu, b.memory_mib),
+        ("t2.micro", 1024, 1024)
+    );
+    assert_eq!(b.image, "tierlab/bastion:latest");
+    assert_eq!(
+        (b.subnet.as_str(), b.key_name.as_str()),
+        ("pub-a", "jump-key")
+    );
+    assert_eq!(b.build, None);
+}
+
+#[test]
+fn a_bastion_needs_a_public_subnet() {
+    let e = bastion_error("subnet = \"pub-a\"", "subnet = \"app-a\"");
+    assert_has(
+        &e,
+        &[
+            "t.toml:",
+            "[bastions.jump] subnet = \"app-a\"",
+            "is a private subnet (route table `app`",
+            "a bastion needs a public one",
+        ],
+    );
+    let e = bastion_error("subnet = \"pub-a\"", "subnet = \"pub-c\"");
+    assert_has(&e, &["subnet = \"pub-c\"", "no subnet `pub-c` is defined"]);
+}
+
+#[test]
+fn a_bastion_names_existing_security_groups() {
+    let e = bastion_error("[\"bastion-sg\"]", "[\"bastoin-sg\"]");
+    assert_has(
+        &e,
+        &[
+            "[bastions.jump] security-groups[0] = \"bastoin-sg\"",
+            "bastion-sg",
+        ],
+    );
+    let e = bastion_error("security-groups = [\"bastion-sg\"]", "security-groups = []");
+    assert_has(&e, &["security-groups = []", "at least one security group"]);
+}
+
+#[test]
+fn a_bastion_key_name_must_make_a_file_name() {
+    let e = bastion_error("\"jump-key\"", "\"../etc/passwd\"");
+    assert_has(&e, &["key-name = \"../etc/passwd\"", "<key-name>.pem"]);
+    let e = bastion_error("\"jump-key\"", "\"\"");
+    assert_has(&e, &["key-name = \"\"", "must not be empty"]);
+}
+
+#[test]
+fn a_bastion_instance_type_is_known() {
+    let e = bastion_error(
+        "key-name = \"jump-key\"",
+        "key-name = \"jump-key\"\ninstance-type = \"t2.mikro\"",
+    );
+    assert_has(
+        &e,
+        &[
+            "instance-type = \"t2.mikro\"",
+            "unknown instance type",
+            "t2.micro",
+        ],
+    );
+}
+
+#[test]
+fn a_bastion_name_is_a_host_name() {
+    let e = bastion_error("[bastions.jump]", "[bastions.\"jump_host\"]");
+    assert_has(&e, &["bastion name `jump_host`", "`_` is not allowed"]);
 }

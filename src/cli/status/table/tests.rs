@@ -131,3 +131,21 @@ fn leftovers_are_listed_when_no_lab_runs() {
     assert!(table.contains("leftover networks"), "{table}");
     assert!(table.contains("tierlab-t-app-a  app-a"), "{table}");
 }
+
+#[test]
+fn bastions_show_their_ssh_port_what_they_reach_and_how_to_log_in() {
+    let table = render(&sample::lab_status());
+    assert!(table.contains("BASTION"), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("flask-bastion-host"))
+        .unwrap_or_else(|| panic!("{table}"));
+    for part in [
+        "127.0.0.1:32801",
+        "public-subnet-1a",
+        "flask-crud-db",
+        "ssh -i /state/labs/flask-app/bastion-key.pem -p 32801 ec2-user@127.0.0.1",
+    ] {
+        assert!(row.contains(part), "`{part}` missing from {row}");
+    }
+}
