@@ -212,6 +212,9 @@ async fn the_bastion_lets_keys_in_and_reaches_the_database_only_while_db_sg_allo
     );
     assert_eq!(select.stdout.trim(), "1");
 
+    // `tierlab ssh`, `db shell` and `db tunnel` run exactly these sessions.
+    cli_sessions(&lab, &state, &password).await;
+
     // 4. Revoke db-sg's rule for bastion-sg through the EC2 API (the real AWS CLI).
     let aws = Aws::for_lab(&lab);
     let group_id = |name: &str| lab.registry().security_group_id(name);
@@ -354,4 +357,81 @@ impl InspectText for tierlab::docker::DockerClient {
             .unwrap();
         serde_json::to_string(&inspect).unwrap()
     }
+}
+
+/// The sessions of `tierlab ssh -- true`, `tierlab db shell` (fed a query on stdin) and
+/// `tierlab db tunnel` (a MySQL client on the host through 127.0.0.1).
+async fn cli_sessions(lab: &tierlab::Lab, state: &StateDir, password: &str) {
+    let status = lab.status();
+    let login = tierlab::cli::ssh::login(&status, state, None, &["true".into()]).unwrap();
+    let mut args: Vec<&str> = vec!["-o", "BatchMode=yes"];
+    args.extend(login.args.iter().map(String::as_str));
+    let ran = ssh(&args).await;
+    assert!(ran.ok, "tierlab ssh -- true: {}", ran.stderr);
+
+    let shell = tierlab::cli::db::shell(lab.config(), &status, state, None).unwrap();
+    assert!(
+        shell.args.iter().all(|a| !a.contains(password)),
+        "{:?}",
+        shell.args
+    );
+    let mut child = tokio::process::Command::new("ssh")
+        .args(&shell.args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"SELECT 40 + 2 AS answer;\n")
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(SSH_TIMEOUT, child.wait_with_output())
+        .await
+        .expect("db shell ended")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("42"),
+        "db shell: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(shell.remove_after.unwrap()).unwrap();
+
+    let port = lab_support::free_port();
+    let (tunnel, hint) =
+        tierlab::cli::db::tunnel(lab.config(), &status, state, None, port).unwrap();
+    eprintln!("{hint}");
+    let mut forward = tokio::process::Command::new("ssh")
+        .args(&tunnel.args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("mysql://admin:{password}@127.0.0.1:{port}/flaskcrud");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer: u32 = loop {
+        let tried = async {
+            use mysql_async::prelude::Queryable;
+            let mut conn = mysql_async::Conn::from_url(&url).await?;
+            let one: Option<u32> = conn.query_first("SELECT 7").await?;
+            conn.disconnect().await?;
+            Ok::<_, mysql_async::Error>(one.unwrap_or(0))
+        }
+        .await;
+        match tried {
+            Ok(v) => break v,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("no MySQL through the tunnel on 127.0.0.1:{port}: {e}"),
+        }
+    };
+    assert_eq!(answer, 7);
+    forward.kill().await.unwrap();
 }

@@ -1,5 +1,6 @@
 //! The `tierlab` command line: one library call per subcommand.
 
+pub mod db;
 mod down;
 mod ecs;
 mod env;
@@ -7,7 +8,8 @@ mod events;
 mod logs;
 pub mod progress;
 mod running;
-mod status;
+pub mod ssh;
+pub(crate) mod status;
 mod table;
 mod up;
 
@@ -83,6 +85,20 @@ pub enum Command {
         /// The task id, a unique prefix of it (as `docker` takes one) or its ARN.
         task: String,
     },
+    /// Log in to a bastion host with its key pair (as `ssh -i bastion-key.pem -p PORT
+    /// ec2-user@127.0.0.1`, its host key checked), or run COMMAND on it.
+    Ssh {
+        /// The bastion (as named in emulator.toml; default: the only one).
+        name: Option<String>,
+        /// A command to run instead of a login shell (after `--`).
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// The lab's DB instances: a MySQL shell or a tunnel through the bastion.
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
+    },
     /// Print the running lab's AWS endpoint, region and credentials as shell exports:
     /// `eval "$(tierlab env)"`, then `aws elbv2 describe-load-balancers` etc.
     Env,
@@ -121,6 +137,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Events { follow } => events::run(&load(&cli.file)?, follow).await,
         Command::Env => env::run(&load(&cli.file)?).await,
+        Command::Ssh { name, command } => {
+            ssh::run(&load(&cli.file)?, name.as_deref(), &command).await
+        }
+        Command::Db { command } => db::run(&load(&cli.file)?, command).await,
         Command::Scale { service, count } => ecs::scale(&load(&cli.file)?, &service, count).await,
         Command::StopTask { task } => ecs::stop_task(&load(&cli.file)?, &task).await,
         Command::Validate => validate(&cli.file),

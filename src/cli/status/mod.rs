@@ -3,7 +3,7 @@
 
 mod report;
 #[cfg(test)]
-mod sample;
+pub(crate) mod sample;
 mod table;
 mod watch;
 

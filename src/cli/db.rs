@@ -1,0 +1,290 @@
+//! `tierlab db ...`: the lab's DB instances from the command line. Each subcommand is one
+//! variant of [`DbCommand`] and one arm of [`run`].
+//!
+//! - `db shell [ID]`: the reference's "connect to the RDS database from the bastion host" in one
+//!   step: `ssh -t` to the bastion, then `mysql -h ENDPOINT -u USER DB`. The master password goes
+//!   in `MYSQL_PWD` through ssh's `SetEnv` (the server's sshd accepts only that variable), from
+//!   an ssh config file of mode 0600 that exists only while the session runs. So it is never on
+//!   a command line (`ps` on either side shows none), never typed, and never in a log; the
+//!   client reads it from its environment, which only its own user (ec2-user) and root can read.
+//! - `db tunnel [ID] [--port 13306]`: `ssh -N -L 127.0.0.1:PORT:ENDPOINT:3306` through the
+//!   bastion, for GUI clients on this machine.
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::lab::{DatabaseStatus, LabStatus};
+use crate::state::StateDir;
+
+use super::ssh::{self as bastion_ssh, Session};
+
+/// Local port of `db tunnel` when `--port` is not given (MySQL's 3306 is often taken locally).
+pub const TUNNEL_PORT: u16 = 13306;
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// A MySQL shell on a DB instance, through the bastion (the password is passed for you,
+    /// never shown or put on a command line).
+    Shell {
+        /// The DB instance identifier (default: the only one).
+        id: Option<String>,
+    },
+    /// Forward a local port to a DB instance through the bastion, for GUI clients.
+    Tunnel {
+        /// The DB instance identifier (default: the only one).
+        id: Option<String>,
+        /// The local port, on 127.0.0.1.
+        #[arg(long, default_value_t = TUNNEL_PORT)]
+        port: u16,
+    },
+}
+
+pub async fn run(config: &Config, command: DbCommand) -> Result<(), Error> {
+    let status = super::running::status(config).await?;
+    let state = StateDir::resolve(config.lab.state_dir.as_deref());
+    let session = match command {
+        DbCommand::Shell { id } => shell(config, &status, &state, id.as_deref())?,
+        DbCommand::Tunnel { id, port } => {
+            let (session, hint) = tunnel(config, &status, &state, id.as_deref(), port)?;
+            eprintln!("{hint}");
+            session
+        }
+    };
+    bastion_ssh::exec(&session)
+}
+
+/// The session of `db shell [ID]`.
+pub fn shell(
+    config: &Config,
+    status: &LabStatus,
+    state: &StateDir,
+    id: Option<&str>,
+) -> Result<Session, Error> {
+    let db = database(status, id)?;
+    let (user, db_name) = credentials_of(config, &db.identifier)?;
+    let bastion = reaching(status, &db.identifier)?;
+    let password = std::fs::read_to_string(
+        state.secret_path(&status.lab, &format!("{}-master-password", db.identifier)),
+    )
+    .map_err(|e| {
+        Error::Usage(format!(
+            "cannot read the master password of `{}` from the state directory: {e}",
+            db.identifier
+        ))
+    })?;
+    let file = format!("db-shell-{}-{}.config", db.identifier, std::process::id());
+    let config_path = bastion_ssh::write_config(
+        status,
+        state,
+        bastion,
+        &file,
+        &[("MYSQL_PWD", password.trim())],
+    )?;
+    let mut args = vec!["-t".to_string()];
+    args.extend(bastion_ssh::base_args(&config_path, bastion));
+    args.push(format!(
+        "mysql -h {} -P {} -u {user} {db_name}",
+        db.endpoint, db.port
+    ));
+    Ok(Session {
+        args,
+        remove_after: Some(config_path),
+    })
+}
+
+/// The session of `db tunnel [ID] [--port N]`, and what to tell the user.
+pub fn tunnel(
+    config: &Config,
+    status: &LabStatus,
+    state: &StateDir,
+    id: Option<&str>,
+    port: u16,
+) -> Result<(Session, String), Error> {
+    let db = database(status, id)?;
+    let bastion = reaching(status, &db.identifier)?;
+    let config_path = bastion_ssh::write_config(
+        status,
+        state,
+        bastion,
+        &format!("{}.config", bastion.name),
+        &[],
+    )?;
+    let mut args = vec![
+        "-N".to_string(),
+        "-o".into(),
+        "ExitOnForwardFailure=yes".into(),
+        "-L".into(),
+        format!("127.0.0.1:{port}:{}:{}", db.endpoint, db.port),
+    ];
+    args.extend(bastion_ssh::base_args(&config_path, bastion));
+    let user = credentials_of(config, &db.identifier).map_or("admin".into(), |(u, _)| u);
+    let secret = state.secret_path(&status.lab, &format!("{}-master-password", db.identifier));
+    let hint = format!(
+        "tunnel to {id} ({endpoint}:{db_port}) through bastion {bastion} on 127.0.0.1:{port}; Ctrl-C ends it.\n\
+         connect with: mysql -h 127.0.0.1 -P {port} -u {user} -p   (password: {secret})",
+        id = db.identifier,
+        endpoint = db.endpoint,
+        db_port = db.port,
+        bastion = bastion.name,
+        secret = secret.display(),
+    );
+    Ok((
+        Session {
+            args,
+            remove_after: None,
+        },
+        hint,
+    ))
+}
+
+/// The instance `id`, or the only one.
+fn database<'s>(status: &'s LabStatus, id: Option<&str>) -> Result<&'s DatabaseStatus, Error> {
+    let ids = || {
+        let all: Vec<&str> = status
+            .databases
+            .iter()
+            .map(|d| d.identifier.as_str())
+            .collect();
+        all.join(", ")
+    };
+    match id {
+        Some(id) => status
+            .databases
+            .iter()
+            .find(|d| d.identifier == id)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "DBInstanceNotFound: DBInstance {id} not found (instances: {})",
+                    ids()
+                ))
+            }),
+        None => match status.databases.as_slice() {
+            [only] => Ok(only),
+            [] => Err(Error::Usage(format!(
+                "lab `{}` has no DB instance",
+                status.lab
+            ))),
+            _ => Err(Error::Usage(format!(
+                "lab `{}` has several DB instances; name one: {}",
+                status.lab,
+                ids()
+            ))),
+        },
+    }
+}
+
+/// A bastion whose security groups let it reach `id` now.
+fn reaching<'s>(
+    status: &'s LabStatus,
+    id: &str,
+) -> Result<&'s crate::bastion::BastionStatus, Error> {
+    status
+        .bastions
+        .iter()
+        .find(|b| b.databases.iter().any(|d| d == id))
+        .ok_or_else(|| {
+            Error::Usage(if status.bastions.is_empty() {
+                format!(
+                    "lab `{}` has no bastion to reach `{id}` through; add a [bastions.NAME] table (see emulator.toml)",
+                    status.lab
+                )
+            } else {
+                format!(
+                    "no bastion may reach `{id}` now: its security groups have no ingress rule for the bastion's \
+                     (e.g. `aws ec2 authorize-security-group-ingress --group-id <db-sg id> --protocol tcp --port 3306 --source-group <bastion-sg id>`)"
+                )
+            })
+        })
+}
+
+/// Master user name and database name of `id`, from the config.
+fn credentials_of(config: &Config, id: &str) -> Result<(String, String), Error> {
+    config
+        .databases
+        .get(id)
+        .map(|db| (db.master_username.clone(), db.db_name.clone()))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "`{id}` is not in {}: `db shell` knows the master user of the config's instances only",
+                config.source.display()
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn reference() -> Config {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("emulator.toml")).unwrap();
+        crate::config::parse(&text, &root.join("emulator.toml"), root).unwrap()
+    }
+
+    fn setup() -> (tempfile::TempDir, StateDir, LabStatus) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::at(dir.path());
+        state
+            .secret("flask-app", "flask-crud-db-master-password")
+            .unwrap();
+        (dir, state, crate::cli::status::sample::lab_status())
+    }
+
+    #[test]
+    fn the_shell_passes_the_password_in_a_0600_file_never_on_the_command_line() {
+        let (_dir, state, status) = setup();
+        let session = shell(&reference(), &status, &state, None).unwrap();
+        let password = state
+            .secret("flask-app", "flask-crud-db-master-password")
+            .unwrap();
+        assert!(session.args.iter().all(|a| !a.contains(&password)));
+        assert_eq!(session.args[0], "-t");
+        assert_eq!(
+            session.args.last().unwrap(),
+            "mysql -h flask-crud-db -P 3306 -u admin flaskcrud"
+        );
+        let file = session.remove_after.clone().unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(&format!("SetEnv MYSQL_PWD=\"{password}\"")));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn the_tunnel_forwards_a_loopback_port_to_the_endpoint() {
+        let (_dir, state, status) = setup();
+        let (session, hint) = tunnel(&reference(), &status, &state, None, 13306).unwrap();
+        assert!(
+            session
+                .args
+                .contains(&"127.0.0.1:13306:flask-crud-db:3306".to_string())
+        );
+        assert!(session.args.contains(&"-N".to_string()));
+        assert!(
+            hint.contains("mysql -h 127.0.0.1 -P 13306 -u admin -p"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn no_bastion_reaching_the_database_says_which_rule_is_missing() {
+        let (_dir, state, mut status) = setup();
+        status.bastions[0].databases.clear();
+        let e = shell(&reference(), &status, &state, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no bastion may reach `flask-crud-db` now"),
+            "{e}"
+        );
+        let e = shell(&reference(), &status, &state, Some("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("DBInstance nope not found"), "{e}");
+    }
+}
