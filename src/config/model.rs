@@ -564,6 +564,11 @@ pub struct Database {
     pub security_groups: Vec<String>,
     pub allocated_storage_gib: NonZeroU32,
     pub backup_retention_days: u32,
+    /// `preferred-backup-window` (`hh24:mi-hh24:mi`, UTC), checked; `None`: RDS's default for
+    /// the region (see `rds::backups::BackupWindow::default_for`).
+    pub preferred_backup_window: Option<String>,
+    /// `storage-encrypted`: MariaDB data-at-rest encryption with a key in the state directory.
+    pub storage_encrypted: bool,
     pub multi_az: bool,
     /// Host CPU/memory limits derived from the instance class.
     pub cpu: u32,

@@ -319,6 +319,8 @@ pub struct Database {
     pub security_groups: Vec<String>,
     pub allocated_storage: i64,
     pub backup_retention_period: Option<i64>,
+    pub preferred_backup_window: Option<String>,
+    pub storage_encrypted: Option<bool>,
     pub multi_az: Option<bool>,
 }
 

@@ -6,6 +6,7 @@
 //! restarted on its volume as RDS recovers a single-AZ instance ([`recovery`]), and what happens
 //! is recorded as RDS events ([`events`]).
 
+pub mod backups;
 pub mod copy;
 pub mod events;
 mod fleet;

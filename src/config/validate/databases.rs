@@ -66,6 +66,16 @@ pub fn database(
     let retention = db
         .backup_retention_period
         .map(|d| cx.int_in(&format!("{at}.backup-retention-period"), d, 0..=35));
+    let window_key = format!("{at}.preferred-backup-window");
+    let window = db.preferred_backup_window.as_ref().and_then(|w| {
+        match crate::rds::backups::BackupWindow::parse(w) {
+            Ok(parsed) => Some(parsed.to_string()),
+            Err(why) => {
+                cx.bad(&window_key, q(w), why);
+                None
+            }
+        }
+    });
     let why = "an RDS DB subnet group needs subnets in at least two availability zones";
     rules::private_subnets(cx, &format!("{at}.subnets"), &db.subnets, vpc, 2, why);
     rules::groups_exist(
@@ -95,6 +105,8 @@ pub fn database(
         backup_retention_days: retention
             .flatten()
             .unwrap_or(defaults::BACKUP_RETENTION_DAYS),
+        preferred_backup_window: window,
+        storage_encrypted: db.storage_encrypted.unwrap_or(false),
         multi_az: db.multi_az.unwrap_or(defaults::MULTI_AZ),
         cpu,
         memory_mib,

@@ -1059,6 +1059,34 @@ fn db_storage_and_retention() {
 }
 
 #[test]
+fn db_backup_window_follows_rds_rules() {
+    let e = error_with(
+        "allocated-storage = 20",
+        "allocated-storage = 20\npreferred-backup-window = \"03:00-03:10\"",
+    );
+    assert_has(
+        &e,
+        &[
+            "[databases.db] preferred-backup-window = \"03:00-03:10\"",
+            "at least 30 minutes",
+        ],
+    );
+    let e = error_with(
+        "allocated-storage = 20",
+        "allocated-storage = 20\npreferred-backup-window = \"3am\"",
+    );
+    assert_has(
+        &e,
+        &["preferred-backup-window = \"3am\"", "hh24:mi-hh24:mi"],
+    );
+    let e = error_with(
+        "allocated-storage = 20",
+        "allocated-storage = 20\npreferred-backup-window = \"05:00-05:30\"",
+    );
+    assert_has(&e, &["maintenance window"]);
+}
+
+#[test]
 fn db_subnets_private_in_two_zones() {
     let e = error_with("subnets = [\"db-a\", \"db-b\"]", "subnets = [\"db-a\"]");
     assert_has(
