@@ -7,6 +7,7 @@
 //!   an ssh config file of mode 0600 that exists only while the session runs. So it is never on
 //!   a command line (`ps` on either side shows none), never typed, and never in a log; the
 //!   client reads it from its environment, which only its own user (ec2-user) and root can read.
+//! - `db backups [ID] [--json]`: the snapshots and automated backups (see `cli::backups`).
 //! - `db tunnel [ID] [--port 13306]`: `ssh -N -L 127.0.0.1:PORT:ENDPOINT:3306` through the
 //!   bastion, for GUI clients on this machine.
 
@@ -38,12 +39,27 @@ pub enum DbCommand {
         #[arg(long, default_value_t = TUNNEL_PORT)]
         port: u16,
     },
+    /// List the snapshots and automated backups (of one instance, or all): id, type, instance,
+    /// time, size and the GTID position a point-in-time restore starts from. Read from the
+    /// state directory: works whether or not the lab runs.
+    Backups {
+        /// Only this DB instance's.
+        id: Option<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(config: &Config, command: DbCommand) -> Result<(), Error> {
+    // Read from the state directory: no running lab needed.
+    if let DbCommand::Backups { id, json } = &command {
+        return super::backups::run(config, id.as_deref(), *json);
+    }
     let status = super::running::status(config).await?;
     let state = StateDir::resolve(config.lab.state_dir.as_deref());
     let session = match command {
+        DbCommand::Backups { .. } => unreachable!("answered before the lab is asked"),
         DbCommand::Shell { id } => shell(config, &status, &state, id.as_deref())?,
         DbCommand::Tunnel { id, port } => {
             let (session, hint) = tunnel(config, &status, &state, id.as_deref(), port)?;

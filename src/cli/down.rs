@@ -8,12 +8,13 @@ use crate::control;
 use crate::docker::DockerClient;
 use crate::error::Error;
 use crate::lab::remove_lab;
+use crate::rds::backups::{SnapshotType, Store, snapshot};
 use crate::state::StateDir;
 
 /// How long `down` waits for a running `up` to stop its lab.
 const UP_STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub async fn run(config: &Config, volumes: bool) -> Result<(), Error> {
+pub async fn run(config: &Config, volumes: bool, snapshots: bool) -> Result<(), Error> {
     let lab = &config.lab.name;
     let state = StateDir::resolve(config.lab.state_dir.as_deref());
     let control_file = state.control_file(lab);
@@ -43,5 +44,46 @@ pub async fn run(config: &Config, volumes: bool) -> Result<(), Error> {
             "; data volumes kept (--volumes removes them)".into()
         }
     );
+    backups(&state, lab, snapshots)
+}
+
+/// Snapshots, automated backups and archived logs live in the state directory: kept (and said
+/// so) unless `--snapshots`.
+fn backups(state: &StateDir, lab: &str, delete: bool) -> Result<(), Error> {
+    let store = Store::at(crate::rds::storage_dir(state, lab));
+    let all = store.snapshots();
+    let archived = std::fs::read_dir(store.root().join("binlogs"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    if all.is_empty() && archived == 0 {
+        return Ok(());
+    }
+    if delete {
+        for s in &all {
+            snapshot::delete(&store, state, lab, &s.id).map_err(crate::rds::RdsError::from)?;
+        }
+        for dir in ["snapshots", "binlogs"] {
+            let path = store.root().join(dir);
+            if let Err(e) = std::fs::remove_dir_all(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                eprintln!("could not remove {}: {e}", path.display());
+            }
+        }
+        println!(
+            "lab `{lab}`: deleted {} snapshot(s) and the archived binary logs of {archived} instance(s)",
+            all.len()
+        );
+    } else {
+        let automated = all
+            .iter()
+            .filter(|s| s.kind == SnapshotType::Automated)
+            .count();
+        println!(
+            "lab `{lab}`: kept {} manual snapshot(s), {automated} automated backup(s) and the archived binary logs of {archived} instance(s) in {} (`tierlab db backups` lists them; --snapshots deletes them)",
+            all.len() - automated,
+            store.root().display()
+        );
+    }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The `tierlab` command line: one library call per subcommand.
 
+mod backups;
 pub mod db;
 mod down;
 mod ecs;
@@ -41,9 +42,13 @@ pub enum Command {
     Up,
     /// Remove the lab's containers and networks (and stop a running `up`).
     Down {
-        /// Also delete the database volumes (the data).
+        /// Also delete the database volumes (the data). Snapshots and automated backups are
+        /// kept unless `--snapshots` is given too.
         #[arg(long)]
         volumes: bool,
+        /// Also delete the snapshots, automated backups and archived binary logs.
+        #[arg(long)]
+        snapshots: bool,
     },
     /// Show the load balancer, targets with health, tasks and databases.
     Status {
@@ -126,7 +131,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     }
     match cli.command {
         Command::Up => up::run(&cli.file).await,
-        Command::Down { volumes } => down::run(&load(&cli.file)?, volumes).await,
+        Command::Down { volumes, snapshots } => {
+            down::run(&load(&cli.file)?, volumes, snapshots).await
+        }
         Command::Status {
             json,
             watch,

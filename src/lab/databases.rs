@@ -22,6 +22,8 @@ use super::tasks::Tasks;
 #[derive(Clone, Default)]
 pub struct Databases {
     fleet: Fleet,
+    /// Backups, snapshots and deletions in progress (status shown meanwhile, one copy at a time).
+    activity: rds::backups::Activity,
     /// Set once the lab has Docker (a lab without databases has none).
     launcher: Option<Launcher>,
 }
@@ -48,6 +50,7 @@ impl Databases {
     ) -> Databases {
         Databases {
             fleet: Fleet::default(),
+            activity: rds::backups::Activity::default(),
             launcher: Some(Launcher {
                 docker,
                 config,
@@ -157,8 +160,51 @@ impl Databases {
             instance.clone(),
             events,
             &tracker,
-            cancel,
+            cancel.clone(),
         );
+        // Automated backups (when its retention allows) stop with the supervisor.
+        if let Some(backups) = self.backups() {
+            tracker.spawn(rds::backups::scheduler::run(
+                backups,
+                instance.clone(),
+                cancel,
+            ));
+        }
+    }
+
+    /// The lab's backups: store, Docker, state (`None` in a lab without databases).
+    pub fn backups(&self) -> Option<rds::backups::Backups> {
+        let launcher = self.launcher.as_ref()?;
+        let config = &launcher.config;
+        Some(rds::backups::Backups {
+            docker: launcher.docker.clone(),
+            store: rds::backups::Store::at(rds::storage_dir(&launcher.state, &config.lab.name)),
+            state: launcher.state.clone(),
+            lab: config.lab.name.clone(),
+            region: config.lab.region.clone(),
+            profile: config.lab.profile,
+            activity: self.activity.clone(),
+        })
+    }
+
+    /// The status word RDS shows for `db`: a backup's or deletion's while one runs, else the
+    /// observed one.
+    pub fn status_word(&self, db: &DbInstance) -> String {
+        match self.activity.status_of(&db.identifier) {
+            Some(word) if db.status() == InstanceStatus::Available => word.to_string(),
+            _ => db.status().to_string(),
+        }
+    }
+
+    /// Runs `task` in the lab's task tree (work an API call started and answers before it ends).
+    pub fn spawn<F, Fut>(&self, name: impl Into<String>, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Ok(launcher) = self.launcher() {
+            launcher.tasks.spawn(name, task);
+        }
     }
 
     /// Stops supervising `identifier` and takes it out of the fleet (the caller removes its

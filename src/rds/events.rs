@@ -39,6 +39,24 @@ pub enum EventKind {
     FailoverStarted,
     /// RDS-EVENT-0015: Multi-AZ failover to the standby completed.
     FailoverComplete,
+    /// RDS-EVENT-0001: an automated backup began.
+    BackupStarted,
+    /// RDS-EVENT-0002: the automated backup finished.
+    BackupFinished,
+    /// RDS-EVENT-0003: the instance was deleted.
+    Deleted,
+    /// RDS-EVENT-0008: the instance was created from a snapshot.
+    RestoredFromSnapshot(String),
+    /// RDS-EVENT-0019: the instance was created from another one at a point in time
+    /// (source, time).
+    RestoredToPointInTime(String, String),
+    /// A snapshot (of this instance) is being created: RDS-EVENT-0090 automated,
+    /// RDS-EVENT-0040 manual. Its source is the snapshot.
+    SnapshotCreating { snapshot: String, automated: bool },
+    /// The snapshot was created: RDS-EVENT-0091 automated, RDS-EVENT-0042 manual.
+    SnapshotCreated { snapshot: String, automated: bool },
+    /// RDS-EVENT-0041: a manual snapshot was deleted.
+    SnapshotDeleted { snapshot: String },
 }
 
 impl EventKind {
@@ -56,6 +74,20 @@ impl EventKind {
             EventKind::Failed => "RDS-EVENT-0031",
             EventKind::FailoverStarted => "RDS-EVENT-0013",
             EventKind::FailoverComplete => "RDS-EVENT-0015",
+            EventKind::BackupStarted => "RDS-EVENT-0001",
+            EventKind::BackupFinished => "RDS-EVENT-0002",
+            EventKind::Deleted => "RDS-EVENT-0003",
+            EventKind::RestoredFromSnapshot(_) => "RDS-EVENT-0008",
+            EventKind::RestoredToPointInTime(..) => "RDS-EVENT-0019",
+            EventKind::SnapshotCreating {
+                automated: true, ..
+            } => "RDS-EVENT-0090",
+            EventKind::SnapshotCreating { .. } => "RDS-EVENT-0040",
+            EventKind::SnapshotCreated {
+                automated: true, ..
+            } => "RDS-EVENT-0091",
+            EventKind::SnapshotCreated { .. } => "RDS-EVENT-0042",
+            EventKind::SnapshotDeleted { .. } => "RDS-EVENT-0041",
         }
     }
 
@@ -70,6 +102,12 @@ impl EventKind {
             EventKind::RecoveryStarted | EventKind::RecoveryComplete => "recovery",
             EventKind::Failed => "failure",
             EventKind::FailoverStarted | EventKind::FailoverComplete => "failover",
+            EventKind::BackupStarted | EventKind::BackupFinished => "backup",
+            EventKind::Deleted | EventKind::SnapshotDeleted { .. } => "deletion",
+            EventKind::RestoredFromSnapshot(_) | EventKind::RestoredToPointInTime(..) => {
+                "restoration"
+            }
+            EventKind::SnapshotCreating { .. } | EventKind::SnapshotCreated { .. } => "creation",
         }
     }
 
@@ -90,6 +128,34 @@ impl EventKind {
                 "Multi-AZ failover to standby complete - DNS propagation may take a few minutes."
                     .into()
             }
+            EventKind::BackupStarted => "Backing up DB instance".into(),
+            EventKind::BackupFinished => "Finished DB Instance backup".into(),
+            EventKind::Deleted => "DB instance deleted".into(),
+            EventKind::RestoredFromSnapshot(snapshot) => {
+                format!("Restored from snapshot {snapshot}")
+            }
+            EventKind::RestoredToPointInTime(source, time) => {
+                format!("Restored from DB instance {source} to {time}")
+            }
+            EventKind::SnapshotCreating { automated: true, .. } => {
+                "Creating automated snapshot".into()
+            }
+            EventKind::SnapshotCreating { .. } => "Creating manual snapshot".into(),
+            EventKind::SnapshotCreated { automated: true, .. } => {
+                "Automated snapshot created".into()
+            }
+            EventKind::SnapshotCreated { .. } => "Manual snapshot created".into(),
+            EventKind::SnapshotDeleted { .. } => "Deleted manual snapshot".into(),
+        }
+    }
+
+    /// The event's source when it is not the instance: `(SourceType, SourceIdentifier)`.
+    pub fn source(&self) -> Option<(&'static str, &str)> {
+        match self {
+            EventKind::SnapshotCreating { snapshot, .. }
+            | EventKind::SnapshotCreated { snapshot, .. }
+            | EventKind::SnapshotDeleted { snapshot } => Some(("db-snapshot", snapshot)),
+            _ => None,
         }
     }
 
@@ -113,7 +179,7 @@ pub struct RdsEvent {
     pub date: String,
     pub event_id: String,
     pub source_identifier: String,
-    /// Always `db-instance` here; clusters and snapshots come later.
+    /// `db-instance`, or `db-snapshot` for a snapshot's events (kept with its instance's).
     pub source_type: String,
     pub event_categories: Vec<String>,
     pub message: String,
@@ -121,11 +187,12 @@ pub struct RdsEvent {
 
 impl RdsEvent {
     pub fn new(identifier: &str, kind: &EventKind, date: String) -> RdsEvent {
+        let (source_type, source) = kind.source().unwrap_or(("db-instance", identifier));
         RdsEvent {
             date,
             event_id: kind.id().to_string(),
-            source_identifier: identifier.to_string(),
-            source_type: "db-instance".into(),
+            source_identifier: source.to_string(),
+            source_type: source_type.into(),
             event_categories: vec![kind.category().to_string()],
             message: kind.message(),
         }
@@ -175,6 +242,33 @@ mod tests {
         );
         assert_eq!(EventKind::RecoveryComplete.id(), "RDS-EVENT-0021");
         assert_eq!(EventKind::Failed.category(), "failure");
+    }
+
+    #[test]
+    fn backup_and_snapshot_events_carry_rds_ids_and_sources() {
+        let e = RdsEvent::new("db", &EventKind::BackupFinished, String::new());
+        assert_eq!(
+            (
+                e.event_id.as_str(),
+                e.message.as_str(),
+                e.event_categories[0].as_str()
+            ),
+            ("RDS-EVENT-0002", "Finished DB Instance backup", "backup")
+        );
+        let created = EventKind::SnapshotCreated {
+            snapshot: "rds:db-2026-12-02-05-36".into(),
+            automated: true,
+        };
+        let e = RdsEvent::new("db", &created, String::new());
+        assert_eq!(e.event_id, "RDS-EVENT-0091");
+        assert_eq!(e.source_type, "db-snapshot");
+        assert_eq!(e.source_identifier, "rds:db-2026-12-02-05-36");
+        assert_eq!(e.message, "Automated snapshot created");
+        let manual = EventKind::SnapshotCreated {
+            snapshot: "mine".into(),
+            automated: false,
+        };
+        assert_eq!(manual.id(), "RDS-EVENT-0042");
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub enum RdsError {
         waited: std::time::Duration,
         last_output: String,
     },
+    #[error("backups and snapshots")]
+    Backup(#[source] Box<backups::BackupError>),
     #[error(
         "database `{identifier}`: its container exited with code {exit_code} while starting; see `docker logs {container}`"
     )]
@@ -77,4 +79,10 @@ pub enum RdsError {
         container: String,
         exit_code: i64,
     },
+}
+
+impl From<backups::BackupError> for RdsError {
+    fn from(e: backups::BackupError) -> Self {
+        RdsError::Backup(Box::new(e))
+    }
 }

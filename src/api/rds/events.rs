@@ -28,14 +28,14 @@ pub fn describe_events(ctx: &ApiContext, params: &Params) -> Result<Xml, ApiErro
         params.parse_u32("Duration")?,
     );
     let categories = params.list("EventCategories.EventCategory");
-    // Only DB instances have events in a lab; another source type has none.
+    // DB instances keep their events and their snapshots' (source type `db-snapshot`).
     let mut events: Vec<(SystemTime, RdsEvent)> = ctx
         .lab
         .databases()
         .into_iter()
-        .filter(|_| source_type.is_none_or(|t| t == "db-instance"))
-        .filter(|db| source.is_none_or(|s| s == db.identifier))
         .flat_map(|db| db.observed().events.iter().cloned().collect::<Vec<_>>())
+        .filter(|e| source_type.is_none_or(|t| t == e.source_type))
+        .filter(|e| source.is_none_or(|s| s == e.source_identifier))
         .filter_map(|e| Some((humantime::parse_rfc3339_weak(&e.date).ok()?, e)))
         .filter(|(t, _)| *t >= start && *t <= end)
         .filter(|(_, e)| {
@@ -46,7 +46,12 @@ pub fn describe_events(ctx: &ApiContext, params: &Params) -> Result<Xml, ApiErro
     let (events, marker) = page(events, params)?;
     let mut x = Xml::new();
     x.list("Events", "Event", &events, |x, (date, e)| {
-        render_event(x, e, *date, &ctx.registry.db_arn(&e.source_identifier));
+        let arn = if e.source_type == "db-snapshot" {
+            super::snapshots::snapshot_arn(ctx, &e.source_identifier)
+        } else {
+            ctx.registry.db_arn(&e.source_identifier)
+        };
+        render_event(x, e, *date, &arn);
     });
     x.opt("Marker", marker);
     Ok(x)

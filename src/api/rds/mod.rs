@@ -8,6 +8,8 @@
 mod events;
 mod instances;
 mod model;
+mod restore;
+mod snapshots;
 mod subnet_groups;
 
 use crate::api::query::Params;
@@ -24,19 +26,19 @@ pub async fn call(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml
         "RebootDBInstance" => instances::reboot_db_instance(ctx, params).await,
         "DescribeDBSubnetGroups" => subnet_groups::describe_db_subnet_groups(ctx, params),
         "DescribeEvents" => events::describe_events(ctx, params),
+        "CreateDBSnapshot" => snapshots::create_db_snapshot(ctx, params).await,
+        "DescribeDBSnapshots" => snapshots::describe_db_snapshots(ctx, params),
+        "DeleteDBSnapshot" => snapshots::delete_db_snapshot(ctx, params),
+        "RestoreDBInstanceFromDBSnapshot" => restore::restore_from_snapshot(ctx, params).await,
+        "RestoreDBInstanceToPointInTime" => restore::restore_to_point_in_time(ctx, params).await,
+        "DeleteDBInstance" => restore::delete_db_instance(ctx, params).await,
         "CreateDBInstanceReadReplica"
         | "PromoteReadReplica"
         | "ModifyDBInstance"
-        | "CreateDBSnapshot"
-        | "DescribeDBSnapshots"
-        | "DeleteDBSnapshot"
-        | "RestoreDBInstanceFromDBSnapshot"
-        | "RestoreDBInstanceToPointInTime"
         | "DescribeDBInstanceAutomatedBackups"
         | "StartDBInstance"
         | "StopDBInstance"
         | "CreateDBInstance"
-        | "DeleteDBInstance"
         | "CreateDBSubnetGroup"
         | "DeleteDBSubnetGroup" => Err(ApiError::unsupported("RDS", action, RDS_IN_DEPTH)),
         _ => Err(ApiError::invalid_action(action)),

@@ -10,10 +10,7 @@ use crate::rds::DbInstance;
 /// RDS's hosted zone for endpoints in us-east-1 (`Endpoint.HostedZoneId`); other regions' ids
 /// are not known to tierlab, so the member is left out there.
 const US_EAST_1_HOSTED_ZONE: &str = "Z2R2ITUGPM61AM";
-/// The daily backup window RDS would assign (backups come with the next issue; the window is
-/// reported because RDS always reports one).
-const BACKUP_WINDOW: &str = "03:00-03:30";
-const MAINTENANCE_WINDOW: &str = "sun:05:00-sun:05:30";
+use crate::rds::backups::MAINTENANCE_WINDOW;
 
 /// One `DBInstance`.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +29,11 @@ pub struct InstanceModel {
     pub allocated_storage: u32,
     pub create_time: SystemTime,
     pub backup_retention_period: u32,
+    /// `PreferredBackupWindow`: the configured one, else RDS's default for the region.
+    pub backup_window: String,
+    /// `LatestRestorableTime`: the last archiving of the binary logs (with backups on).
+    pub latest_restorable_time: Option<SystemTime>,
+    pub storage_encrypted: bool,
     pub vpc_security_group_ids: Vec<String>,
     pub parameter_group: String,
     pub availability_zone: String,
@@ -81,7 +83,7 @@ pub fn instance_model(ctx: &ApiContext, db: &DbInstance) -> InstanceModel {
         class: cfg.instance_class.clone(),
         engine: cfg.engine.clone(),
         engine_version: cfg.engine_version.clone(),
-        status: db.status().to_string(),
+        status: ctx.lab.rds().status_word(db),
         master_username: cfg.master_username.clone(),
         db_name: cfg.db_name.clone(),
         endpoint_address: registry.db_endpoint_host(&db.identifier),
@@ -90,6 +92,15 @@ pub fn instance_model(ctx: &ApiContext, db: &DbInstance) -> InstanceModel {
         allocated_storage: cfg.allocated_storage_gib.get(),
         create_time: db.created_at,
         backup_retention_period: cfg.backup_retention_days,
+        backup_window: crate::rds::backups::window_of(&cfg, registry.region()).to_string(),
+        latest_restorable_time: ctx
+            .lab
+            .rds()
+            .backups()
+            .filter(|_| cfg.backup_retention_days > 0)
+            .and_then(|b| b.restorable(&db.identifier))
+            .map(|(_, latest)| std::time::UNIX_EPOCH + std::time::Duration::from_secs(latest)),
+        storage_encrypted: cfg.storage_encrypted,
         vpc_security_group_ids: cfg
             .security_groups
             .iter()
@@ -129,7 +140,7 @@ pub fn render_instance(x: &mut Xml, m: &InstanceModel) {
         .close("Endpoint")
         .leaf("AllocatedStorage", m.allocated_storage)
         .leaf("InstanceCreateTime", timestamp(m.create_time))
-        .leaf("PreferredBackupWindow", BACKUP_WINDOW)
+        .leaf("PreferredBackupWindow", &m.backup_window)
         .leaf("BackupRetentionPeriod", m.backup_retention_period)
         .list("DBSecurityGroups", "DBSecurityGroup", [(); 0], |_, ()| {})
         .list(
@@ -156,6 +167,10 @@ pub fn render_instance(x: &mut Xml, m: &InstanceModel) {
         .leaf("PreferredMaintenanceWindow", MAINTENANCE_WINDOW)
         .open("PendingModifiedValues")
         .close("PendingModifiedValues")
+        .opt(
+            "LatestRestorableTime",
+            m.latest_restorable_time.map(timestamp),
+        )
         .leaf("MultiAZ", m.multi_az)
         .leaf("EngineVersion", &m.engine_version)
         .leaf("AutoMinorVersionUpgrade", true)
@@ -169,7 +184,7 @@ pub fn render_instance(x: &mut Xml, m: &InstanceModel) {
         .leaf("PubliclyAccessible", false)
         .leaf("StorageType", "gp2")
         .leaf("DbInstancePort", 0)
-        .leaf("StorageEncrypted", false)
+        .leaf("StorageEncrypted", m.storage_encrypted)
         .leaf("DbiResourceId", &m.resource_id)
         .leaf("CACertificateIdentifier", "rds-ca-rsa2048-g1")
         .leaf("CopyTagsToSnapshot", false)
@@ -218,6 +233,9 @@ mod tests {
             allocated_storage: 20,
             create_time: humantime::parse_rfc3339("2026-12-02T00:00:00Z").unwrap(),
             backup_retention_period: 7,
+            backup_window: "03:00-03:30".into(),
+            latest_restorable_time: Some(humantime::parse_rfc3339("2026-12-02T00:05:00Z").unwrap()),
+            storage_encrypted: true,
             vpc_security_group_ids: vec!["sg-0123".into()],
             parameter_group: "default.mysql8.0".into(),
             availability_zone: "us-east-1a".into(),
@@ -253,7 +271,9 @@ mod tests {
             "<AvailabilityZone>us-east-1a</AvailabilityZone>",
             "<MultiAZ>false</MultiAZ><EngineVersion>8.0</EngineVersion>",
             "<PubliclyAccessible>false</PubliclyAccessible><StorageType>gp2</StorageType>",
-            "<StorageEncrypted>false</StorageEncrypted><DbiResourceId>db-ABC</DbiResourceId>",
+            "<StorageEncrypted>true</StorageEncrypted><DbiResourceId>db-ABC</DbiResourceId>",
+            "<PreferredBackupWindow>03:00-03:30</PreferredBackupWindow><BackupRetentionPeriod>7</BackupRetentionPeriod>",
+            "</PendingModifiedValues><LatestRestorableTime>2026-12-02T00:05:00.000Z</LatestRestorableTime><MultiAZ>",
             "<DBInstanceArn>arn:aws:rds:us-east-1:000000000000:db:flask-crud-db</DBInstanceArn>",
         ] {
             assert!(xml.contains(fragment), "missing {fragment} in {xml}");

@@ -67,11 +67,19 @@ pub fn plan(
         .filter(|l| l.closed_at >= base.started_at)
         .collect();
     ordered.sort_by_key(|l| l.sequence());
-    // Up to and including the first log closed at or after T (it holds the last events before T).
-    let end = ordered
+    // Up to the first archiving at or after T, all the logs it archived: `closed_at` is when
+    // the archiving flushed (an upper bound), so a log it archived may have been closed earlier
+    // (by a restart) and the next one of the same run still hold events before T. The first log
+    // of a later run began at that flush, after T.
+    let end = match ordered
         .iter()
-        .position(|l| l.closed_at >= t)
-        .map_or(ordered.len(), |i| i + 1);
+        .map(|l| l.closed_at)
+        .filter(|c| *c >= t)
+        .min()
+    {
+        Some(run) => ordered.iter().filter(|l| l.closed_at <= run).count(),
+        None => ordered.len(),
+    };
     Ok(Plan {
         snapshot: base.id.clone(),
         logs: ordered[..end].iter().map(|l| l.name.clone()).collect(),
@@ -118,6 +126,18 @@ mod tests {
         // The latest restorable time needs every log.
         let p = plan(&snaps, &logs, Some(2300), 2300).unwrap();
         assert_eq!(p.logs.len(), 3);
+    }
+
+    #[test]
+    fn every_log_of_the_archiving_that_covers_t_is_replayed() {
+        // Logs 2 and 3 were archived by the same run at 300 (2 closed earlier by a restart).
+        let snaps = vec![base("a", 0)];
+        let logs = vec![log(1, 100), log(2, 300), log(3, 300), log(4, 400)];
+        let p = plan(&snaps, &logs, Some(400), 150).unwrap();
+        assert_eq!(
+            p.logs,
+            ["mysql-bin.000001", "mysql-bin.000002", "mysql-bin.000003"]
+        );
     }
 
     #[test]
