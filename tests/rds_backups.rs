@@ -166,6 +166,49 @@ async fn backups_snapshots_and_point_in_time_restore() {
         started.elapsed().as_secs_f64()
     );
 
+    // --- Retention prunes: of two automated backups from last month, the older goes; the newer
+    //     stays as the base of the window's first minutes (the fast profile's "day" is 3 min).
+    let month_ago = now() - 30 * 86_400;
+    let mut old = backups.store.snapshot(&automated_id).unwrap();
+    for (i, id) in [
+        "rds:flask-crud-db-2026-01-01-00-00",
+        "rds:flask-crud-db-2026-01-02-00-00",
+    ]
+    .iter()
+    .enumerate()
+    {
+        old.id = id.to_string();
+        old.started_at = month_ago + i as u64 * 86_400;
+        old.completed_at = Some(old.started_at + 1);
+        backups.store.put_snapshot(&old).unwrap();
+    }
+    let started = Instant::now();
+    while backups
+        .store
+        .snapshot("rds:flask-crud-db-2026-01-01-00-00")
+        .is_some()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the expired backup stays"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        backups
+            .store
+            .snapshot("rds:flask-crud-db-2026-01-02-00-00")
+            .is_some()
+    );
+    backups
+        .store
+        .delete_snapshot("rds:flask-crud-db-2026-01-02-00-00")
+        .unwrap();
+    println!(
+        "retention pruned in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
     // --- Rows before T, rows after T ----------------------------------------------------------
     sql(
         &docker,
@@ -421,4 +464,124 @@ async fn backups_snapshots_and_point_in_time_restore() {
     for id in [automated_id.as_str(), "before-change", "snap-db-final"] {
         assert!(kept.iter().any(|k| k == id), "{id} kept in {kept:?}");
     }
+}
+
+/// `bench/backups.sh`: with the demo data set (10k rows), the time of a manual snapshot (request
+/// → available) and of a point-in-time restore (request → the new instance available with the
+/// logs replayed), over `BENCH_RUNS` runs (default 3). Prints `BENCH ...` lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: bench/backups.sh"]
+async fn bench_backup_and_point_in_time_restore() {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let rows: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10_000);
+    let _serial = DOCKER_LOCK.lock().await;
+    let mut test = TestLab::new("bkbench");
+    database_only(&mut test);
+    let docker = docker().await;
+    let lab = test.start().await;
+    let aws = Aws::for_lab(&lab);
+    sql(&docker, &lab, DB, "CREATE TABLE flaskcrud.pitr (id INT AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(8), note TEXT) ENGINE=InnoDB").await;
+    for _ in 0..rows / 1000 {
+        let mut batch = String::from("INSERT INTO flaskcrud.pitr (phase, note) VALUES ");
+        batch.push_str(&vec!["('demo', REPEAT('x', 200))"; 1000].join(","));
+        sql(&docker, &lab, DB, &batch).await;
+    }
+    let (mut snapshots, mut restores) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        // A manual snapshot, request to available.
+        let id = format!("bench-{run}");
+        let started = Instant::now();
+        aws.json(&rds(
+            &aws,
+            &[
+                "create-db-snapshot",
+                "--db-instance-identifier",
+                DB,
+                "--db-snapshot-identifier",
+                &id,
+            ],
+        ))
+        .await;
+        snapshot_available(&aws, &id).await;
+        snapshots.push(started.elapsed());
+        // Writes after the last backup, so the restore replays logs; then the latest restorable time.
+        sql(
+            &docker,
+            &lab,
+            DB,
+            "INSERT INTO flaskcrud.pitr (phase, note) VALUES ('late', 'x')",
+        )
+        .await;
+        let t = now() + 1;
+        while lab
+            .rds()
+            .backups()
+            .unwrap()
+            .restorable(DB)
+            .is_none_or(|(_, latest)| latest < t)
+        {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let target = format!("bench-pitr-{run}");
+        let started = Instant::now();
+        aws.json(&rds(
+            &aws,
+            &[
+                "restore-db-instance-to-point-in-time",
+                "--source-db-instance-identifier",
+                DB,
+                "--target-db-instance-identifier",
+                &target,
+                "--use-latest-restorable-time",
+            ],
+        ))
+        .await;
+        available(&lab, &target).await;
+        restores.push(started.elapsed());
+        let restored = count(&docker, &lab, &target, "demo").await;
+        assert_eq!(restored as usize, rows);
+        aws.json(&rds(
+            &aws,
+            &[
+                "delete-db-instance",
+                "--db-instance-identifier",
+                &target,
+                "--skip-final-snapshot",
+            ],
+        ))
+        .await;
+        while lab.rds().get(&target).is_some() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        println!(
+            "BENCH run {run}: snapshot {:.2}s, point-in-time restore {:.2}s",
+            snapshots[run].as_secs_f64(),
+            restores[run].as_secs_f64()
+        );
+    }
+    let size = lab
+        .rds()
+        .backups()
+        .unwrap()
+        .store
+        .snapshot("bench-0")
+        .unwrap()
+        .size_bytes;
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    println!(
+        "BENCH rows={rows} runs={runs} snapshot_size_mib={:.1} snapshot_median_s={:.2} pitr_median_s={:.2}",
+        size as f64 / (1024.0 * 1024.0),
+        median(&mut snapshots),
+        median(&mut restores)
+    );
+    shut_down_clean(lab, &docker, &test).await;
 }
