@@ -125,7 +125,7 @@ pub async fn start(
     };
     handle.set_attached(
         networks,
-        super::networks::databases_reached(config, groups, bastion),
+        super::networks::databases_reached(config, groups, bastion, config.databases.values()),
     );
     Ok(handle)
 }

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 pub use host::{container_name, start};
-pub use networks::{Change, plan, spawn_attachments};
+pub use networks::{Change, DatabasesNow, plan, spawn_attachments};
 
 /// The login user, as on Amazon Linux.
 pub const USER: &str = "ec2-user";

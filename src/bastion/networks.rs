@@ -8,7 +8,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Bastion, Config};
+use crate::config::{Bastion, Config, Database};
 use crate::docker::DockerClient;
 use crate::vpc::{self, Groups, LiveGroups};
 
@@ -40,11 +40,18 @@ pub fn plan(wanted: &[String], attached: &[String], prefix: &str) -> Vec<Change>
     connect.chain(disconnect).collect()
 }
 
-/// The DB instances the bastion's security groups let it reach under `groups`.
-pub fn databases_reached(config: &Config, groups: &Groups, bastion: &Bastion) -> Vec<String> {
-    config
-        .databases
-        .values()
+/// The lab's DB instances now (the config's and those created at run time), by their settings.
+pub type DatabasesNow = Arc<dyn Fn() -> Vec<Arc<Database>> + Send + Sync>;
+
+/// The DB instances among `databases` the bastion's security groups let it reach under `groups`.
+pub fn databases_reached<'d>(
+    config: &Config,
+    groups: &Groups,
+    bastion: &Bastion,
+    databases: impl IntoIterator<Item = &'d Database>,
+) -> Vec<String> {
+    databases
+        .into_iter()
         .filter(|db| {
             let from = &bastion.security_groups;
             vpc::sg_allows_under(groups, config.vpc.cidr, from, &db.security_groups, db.port)
@@ -59,6 +66,7 @@ pub fn spawn_attachments(
     config: Arc<Config>,
     handle: BastionHandle,
     groups: LiveGroups,
+    databases: DatabasesNow,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
@@ -72,7 +80,9 @@ pub fn spawn_attachments(
                 changed = changes.changed() => if changed.is_err() { return },
                 _ = tick.tick() => {}
             }
-            if let Err(e) = reconcile(&docker, &config, &handle, &groups.snapshot()).await {
+            let now = databases();
+            let dbs = now.iter().map(|db| db.as_ref());
+            if let Err(e) = reconcile(&docker, &config, &handle, &groups.snapshot(), dbs).await {
                 tracing::warn!(
                     "bastion `{}`: cannot apply its security groups to its networks (retrying): {e}",
                     handle.name,
@@ -83,14 +93,15 @@ pub fn spawn_attachments(
     });
 }
 
-async fn reconcile(
+async fn reconcile<'d>(
     docker: &DockerClient,
     config: &Config,
     handle: &BastionHandle,
     groups: &Groups,
+    databases: impl Iterator<Item = &'d Database> + Clone,
 ) -> Result<(), crate::docker::DockerError> {
     let bastion = &config.bastions[&handle.name];
-    let wanted = vpc::bastion_networks(config, groups, bastion);
+    let wanted = vpc::bastion_networks_among(config, groups, bastion, databases.clone());
     let Some(info) = docker.inspect_container(&handle.container_id).await? else {
         return Ok(());
     };
@@ -115,7 +126,10 @@ async fn reconcile(
             handle.name
         );
     }
-    handle.set_attached(wanted, databases_reached(config, groups, bastion));
+    handle.set_attached(
+        wanted,
+        databases_reached(config, groups, bastion, databases),
+    );
     Ok(())
 }
 

@@ -454,6 +454,7 @@ impl Lab {
                 self.config.clone(),
                 handle.clone(),
                 self.security_groups.clone(),
+                databases_now(&self.databases),
                 &tracker,
                 cancel,
             );
@@ -741,6 +742,12 @@ pub enum RunError {
     /// `tierlab reap` itself failed (it could not talk to the lab that started it).
     #[error("the reaper failed")]
     Reaper(#[source] std::io::Error),
+}
+
+/// The lab's DB instances now, by their settings (a bastion follows those created at run time).
+fn databases_now(databases: &Databases) -> crate::bastion::DatabasesNow {
+    let databases = databases.clone();
+    Arc::new(move || databases.list().iter().map(DbInstance::settings).collect())
 }
 
 /// What the bastion start task hands back: each bastion, and how long it took.

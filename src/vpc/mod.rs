@@ -113,8 +113,19 @@ pub fn bastion_networks(
     groups: &BTreeMap<String, SecurityGroup>,
     bastion: &Bastion,
 ) -> Vec<String> {
+    bastion_networks_among(config, groups, bastion, config.databases.values())
+}
+
+/// [`bastion_networks`] among `databases` (the lab's instances now: the config's and those
+/// created at run time, a read replica or a restored instance).
+pub fn bastion_networks_among<'d>(
+    config: &Config,
+    groups: &BTreeMap<String, SecurityGroup>,
+    bastion: &Bastion,
+    databases: impl IntoIterator<Item = &'d Database>,
+) -> Vec<String> {
     let mut networks = vec![network_name(&config.lab.name, &bastion.subnet)];
-    for db in config.databases.values() {
+    for db in databases {
         let from = &bastion.security_groups;
         if !sg_allows_under(groups, config.vpc.cidr, from, &db.security_groups, db.port) {
             continue;
