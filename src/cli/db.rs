@@ -89,6 +89,7 @@ pub fn shell(
             db.identifier
         ))
     })?;
+    remove_stale_shell_configs(&crate::bastion::ssh::ssh_dir(state, &status.lab));
     let file = format!("db-shell-{}-{}.config", db.identifier, std::process::id());
     let config_path = bastion_ssh::write_config(
         status,
@@ -107,6 +108,32 @@ pub fn shell(
         args,
         remove_after: Some(config_path),
     })
+}
+
+/// Removes the password-holding config files of `db shell` sessions whose process is gone (one
+/// killed before it could remove its own).
+fn remove_stale_shell_configs(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = shell_config_pid(&name) else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The pid in `db-shell-<id>-<pid>.config`.
+fn shell_config_pid(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix("db-shell-")?.strip_suffix(".config")?;
+    rest.rsplit_once('-')?.1.parse().ok()
 }
 
 /// The session of `db tunnel [ID] [--port N]`, and what to tell the user.
@@ -269,6 +296,25 @@ mod tests {
             std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn config_files_of_ended_shells_are_found_by_their_pid() {
+        assert_eq!(
+            shell_config_pid("db-shell-flask-crud-db-4242.config"),
+            Some(4242)
+        );
+        assert_eq!(shell_config_pid("flask-bastion-host.config"), None);
+        let dir = tempfile::tempdir().unwrap();
+        let mine = dir
+            .path()
+            .join(format!("db-shell-x-{}.config", std::process::id()));
+        // pid_max is at most 2^22: this one cannot run.
+        let dead = dir.path().join("db-shell-x-2147483646.config");
+        std::fs::write(&mine, "").unwrap();
+        std::fs::write(&dead, "").unwrap();
+        remove_stale_shell_configs(dir.path());
+        assert!(mine.exists() && !dead.exists());
     }
 
     #[test]
