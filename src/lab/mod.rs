@@ -259,7 +259,12 @@ impl Lab {
                     "removed containers an earlier run of lab `{lab}` left behind"
                 );
             }
-            for subnet in vpc::subnets_in_use(&config) {
+            // (A subnet only bastions use gets its network from the bastion's start, off the
+            // critical path.)
+            for subnet in vpc::subnets_in_use(&config)
+                .into_iter()
+                .filter(|s| !vpc::only_bastions_use(&config, s))
+            {
                 docker
                     .ensure_network(&vpc::subnet_network(&config, &subnet))
                     .await?;

@@ -139,6 +139,17 @@ pub fn bastion_networks_among<'d>(
     networks
 }
 
+/// Whether only bastions use `subnet` (a public subnet): its network is made by the bastion's
+/// start, which runs alongside the databases'.
+pub fn only_bastions_use(config: &Config, subnet: &str) -> bool {
+    let others = config
+        .services
+        .values()
+        .flat_map(|s| &s.subnets)
+        .chain(config.databases.values().flat_map(|db| &db.subnets));
+    config.bastions.values().any(|b| b.subnet == subnet) && others.into_iter().all(|s| s != subnet)
+}
+
 /// Every subnet that hosts a container, in a stable order.
 pub fn subnets_in_use(config: &Config) -> Vec<String> {
     let mut subnets: Vec<String> = config
@@ -274,6 +285,17 @@ mod tests {
     fn bastion_networks_of(config: &Config) -> Vec<String> {
         let bastion = &config.bastions["flask-bastion-host"];
         bastion_networks(config, &config.security_groups, bastion)
+    }
+
+    #[test]
+    fn only_the_bastions_public_subnet_is_left_to_the_bastion() {
+        let config = reference();
+        assert!(only_bastions_use(&config, "public-subnet-1a"));
+        assert!(!only_bastions_use(&config, "private-db-subnet-1a"));
+        assert!(
+            !only_bastions_use(&config, "public-subnet-1b"),
+            "no bastion there"
+        );
     }
 
     #[test]
