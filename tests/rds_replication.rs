@@ -161,7 +161,7 @@ async fn a_copy_restored_into_a_new_volume_follows_the_primary_by_gtid() {
             ),
         ],
         networks: vec![NetworkAttachment {
-            network: db.network.clone(),
+            network: db.network(),
             aliases: vec![],
             ipv4_address: None,
         }],
@@ -201,7 +201,7 @@ async fn a_copy_restored_into_a_new_volume_follows_the_primary_by_gtid() {
     );
 
     // Follow by GTID, semi-sync.
-    let primary_address = db.address.clone().expect("the primary has an address");
+    let primary_address = db.address().expect("the primary has an address");
     let source = replication::Source {
         host: &primary_address,
         port: db.port,

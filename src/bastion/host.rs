@@ -57,12 +57,6 @@ pub async fn start(
     let known_hosts =
         super::ssh::write_known_hosts(state, lab, name, &host_key).map_err(key_err)?;
 
-    // Its public subnet's network (made here, alongside the databases' start, when only
-    // bastions use the subnet).
-    docker
-        .ensure_network(&vpc::subnet_network(config, &bastion.subnet))
-        .await
-        .map_err(docker_err)?;
     let networks = vpc::bastion_networks(config, groups, bastion);
     let mut container_labels = labels::of(lab, labels::Role::Bastion, name);
     container_labels.insert(labels::SUBNET.into(), bastion.subnet.clone());

@@ -208,6 +208,7 @@ mod tests {
             network: "n".into(),
             volume: "v".into(),
             multi_az: false,
+            standby: None,
             backup_retention_period: 7,
             recoveries: 0,
             events,

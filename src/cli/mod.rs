@@ -213,14 +213,13 @@ fn validate(path: &std::path::Path) -> Result<(), Error> {
         eprintln!("warning: {warning}");
     }
     println!(
-        "{}: ok — lab `{}`: {} load balancer(s), {} target group(s), {} service(s), {} database(s), {} bastion(s)",
+        "{}: ok — lab `{}`: {} load balancer(s), {} target group(s), {} service(s), {} database(s)",
         path.display(),
         config.lab.name,
         config.load_balancers.len(),
         config.target_groups.len(),
         config.services.len(),
-        config.databases.len(),
-        config.bastions.len()
+        config.databases.len()
     );
     Ok(())
 }

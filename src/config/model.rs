@@ -570,6 +570,8 @@ pub struct Database {
     /// `storage-encrypted`: MariaDB data-at-rest encryption with a key in the state directory.
     pub storage_encrypted: bool,
     pub multi_az: bool,
+    /// `failover`: how long a Multi-AZ failover takes before the endpoint moves.
+    pub failover: FailoverTiming,
     /// Host CPU/memory limits derived from the instance class.
     pub cpu: u32,
     pub memory_mib: u32,
@@ -594,6 +596,16 @@ pub struct Bastion {
     /// Host CPU (units, 1024 = 1 vCPU) and memory (MiB) limits from the instance type.
     pub cpu: u32,
     pub memory_mib: u32,
+}
+
+/// `[databases.ID] failover`: the timing of a Multi-AZ failover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailoverTiming {
+    /// As fast as it can safely be (the standby is promoted and the endpoint moved at once).
+    #[default]
+    Fast,
+    /// As RDS: the endpoint moves about 60 s after the failover starts.
+    Aws,
 }
 
 /// Default bind address for listeners: loopback only.

@@ -322,6 +322,7 @@ pub struct Database {
     pub preferred_backup_window: Option<String>,
     pub storage_encrypted: Option<bool>,
     pub multi_az: Option<bool>,
+    pub failover: Option<String>,
 }
 
 /// `[bastions.NAME]`: an EC2 instance in a public subnet that admins SSH into (the reference's

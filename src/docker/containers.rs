@@ -259,7 +259,7 @@ impl DockerClient {
     }
 }
 
-fn endpoint_settings(attachment: &NetworkAttachment) -> EndpointSettings {
+pub(super) fn endpoint_settings(attachment: &NetworkAttachment) -> EndpointSettings {
     EndpointSettings {
         aliases: (!attachment.aliases.is_empty()).then(|| attachment.aliases.clone()),
         ipam_config: attachment
@@ -331,4 +331,27 @@ fn mounts(spec: &ContainerSpec) -> Vec<Mount> {
         ..Default::default()
     });
     volume.chain(binds).collect()
+}
+
+impl DockerClient {
+    /// Attaches a (running) container to a network with the attachment's aliases and address.
+    /// Network aliases cannot be edited: moving one is [`DockerClient::disconnect_network`]
+    /// then this, with the address pinned so IPAM does not hand out another.
+    pub async fn connect_with(
+        &self,
+        container: &str,
+        attachment: &NetworkAttachment,
+    ) -> Result<(), DockerError> {
+        let request = NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: Some(endpoint_settings(attachment)),
+        };
+        self.inner
+            .connect_network(&attachment.network, request)
+            .await
+            .map_err(DockerError::op(
+                "connect container to network",
+                &attachment.network,
+            ))
+    }
 }

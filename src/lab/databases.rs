@@ -13,6 +13,7 @@ use crate::config::{Config, Database};
 use crate::docker::{DockerClient, labels};
 use crate::error::Error;
 use crate::rds::{self, DbInstance, Fleet, InstanceStatus, RdsError};
+use crate::registry::Registry;
 use crate::state::StateDir;
 
 use super::events::EventRoutes;
@@ -35,6 +36,8 @@ struct Launcher {
     state: StateDir,
     tasks: Tasks,
     routes: EventRoutes,
+    /// RDS-style names (the endpoint address an instance also answers to).
+    registry: Arc<Registry>,
     /// Each supervised instance's token, to stop supervising one that is deleted.
     supervisors: Arc<Mutex<HashMap<String, CancellationToken>>>,
 }
@@ -47,6 +50,7 @@ impl Databases {
         state: StateDir,
         tasks: Tasks,
         routes: EventRoutes,
+        registry: Arc<Registry>,
     ) -> Databases {
         Databases {
             fleet: Fleet::default(),
@@ -57,6 +61,7 @@ impl Databases {
                 state,
                 tasks,
                 routes,
+                registry,
                 supervisors: Arc::default(),
             }),
         }
@@ -85,7 +90,15 @@ impl Databases {
     /// see [`Databases::supervise_when_ready`] and [`rds::wait_ready`].
     pub async fn start(&self, db: &Database) -> Result<DbInstance, Error> {
         let launcher = self.launcher()?;
-        let instance = rds::start(&launcher.docker, &launcher.config, db, &launcher.state).await?;
+        let endpoint_host = launcher.registry.db_endpoint_host(&db.identifier);
+        let instance = rds::start(
+            &launcher.docker,
+            &launcher.config,
+            db,
+            &launcher.state,
+            Some(endpoint_host),
+        )
+        .await?;
         self.fleet.insert(instance.clone());
         Ok(instance)
     }

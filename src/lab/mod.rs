@@ -58,7 +58,7 @@ pub use progress::{LogProgress, Progress};
 pub use reaper::Reaper;
 pub use status::{
     AlbStatus, AwsStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
-    TargetGroupStatus,
+    StandbyState, StandbyStatus, TargetGroupStatus,
 };
 pub use tasks::{Straggler, Tasks};
 
@@ -259,12 +259,7 @@ impl Lab {
                     "removed containers an earlier run of lab `{lab}` left behind"
                 );
             }
-            // (A subnet only bastions use gets its network from the bastion's start, off the
-            // critical path.)
-            for subnet in vpc::subnets_in_use(&config)
-                .into_iter()
-                .filter(|s| !vpc::only_bastions_use(&config, s))
-            {
+            for subnet in vpc::subnets_in_use(&config) {
                 docker
                     .ensure_network(&vpc::subnet_network(&config, &subnet))
                     .await?;
@@ -276,6 +271,7 @@ impl Lab {
                 self.state.clone(),
                 self.tasks.clone(),
                 self.routes.clone(),
+                self.registry.clone(),
             );
             let routes = self.routes.clone();
             self.tasks.spawn("Docker event pump", |cancel| {

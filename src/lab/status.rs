@@ -146,10 +146,11 @@ impl LabView {
             status: observed.status,
             endpoint: db.endpoint.clone(),
             port: db.port,
-            subnet: db.subnet.clone(),
-            network: db.network.clone(),
+            subnet: db.subnet(),
+            network: db.network(),
             volume: rds::volume_name(&self.config.lab.name, &db.identifier),
             multi_az: cfg.multi_az,
+            standby: standby_status(db),
             backup_retention_period: cfg.backup_retention_days,
             recoveries: observed.recoveries,
             events: observed.events.iter().cloned().collect(),
@@ -229,11 +230,48 @@ pub struct DatabaseStatus {
     pub network: String,
     pub volume: String,
     pub multi_az: bool,
+    /// The Multi-AZ standby (`None` for a Single-AZ instance).
+    #[serde(default)]
+    pub standby: Option<StandbyStatus>,
     pub backup_retention_period: u32,
     /// Recoveries (restarts on the volume) completed since the lab started.
     pub recoveries: u32,
     /// The instance's latest RDS events, oldest first (as `aws rds describe-events`).
     pub events: Vec<RdsEvent>,
+}
+
+/// A Multi-AZ instance's standby, as last observed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StandbyStatus {
+    pub state: StandbyState,
+    /// Its subnet (availability zone), once it exists.
+    pub subnet: Option<String>,
+    pub container_id: Option<String>,
+}
+
+/// Whether the standby protects acknowledged writes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StandbyState {
+    /// Commits wait for its acknowledgement (semi-sync, AFTER_SYNC): a failover loses nothing.
+    InSync,
+    /// Degraded: it stopped acknowledging and replication fell back to asynchronous.
+    NotInSync,
+    /// Being built from a copy of the primary (after `--multi-az` or a failover).
+    Building,
+    /// Wanted but not there (being replaced).
+    Missing,
+}
+
+impl StandbyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StandbyState::InSync => "in-sync",
+            StandbyState::NotInSync => "not-in-sync (degraded)",
+            StandbyState::Building => "building",
+            StandbyState::Missing => "missing",
+        }
+    }
 }
 
 // --- Orphans -------------------------------------------------------------------------------
@@ -264,4 +302,31 @@ pub struct Orphan {
     pub removal_attempts: u32,
     /// Why the last removal failed, while it keeps failing.
     pub last_error: Option<String>,
+}
+
+/// The standby's part of an instance's status.
+fn standby_status(db: &DbInstance) -> Option<StandbyStatus> {
+    let nodes = db.nodes();
+    match &nodes.standby {
+        Some(standby) => Some(StandbyStatus {
+            state: if nodes.standby_in_sync {
+                StandbyState::InSync
+            } else {
+                StandbyState::NotInSync
+            },
+            subnet: Some(standby.subnet.clone()),
+            container_id: Some(standby.container_id.clone()),
+        }),
+        None if nodes.building.is_some() => Some(StandbyStatus {
+            state: StandbyState::Building,
+            subnet: None,
+            container_id: None,
+        }),
+        None if db.settings().multi_az => Some(StandbyStatus {
+            state: StandbyState::Missing,
+            subnet: None,
+            container_id: None,
+        }),
+        None => None,
+    }
 }

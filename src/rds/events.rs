@@ -37,7 +37,7 @@ pub enum EventKind {
     Failed,
     /// RDS-EVENT-0013: Multi-AZ failover started (for the Multi-AZ work that builds on this).
     FailoverStarted,
-    /// RDS-EVENT-0015: Multi-AZ failover to the standby completed.
+    /// RDS-EVENT-0015: Multi-AZ failover to the standby completed (the endpoint moved).
     FailoverComplete,
     /// RDS-EVENT-0001: an automated backup began.
     BackupStarted,
@@ -57,6 +57,25 @@ pub enum EventKind {
     SnapshotCreated { snapshot: String, automated: bool },
     /// RDS-EVENT-0041: a manual snapshot was deleted.
     SnapshotDeleted { snapshot: String },
+    /// RDS-EVENT-0049: the Multi-AZ failover is over; the instance is available.
+    FailoverCompleted,
+    /// RDS-EVENT-0024: `modify-db-instance --multi-az`: the standby is being built.
+    ConvertingToMultiAz,
+    /// RDS-EVENT-0025: the standby has joined.
+    ConvertedToMultiAz,
+    /// RDS-EVENT-0030: `modify-db-instance --no-multi-az`: the standby is being removed.
+    ConvertingToSingleAz,
+    /// RDS-EVENT-0029: the standby is gone.
+    ConvertedToSingleAz,
+    /// The standby stopped acknowledging commits: semi-synchronous replication fell back to
+    /// asynchronous. RDS has no event for this (its standby is synchronous at the storage
+    /// level), so the id is tierlab's own and the wording in RDS's style.
+    StandbyNotInSync,
+    /// The standby acknowledges commits again.
+    StandbyInSync,
+    /// A failover to a standby that was not in sync when the primary was lost: writes
+    /// acknowledged after replication fell back to asynchronous may be missing (tierlab's id).
+    FailoverMayLoseWrites,
 }
 
 impl EventKind {
@@ -88,6 +107,14 @@ impl EventKind {
             } => "RDS-EVENT-0091",
             EventKind::SnapshotCreated { .. } => "RDS-EVENT-0042",
             EventKind::SnapshotDeleted { .. } => "RDS-EVENT-0041",
+            EventKind::FailoverCompleted => "RDS-EVENT-0049",
+            EventKind::ConvertingToMultiAz => "RDS-EVENT-0024",
+            EventKind::ConvertedToMultiAz => "RDS-EVENT-0025",
+            EventKind::ConvertingToSingleAz => "RDS-EVENT-0030",
+            EventKind::ConvertedToSingleAz => "RDS-EVENT-0029",
+            EventKind::StandbyNotInSync => "TIERLAB-EVENT-0001",
+            EventKind::StandbyInSync => "TIERLAB-EVENT-0002",
+            EventKind::FailoverMayLoseWrites => "TIERLAB-EVENT-0003",
         }
     }
 
@@ -101,13 +128,21 @@ impl EventKind {
             }
             EventKind::RecoveryStarted | EventKind::RecoveryComplete => "recovery",
             EventKind::Failed => "failure",
-            EventKind::FailoverStarted | EventKind::FailoverComplete => "failover",
             EventKind::BackupStarted | EventKind::BackupFinished => "backup",
             EventKind::Deleted | EventKind::SnapshotDeleted { .. } => "deletion",
             EventKind::RestoredFromSnapshot(_) | EventKind::RestoredToPointInTime(..) => {
                 "restoration"
             }
             EventKind::SnapshotCreating { .. } | EventKind::SnapshotCreated { .. } => "creation",
+            EventKind::FailoverStarted
+            | EventKind::FailoverComplete
+            | EventKind::FailoverCompleted
+            | EventKind::FailoverMayLoseWrites => "failover",
+            EventKind::ConvertingToMultiAz
+            | EventKind::ConvertedToMultiAz
+            | EventKind::ConvertingToSingleAz
+            | EventKind::ConvertedToSingleAz => "configuration change",
+            EventKind::StandbyNotInSync | EventKind::StandbyInSync => "availability",
         }
     }
 
@@ -146,6 +181,23 @@ impl EventKind {
             }
             EventKind::SnapshotCreated { .. } => "Manual snapshot created".into(),
             EventKind::SnapshotDeleted { .. } => "Deleted manual snapshot".into(),
+            EventKind::FailoverCompleted => "Multi-AZ instance failover completed.".into(),
+            EventKind::ConvertingToMultiAz => {
+                "Applying modification to convert to a Multi-AZ DB instance.".into()
+            }
+            EventKind::ConvertedToMultiAz => {
+                "Finished applying modification to convert to a Multi-AZ DB instance.".into()
+            }
+            EventKind::ConvertingToSingleAz => {
+                "Applying modification to convert to a standard (Single-AZ) DB instance.".into()
+            }
+            EventKind::ConvertedToSingleAz => {
+                "Finished applying modification to convert to a standard (Single-AZ) DB instance."
+                    .into()
+            }
+            EventKind::StandbyNotInSync => "The Multi-AZ standby is not acknowledging commits; replication to the standby is asynchronous until it catches up, and writes committed meanwhile could be lost in a failover.".into(),
+            EventKind::StandbyInSync => "The Multi-AZ standby is acknowledging commits again; replication to the standby is synchronous.".into(),
+            EventKind::FailoverMayLoseWrites => "Multi-AZ failover to a standby that was not in sync: writes committed after replication to the standby became asynchronous may be lost.".into(),
         }
     }
 
@@ -168,6 +220,8 @@ impl EventKind {
                 | EventKind::Failed
                 | EventKind::RecoveryStarted
                 | EventKind::FailoverStarted
+                | EventKind::StandbyNotInSync
+                | EventKind::FailoverMayLoseWrites
         )
     }
 }
@@ -242,6 +296,21 @@ mod tests {
         );
         assert_eq!(EventKind::RecoveryComplete.id(), "RDS-EVENT-0021");
         assert_eq!(EventKind::Failed.category(), "failure");
+        assert_eq!(
+            (
+                EventKind::FailoverCompleted.id(),
+                EventKind::FailoverCompleted.message()
+            ),
+            (
+                "RDS-EVENT-0049",
+                "Multi-AZ instance failover completed.".to_string()
+            )
+        );
+        assert_eq!(
+            EventKind::FailoverStarted.message(),
+            "Multi-AZ instance failover started."
+        );
+        assert_eq!(EventKind::ConvertedToMultiAz.id(), "RDS-EVENT-0025");
     }
 
     #[test]

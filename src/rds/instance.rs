@@ -38,13 +38,18 @@ pub struct DbInstance {
     pub master_username: String,
     /// The master password; never logged.
     pub master_password: String,
-    pub subnet: String,
-    pub network: String,
-    /// The container's address on its network, pinned when the container has to be recreated so
-    /// that nothing that cached the old address is left behind.
-    pub address: Option<String>,
-    /// What the container was created from, to create it again on the same volume.
-    pub(super) spec: Arc<ContainerSpec>,
+    /// The names the endpoint resolves by on the DB networks: the identifier and RDS's
+    /// `Endpoint.Address`. Always on the current primary only.
+    pub endpoint_aliases: Vec<String>,
+    /// The containers serving the instance (primary, and standby for Multi-AZ), shared by clones.
+    pub(super) nodes: super::nodes::NodeSet,
+    /// The instance's first container spec: every node is derived from it.
+    pub(super) template: Arc<ContainerSpec>,
+    /// The lab (names of nodes and volumes) and its RDS storage on the host (copies).
+    pub(super) lab: String,
+    pub(super) storage: std::path::PathBuf,
+    /// The replication account's password (a lab secret); never logged.
+    pub(super) replication_password: String,
     pub(super) state: InstanceState,
     /// When the instance was created: its data volume's creation (RDS's `InstanceCreateTime`,
     /// the same across `down`/`up` as the data is).
@@ -97,9 +102,34 @@ impl DbInstance {
         });
     }
 
-    /// Names of the containers that serve the instance.
+    /// Names of the containers that serve the instance (primary, and standby if any).
     pub fn container_names(&self) -> Vec<String> {
-        vec![self.spec.name.clone()]
+        let nodes = self.nodes.get();
+        std::iter::once(&nodes.primary)
+            .chain(nodes.standby.as_ref())
+            .map(|n| n.name.clone())
+            .chain(nodes.building.clone())
+            .collect()
+    }
+
+    /// The primary's and the standby's containers, as they are now.
+    pub fn nodes(&self) -> Arc<super::nodes::Nodes> {
+        self.nodes.get()
+    }
+
+    /// The current primary's subnet (its availability zone).
+    pub fn subnet(&self) -> String {
+        self.nodes.get().primary.subnet.clone()
+    }
+
+    /// The current primary's network (where the endpoint's aliases are).
+    pub fn network(&self) -> String {
+        self.nodes.get().primary.network.clone()
+    }
+
+    /// The current primary's address on its network.
+    pub fn address(&self) -> Option<String> {
+        self.nodes.get().primary.address.clone()
     }
 }
 
@@ -132,12 +162,14 @@ fn secret_names(identifier: &str) -> (String, String) {
 }
 
 /// Starts the DB instance's container (creating its volume on first use). Does not wait for it
-/// to be ready: see [`super::wait_ready`].
+/// to be ready: see [`super::wait_ready`]. `endpoint_host` (RDS's `Endpoint.Address`) resolves
+/// on the DB network as well as the identifier.
 pub async fn start(
     docker: &DockerClient,
     config: &Config,
     db: &Database,
     state: &StateDir,
+    endpoint_host: Option<String>,
 ) -> Result<DbInstance, RdsError> {
     let lab = &config.lab.name;
     let identifier = &db.identifier;
@@ -191,6 +223,11 @@ pub async fn start(
 
     let subnet = vpc::database_subnet(db).to_string();
     let network = vpc::network_name(lab, &subnet);
+    let replication_password = state
+        .secret(lab, super::replication::PASSWORD_SECRET)
+        .map_err(secret_err)?;
+    let mut endpoint_aliases = vec![identifier.clone()];
+    endpoint_aliases.extend(endpoint_host.filter(|h| h != identifier));
     let mut container_labels = labels::of(lab, labels::Role::Database, identifier);
     container_labels.insert(labels::SUBNET.into(), subnet.clone());
     let spec = ContainerSpec {
@@ -211,7 +248,7 @@ pub async fn start(
         labels: container_labels,
         networks: vec![NetworkAttachment {
             network: network.clone(),
-            aliases: vec![identifier.clone()],
+            aliases: endpoint_aliases.clone(),
             ipv4_address: None,
         }],
         // Nothing of the database is published to the host: it is reachable only from the
@@ -221,7 +258,7 @@ pub async fn start(
         memory_mib: Some(db.memory_mib),
         volume: Some((volume, DATA_DIR.into())),
         binds: vec![BindMount {
-            source: storage,
+            source: storage.clone(),
             target: STORAGE_MOUNT.into(),
             read_only: false,
         }],
@@ -237,8 +274,19 @@ pub async fn start(
     } else {
         (InstanceStatus::Creating, EventKind::Created)
     };
-    let state = InstanceState::new(identifier, status, container_id);
+    let state = InstanceState::new(identifier, status, container_id.clone());
     state.record(&event);
+    let spec = Arc::new(spec);
+    let primary = super::nodes::Node {
+        slot: 0,
+        name: spec.name.clone(),
+        container_id,
+        volume: volume_name(lab, identifier),
+        subnet,
+        network,
+        address,
+        spec: spec.clone(),
+    };
     Ok(DbInstance {
         identifier: identifier.clone(),
         endpoint: identifier.clone(),
@@ -246,10 +294,12 @@ pub async fn start(
         db_name: db.db_name.clone(),
         master_username: db.master_username.clone(),
         master_password,
-        subnet,
-        network,
-        address,
-        spec: Arc::new(spec),
+        endpoint_aliases,
+        nodes: super::nodes::NodeSet::new(primary),
+        template: spec,
+        lab: lab.clone(),
+        storage,
+        replication_password,
         state,
         created_at,
         commands: super::reboot::Commands::new(),
@@ -270,7 +320,7 @@ async fn volume_created_at(docker: &DockerClient, volume: &str) -> std::time::Sy
 }
 
 /// The container's IPv4 address on `network`, if it has one.
-async fn container_address(
+pub(super) async fn container_address(
     docker: &DockerClient,
     container_id: &str,
     network: &str,
@@ -291,9 +341,11 @@ async fn container_address(
 /// The spec to create the instance's container again: same name, volume and alias, and the
 /// address it had, so the endpoint resolves to the same place.
 pub(super) fn recreate_spec(db: &DbInstance) -> ContainerSpec {
-    let mut spec = (*db.spec).clone();
+    let primary = db.nodes.get().primary.clone();
+    let mut spec = (*primary.spec).clone();
     if let Some(first) = spec.networks.first_mut() {
-        first.ipv4_address = db.address.clone();
+        first.ipv4_address = primary.address.clone();
+        first.aliases = db.endpoint_aliases.clone();
     }
     spec
 }

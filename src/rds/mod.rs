@@ -11,6 +11,8 @@ pub mod copy;
 pub mod events;
 mod fleet;
 mod instance;
+pub mod multi_az;
+pub mod nodes;
 mod readiness;
 mod reboot;
 pub mod recovery;
@@ -25,7 +27,7 @@ pub use instance::{
     DbInstance, STORAGE_MOUNT, container_name, server_id, start, storage_dir, volume_name,
 };
 pub use readiness::wait_ready;
-pub use reboot::{RebootError, SHUTDOWN_GRACE_SECS};
+pub use reboot::{FailoverError, RebootError, SHUTDOWN_GRACE_SECS};
 pub use state::{InstanceState, InstanceStatus, Observed};
 pub use supervisor::{PROBE_INTERVAL, RECOVERY_TIMEOUT, spawn_supervisor};
 

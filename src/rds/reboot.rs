@@ -27,11 +27,28 @@ pub enum RebootError {
     NotSupervised,
 }
 
+/// Why a Multi-AZ failover or modification was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FailoverError {
+    /// Only an `available` instance can fail over or be modified.
+    #[error("Database instance is not in available state.")]
+    NotAvailable(InstanceStatus),
+    #[error("Database instance is not in available state.")]
+    NotSupervised,
+    /// The failover rules say no (no standby, or one that is not ready or not in sync).
+    #[error("Cannot fail over DB instance: {0}.")]
+    Refused(#[from] super::multi_az::decision::Refusal),
+}
+
 /// A command to the supervisor.
 #[derive(Debug)]
 pub(super) enum Command {
     /// Reboot; the reply says whether the reboot started.
     Reboot(oneshot::Sender<Result<(), RebootError>>),
+    /// Fail over to the standby; the reply says whether the failover started.
+    Failover(oneshot::Sender<Result<(), FailoverError>>),
+    /// Add (`true`) or remove the Multi-AZ standby; the reply says whether it started.
+    SetMultiAz(bool, oneshot::Sender<Result<(), FailoverError>>),
 }
 
 /// The channel from an instance's handles to its supervisor. The supervisor takes the
@@ -69,5 +86,29 @@ impl DbInstance {
             .await
             .map_err(|_| RebootError::NotSupervised)?;
         answer.await.map_err(|_| RebootError::NotSupervised)?
+    }
+
+    /// Fails the instance over to its standby (`reboot-db-instance --force-failover`,
+    /// `tierlab db failover`): returns once it is `rebooting`; watch for `available`.
+    pub async fn fail_over(&self) -> Result<(), FailoverError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .tx
+            .send(Command::Failover(reply))
+            .await
+            .map_err(|_| FailoverError::NotSupervised)?;
+        answer.await.map_err(|_| FailoverError::NotSupervised)?
+    }
+
+    /// Converts the instance to Multi-AZ (`true`) or back to Single-AZ: returns once it is
+    /// `modifying`; the standby is built (or removed) in the background.
+    pub async fn set_multi_az(&self, multi_az: bool) -> Result<(), FailoverError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .tx
+            .send(Command::SetMultiAz(multi_az, reply))
+            .await
+            .map_err(|_| FailoverError::NotSupervised)?;
+        answer.await.map_err(|_| FailoverError::NotSupervised)?
     }
 }

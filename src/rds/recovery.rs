@@ -82,6 +82,11 @@ impl Recovery {
         self.status
     }
 
+    /// Recovery attempts that failed in a row (0 once the engine answers again).
+    pub fn failed_attempts(&self) -> u32 {
+        self.failed_attempts
+    }
+
     /// Feeds one observation taken at `now`.
     pub fn observe(&mut self, seen: &Observation, now: Instant) -> Step {
         let mut step = Step::default();

@@ -20,8 +20,11 @@ pub enum InstanceStatus {
     Starting,
     /// The container runs and `mysqladmin ping` answers.
     Available,
-    /// The engine went down (or stopped answering) and is being restarted on its volume.
+    /// The engine went down (or stopped answering) and is being restarted on its volume, or a
+    /// Multi-AZ failover is under way.
     Rebooting,
+    /// `modify-db-instance` is being applied (a Multi-AZ standby being added or removed).
+    Modifying,
     /// Restarts keep failing; tierlab keeps retrying with growing pauses.
     Failed,
     /// The lab is shutting down; the engine is being stopped.
@@ -37,6 +40,7 @@ impl InstanceStatus {
             InstanceStatus::Starting => "starting",
             InstanceStatus::Available => "available",
             InstanceStatus::Rebooting => "rebooting",
+            InstanceStatus::Modifying => "modifying",
             InstanceStatus::Failed => "failed",
             InstanceStatus::Stopping => "stopping",
             InstanceStatus::Stopped => "stopped",

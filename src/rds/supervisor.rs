@@ -17,6 +17,7 @@ use crate::docker::{ContainerEvent, DockerClient, DockerError};
 
 use super::events::EventKind;
 use super::instance::recreate_spec;
+use super::multi_az::supervise as multi_az_steps;
 use super::readiness::{PING_TIMEOUT, ping};
 use super::reboot::{Command, RebootError, SHUTDOWN_GRACE_SECS};
 use super::recovery::{Action, Observation, Recovery};
@@ -54,13 +55,23 @@ async fn run(
     // Taken once; a closed channel (a second supervisor, which the lab never starts) disables
     // the branch below.
     let mut commands = db.commands.take().unwrap_or_else(|| mpsc::channel(1).1);
+    let mut standby_retry: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = ticks.tick() => {}
             Some(command) = commands.recv() => {
-                let Command::Reboot(reply) = command;
-                let round = reboot(&docker, &db, &mut machine, reply);
+                let round = async {
+                    match command {
+                        Command::Reboot(reply) => reboot(&docker, &db, &mut machine, reply).await,
+                        Command::Failover(reply) => {
+                            multi_az_steps::requested_failover(&docker, &db, &mut machine, reply).await
+                        }
+                        Command::SetMultiAz(on, reply) => {
+                            multi_az_steps::set_multi_az(&docker, &db, &machine, on, reply).await
+                        }
+                    }
+                };
                 if cancel.run_until_cancelled(round).await.is_none() {
                     break;
                 }
@@ -74,7 +85,10 @@ async fn run(
                 }
             }
         }
-        let round = supervise_once(&docker, &db, &mut machine);
+        let round = async {
+            supervise_once(&docker, &db, &mut machine).await;
+            multi_az_steps::tend(&docker, &db, &machine, &mut standby_retry).await;
+        };
         if cancel.run_until_cancelled(round).await.is_none() {
             break;
         }
@@ -97,6 +111,10 @@ async fn supervise_once(docker: &DockerClient, db: &DbInstance, machine: &mut Re
         }
     };
     let step = machine.observe(&seen, Instant::now());
+    // A Multi-AZ instance whose primary is lost fails over instead, when the rules allow.
+    if step.action.is_some() && multi_az_steps::failed_over(docker, db, machine).await {
+        return;
+    }
     publish(db, machine, &step.events);
     let Some(action) = step.action else {
         return;
@@ -264,8 +282,9 @@ async fn act(docker: &DockerClient, db: &DbInstance, action: Action) -> Result<(
         }
         Action::Recreate => {
             // A leftover of the same name (exited, or half-removed) would block the name.
+            let name = db.nodes.get().primary.name.clone();
             docker
-                .remove_container(&db.spec.name, true)
+                .remove_container(&name, true)
                 .await
                 .map_err(docker_err)?;
             let id = docker
@@ -273,6 +292,7 @@ async fn act(docker: &DockerClient, db: &DbInstance, action: Action) -> Result<(
                 .await
                 .map_err(docker_err)?;
             db.state.set_container(&id);
+            db.nodes.update(|n| n.primary.container_id = id.clone());
         }
     }
     super::wait_ready(docker, db, RECOVERY_TIMEOUT).await

@@ -75,20 +75,24 @@ pub fn reachable_databases<'a>(config: &'a Config, service: &Service) -> Vec<&'a
         .collect()
 }
 
-/// Networks a task joins: its own subnet first (the published port goes through it), then the
-/// subnets of the databases it may reach.
+/// Networks a task joins: its own subnet first (the published port goes through it), then
+/// every subnet of the DB subnet groups of the databases it may reach: a Multi-AZ instance's
+/// primary can be in any of them (its endpoint moves to the other AZ on failover), as on AWS,
+/// where the subnets of a VPC route to each other.
 pub fn task_networks(config: &Config, service: &Service, subnet: &str) -> Vec<NetworkAttachment> {
     let mut attachments = vec![NetworkAttachment {
         network: network_name(&config.lab.name, subnet),
         ..Default::default()
     }];
     for db in reachable_databases(config, service) {
-        let network = network_name(&config.lab.name, database_subnet(db));
-        if attachments.iter().all(|a| a.network != network) {
-            attachments.push(NetworkAttachment {
-                network,
-                ..Default::default()
-            });
+        for db_subnet in &db.subnets {
+            let network = network_name(&config.lab.name, db_subnet);
+            if attachments.iter().all(|a| a.network != network) {
+                attachments.push(NetworkAttachment {
+                    network,
+                    ..Default::default()
+                });
+            }
         }
     }
     attachments
@@ -139,17 +143,6 @@ pub fn bastion_networks_among<'d>(
     networks
 }
 
-/// Whether only bastions use `subnet` (a public subnet): its network is made by the bastion's
-/// start, which runs alongside the databases'.
-pub fn only_bastions_use(config: &Config, subnet: &str) -> bool {
-    let others = config
-        .services
-        .values()
-        .flat_map(|s| &s.subnets)
-        .chain(config.databases.values().flat_map(|db| &db.subnets));
-    config.bastions.values().any(|b| b.subnet == subnet) && others.into_iter().all(|s| s != subnet)
-}
-
 /// Every subnet that hosts a container, in a stable order.
 pub fn subnets_in_use(config: &Config) -> Vec<String> {
     let mut subnets: Vec<String> = config
@@ -160,7 +153,7 @@ pub fn subnets_in_use(config: &Config) -> Vec<String> {
             config
                 .databases
                 .values()
-                .map(|db| database_subnet(db).to_string()),
+                .flat_map(|db| db.subnets.iter().cloned()),
         )
         .chain(config.bastions.values().map(|b| b.subnet.clone()))
         .collect();
@@ -219,7 +212,7 @@ mod tests {
     }
 
     #[test]
-    fn tasks_join_their_subnet_then_the_reachable_database_subnet() {
+    fn tasks_join_their_subnet_then_the_reachable_database_subnets() {
         let config = reference();
         let service = &config.services["flask-app-service"];
         let networks: Vec<String> = task_networks(&config, service, "private-app-subnet-1b")
@@ -230,7 +223,8 @@ mod tests {
             networks,
             [
                 "tierlab-flask-app-private-app-subnet-1b",
-                "tierlab-flask-app-private-db-subnet-1a"
+                "tierlab-flask-app-private-db-subnet-1a",
+                "tierlab-flask-app-private-db-subnet-1b"
             ]
         );
     }
@@ -272,6 +266,7 @@ mod tests {
                 "private-app-subnet-1a",
                 "private-app-subnet-1b",
                 "private-db-subnet-1a",
+                "private-db-subnet-1b",
                 "public-subnet-1a"
             ]
         );
@@ -288,23 +283,13 @@ mod tests {
     }
 
     #[test]
-    fn only_the_bastions_public_subnet_is_left_to_the_bastion() {
-        let config = reference();
-        assert!(only_bastions_use(&config, "public-subnet-1a"));
-        assert!(!only_bastions_use(&config, "private-db-subnet-1a"));
-        assert!(
-            !only_bastions_use(&config, "public-subnet-1b"),
-            "no bastion there"
-        );
-    }
-
-    #[test]
     fn the_bastion_joins_its_subnet_and_the_database_network_db_sg_admits_it_to() {
         assert_eq!(
             bastion_networks_of(&reference()),
             [
                 "tierlab-flask-app-public-subnet-1a",
-                "tierlab-flask-app-private-db-subnet-1a"
+                "tierlab-flask-app-private-db-subnet-1a",
+                "tierlab-flask-app-private-db-subnet-1b"
             ]
         );
     }

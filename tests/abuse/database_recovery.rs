@@ -439,8 +439,8 @@ async fn removed_database_is_recreated_on_its_volume() {
         )
         .await
         .unwrap();
-    let endpoint = inspect.network_settings.unwrap().networks.unwrap()[&db.network].clone();
-    assert_eq!(endpoint.ip_address, db.address, "address kept");
+    let endpoint = inspect.network_settings.unwrap().networks.unwrap()[&db.network()].clone();
+    assert_eq!(endpoint.ip_address, db.address(), "address kept");
     assert!(
         endpoint
             .aliases

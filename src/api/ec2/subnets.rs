@@ -57,7 +57,7 @@ pub fn addresses_in_use(lab: &LabView) -> BTreeMap<String, u32> {
         .iter()
         .flat_map(|s| s.status().tasks)
         .map(|t| t.subnet);
-    let databases = lab.databases().into_iter().map(|db| db.subnet);
+    let databases = lab.databases().into_iter().map(|db| db.subnet());
     let bastions = lab.bastions().iter().map(|b| b.subnet.clone());
     for subnet in tasks.chain(databases).chain(bastions) {
         *used.entry(subnet).or_insert(0) += 1;

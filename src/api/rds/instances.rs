@@ -3,10 +3,10 @@
 use crate::api::query::Params;
 use crate::api::xml::Xml;
 use crate::api::{ApiContext, ApiError};
-use crate::rds::{DbInstance, RebootError};
+use crate::rds::{DbInstance, FailoverError, RebootError};
 
 use super::model::{instance_model, render_instance};
-use super::{RDS_IN_DEPTH, instance_not_found, page};
+use super::{instance_not_found, page};
 
 pub fn describe_db_instances(ctx: &ApiContext, params: &Params) -> Result<Xml, ApiError> {
     let filters = Filters::read(params)?;
@@ -71,22 +71,71 @@ pub async fn reboot_db_instance(ctx: &ApiContext, params: &Params) -> Result<Xml
     let db = ctx.lab.database(id).ok_or_else(|| instance_not_found(id))?;
     let multi_az = db.settings().multi_az;
     if params.parse_bool("ForceFailover")? == Some(true) {
-        return Err(if multi_az {
-            ApiError::unsupported("RDS", "RebootDBInstance with ForceFailover", RDS_IN_DEPTH)
-        } else {
-            ApiError::new(
+        if !multi_az {
+            return Err(ApiError::new(
                 "InvalidParameterCombination",
                 format!(
                     "Reboot with failover is not supported for DB instance {id}: it is not a Multi-AZ instance."
                 ),
-            )
-        });
-    }
-    db.reboot().await.map_err(|e| match e {
-        RebootError::NotAvailable(_) | RebootError::NotSupervised => {
-            ApiError::new("InvalidDBInstanceState", e.to_string())
+            ));
         }
-    })?;
+        db.fail_over().await.map_err(failover_error)?;
+    } else {
+        db.reboot().await.map_err(|e| match e {
+            RebootError::NotAvailable(_) | RebootError::NotSupervised => {
+                ApiError::new("InvalidDBInstanceState", e.to_string())
+            }
+        })?;
+    }
+    let mut x = Xml::new();
+    x.open("DBInstance");
+    render_instance(&mut x, &instance_model(ctx, &db));
+    x.close("DBInstance");
+    Ok(x)
+}
+
+/// RDS's answer to a failover or Multi-AZ change the instance cannot take now.
+fn failover_error(e: FailoverError) -> ApiError {
+    ApiError::new("InvalidDBInstanceState", e.to_string())
+}
+
+/// Parameters of ModifyDBInstance tierlab applies; any other is refused by name.
+const MODIFIABLE: [&str; 3] = ["DBInstanceIdentifier", "MultiAZ", "ApplyImmediately"];
+
+/// ModifyDBInstance: `--multi-az` / `--no-multi-az` with `--apply-immediately` (the standby is
+/// built or removed now; status `modifying` → `available`). Other modifications answer an
+/// error naming them, never a fake success.
+pub async fn modify_db_instance(ctx: &ApiContext, params: &Params) -> Result<Xml, ApiError> {
+    let id = params.required("DBInstanceIdentifier")?;
+    let db = ctx.lab.database(id).ok_or_else(|| instance_not_found(id))?;
+    if let Some(other) = params.iter().map(|(name, _)| name).find(|name| {
+        let top = name.split('.').next().unwrap_or(name);
+        !MODIFIABLE.contains(&top) && !["Action", "Version"].contains(&top)
+    }) {
+        return Err(ApiError::unsupported(
+            "RDS",
+            &format!(
+                "ModifyDBInstance with {}",
+                other.split('.').next().unwrap_or(other)
+            ),
+            "a later issue (tierlab modifies only MultiAZ now)",
+        ));
+    }
+    if let Some(multi_az) = params.parse_bool("MultiAZ")? {
+        if params.parse_bool("ApplyImmediately")? != Some(true) {
+            return Err(ApiError::new(
+                "InvalidParameterCombination",
+                "tierlab applies modifications immediately only: add --apply-immediately (there is no maintenance window to defer them to).",
+            ));
+        }
+        if multi_az && db.settings().subnets.len() < 2 {
+            return Err(ApiError::new(
+                "InvalidParameterCombination",
+                "A Multi-AZ DB instance needs a DB subnet group with subnets in at least two Availability Zones.",
+            ));
+        }
+        db.set_multi_az(multi_az).await.map_err(failover_error)?;
+    }
     let mut x = Xml::new();
     x.open("DBInstance");
     render_instance(&mut x, &instance_model(ctx, &db));

@@ -24,6 +24,7 @@ pub async fn call(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml
     match action {
         "DescribeDBInstances" => instances::describe_db_instances(ctx, params),
         "RebootDBInstance" => instances::reboot_db_instance(ctx, params).await,
+        "ModifyDBInstance" => instances::modify_db_instance(ctx, params).await,
         "DescribeDBSubnetGroups" => subnet_groups::describe_db_subnet_groups(ctx, params),
         "DescribeEvents" => events::describe_events(ctx, params),
         "CreateDBSnapshot" => snapshots::create_db_snapshot(ctx, params).await,
@@ -34,7 +35,6 @@ pub async fn call(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml
         "DeleteDBInstance" => restore::delete_db_instance(ctx, params).await,
         "CreateDBInstanceReadReplica"
         | "PromoteReadReplica"
-        | "ModifyDBInstance"
         | "DescribeDBInstanceAutomatedBackups"
         | "StartDBInstance"
         | "StopDBInstance"

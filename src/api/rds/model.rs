@@ -39,6 +39,8 @@ pub struct InstanceModel {
     pub availability_zone: String,
     pub subnet_group: SubnetGroupModel,
     pub multi_az: bool,
+    /// The Multi-AZ standby's zone (swapped with `availability_zone` by a failover).
+    pub secondary_availability_zone: Option<String>,
     pub resource_id: String,
     pub arn: String,
 }
@@ -107,7 +109,7 @@ pub fn instance_model(ctx: &ApiContext, db: &DbInstance) -> InstanceModel {
             .map(|sg| registry.security_group_id(sg))
             .collect(),
         parameter_group: default_parameter_group(&cfg.engine, &cfg.engine_version),
-        availability_zone: zone_of(&db.subnet),
+        availability_zone: zone_of(&db.subnet()),
         subnet_group: SubnetGroupModel {
             name: subnet_group_name(&db.identifier),
             description: format!("Subnets of {}", db.identifier),
@@ -120,6 +122,11 @@ pub fn instance_model(ctx: &ApiContext, db: &DbInstance) -> InstanceModel {
             arn: registry.db_subnet_group_arn(&subnet_group_name(&db.identifier)),
         },
         multi_az: cfg.multi_az,
+        secondary_availability_zone: db
+            .nodes()
+            .standby
+            .as_ref()
+            .map(|standby| zone_of(&standby.subnet)),
         resource_id: registry.db_resource_id(&db.identifier),
         arn: registry.db_arn(&db.identifier),
     }
@@ -181,6 +188,10 @@ pub fn render_instance(x: &mut Xml, m: &InstanceModel) {
             |_, ()| {},
         )
         .leaf("LicenseModel", "general-public-license")
+        .opt(
+            "SecondaryAvailabilityZone",
+            m.secondary_availability_zone.as_deref(),
+        )
         .leaf("PubliclyAccessible", false)
         .leaf("StorageType", "gp2")
         .leaf("DbInstancePort", 0)
@@ -250,6 +261,7 @@ mod tests {
                 arn: "arn:aws:rds:us-east-1:000000000000:subgrp:flask-crud-db-subnet-group".into(),
             },
             multi_az: false,
+            secondary_availability_zone: None,
             resource_id: "db-ABC".into(),
             arn: "arn:aws:rds:us-east-1:000000000000:db:flask-crud-db".into(),
         }

@@ -84,6 +84,7 @@ pub fn lab_status() -> LabStatus {
             network: "tierlab-flask-app-private-db-subnet-1a".into(),
             volume: "tierlab-flask-app-flask-crud-db-data".into(),
             multi_az: false,
+            standby: None,
             backup_retention_period: 7,
             recoveries: 1,
             events: (0..7).map(rds_event).collect(),

@@ -228,6 +228,13 @@ fn databases(status: &LabStatus) -> Section {
                 format!("{}:{}", d.endpoint, d.port),
                 d.subnet.clone(),
                 short(&d.container_id),
+                match &d.standby {
+                    None => "-".to_string(),
+                    Some(s) => match &s.subnet {
+                        Some(subnet) => format!("{} {}", subnet, s.state.as_str()),
+                        None => s.state.as_str().to_string(),
+                    },
+                },
             ]
         })
         .collect();
@@ -239,6 +246,7 @@ fn databases(status: &LabStatus) -> Section {
             "ENDPOINT (private)",
             "SUBNET",
             "CONTAINER",
+            "STANDBY",
         ],
         rows,
     )

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 
-use super::super::model::{Database, SecurityGroup, Vpc};
+use super::super::model::{Database, FailoverTiming, SecurityGroup, Vpc};
 use super::super::{defaults, path, suggest, wire};
 use super::ctx::{Ctx, q};
 use super::rules;
@@ -32,6 +32,7 @@ pub fn database(
     db: &wire::Database,
     vpc: &Vpc,
     groups: &BTreeMap<String, SecurityGroup>,
+    aws_profile: bool,
 ) -> Database {
     let at = path::join("databases", id);
     if let Err(why) = check_identifier(id) {
@@ -108,8 +109,28 @@ pub fn database(
         preferred_backup_window: window,
         storage_encrypted: db.storage_encrypted.unwrap_or(false),
         multi_az: db.multi_az.unwrap_or(defaults::MULTI_AZ),
+        failover: failover(cx, &at, db.failover.as_deref(), aws_profile),
         cpu,
         memory_mib,
+    }
+}
+
+/// `failover`: "fast" (tierlab's default: as fast as safely possible) or "aws" (RDS's wait
+/// before the endpoint moves); an explicit `[lab] profile = "aws"` makes "aws" the default.
+fn failover(cx: &mut Ctx, at: &str, value: Option<&str>, aws_profile: bool) -> FailoverTiming {
+    match value {
+        None if aws_profile => FailoverTiming::Aws,
+        None | Some("fast") => FailoverTiming::Fast,
+        Some("aws") => FailoverTiming::Aws,
+        Some(other) => {
+            let hint = suggest::hint(other, "timings", ["fast", "aws"]);
+            cx.bad(
+                &format!("{at}.failover"),
+                q(other),
+                format!("must be \"fast\" or \"aws\"; {hint}"),
+            );
+            FailoverTiming::Fast
+        }
     }
 }
 

@@ -91,7 +91,14 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
         .map(|(id, db)| {
             (
                 id.clone(),
-                databases::database(cx, id, db, &vpc, &security_groups),
+                databases::database(
+                    cx,
+                    id,
+                    db,
+                    &vpc,
+                    &security_groups,
+                    file.lab.profile.as_deref() == Some("aws"),
+                ),
             )
         })
         .collect();

@@ -129,6 +129,7 @@ impl SnapshotSettings {
                 .unwrap_or(std::num::NonZeroU32::MIN),
             backup_retention_days: self.backup_retention_days,
             multi_az: false,
+            failover: Default::default(),
             cpu: self.cpu,
             memory_mib: self.memory_mib,
             preferred_backup_window: None,

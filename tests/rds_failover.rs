@@ -1,0 +1,385 @@
+//! Multi-AZ on real Docker and MariaDB, driven by the reference's own AWS CLI commands, with the
+//! Flask app serving through the load balancer: the standby is added at run time
+//! (`modify-db-instance --multi-az --apply-immediately`), then the primary is failed over while a
+//! writer of bounded count POSTs entries, (1) by `reboot-db-instance --force-failover` and (2) by
+//! `docker kill` of the primary's container. Afterwards every entry that got a 2xx is in the
+//! database, the service writes again, the AZs swapped (A → B → A), and the test prints how long
+//! writes failed. One lab.
+//!
+//! `flock /tmp/tierlab-docker.lock cargo test --locked --test rds_failover -- --nocapture`
+
+mod lab_support;
+mod support;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lab_support::{DOCKER_LOCK, TestLab, client, docker, shut_down_clean};
+use serde_json::{Value, json};
+use support::aws::Aws;
+use tierlab::Lab;
+use tierlab::lab::StandbyState;
+
+const DB: &str = "flask-crud-db";
+/// Writes per failover, from this many concurrent writers, one every PACE per writer.
+const WRITES: usize = 300;
+const WRITERS: usize = 4;
+const PACE: Duration = Duration::from_millis(50);
+/// Bound on every wait for the instance to settle.
+const SETTLE: Duration = Duration::from_secs(90);
+
+/// What one POST got.
+#[derive(Debug, Clone)]
+struct Write {
+    text: String,
+    at: Instant,
+    /// The entry's id when the answer was a 2xx.
+    acknowledged: Option<u64>,
+    status: String,
+}
+
+/// POSTs `WRITES` entries through the load balancer from `WRITERS` writers; `trigger` runs once
+/// a tenth of them are sent.
+async fn write_through(
+    lab: &Lab,
+    tag: &str,
+    trigger: impl std::future::Future<Output = ()>,
+) -> Vec<Write> {
+    let http = client(lab);
+    let url = format!("{}/api/entries", lab.https_url().unwrap());
+    let next = Arc::new(Mutex::new(0usize));
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let mut writers = Vec::new();
+    for _ in 0..WRITERS {
+        let (http, url, next, writes, tag) = (
+            http.clone(),
+            url.clone(),
+            next.clone(),
+            writes.clone(),
+            tag.to_string(),
+        );
+        writers.push(tokio::spawn(async move {
+            loop {
+                let n = {
+                    let mut next = next.lock().unwrap();
+                    if *next == WRITES {
+                        return;
+                    }
+                    *next += 1;
+                    *next
+                };
+                let text = format!("{tag}-{n}");
+                let answer = http.post(&url).json(&json!({ "text": text })).send().await;
+                let (acknowledged, status) = match answer {
+                    Ok(r) if r.status().is_success() => {
+                        let status = r.status().to_string();
+                        let body: Value = r.json().await.unwrap_or_default();
+                        (body["id"].as_u64(), status)
+                    }
+                    Ok(r) => (None, r.status().to_string()),
+                    Err(e) => (None, format!("error: {e}")),
+                };
+                writes.lock().unwrap().push(Write {
+                    text,
+                    at: Instant::now(),
+                    acknowledged,
+                    status,
+                });
+                tokio::time::sleep(PACE).await;
+            }
+        }));
+    }
+    let started = Instant::now();
+    while *next.lock().unwrap() < WRITES / 10 {
+        assert!(started.elapsed() < SETTLE, "the writers do not progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    trigger.await;
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut writes = writes.lock().unwrap().clone();
+    writes.sort_by_key(|w| w.at);
+    writes
+}
+
+/// Checks that the service writes again and that every acknowledged write is in the database
+/// (read through the app), and prints how long writes failed.
+async fn check_writes(lab: &Lab, label: &str, writes: &[Write]) {
+    let http = client(lab);
+    let url = format!("{}/api/entries", lab.https_url().unwrap());
+    // Writes again (bounded): the first 2xx after the writer's last write.
+    let started = Instant::now();
+    loop {
+        let answer = http
+            .post(&url)
+            .json(&json!({ "text": format!("{label}: after") }))
+            .send()
+            .await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < SETTLE,
+            "{label}: the service does not write again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stored: Vec<Value> = loop {
+        match http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => break r.json().await.unwrap(),
+            other => {
+                assert!(
+                    started.elapsed() < SETTLE,
+                    "{label}: cannot read the entries: {other:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let stored: BTreeMap<u64, String> = stored
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_u64().unwrap(),
+                e["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let acknowledged: Vec<&Write> = writes.iter().filter(|w| w.acknowledged.is_some()).collect();
+    let lost: Vec<&&Write> = acknowledged
+        .iter()
+        .filter(|w| stored.get(&w.acknowledged.unwrap()) != Some(&w.text))
+        .collect();
+    let failed: Vec<&Write> = writes.iter().filter(|w| w.acknowledged.is_none()).collect();
+    let window = match (failed.first(), failed.last()) {
+        (Some(first), Some(last)) => last.at.duration_since(first.at),
+        _ => Duration::ZERO,
+    };
+    let statuses: HashSet<&str> = failed.iter().map(|w| w.status.as_str()).collect();
+    println!(
+        "{label}: {} writes, {} acknowledged, {} failed ({statuses:?}) over {:.2}s, {} acknowledged writes lost",
+        writes.len(),
+        acknowledged.len(),
+        failed.len(),
+        window.as_secs_f64(),
+        lost.len()
+    );
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+}
+
+/// `aws rds ARGS` with `--endpoint-url` given explicitly: AWS CLI v1 replaces
+/// `AWS_ENDPOINT_URL` for `rds` in us-east-1 (awscli/customizations/overridesslcommonname.py).
+fn rds<'a>(aws: &'a Aws, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--endpoint-url", aws.endpoint.as_str(), "rds"];
+    all.extend_from_slice(args);
+    all
+}
+
+/// Waits until the instance is available with its standby in sync; returns its describe entry.
+async fn settled(lab: &Lab, aws: &Aws) -> Value {
+    let started = Instant::now();
+    loop {
+        let status = lab.status();
+        let db = status
+            .databases
+            .iter()
+            .find(|d| d.identifier == DB)
+            .unwrap();
+        let in_sync = db
+            .standby
+            .as_ref()
+            .is_some_and(|s| s.state == StandbyState::InSync);
+        if db.status.as_str() == "available" && in_sync {
+            break;
+        }
+        assert!(
+            started.elapsed() < SETTLE,
+            "not settled after {SETTLE:?}: {} {:?}",
+            db.status,
+            db.standby
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let described = aws
+        .json(&rds(
+            aws,
+            &["describe-db-instances", "--db-instance-identifier", DB],
+        ))
+        .await;
+    described["DBInstances"][0].clone()
+}
+
+fn zones(instance: &Value) -> (String, String) {
+    (
+        instance["AvailabilityZone"].as_str().unwrap().to_string(),
+        instance["SecondaryAvailabilityZone"]
+            .as_str()
+            .unwrap_or("-")
+            .to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failover_loses_no_acknowledged_write() {
+    let _serial = DOCKER_LOCK.lock().await;
+    let test = TestLab::new("failover");
+    let docker = docker().await;
+    let lab = test.start().await;
+    let aws = Aws::for_lab(&lab);
+
+    // Only MultiAZ can be modified now; anything else is refused by name.
+    let refused = aws
+        .fails(&rds(
+            &aws,
+            &[
+                "modify-db-instance",
+                "--db-instance-identifier",
+                DB,
+                "--allocated-storage",
+                "30",
+                "--apply-immediately",
+            ],
+        ))
+        .await;
+    assert!(
+        refused.message.contains("AllocatedStorage"),
+        "{}",
+        refused.message
+    );
+
+    // Multi-AZ at run time, as the reference does it: modifying → available, primary serving.
+    let started = Instant::now();
+    let modified = aws
+        .json(&rds(
+            &aws,
+            &[
+                "modify-db-instance",
+                "--db-instance-identifier",
+                DB,
+                "--multi-az",
+                "--apply-immediately",
+            ],
+        ))
+        .await;
+    assert_eq!(modified["DBInstance"]["DBInstanceStatus"], "modifying");
+    let http = client(&lab);
+    let url = format!("{}/api/entries", lab.https_url().unwrap());
+    let during = http
+        .post(&url)
+        .json(&json!({ "text": "while the standby is built" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(during.status().as_u16(), 201, "the primary keeps serving");
+    let instance = settled(&lab, &aws).await;
+    println!(
+        "standby built and in sync {:.1}s after modify-db-instance --multi-az",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(instance["MultiAZ"], true);
+    let first_zones = zones(&instance);
+    assert_eq!(
+        first_zones,
+        ("us-east-1a".to_string(), "us-east-1b".to_string())
+    );
+    let replication = lab.rds().get(DB).unwrap();
+    let semi = tierlab::rds::replication::primary_semi_sync(&tierlab::rds::sql::Node {
+        docker: &docker,
+        container: &replication.container_id(),
+        port: 3306,
+    })
+    .await
+    .unwrap();
+    assert!(semi.active && semi.clients == 1, "{semi:?}");
+    let standby = replication.nodes().standby.clone().unwrap();
+    let standby_sql = tierlab::rds::sql::Node {
+        docker: &docker,
+        container: &standby.container_id,
+        port: 3306,
+    };
+    assert_eq!(
+        standby_sql
+            .value("SELECT @@GLOBAL.read_only")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1"),
+        "the standby cannot be written"
+    );
+
+    // (1) Forced failover through the AWS API while writing.
+    let aws_trigger = aws.clone();
+    let writes = write_through(&lab, "forced", async move {
+        let answer = aws_trigger
+            .json(&rds(
+                &aws_trigger,
+                &[
+                    "reboot-db-instance",
+                    "--db-instance-identifier",
+                    DB,
+                    "--force-failover",
+                ],
+            ))
+            .await;
+        assert_eq!(answer["DBInstance"]["DBInstanceStatus"], "rebooting");
+    })
+    .await;
+    check_writes(&lab, "forced failover", &writes).await;
+    let instance = settled(&lab, &aws).await;
+    assert_eq!(
+        zones(&instance),
+        ("us-east-1b".to_string(), "us-east-1a".to_string()),
+        "the AZs swapped"
+    );
+
+    // (2) The primary's container killed while writing: the supervisor fails over (B → A).
+    let killed = lab.rds().get(DB).unwrap().container_id();
+    let docker_kill = docker.clone();
+    let writes = write_through(&lab, "killed", async move {
+        docker_kill.kill_container(&killed).await.unwrap();
+    })
+    .await;
+    check_writes(&lab, "primary killed", &writes).await;
+    let instance = settled(&lab, &aws).await;
+    assert_eq!(zones(&instance), first_zones, "back in the first AZ");
+
+    // RDS's events, in describe-events.
+    let events = aws
+        .json(&rds(
+            &aws,
+            &[
+                "describe-events",
+                "--source-identifier",
+                DB,
+                "--source-type",
+                "db-instance",
+            ],
+        ))
+        .await;
+    let messages: Vec<&str> = events["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Message"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "Applying modification to convert to a Multi-AZ DB instance.",
+        "Finished applying modification to convert to a Multi-AZ DB instance.",
+        "Multi-AZ instance failover started.",
+        "Multi-AZ failover to standby complete - DNS propagation may take a few minutes.",
+        "Multi-AZ instance failover completed.",
+    ] {
+        assert!(messages.contains(&wanted), "no {wanted:?} in {messages:?}");
+    }
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| **m == "Multi-AZ instance failover completed.")
+            .count(),
+        2
+    );
+
+    shut_down_clean(lab, &docker, &test).await;
+}
