@@ -383,3 +383,163 @@ async fn failover_loses_no_acknowledged_write() {
 
     shut_down_clean(lab, &docker, &test).await;
 }
+
+/// bench/failover.sh: BENCH_RUNS (default 5) forced failovers of a Multi-AZ instance under a
+/// steady write load through the load balancer; per run, the time from the
+/// `reboot-db-instance --force-failover` call to the first successful write after writes began
+/// failing, and the acknowledged writes lost. Prints `BENCH` lines with the medians.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "benchmark: run bench/failover.sh"]
+async fn bench_failover() {
+    let _serial = DOCKER_LOCK.lock().await;
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let mut test = TestLab::new("failbench");
+    test.config_text = test
+        .config_text
+        .replace("multi-az = false", "multi-az = true");
+    let docker = docker().await;
+    let lab = test.start().await;
+    let aws = Aws::for_lab(&lab);
+    let mut recoveries = Vec::new();
+    let mut lost_total = 0;
+    for run in 1..=runs {
+        let settling = Instant::now();
+        settled(&lab, &aws).await;
+        println!(
+            "BENCH run {run}: standby in sync after {:.1}s",
+            settling.elapsed().as_secs_f64()
+        );
+        let http = client(&lab);
+        let url = format!("{}/api/entries", lab.https_url().unwrap());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writes = Arc::new(Mutex::new(
+            Vec::<(Instant, Instant, Option<u64>, String)>::new(),
+        ));
+        let mut writers = Vec::new();
+        for w in 0..WRITERS {
+            let (http, url, stop, writes) =
+                (http.clone(), url.clone(), stop.clone(), writes.clone());
+            writers.push(tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let text = format!("bench-{run}-{w}-{n}");
+                    let sent = Instant::now();
+                    let answer = http.post(&url).json(&json!({ "text": text })).send().await;
+                    let id = match answer {
+                        Ok(r) if r.status().is_success() => {
+                            r.json::<Value>().await.ok().and_then(|b| b["id"].as_u64())
+                        }
+                        _ => None,
+                    };
+                    writes
+                        .lock()
+                        .unwrap()
+                        .push((sent, Instant::now(), id, text));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let t0 = Instant::now();
+        aws.json(&rds(
+            &aws,
+            &[
+                "reboot-db-instance",
+                "--db-instance-identifier",
+                DB,
+                "--force-failover",
+            ],
+        ))
+        .await;
+        // Write until no write has failed for two seconds (bounded); writes work again from the
+        // first success after the last failure.
+        let recovered = loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let all = writes.lock().unwrap().clone();
+            let last_failure = all
+                .iter()
+                .filter(|w| w.1 >= t0 && w.2.is_none())
+                .map(|w| w.1)
+                .max();
+            let back = all
+                .iter()
+                .filter(|w| w.2.is_some() && last_failure.is_none_or(|f| w.1 > f))
+                .map(|w| w.1)
+                .min();
+            if let Some(back) = back
+                && last_failure.is_some_and(|f| f.elapsed() > Duration::from_secs(2))
+            {
+                break back.duration_since(t0);
+            }
+            assert!(t0.elapsed() < SETTLE, "run {run}: writes never recovered");
+        };
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let all: Vec<Write> = writes
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, done, id, text)| Write {
+                text: text.clone(),
+                at: *done,
+                acknowledged: *id,
+                status: String::new(),
+            })
+            .collect();
+        let lost = lost_writes(&lab, &all).await;
+        println!(
+            "BENCH run {run}: forced failover -> first successful write {:.2}s, {} writes acknowledged, {lost} lost",
+            recovered.as_secs_f64(),
+            all.iter().filter(|w| w.acknowledged.is_some()).count()
+        );
+        recoveries.push(recovered);
+        lost_total += lost;
+    }
+    recoveries.sort();
+    println!(
+        "BENCH failover: median {:.2}s (min {:.2}s, max {:.2}s) over {runs} runs; lost acknowledged writes: {lost_total}",
+        recoveries[recoveries.len() / 2].as_secs_f64(),
+        recoveries[0].as_secs_f64(),
+        recoveries[recoveries.len() - 1].as_secs_f64()
+    );
+    assert_eq!(lost_total, 0);
+    shut_down_clean(lab, &docker, &test).await;
+}
+
+/// How many acknowledged writes are not in the database (read through the app).
+async fn lost_writes(lab: &Lab, writes: &[Write]) -> usize {
+    let http = client(lab);
+    let url = format!("{}/api/entries", lab.https_url().unwrap());
+    let started = Instant::now();
+    let stored: Vec<Value> = loop {
+        match http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => break r.json().await.unwrap(),
+            _ => {
+                assert!(started.elapsed() < SETTLE, "cannot read the entries");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let stored: BTreeMap<u64, String> = stored
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_u64().unwrap(),
+                e["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    writes
+        .iter()
+        .filter(|w| {
+            w.acknowledged
+                .is_some_and(|id| stored.get(&id) != Some(&w.text))
+        })
+        .count()
+}

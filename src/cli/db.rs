@@ -49,6 +49,12 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Fail a Multi-AZ instance over to its standby (as `aws rds reboot-db-instance
+    /// --force-failover`) and wait until it is available in the other AZ.
+    Failover {
+        /// The DB instance identifier (default: the only one).
+        id: Option<String>,
+    },
 }
 
 pub async fn run(config: &Config, command: DbCommand) -> Result<(), Error> {
@@ -57,9 +63,14 @@ pub async fn run(config: &Config, command: DbCommand) -> Result<(), Error> {
         return super::backups::run(config, id.as_deref(), *json);
     }
     let status = super::running::status(config).await?;
+    if let DbCommand::Failover { id } = &command {
+        let db = database(&status, id.as_deref())?;
+        return super::failover::run(config, &db.identifier).await;
+    }
     let state = StateDir::resolve(config.lab.state_dir.as_deref());
     let session = match command {
         DbCommand::Backups { .. } => unreachable!("answered before the lab is asked"),
+        DbCommand::Failover { .. } => unreachable!("answered before a session is made"),
         DbCommand::Shell { id } => shell(config, &status, &state, id.as_deref())?,
         DbCommand::Tunnel { id, port } => {
             let (session, hint) = tunnel(config, &status, &state, id.as_deref(), port)?;

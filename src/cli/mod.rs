@@ -6,6 +6,7 @@ mod down;
 mod ecs;
 mod env;
 mod events;
+mod failover;
 mod logs;
 pub mod progress;
 mod running;

@@ -5,6 +5,7 @@
 //! Failover, replicas, snapshots and point-in-time restores come with the "RDS in depth" issue:
 //! until then their actions answer an error that says so, never a fake success.
 
+pub mod client;
 mod events;
 mod instances;
 mod model;
