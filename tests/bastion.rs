@@ -312,6 +312,71 @@ async fn the_bastion_lets_keys_in_and_reaches_the_database_only_while_db_sg_allo
         )
     );
 
+    // 6. The app's tasks follow too: without db-sg's rule for app-sg a running task loses the
+    //    database's network; with it back, it has it again.
+    let app_sg = group_id("app-sg");
+    let app_rule = [
+        "--group-id",
+        db_sg.as_str(),
+        "--protocol",
+        "tcp",
+        "--port",
+        "3306",
+        "--source-group",
+        app_sg.as_str(),
+    ];
+    let revoke_app: Vec<&str> = ["ec2", "revoke-security-group-ingress"]
+        .iter()
+        .copied()
+        .chain(app_rule)
+        .collect();
+    let authorize_app: Vec<&str> = ["ec2", "authorize-security-group-ingress"]
+        .iter()
+        .copied()
+        .chain(app_rule)
+        .collect();
+    let task_reaches = |container: String| {
+        let docker = docker.clone();
+        async move {
+            // `None`: the task went meanwhile (replaced after failing its health checks).
+            let (code, out) = docker
+                .exec(&container, &["python3", "-c", probe])
+                .await
+                .ok()?;
+            Some(code == 0 && out.trim() == "ok")
+        }
+    };
+    let running_task = || {
+        lab.service("flask-app-service").unwrap().status().tasks[0]
+            .container_id
+            .clone()
+    };
+    aws.json(&revoke_app).await;
+    let cut_at = Instant::now();
+    loop {
+        if task_reaches(running_task()).await == Some(false) {
+            break;
+        }
+        assert!(
+            cut_at.elapsed() < APPLY_WITHIN,
+            "a task still reaches the database"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("app task cut off in {:.2}s", cut_at.elapsed().as_secs_f64());
+    aws.json(&authorize_app).await;
+    let back_at = Instant::now();
+    loop {
+        if task_reaches(running_task()).await == Some(true) {
+            break;
+        }
+        assert!(
+            back_at.elapsed() < APPLY_WITHIN,
+            "no task reaches the database again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // The status shows the bastion with its port.
     let json = serde_json::to_value(lab.status()).unwrap();
     assert_eq!(json["bastions"][0]["ssh_port"], handle.ssh_port);

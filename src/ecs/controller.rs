@@ -66,6 +66,8 @@ pub struct ServiceSetup {
     pub logs_dir: PathBuf,
     /// Task ids the lab's controllers own (shared with the orphan sweep).
     pub claims: Claims,
+    /// The security groups as they are now: a task is launched on the networks they allow.
+    pub security_groups: crate::vpc::LiveGroups,
 }
 
 /// One task the controller launched.
@@ -498,7 +500,7 @@ impl Controller {
         // Claimed before the container exists, so the orphan sweep never takes it for one.
         setup.claims.claim(&task_id);
         let subnet = vpc::task_subnet(&setup.service, self.launched).to_string();
-        let spec = task_spec::container_spec(
+        let mut spec = task_spec::container_spec(
             &setup.config,
             &setup.service,
             &setup.task_definition,
@@ -506,6 +508,9 @@ impl Controller {
             &subnet,
             setup.environment.clone(),
         );
+        // The rules as they are now (authorize/revoke through the EC2 API), not the file's.
+        let groups = setup.security_groups.snapshot();
+        spec.networks = vpc::task_networks_under(&setup.config, &groups, &setup.service, &subnet);
         let created_at = now_rfc3339_millis();
         let started = match setup.docker.run_container(&spec).await {
             Ok(id) => setup

@@ -29,6 +29,7 @@ mod progress;
 pub mod reaper;
 mod run_lock;
 mod status;
+mod task_networks;
 pub mod tasks;
 mod teardown;
 
@@ -380,12 +381,19 @@ impl Lab {
                     environment,
                     logs_dir: self.state.logs_dir(&lab),
                     claims: claims.clone(),
+                    security_groups: self.security_groups.clone(),
                 };
                 let (tracker, cancel) = self
                     .tasks
                     .group(format!("service controller {}", service.name));
                 self.services.push(ecs::spawn(setup, rx, &tracker, cancel));
             }
+            // Running tasks follow security group changes made through the EC2 API.
+            let groups = self.security_groups.clone();
+            self.tasks
+                .spawn("task networks (security groups)", |cancel| {
+                    task_networks::follow(docker.clone(), config.clone(), groups, cancel)
+                });
             // Unless told not to wait (a service that is not expected to get steady).
             for service in self.services.iter().filter(|_| wait_steady) {
                 progress.begin(&format!(

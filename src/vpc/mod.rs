@@ -80,11 +80,26 @@ pub fn reachable_databases<'a>(config: &'a Config, service: &Service) -> Vec<&'a
 /// primary can be in any of them (its endpoint moves to the other AZ on failover), as on AWS,
 /// where the subnets of a VPC route to each other.
 pub fn task_networks(config: &Config, service: &Service, subnet: &str) -> Vec<NetworkAttachment> {
+    task_networks_under(config, &config.security_groups, service, subnet)
+}
+
+/// [`task_networks`] under `groups` (the security groups as they are now, changed at run time
+/// through the EC2 API).
+pub fn task_networks_under(
+    config: &Config,
+    groups: &BTreeMap<String, SecurityGroup>,
+    service: &Service,
+    subnet: &str,
+) -> Vec<NetworkAttachment> {
     let mut attachments = vec![NetworkAttachment {
         network: network_name(&config.lab.name, subnet),
         ..Default::default()
     }];
-    for db in reachable_databases(config, service) {
+    let reachable = config.databases.values().filter(|db| {
+        let (from, to) = (&service.security_groups, &db.security_groups);
+        sg_allows_under(groups, config.vpc.cidr, from, to, db.port)
+    });
+    for db in reachable {
         for db_subnet in &db.subnets {
             let network = network_name(&config.lab.name, db_subnet);
             if attachments.iter().all(|a| a.network != network) {
@@ -280,6 +295,27 @@ mod tests {
     fn bastion_networks_of(config: &Config) -> Vec<String> {
         let bastion = &config.bastions["flask-bastion-host"];
         bastion_networks(config, &config.security_groups, bastion)
+    }
+
+    #[test]
+    fn tasks_follow_the_security_groups_as_they_are_now() {
+        let config = reference();
+        let service = &config.services["flask-app-service"];
+        let mut groups = config.security_groups.clone();
+        groups.get_mut("db-sg").unwrap().ingress.remove(0); // app-sg's rule
+        let networks = task_networks_under(&config, &groups, service, "private-app-subnet-1a");
+        assert_eq!(networks.len(), 1, "only its own subnet");
+        assert_eq!(
+            task_networks_under(
+                &config,
+                &config.security_groups,
+                service,
+                "private-app-subnet-1a"
+            )
+            .len(),
+            3,
+            "its own subnet and both of the DB subnet group's"
+        );
     }
 
     #[test]
