@@ -27,8 +27,54 @@ const WAIT: Duration = Duration::from_secs(120);
 fn database_only(test: &mut TestLab) {
     let text = &test.config_text;
     let head = &text[..text.find("[load-balancers.").unwrap()];
-    let db = &text[text.find("[databases.").unwrap()..];
-    test.config_text = format!("{head}{db}");
+    test.config_text = format!("{head}{}", database_table(text));
+}
+
+/// The `[databases.flask-crud-db]` table (up to the next table).
+fn database_table(text: &str) -> String {
+    let start = text.find("[databases.").unwrap();
+    let end = text[start + 1..]
+        .find("\n[")
+        .map_or(text.len(), |i| start + 1 + i + 1);
+    text[start..end].to_string()
+}
+
+/// A second instance like the first, with `storage-encrypted = true`.
+fn with_encrypted(test: &mut TestLab) {
+    let encrypted = database_table(&test.config_text)
+        .replacen(
+            "[databases.flask-crud-db]",
+            &format!("[databases.{ENC}]"),
+            1,
+        )
+        .replace(
+            "multi-az = false",
+            "multi-az = false\nstorage-encrypted = true",
+        );
+    test.config_text.push_str(&format!("\n{encrypted}"));
+}
+
+const ENC: &str = "enc-db";
+const MARKER: &str = "tierlab-plaintext-marker";
+
+/// How many files under `glob` in the instance's container contain [`MARKER`] (grep inside
+/// the container: the host never reads a volume).
+async fn files_with_marker(docker: &DockerClient, lab: &Lab, id: &str, glob: &str) -> usize {
+    let db = lab.rds().get(id).unwrap();
+    let script = format!("grep -l -a '{MARKER}' {glob} 2>/dev/null | wc -l");
+    let out = docker
+        .exec_with_input(&db.container_id(), &["sh", "-c", &script], b"")
+        .await
+        .unwrap();
+    out.stdout.trim().parse().unwrap()
+}
+
+/// Writes [`MARKER`] into a table of `id` and forces its pages to the table file.
+async fn write_marker(docker: &DockerClient, lab: &Lab, id: &str) {
+    sql(docker, lab, id, &format!(
+        "CREATE TABLE flaskcrud.secret (v VARCHAR(64)) ENGINE=InnoDB; INSERT INTO flaskcrud.secret VALUES ('{MARKER}'); FLUSH TABLES flaskcrud.secret FOR EXPORT; UNLOCK TABLES"
+    ))
+    .await;
 }
 
 /// `aws rds ARGS` with the endpoint given explicitly (CLI v1 overrides AWS_ENDPOINT_URL for rds).
@@ -125,6 +171,7 @@ async fn backups_snapshots_and_point_in_time_restore() {
     let _serial = DOCKER_LOCK.lock().await;
     let mut test = TestLab::new("backups");
     database_only(&mut test);
+    with_encrypted(&mut test);
     let docker = docker().await;
     let lab = test.start().await;
     let aws = Aws::for_lab(&lab);
@@ -250,6 +297,20 @@ async fn backups_snapshots_and_point_in_time_restore() {
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+
+    let out = aws
+        .json(&rds(
+            &aws,
+            &[
+                "describe-db-instance-automated-backups",
+                "--db-instance-identifier",
+                DB,
+            ],
+        ))
+        .await;
+    let backup = &out["DBInstanceAutomatedBackups"][0];
+    assert_eq!(backup["Status"], "active", "{out}");
+    assert!(backup["RestoreWindow"]["EarliestTime"].is_string(), "{out}");
 
     // --- Errors as RDS words them -------------------------------------------------------------
     let too_late = iso(now() + 3600);
@@ -452,6 +513,109 @@ async fn backups_snapshots_and_point_in_time_restore() {
         ],
     ))
     .await;
+
+    // --- storage-encrypted: nothing readable on its volume; its snapshot restores with its key --
+    write_marker(&docker, &lab, ENC).await;
+    write_marker(&docker, &lab, DB).await;
+    assert_eq!(
+        files_with_marker(&docker, &lab, DB, "/var/lib/mysql/flaskcrud/secret.ibd").await,
+        1,
+        "control: a plain table file shows the marker"
+    );
+    assert_eq!(
+        files_with_marker(&docker, &lab, ENC, "/var/lib/mysql/flaskcrud/secret.ibd").await,
+        0,
+        "the encrypted table file does not"
+    );
+    assert_eq!(
+        files_with_marker(
+            &docker,
+            &lab,
+            ENC,
+            "/var/lib/mysql/ib_logfile* /var/lib/mysql/mysql-bin.0*"
+        )
+        .await,
+        0,
+        "nor its redo or binary logs"
+    );
+    let encryption = sql(&docker, &lab, ENC, "SELECT COUNT(*) FROM information_schema.INNODB_TABLESPACES_ENCRYPTION WHERE NAME = 'flaskcrud/secret' AND ENCRYPTION_SCHEME = 1").await;
+    assert_eq!(encryption[0][0], "1", "InnoDB reports the table encrypted");
+    let key = test
+        .state_path()
+        .join(format!("labs/{}/keys/{ENC}.key", test.name));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let out = aws
+        .json(&rds(
+            &aws,
+            &["describe-db-instances", "--db-instance-identifier", ENC],
+        ))
+        .await;
+    assert_eq!(out["DBInstances"][0]["StorageEncrypted"], true);
+    aws.json(&rds(
+        &aws,
+        &[
+            "create-db-snapshot",
+            "--db-instance-identifier",
+            ENC,
+            "--db-snapshot-identifier",
+            "enc-snap",
+        ],
+    ))
+    .await;
+    snapshot_available(&aws, "enc-snap").await;
+    let out = aws
+        .json(&rds(
+            &aws,
+            &[
+                "describe-db-snapshots",
+                "--db-snapshot-identifier",
+                "enc-snap",
+            ],
+        ))
+        .await;
+    assert_eq!(out["DBSnapshots"][0]["Encrypted"], true);
+    aws.json(&rds(
+        &aws,
+        &[
+            "restore-db-instance-from-db-snapshot",
+            "--db-instance-identifier",
+            "enc-restored",
+            "--db-snapshot-identifier",
+            "enc-snap",
+        ],
+    ))
+    .await;
+    available(&lab, "enc-restored").await;
+    let rows = sql(
+        &docker,
+        &lab,
+        "enc-restored",
+        "SELECT v FROM flaskcrud.secret",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        [[MARKER.to_string()]],
+        "the restored instance reads its data with the snapshot's key"
+    );
+    let e = aws
+        .fails(&rds(
+            &aws,
+            &[
+                "restore-db-instance-to-point-in-time",
+                "--source-db-instance-identifier",
+                ENC,
+                "--target-db-instance-identifier",
+                "enc-pitr",
+                "--use-latest-restorable-time",
+            ],
+        ))
+        .await;
+    assert_eq!(e.code, "InvalidAction", "{}", e.stderr);
 
     // --- Snapshots live in the state directory and outlive the run ----------------------------
     shut_down_clean(lab, &docker, &test).await;

@@ -221,6 +221,14 @@ pub async fn start(
         source,
     })?;
 
+    // storage-encrypted: the instance's key and the server's encryption settings.
+    let encryption = if db.storage_encrypted {
+        super::backups::encryption::mounts(docker, state, lab, identifier, &db.image)
+            .await
+            .map_err(super::RdsError::from)?
+    } else {
+        Vec::new()
+    };
     let subnet = vpc::database_subnet(db).to_string();
     let network = vpc::network_name(lab, &subnet);
     let replication_password = state
@@ -257,11 +265,14 @@ pub async fn start(
         cpu_units: Some(db.cpu),
         memory_mib: Some(db.memory_mib),
         volume: Some((volume, DATA_DIR.into())),
-        binds: vec![BindMount {
+        binds: [BindMount {
             source: storage.clone(),
             target: STORAGE_MOUNT.into(),
             read_only: false,
-        }],
+        }]
+        .into_iter()
+        .chain(encryption)
+        .collect(),
         // No route out: keep unknown DNS lookups inside the container instead of forwarding them.
         dns: Some(vec!["127.0.0.1".into()]),
     };

@@ -34,9 +34,9 @@ pub async fn call(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml
         "RestoreDBInstanceFromDBSnapshot" => restore::restore_from_snapshot(ctx, params).await,
         "RestoreDBInstanceToPointInTime" => restore::restore_to_point_in_time(ctx, params).await,
         "DeleteDBInstance" => restore::delete_db_instance(ctx, params).await,
+        "DescribeDBInstanceAutomatedBackups" => snapshots::describe_automated_backups(ctx, params),
         "CreateDBInstanceReadReplica"
         | "PromoteReadReplica"
-        | "DescribeDBInstanceAutomatedBackups"
         | "StartDBInstance"
         | "StopDBInstance"
         | "CreateDBInstance"

@@ -68,6 +68,14 @@ pub async fn restore_to_point_in_time(ctx: &ApiContext, params: &Params) -> Resu
             ),
         ));
     }
+    if src.settings().storage_encrypted {
+        // Its archived binary logs are encrypted, and `mariadb-binlog` reads only plain ones.
+        return Err(ApiError::unsupported(
+            "RDS",
+            "RestoreDBInstanceToPointInTime of a storage-encrypted instance",
+            "a later change (restore-db-instance-from-db-snapshot works)",
+        ));
+    }
     check_target(ctx, target).await?;
     refuse_multi_az(params)?;
     let backups = backups(ctx)?;

@@ -7,6 +7,7 @@
 
 mod activity;
 mod archive;
+pub mod encryption;
 pub mod model;
 pub mod pitr;
 pub mod restore;

@@ -53,6 +53,7 @@ pub async fn take(
     });
     let taken = async {
         save_secrets(state, lab, &db.identifier, &meta.id)?;
+        super::encryption::copy_key(state, lab, &db.identifier, &snapshot_owner(&meta.id))?;
         let seed = copy::take(
             docker,
             &db.container_id(),
@@ -112,7 +113,8 @@ pub fn restore_secrets(
     id: &str,
     instance: &str,
 ) -> Result<(), BackupError> {
-    copy_secrets(state, lab, &snapshot_owner(id), instance)
+    copy_secrets(state, lab, &snapshot_owner(id), instance)?;
+    super::encryption::copy_key(state, lab, &snapshot_owner(id), instance)
 }
 
 fn copy_secrets(state: &StateDir, lab: &str, from: &str, to: &str) -> Result<(), BackupError> {
@@ -138,6 +140,7 @@ fn forget_secrets(state: &StateDir, lab: &str, id: &str) {
     for name in secret_names(&snapshot_owner(id)) {
         let _ = std::fs::remove_file(state.secret_path(lab, &name));
     }
+    let _ = std::fs::remove_file(super::encryption::key_path(state, lab, &snapshot_owner(id)));
 }
 
 #[cfg(test)]
