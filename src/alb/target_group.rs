@@ -118,6 +118,11 @@ impl Target {
         }
     }
 
+    /// Forgets the current run of 5xx answers.
+    pub(crate) fn reset_5xx_run(&self) {
+        self.consecutive_5xx.store(0, Ordering::Relaxed);
+    }
+
     /// Passive ejection (see [`HealthMachine::eject`]); returns the flip, if any.
     pub(crate) fn eject(&self, description: &str) -> Option<Transition> {
         let mut machine = self.machine();
@@ -534,11 +539,20 @@ impl TargetGroupHandle {
     }
 
     /// Records one answer's status for `target`; ejects it after the group's
-    /// `outlier-consecutive-5xx` in a row.
+    /// `outlier-consecutive-5xx` in a row, unless that would take the group below half of its
+    /// targets in service ([`five_xx_ejection_allowed`]).
     pub fn record_status(&self, target: &Arc<Target>, status: u16) {
         let threshold = self.inner.settings.load().config.outlier_consecutive_5xx;
-        if target.record_status(status, threshold) {
+        if !target.record_status(status, threshold) {
+            return;
+        }
+        let registered = self.inner.targets.load().len();
+        if five_xx_ejection_allowed(self.healthy_count(), registered) {
             self.eject(target, &format!("{threshold} consecutive 5xx responses"));
+        } else {
+            // Most of the group fails alike: a shared cause (the database failing over), not an
+            // outlier. Start a new run, so the target is judged again if the others recover.
+            target.reset_5xx_run();
         }
     }
 
@@ -647,12 +661,37 @@ async fn drain(group: TargetGroupHandle, target: Arc<Target>, delay: Duration) {
     group.notify();
 }
 
+/// Whether a healthy target with a run of 5xx answers may be ejected when `healthy` of the
+/// group's `registered` targets are healthy: only if at least half stay in service. An outlier is
+/// a minority; when most targets answer 5xx together, the cause is something they share (a
+/// database failing over), and ejecting them would only add task replacements to the outage.
+/// (Envoy caps ejection the same way, with `max_ejection_percent`.) A target that refuses
+/// connections is ejected regardless: that fault is its own.
+pub fn five_xx_ejection_allowed(healthy: usize, registered: usize) -> bool {
+    healthy.saturating_sub(1) * 2 >= registered
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::config::{HealthCheck, Matcher};
     use TargetState::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_5xx_run_ejects_a_minority_only() {
+        // Two targets: the first to fail may go, the last one stays.
+        assert!(five_xx_ejection_allowed(2, 2));
+        assert!(!five_xx_ejection_allowed(1, 2));
+        // A lone target is never ejected for 5xx (fail-open would send it traffic anyway).
+        assert!(!five_xx_ejection_allowed(1, 1));
+        // Three: one may go, not a second.
+        assert!(five_xx_ejection_allowed(3, 3));
+        assert!(!five_xx_ejection_allowed(2, 3));
+        // Four: two may go.
+        assert!(five_xx_ejection_allowed(3, 4));
+        assert!(!five_xx_ejection_allowed(2, 4));
+    }
 
     /// A group with one static target (127.0.0.1:9), round robin, checks every 5 s.
     pub(crate) fn config() -> TargetGroup {
