@@ -573,8 +573,12 @@ mod tests {
     #[tokio::test]
     async fn client_faults_never_reach_outlier_detection() {
         let group = TargetGroupHandle::new(config());
+        // A second healthy target: a 5xx run ejects a target only while half the group stays.
+        group.register("other", "127.0.0.1:10".parse().unwrap());
+        for t in group.targets().iter() {
+            t.record(&CheckOutcome::Ok(200));
+        }
         let target = Arc::clone(&group.targets()[0]);
-        target.record(&CheckOutcome::Ok(200));
         assert_eq!(target.state(), TargetState::Healthy);
         let proxy = proxy();
         for failure in [

@@ -91,6 +91,10 @@ impl Databases {
     pub async fn start(&self, db: &Database) -> Result<DbInstance, Error> {
         let launcher = self.launcher()?;
         let endpoint_host = launcher.registry.db_endpoint_host(&db.identifier);
+        let _claim = self.fleet.claim_start(rds::container_name(
+            &launcher.config.lab.name,
+            &db.identifier,
+        ));
         let instance = rds::start(
             &launcher.docker,
             &launcher.config,

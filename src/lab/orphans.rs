@@ -67,10 +67,10 @@ impl Owners {
                 Some(role) if role == labels::Role::Database.as_str() => {
                     self.database_containers.contains(&object.name)
                 }
-                // A restore job is awaited and removed by whoever started it; one left over
-                // (tierlab died meanwhile) exits by itself and is swept then.
+                // A restore job is created, started, awaited and removed by whoever made it; one
+                // left over (tierlab died meanwhile) exits by itself and is swept then.
                 Some(role) if role == labels::Role::DatabaseJob.as_str() => {
-                    object.state.as_deref() == Some("running")
+                    matches!(object.state.as_deref(), Some("created" | "running"))
                 }
                 Some(role) if role == labels::Role::Bastion.as_str() => {
                     self.bastion_containers.contains(&object.name)

@@ -11,6 +11,9 @@ use super::DbInstance;
 #[derive(Debug, Clone, Default)]
 pub struct Fleet {
     instances: Arc<RwLock<Vec<DbInstance>>>,
+    /// Containers of instances being started, claimed before they are created (as ECS claims a
+    /// task id first), so the orphan sweep never takes one for an orphan.
+    starting: Arc<RwLock<HashSet<String>>>,
 }
 
 impl Fleet {
@@ -44,12 +47,33 @@ impl Fleet {
         Some(instances.remove(at))
     }
 
-    /// Names of every container that serves an instance (the orphan sweep keeps them).
+    /// Names of every container that serves an instance, or will once started (the orphan
+    /// sweep keeps them).
     pub fn container_names(&self) -> HashSet<String> {
-        self.read()
+        let mut names: HashSet<String> = self
+            .read()
             .iter()
             .flat_map(DbInstance::container_names)
-            .collect()
+            .collect();
+        names.extend(self.starting_names().iter().cloned());
+        names
+    }
+
+    /// Claims `container` for an instance about to be started, until the guard is dropped (by
+    /// then the instance is in the fleet, or its start failed and it was removed).
+    pub fn claim_start(&self, container: String) -> StartClaim {
+        self.starting
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(container.clone());
+        StartClaim {
+            starting: self.starting.clone(),
+            container,
+        }
+    }
+
+    fn starting_names(&self) -> std::sync::RwLockReadGuard<'_, HashSet<String>> {
+        self.starting.read().unwrap_or_else(|e| e.into_inner())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<DbInstance>> {
@@ -59,5 +83,21 @@ impl Fleet {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<DbInstance>> {
         self.instances.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A container name claimed for a starting instance; released when dropped.
+#[derive(Debug)]
+pub struct StartClaim {
+    starting: Arc<RwLock<HashSet<String>>>,
+    container: String,
+}
+
+impl Drop for StartClaim {
+    fn drop(&mut self) {
+        self.starting
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.container);
     }
 }
