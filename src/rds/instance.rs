@@ -112,6 +112,16 @@ impl DbInstance {
             .collect()
     }
 
+    /// The data volumes of the instance's nodes (primary, and standby if any): after a failover
+    /// the primary's is not necessarily [`volume_name`]'s.
+    pub fn volume_names(&self) -> Vec<String> {
+        let nodes = self.nodes.get();
+        std::iter::once(&nodes.primary)
+            .chain(nodes.standby.as_ref())
+            .map(|n| n.volume.clone())
+            .collect()
+    }
+
     /// The primary's and the standby's containers, as they are now.
     pub fn nodes(&self) -> Arc<super::nodes::Nodes> {
         self.nodes.get()

@@ -179,10 +179,9 @@ pub async fn delete_instance(
     for name in db.container_names() {
         backups.docker.remove_container(&name, true).await?;
     }
-    backups
-        .docker
-        .remove_volume(&volume_name(&backups.lab, &db.identifier))
-        .await?;
+    for volume in db.volume_names() {
+        backups.docker.remove_volume(&volume).await?;
+    }
     if delete_automated {
         for s in backups.store.snapshots() {
             if s.instance == db.identifier && s.kind == super::SnapshotType::Automated {
