@@ -212,6 +212,9 @@ mod tests {
             backup_retention_period: 7,
             recoveries: 0,
             events,
+            read_replicas: Vec::new(),
+            replica_lag: None,
+            replication: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The `tierlab` command line: one library call per subcommand.
 
 mod backups;
+mod chaos;
 pub mod db;
 mod down;
 mod ecs;
@@ -105,6 +106,12 @@ pub enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Chaos on the running lab, for demos and rehearsals (e.g. `tierlab chaos replica-lag
+    /// flask-crud-db-replica 5s`).
+    Chaos {
+        #[command(subcommand)]
+        chaos: crate::lab::Chaos,
+    },
     /// Print the running lab's AWS endpoint, region and credentials as shell exports:
     /// `eval "$(tierlab env)"`, then `aws elbv2 describe-load-balancers` etc.
     Env,
@@ -151,6 +158,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Db { command } => db::run(&load(&cli.file)?, command).await,
         Command::Scale { service, count } => ecs::scale(&load(&cli.file)?, &service, count).await,
         Command::StopTask { task } => ecs::stop_task(&load(&cli.file)?, &task).await,
+        Command::Chaos { chaos } => chaos::run(&load(&cli.file)?, &chaos).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
         Command::Reap {

@@ -572,6 +572,14 @@ pub struct Database {
     pub multi_az: bool,
     /// `failover`: how long a Multi-AZ failover takes before the endpoint moves.
     pub failover: FailoverTiming,
+    /// `read-replicas`: identifiers of the read replicas created from this instance at `up`
+    /// (each an instance of its own, with this instance's settings; see
+    /// [`Database::read_replica_source`]). Empty for a replica.
+    pub read_replicas: Vec<String>,
+    /// For a read replica, the instance it replicates from (RDS's
+    /// `ReadReplicaSourceDBInstanceIdentifier`); `None` for any other instance, and once a
+    /// replica is promoted.
+    pub read_replica_source: Option<String>,
     /// Host CPU/memory limits derived from the instance class.
     pub cpu: u32,
     pub memory_mib: u32,

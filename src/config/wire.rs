@@ -323,6 +323,7 @@ pub struct Database {
     pub storage_encrypted: Option<bool>,
     pub multi_az: Option<bool>,
     pub failover: Option<String>,
+    pub read_replicas: Option<Vec<String>>,
 }
 
 /// `[bastions.NAME]`: an EC2 instance in a public subnet that admins SSH into (the reference's

@@ -4,6 +4,8 @@
 //! - `GET /status` → the lab's status as JSON ([`crate::lab::LabStatus`]).
 //! - `GET /metrics` → every load balancer's CloudWatch-named metrics, Prometheus text format.
 //! - `POST /shutdown` → asks `up` to stop the lab, as Ctrl-C would.
+//! - `POST /chaos` with a JSON [`crate::lab::Chaos`] → applies it (`tierlab chaos ...`);
+//!   answers `{"message": ...}`, or `{"error": ...}` with 400 (a wrong request) or 500.
 //!
 //! Every call needs the lab's credential, and browsers' cross-origin requests are refused
 //! ([`auth`]). This is the seam for the later control API and dashboard.
@@ -30,6 +32,10 @@ use crate::state::{StateError, write_private_file};
 
 /// Bound on a control request from the CLI.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bound on a chaos request (it may stop and start a replica's replication threads).
+const CHAOS_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest request body the endpoint reads (a chaos request is a few dozen bytes).
+const BODY_LIMIT: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -161,6 +167,14 @@ async fn handle(
             .body(Full::new(Bytes::from(body.to_string())))
             .expect("static response parts are valid");
     }
+    if (req.method(), req.uri().path()) == (&Method::POST, "/chaos") {
+        let (status, body) = chaos(req, &view).await;
+        return Response::builder()
+            .status(status)
+            .header("content-type", JSON)
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("static response parts are valid");
+    }
     let (status, body) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/status") => (
             StatusCode::OK,
@@ -181,6 +195,67 @@ async fn handle(
         .header("content-type", content_type)
         .body(Full::new(Bytes::from(body)))
         .expect("static response parts are valid")
+}
+
+/// `POST /chaos`: reads the [`crate::lab::Chaos`] in the body and applies it.
+async fn chaos(req: Request<Incoming>, view: &LabView) -> (StatusCode, serde_json::Value) {
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(req.into_body(), BODY_LIMIT);
+    let bytes = match limited.collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) => {
+            let error = format!("cannot read the request body: {e}");
+            return (
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({ "error": error }),
+            );
+        }
+    };
+    let chaos: crate::lab::Chaos = match serde_json::from_slice(&bytes) {
+        Ok(chaos) => chaos,
+        Err(e) => {
+            let error = format!("not a chaos request: {e}");
+            return (
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({ "error": error }),
+            );
+        }
+    };
+    tracing::info!("chaos requested: {chaos:?}");
+    match view.chaos(&chaos).await {
+        Ok(message) => (StatusCode::OK, serde_json::json!({ "message": message })),
+        Err(e) => {
+            let status = if e.is_request_error() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            let error = crate::error::chain(&e).to_string();
+            (status, serde_json::json!({ "error": error }))
+        }
+    }
+}
+
+/// Asks the running lab to apply `chaos`; returns what it did.
+pub async fn chaos_request(
+    file: &ControlFile,
+    chaos: &crate::lab::Chaos,
+) -> Result<String, ControlError> {
+    let body = serde_json::to_vec(chaos).expect("chaos serialises");
+    let answer = send(
+        file,
+        Method::POST,
+        "/chaos",
+        Bytes::from(body),
+        CHAOS_TIMEOUT,
+    )
+    .await?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&answer).map_err(|source| ControlError::Unreadable {
+            addr: file.address,
+            source,
+        })?;
+    Ok(value["message"].as_str().unwrap_or_default().to_string())
 }
 
 /// The running lab's status (`GET /status`), typed.
@@ -205,6 +280,16 @@ pub async fn request(
     method: Method,
     path: &str,
 ) -> Result<Bytes, ControlError> {
+    send(file, method, path, Bytes::new(), CLIENT_TIMEOUT).await
+}
+
+async fn send(
+    file: &ControlFile,
+    method: Method,
+    path: &str,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Bytes, ControlError> {
     let addr = file.address;
     let failed = |message: String| ControlError::Request { addr, message };
     let req = Request::builder()
@@ -212,9 +297,10 @@ pub async fn request(
         .uri(path)
         .header("host", addr.to_string())
         .header("authorization", format!("Bearer {}", file.token))
-        .body(Full::new(Bytes::new()))
+        .header("content-type", "application/json")
+        .body(Full::new(body))
         .expect("static request parts are valid");
-    let (status, body) = crate::loopback_http::exchange(addr, req, CLIENT_TIMEOUT)
+    let (status, body) = crate::loopback_http::exchange(addr, req, timeout)
         .await
         .map_err(failed)?;
     if status.is_success() {

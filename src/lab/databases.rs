@@ -30,11 +30,11 @@ pub struct Databases {
 }
 
 #[derive(Clone)]
-struct Launcher {
-    docker: DockerClient,
-    config: Arc<Config>,
-    state: StateDir,
-    tasks: Tasks,
+pub(super) struct Launcher {
+    pub(super) docker: DockerClient,
+    pub(super) config: Arc<Config>,
+    pub(super) state: StateDir,
+    pub(super) tasks: Tasks,
     routes: EventRoutes,
     /// RDS-style names (the endpoint address an instance also answers to).
     registry: Arc<Registry>,
@@ -156,8 +156,9 @@ impl Databases {
         );
     }
 
-    /// Supervises an available instance until the lab stops or the instance is removed.
-    fn supervise(&self, instance: &DbInstance) {
+    /// Supervises an available instance until the lab stops or the instance is removed (and
+    /// samples a read replica's replication, see [`rds::read_replica::sampler`]).
+    pub(super) fn supervise(&self, instance: &DbInstance) {
         let Ok(launcher) = self.launcher() else {
             return;
         };
@@ -172,6 +173,14 @@ impl Databases {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(instance.identifier.clone(), cancel.clone());
+        if instance.settings().read_replica_source.is_some() {
+            rds::read_replica::sampler::spawn(
+                launcher.docker.clone(),
+                instance.clone(),
+                &tracker,
+                cancel.child_token(),
+            );
+        }
         rds::spawn_supervisor(
             launcher.docker.clone(),
             instance.clone(),
@@ -241,7 +250,7 @@ impl Databases {
         self.fleet.remove(identifier)
     }
 
-    fn launcher(&self) -> Result<&Launcher, Error> {
+    pub(super) fn launcher(&self) -> Result<&Launcher, Error> {
         self.launcher
             .as_ref()
             .ok_or_else(|| RdsError::NoDocker.into())

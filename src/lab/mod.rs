@@ -3,8 +3,8 @@
 //! `Lab::start` brings the tiers up bottom to top, each step waiting on a condition:
 //! 1. state directory (writable, checked first) and local CA;
 //! 2. Docker: clear leftovers, networks, images;
-//! 3. databases, until they accept connections; bastions start alongside (they need only the
-//!    networks of step 2), so they add nothing to the start's time;
+//! 3. databases, until they accept connections, then their read replicas; bastions start
+//!    alongside (they need only the networks of step 2), so they add nothing to the start's time;
 //! 4. target groups and health checks;
 //! 5. load balancers;
 //! 6. services, until their tasks are healthy (and the orphan sweep, see `orphans`);
@@ -19,6 +19,7 @@
 //! reaper process that removes them if this process dies ([`reaper`]).
 
 mod aws_api;
+mod chaos;
 mod cleanup;
 mod commands;
 mod databases;
@@ -27,6 +28,7 @@ mod images;
 mod orphans;
 mod progress;
 pub mod reaper;
+mod replicas;
 mod run_lock;
 mod status;
 mod task_networks;
@@ -47,19 +49,21 @@ use crate::config::{self, Config};
 use crate::docker::{DockerClient, labels};
 use crate::ecs::{self, ServiceHandle, ServiceSetup};
 use crate::error::Error;
-use crate::rds::DbInstance;
+use crate::rds::{self, DbInstance};
 use crate::registry::Registry;
 use crate::state::StateDir;
 use crate::vpc;
 
+pub use chaos::{Chaos, ChaosError};
 pub use cleanup::{Removed, remove_lab, remove_lab_within};
 pub use commands::CommandError;
 pub use databases::Databases;
 pub use progress::{LogProgress, Progress};
 pub use reaper::Reaper;
+pub use replicas::ReplicaDelayError;
 pub use status::{
     AlbStatus, AwsStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
-    StandbyState, StandbyStatus, TargetGroupStatus,
+    ReplicationStatus, StandbyState, StandbyStatus, TargetGroupStatus,
 };
 pub use tasks::{Straggler, Tasks};
 
@@ -305,6 +309,28 @@ impl Lab {
         // 3b. Bastions, on the networks their security groups allow (kept so as the rules
         //     change); sshd needs no waiting for.
         self.finish_bastions(bastions, progress).await?;
+
+        // 3c. The config's read replicas, each from a copy of its (available) source, replicating
+        //     before the services start (their environment may name a replica).
+        for db in config.databases.values() {
+            for id in &db.read_replicas {
+                let source = self
+                    .databases
+                    .get(&db.identifier)
+                    .expect("the source was started above");
+                let settings = rds::read_replica::replica_settings(&source.settings(), id, None)
+                    .expect("the source's own class is known");
+                progress.begin(&format!("creating read replica {id} of {}", db.identifier));
+                let started = std::time::Instant::now();
+                self.databases
+                    .start_read_replica(&source, &settings, remaining(deadline))
+                    .await?;
+                progress.finish(&format!(
+                    "read replica {id} replicating in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+        }
 
         // 4. Target groups with their static targets and health checks.
         for tg in config.target_groups.values() {

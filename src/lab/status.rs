@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::alb::{LoadBalancerMetrics, TargetDescription, TargetGroupHandle};
 use crate::config::Config;
 use crate::ecs::{ServiceHandle, ServiceStatus};
+use crate::rds::read_replica::{ReplicaObserved, ReplicationState};
 use crate::rds::{self, DbInstance, InstanceStatus, RdsEvent};
 use crate::registry::Registry;
 use crate::state::StateDir;
@@ -94,9 +95,18 @@ impl LabView {
         self.config.source.display().to_string()
     }
 
-    /// Every load balancer's metrics in Prometheus text format (`GET /metrics`).
+    /// Every load balancer's metrics, and each read replica's `ReplicaLag`, in Prometheus text
+    /// format (`GET /metrics`).
     pub fn metrics_text(&self) -> String {
-        crate::alb::metrics::render(&self.metrics)
+        let mut out = crate::alb::metrics::render(&self.metrics);
+        let lags: Vec<(String, i64)> = self
+            .databases
+            .list()
+            .iter()
+            .filter_map(|db| Some((db.identifier.clone(), db.replica().get()?.lag_seconds)))
+            .collect();
+        rds::read_replica::metrics::render(&mut out, &lags);
+        out
     }
 
     pub fn status(&self) -> LabStatus {
@@ -154,6 +164,17 @@ impl LabView {
             backup_retention_period: cfg.backup_retention_days,
             recoveries: observed.recoveries,
             events: observed.events.iter().cloned().collect(),
+            read_replicas: self.databases.fleet().read_replicas_of(&db.identifier),
+            replica_lag: db.replica().get().map(|r| r.lag_seconds),
+            replication: cfg.read_replica_source.clone().map(|source| {
+                let sample = db.replica().get().unwrap_or_else(ReplicaObserved::starting);
+                ReplicationStatus {
+                    source,
+                    state: sample.state,
+                    error: sample.error,
+                    delay_seconds: sample.delay_seconds,
+                }
+            }),
         }
     }
 }
@@ -238,6 +259,30 @@ pub struct DatabaseStatus {
     pub recoveries: u32,
     /// The instance's latest RDS events, oldest first (as `aws rds describe-events`).
     pub events: Vec<RdsEvent>,
+    /// Identifiers of this instance's read replicas (RDS's `ReadReplicaDBInstanceIdentifiers`).
+    #[serde(default)]
+    pub read_replicas: Vec<String>,
+    /// For a read replica, RDS's `ReplicaLag`: seconds behind its source
+    /// (Seconds_Behind_Master), −1 when replication is not running; `None` for any other
+    /// instance.
+    #[serde(default)]
+    pub replica_lag: Option<i64>,
+    /// For a read replica, its replication; `None` for any other instance.
+    #[serde(default)]
+    pub replication: Option<ReplicationStatus>,
+}
+
+/// A read replica's replication, as last sampled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReplicationStatus {
+    /// The instance it replicates from (RDS's `ReadReplicaSourceDBInstanceIdentifier`).
+    pub source: String,
+    /// `replicating`, `error` or `stopped` (RDS's read replication status).
+    pub state: ReplicationState,
+    /// The error that stopped replication, if any.
+    pub error: Option<String>,
+    /// Its configured delay (`MASTER_DELAY`, `tierlab chaos replica-lag`), 0 for none.
+    pub delay_seconds: u64,
 }
 
 /// A Multi-AZ instance's standby, as last observed.

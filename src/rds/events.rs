@@ -76,6 +76,17 @@ pub enum EventKind {
     /// A failover to a standby that was not in sync when the primary was lost: writes
     /// acknowledged after replication fell back to asynchronous may be missing (tierlab's id).
     FailoverMayLoseWrites,
+    /// RDS-EVENT-0046: a read replica replicates (first after its creation, or again after
+    /// [`EventKind::ReplicationStopped`]).
+    ReplicationResumed,
+    /// RDS-EVENT-0045: a read replica's replication stopped on an error.
+    ReplicationStopped,
+    /// RDS-EVENT-0062: a read replica's replication was stopped on request (its promotion).
+    ReplicationManuallyStopped,
+    /// RDS-EVENT-0057: a read replica's replication ended for good (its promotion).
+    ReplicationTerminated,
+    /// RDS-EVENT-0202: a read replica could not be created.
+    ReplicaCreationFailed,
 }
 
 impl EventKind {
@@ -115,6 +126,11 @@ impl EventKind {
             EventKind::StandbyNotInSync => "TIERLAB-EVENT-0001",
             EventKind::StandbyInSync => "TIERLAB-EVENT-0002",
             EventKind::FailoverMayLoseWrites => "TIERLAB-EVENT-0003",
+            EventKind::ReplicationResumed => "RDS-EVENT-0046",
+            EventKind::ReplicationStopped => "RDS-EVENT-0045",
+            EventKind::ReplicationManuallyStopped => "RDS-EVENT-0062",
+            EventKind::ReplicationTerminated => "RDS-EVENT-0057",
+            EventKind::ReplicaCreationFailed => "RDS-EVENT-0202",
         }
     }
 
@@ -143,6 +159,11 @@ impl EventKind {
             | EventKind::ConvertingToSingleAz
             | EventKind::ConvertedToSingleAz => "configuration change",
             EventKind::StandbyNotInSync | EventKind::StandbyInSync => "availability",
+            EventKind::ReplicationResumed
+            | EventKind::ReplicationStopped
+            | EventKind::ReplicationManuallyStopped
+            | EventKind::ReplicationTerminated
+            | EventKind::ReplicaCreationFailed => "read replica",
         }
     }
 
@@ -198,6 +219,13 @@ impl EventKind {
             EventKind::StandbyNotInSync => "The Multi-AZ standby is not acknowledging commits; replication to the standby is asynchronous until it catches up, and writes committed meanwhile could be lost in a failover.".into(),
             EventKind::StandbyInSync => "The Multi-AZ standby is acknowledging commits again; replication to the standby is synchronous.".into(),
             EventKind::FailoverMayLoseWrites => "Multi-AZ failover to a standby that was not in sync: writes committed after replication to the standby became asynchronous may be lost.".into(),
+            EventKind::ReplicationResumed => "Replication for the Read Replica resumed.".into(),
+            EventKind::ReplicationStopped => "Replication has stopped.".into(),
+            EventKind::ReplicationManuallyStopped => {
+                "Replication for the Read Replica has been manually stopped.".into()
+            }
+            EventKind::ReplicationTerminated => "Replication streaming has been terminated.".into(),
+            EventKind::ReplicaCreationFailed => "Read replica creation failed.".into(),
         }
     }
 
@@ -222,6 +250,8 @@ impl EventKind {
                 | EventKind::FailoverStarted
                 | EventKind::StandbyNotInSync
                 | EventKind::FailoverMayLoseWrites
+                | EventKind::ReplicationStopped
+                | EventKind::ReplicaCreationFailed
         )
     }
 }
@@ -311,6 +341,24 @@ mod tests {
             "Multi-AZ instance failover started."
         );
         assert_eq!(EventKind::ConvertedToMultiAz.id(), "RDS-EVENT-0025");
+        let e = RdsEvent::new("r", &EventKind::ReplicationResumed, String::new());
+        assert_eq!(
+            (
+                e.event_id.as_str(),
+                e.event_categories[0].as_str(),
+                e.message.as_str()
+            ),
+            (
+                "RDS-EVENT-0046",
+                "read replica",
+                "Replication for the Read Replica resumed."
+            )
+        );
+        assert_eq!(
+            EventKind::ReplicationStopped.message(),
+            "Replication has stopped."
+        );
+        assert!(EventKind::ReplicationStopped.is_trouble());
     }
 
     #[test]

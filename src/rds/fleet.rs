@@ -47,6 +47,16 @@ impl Fleet {
         Some(instances.remove(at))
     }
 
+    /// Identifiers of the read replicas of `source` (RDS's `ReadReplicaDBInstanceIdentifiers`),
+    /// in creation order.
+    pub fn read_replicas_of(&self, source: &str) -> Vec<String> {
+        self.read()
+            .iter()
+            .filter(|db| db.settings().read_replica_source.as_deref() == Some(source))
+            .map(|db| db.identifier.clone())
+            .collect()
+    }
+
     /// Names of every container that serves an instance, or will once started (the orphan
     /// sweep keeps them).
     pub fn container_names(&self) -> HashSet<String> {

@@ -60,6 +60,8 @@ pub struct DbInstance {
     /// instance of the config, the request's for one created at run time, changed by
     /// `modify-db-instance`. Never written back to the config file.
     settings: Arc<ArcSwap<Database>>,
+    /// Replication, for a read replica (empty for any other instance).
+    replica: super::read_replica::ReplicaCell,
 }
 
 impl DbInstance {
@@ -100,6 +102,11 @@ impl DbInstance {
             change(&mut next);
             next
         });
+    }
+
+    /// The replication state of a read replica (empty otherwise).
+    pub fn replica(&self) -> &super::read_replica::ReplicaCell {
+        &self.replica
     }
 
     /// Names of the containers that serve the instance (primary, and standby if any).
@@ -275,14 +282,7 @@ pub async fn start(
         cpu_units: Some(db.cpu),
         memory_mib: Some(db.memory_mib),
         volume: Some((volume, DATA_DIR.into())),
-        binds: [BindMount {
-            source: storage.clone(),
-            target: STORAGE_MOUNT.into(),
-            read_only: false,
-        }]
-        .into_iter()
-        .chain(encryption)
-        .collect(),
+        binds: binds(db, &storage).into_iter().chain(encryption).collect(),
         // No route out: keep unknown DNS lookups inside the container instead of forwarding them.
         dns: Some(vec!["127.0.0.1".into()]),
     };
@@ -290,7 +290,8 @@ pub async fn start(
     let address = container_address(docker, &container_id, &network)
         .await
         .map_err(docker_err)?;
-    let (status, event) = if volume_existed {
+    // A read replica's volume is filled from its source's copy before it starts: created now.
+    let (status, event) = if volume_existed && db.read_replica_source.is_none() {
         (InstanceStatus::Starting, EventKind::Started)
     } else {
         (InstanceStatus::Creating, EventKind::Created)
@@ -325,7 +326,26 @@ pub async fn start(
         created_at,
         commands: super::reboot::Commands::new(),
         settings: Arc::new(ArcSwap::from_pointee(db.clone())),
+        replica: Default::default(),
     })
+}
+
+/// The lab's RDS storage, and for a read replica its option file (`read_only`, see
+/// [`super::read_replica::role`]).
+fn binds(db: &Database, storage: &std::path::Path) -> Vec<BindMount> {
+    let mut binds = vec![BindMount {
+        source: storage.to_path_buf(),
+        target: STORAGE_MOUNT.into(),
+        read_only: false,
+    }];
+    if db.read_replica_source.is_some() {
+        binds.push(BindMount {
+            source: super::read_replica::role::path(storage, &db.identifier),
+            target: super::read_replica::role::MOUNT.into(),
+            read_only: true,
+        });
+    }
+    binds
 }
 
 /// When Docker created the volume (now, when it cannot say).

@@ -13,6 +13,7 @@ mod fleet;
 mod instance;
 pub mod multi_az;
 pub mod nodes;
+pub mod read_replica;
 mod readiness;
 mod reboot;
 pub mod recovery;
@@ -73,6 +74,15 @@ pub enum RdsError {
     },
     #[error("backups and snapshots")]
     Backup(#[source] Box<backups::BackupError>),
+    /// A step of creating, running or promoting a read replica failed.
+    #[error("read replica `{identifier}`: {step}")]
+    ReadReplica {
+        identifier: String,
+        /// What was being done, e.g. "copying `flask-crud-db`".
+        step: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(
         "database `{identifier}`: its container exited with code {exit_code} while starting; see `docker logs {container}`"
     )]

@@ -23,7 +23,8 @@ pub enum InstanceStatus {
     /// The engine went down (or stopped answering) and is being restarted on its volume, or a
     /// Multi-AZ failover is under way.
     Rebooting,
-    /// `modify-db-instance` is being applied (a Multi-AZ standby being added or removed).
+    /// `modify-db-instance` is being applied (a Multi-AZ standby being added or removed), or a
+    /// read replica is being promoted; see [`InstanceState::hold`].
     Modifying,
     /// Restarts keep failing; tierlab keeps retrying with growing pauses.
     Failed,
@@ -70,6 +71,8 @@ pub struct Observed {
 pub struct InstanceState {
     identifier: Arc<str>,
     tx: Arc<watch::Sender<Observed>>,
+    /// A status an operation shows instead of `available` while it runs ([`InstanceState::hold`]).
+    held: Arc<std::sync::Mutex<Option<InstanceStatus>>>,
 }
 
 impl InstanceState {
@@ -83,6 +86,7 @@ impl InstanceState {
         InstanceState {
             identifier: identifier.into(),
             tx: Arc::new(watch::Sender::new(observed)),
+            held: Arc::default(),
         }
     }
 
@@ -102,7 +106,33 @@ impl InstanceState {
         self.tx.subscribe()
     }
 
+    /// Sets the observed status. While an operation holds one ([`InstanceState::hold`]),
+    /// `available` shows as the held status (the engine answering does not end the operation);
+    /// trouble (`rebooting`, `failed`, ...) shows as it is.
     pub fn set_status(&self, status: InstanceStatus) {
+        let held = *self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let status = match held {
+            Some(held) if status == InstanceStatus::Available => held,
+            _ => status,
+        };
+        self.show(status);
+    }
+
+    /// Shows `status` (e.g. `modifying`) until [`InstanceState::release`], whatever the
+    /// supervisor observes meanwhile as long as the engine answers.
+    pub fn hold(&self, status: InstanceStatus) {
+        *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+        self.show(status);
+    }
+
+    /// Ends a [`InstanceState::hold`]: the status is `status` again (the supervisor's next
+    /// observation corrects it if the engine is in trouble).
+    pub fn release(&self, status: InstanceStatus) {
+        *self.held.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.show(status);
+    }
+
+    fn show(&self, status: InstanceStatus) {
         self.tx.send_if_modified(|o| {
             let changed = o.status != status;
             o.status = status;
@@ -170,6 +200,7 @@ mod tests {
             (InstanceStatus::Available, "available"),
             (InstanceStatus::Rebooting, "rebooting"),
             (InstanceStatus::Failed, "failed"),
+            (InstanceStatus::Modifying, "modifying"),
             (InstanceStatus::Stopping, "stopping"),
             (InstanceStatus::Stopped, "stopped"),
         ];
@@ -200,5 +231,21 @@ mod tests {
             observed.events.iter().next().unwrap().event_id,
             "RDS-EVENT-0004"
         );
+    }
+
+    #[test]
+    fn a_held_status_outlasts_available_but_not_trouble() {
+        let state = InstanceState::new("db", InstanceStatus::Available, "c1".into());
+        state.hold(InstanceStatus::Modifying);
+        state.set_status(InstanceStatus::Available);
+        assert_eq!(state.status(), InstanceStatus::Modifying);
+        state.set_status(InstanceStatus::Rebooting);
+        assert_eq!(state.status(), InstanceStatus::Rebooting);
+        state.set_status(InstanceStatus::Available);
+        assert_eq!(state.status(), InstanceStatus::Modifying);
+        state.release(InstanceStatus::Available);
+        assert_eq!(state.status(), InstanceStatus::Available);
+        state.set_status(InstanceStatus::Available);
+        assert_eq!(state.status(), InstanceStatus::Available);
     }
 }

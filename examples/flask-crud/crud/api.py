@@ -76,17 +76,29 @@ def delete_entry(entry_id):
 
 @bp.get("/info")
 def info():
-    """Which task answered and which database server it reached (to watch balancing/failover)."""
+    """Which task answered and which database servers it reached: `database` for writes,
+    `read_database` for reads (a read replica when DATABASE_READ_URL is set)."""
+    read_settings = current_app.config.get("DATABASE_READ") or current_app.config["DATABASE"]
     database = {"host": current_app.config["DATABASE"].host}
-    body = {"task": crud.task_id(), "hostname": socket.gethostname(), "database": database}
-    try:
-        server = db.server_info()
-    except pymysql.MySQLError as error:
-        database["error"] = str(error)
-        return jsonify(body), 503
-    database.update(
-        server_hostname=server["hostname"],
-        server_id=int(server["server_id"]),
-        version=server["version"],
-    )
-    return jsonify(body)
+    read_database = {"host": read_settings.host}
+    body = {
+        "task": crud.task_id(),
+        "hostname": socket.gethostname(),
+        "database": database,
+        "read_database": read_database,
+    }
+    failed = False
+    for entry, conn in ((database, db.get), (read_database, db.get_read)):
+        try:
+            server = db.server_info(conn())
+        except pymysql.MySQLError as error:
+            entry["error"] = str(error)
+            failed = True
+            continue
+        entry.update(
+            server_hostname=server["hostname"],
+            server_id=int(server["server_id"]),
+            version=server["version"],
+            read_only=bool(int(server["read_only"])),
+        )
+    return jsonify(body), 503 if failed else 200

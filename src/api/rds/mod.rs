@@ -9,6 +9,7 @@ pub mod client;
 mod events;
 mod instances;
 mod model;
+mod replicas;
 mod restore;
 mod snapshots;
 mod subnet_groups;
@@ -35,9 +36,11 @@ pub async fn call(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml
         "RestoreDBInstanceToPointInTime" => restore::restore_to_point_in_time(ctx, params).await,
         "DeleteDBInstance" => restore::delete_db_instance(ctx, params).await,
         "DescribeDBInstanceAutomatedBackups" => snapshots::describe_automated_backups(ctx, params),
-        "CreateDBInstanceReadReplica"
-        | "PromoteReadReplica"
-        | "StartDBInstance"
+        "CreateDBInstanceReadReplica" => {
+            replicas::create_db_instance_read_replica(ctx, params).await
+        }
+        "PromoteReadReplica" => replicas::promote_read_replica(ctx, params).await,
+        "StartDBInstance"
         | "StopDBInstance"
         | "CreateDBInstance"
         | "CreateDBSubnetGroup"

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use crate::api::ApiContext;
 use crate::api::xml::{Xml, timestamp};
 use crate::rds::DbInstance;
+use crate::rds::read_replica::{ReplicaObserved, ReplicationState};
 
 /// RDS's hosted zone for endpoints in us-east-1 (`Endpoint.HostedZoneId`); other regions' ids
 /// are not known to tierlab, so the member is left out there.
@@ -43,6 +44,43 @@ pub struct InstanceModel {
     pub secondary_availability_zone: Option<String>,
     pub resource_id: String,
     pub arn: String,
+    /// `ReadReplicaSourceDBInstanceIdentifier`, for a read replica.
+    pub read_replica_source: Option<String>,
+    /// `ReadReplicaDBInstanceIdentifiers`: the instance's read replicas.
+    pub read_replicas: Vec<String>,
+    /// `StatusInfos`: a read replica's replication.
+    pub status_infos: Vec<StatusInfo>,
+}
+
+/// One `DBInstanceStatusInfo`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusInfo {
+    /// `read replication` (the only type RDS has).
+    pub status_type: &'static str,
+    pub normal: bool,
+    /// `replicating`, `error` or `stopped`.
+    pub status: String,
+    /// The error while replication is broken. While it replicates, tierlab says the lag here
+    /// (`ReplicaLag: N seconds`); RDS leaves it empty and reports the lag as a CloudWatch
+    /// metric, which tierlab serves at the lab's `/metrics`.
+    pub message: Option<String>,
+}
+
+impl StatusInfo {
+    /// The read replication status of a replica, as last sampled.
+    pub fn read_replication(sample: &ReplicaObserved) -> StatusInfo {
+        let replicating = sample.state == ReplicationState::Replicating;
+        StatusInfo {
+            status_type: "read replication",
+            normal: replicating,
+            status: sample.state.to_string(),
+            message: match &sample.error {
+                Some(error) => Some(error.clone()),
+                None if replicating => Some(format!("ReplicaLag: {} seconds", sample.lag_seconds)),
+                None => None,
+            },
+        }
+    }
 }
 
 /// One `DBSubnetGroup`.
@@ -129,6 +167,17 @@ pub fn instance_model(ctx: &ApiContext, db: &DbInstance) -> InstanceModel {
             .map(|standby| zone_of(&standby.subnet)),
         resource_id: registry.db_resource_id(&db.identifier),
         arn: registry.db_arn(&db.identifier),
+        read_replica_source: cfg.read_replica_source.clone(),
+        read_replicas: ctx.lab.rds().fleet().read_replicas_of(&db.identifier),
+        status_infos: cfg
+            .read_replica_source
+            .as_ref()
+            .map(|_| {
+                let sample = db.replica().get().unwrap_or_else(ReplicaObserved::starting);
+                StatusInfo::read_replication(&sample)
+            })
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -181,19 +230,35 @@ pub fn render_instance(x: &mut Xml, m: &InstanceModel) {
         .leaf("MultiAZ", m.multi_az)
         .leaf("EngineVersion", &m.engine_version)
         .leaf("AutoMinorVersionUpgrade", true)
-        .list(
-            "ReadReplicaDBInstanceIdentifiers",
-            "ReadReplicaDBInstanceIdentifier",
-            [(); 0],
-            |_, ()| {},
+        .opt(
+            "ReadReplicaSourceDBInstanceIdentifier",
+            m.read_replica_source.as_deref(),
         )
+        .open("ReadReplicaDBInstanceIdentifiers");
+    for id in &m.read_replicas {
+        x.leaf("ReadReplicaDBInstanceIdentifier", id);
+    }
+    x.close("ReadReplicaDBInstanceIdentifiers")
         .leaf("LicenseModel", "general-public-license")
         .opt(
             "SecondaryAvailabilityZone",
             m.secondary_availability_zone.as_deref(),
         )
-        .leaf("PubliclyAccessible", false)
-        .leaf("StorageType", "gp2")
+        .leaf("PubliclyAccessible", false);
+    if !m.status_infos.is_empty() {
+        x.list(
+            "StatusInfos",
+            "DBInstanceStatusInfo",
+            &m.status_infos,
+            |x, info| {
+                x.leaf("StatusType", info.status_type)
+                    .leaf("Normal", info.normal)
+                    .leaf("Status", &info.status)
+                    .opt("Message", info.message.as_deref());
+            },
+        );
+    }
+    x.leaf("StorageType", "gp2")
         .leaf("DbInstancePort", 0)
         .leaf("StorageEncrypted", m.storage_encrypted)
         .leaf("DbiResourceId", &m.resource_id)
@@ -264,7 +329,47 @@ mod tests {
             secondary_availability_zone: None,
             resource_id: "db-ABC".into(),
             arn: "arn:aws:rds:us-east-1:000000000000:db:flask-crud-db".into(),
+            read_replica_source: None,
+            read_replicas: vec!["flask-crud-db-replica".into()],
+            status_infos: Vec::new(),
         }
+    }
+
+    #[test]
+    fn replicas_render_their_source_and_read_replication_status() {
+        let mut x = Xml::new();
+        render_instance(&mut x, &model());
+        assert!(x.as_str().contains(
+            "<AutoMinorVersionUpgrade>true</AutoMinorVersionUpgrade><ReadReplicaDBInstanceIdentifiers><ReadReplicaDBInstanceIdentifier>flask-crud-db-replica</ReadReplicaDBInstanceIdentifier></ReadReplicaDBInstanceIdentifiers>"
+        ), "{}", x.as_str());
+        assert!(!x.as_str().contains("StatusInfos"));
+        let mut replica = model();
+        replica.read_replicas.clear();
+        replica.read_replica_source = Some("flask-crud-db".into());
+        let mut sample = ReplicaObserved::starting();
+        sample.state = ReplicationState::Replicating;
+        sample.lag_seconds = 4;
+        replica.status_infos = vec![StatusInfo::read_replication(&sample)];
+        let mut x = Xml::new();
+        render_instance(&mut x, &replica);
+        for fragment in [
+            "<AutoMinorVersionUpgrade>true</AutoMinorVersionUpgrade><ReadReplicaSourceDBInstanceIdentifier>flask-crud-db</ReadReplicaSourceDBInstanceIdentifier><ReadReplicaDBInstanceIdentifiers></ReadReplicaDBInstanceIdentifiers>",
+            "<PubliclyAccessible>false</PubliclyAccessible><StatusInfos><DBInstanceStatusInfo><StatusType>read replication</StatusType><Normal>true</Normal><Status>replicating</Status><Message>ReplicaLag: 4 seconds</Message></DBInstanceStatusInfo></StatusInfos><StorageType>gp2</StorageType>",
+        ] {
+            assert!(
+                x.as_str().contains(fragment),
+                "missing {fragment} in {}",
+                x.as_str()
+            );
+        }
+        sample.state = ReplicationState::Error;
+        sample.lag_seconds = -1;
+        sample.error = Some("Error 'x' on query".into());
+        let info = StatusInfo::read_replication(&sample);
+        assert_eq!(
+            (info.normal, info.status.as_str(), info.message.as_deref()),
+            (false, "error", Some("Error 'x' on query"))
+        );
     }
 
     #[test]

@@ -145,10 +145,18 @@ mod tests {
     /// The control endpoint serialises a `LabStatus`; the CLI reads it back into the same type.
     #[test]
     fn lab_status_round_trips_through_json() {
-        let status = sample::lab_status();
-        let text = serde_json::to_string(&status).unwrap();
-        let back: LabStatus = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, status);
+        for status in [sample::lab_status(), sample::lab_status_with_replica()] {
+            let text = serde_json::to_string(&status).unwrap();
+            let back: LabStatus = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, status);
+        }
+        let value = serde_json::to_value(sample::lab_status_with_replica()).unwrap();
+        assert_eq!(value["databases"][1]["replica_lag"], 5);
+        assert_eq!(value["databases"][1]["replication"]["state"], "replicating");
+        assert_eq!(
+            value["databases"][0]["read_replicas"][0],
+            "flask-crud-db-replica"
+        );
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub fn lab_status() -> LabStatus {
             backup_retention_period: 7,
             recoveries: 1,
             events: (0..7).map(rds_event).collect(),
+            read_replicas: Vec::new(),
+            replica_lag: None,
+            replication: None,
         }],
         orphans: OrphanStatus {
             containers: vec![orphan("container", "tierlab-flask-app-svc-0rphan", None)],
@@ -117,6 +120,44 @@ pub fn lab_status() -> LabStatus {
             ],
             databases: vec!["flask-crud-db".into()],
         }],
+    }
+}
+
+/// [`lab_status`] with a read replica of its database, 5 s behind under a 5 s delay.
+pub fn lab_status_with_replica() -> LabStatus {
+    let mut status = lab_status();
+    status.databases[0].read_replicas = vec!["flask-crud-db-replica".into()];
+    status.databases.push(replica());
+    status
+}
+
+fn replica() -> DatabaseStatus {
+    DatabaseStatus {
+        identifier: "flask-crud-db-replica".into(),
+        engine: "mysql".into(),
+        engine_version: "8.0".into(),
+        instance_class: "db.t3.micro".into(),
+        image: "mysql:8.0".into(),
+        container_id: "77776666555544443333".into(),
+        status: InstanceStatus::Available,
+        endpoint: "flask-crud-db-replica".into(),
+        port: 3306,
+        subnet: "private-db-subnet-1a".into(),
+        network: "tierlab-flask-app-private-db-subnet-1a".into(),
+        volume: "tierlab-flask-app-flask-crud-db-replica-data".into(),
+        multi_az: false,
+        backup_retention_period: 0,
+        recoveries: 0,
+        events: Vec::new(),
+        read_replicas: Vec::new(),
+        standby: None,
+        replica_lag: Some(5),
+        replication: Some(crate::lab::ReplicationStatus {
+            source: "flask-crud-db".into(),
+            state: crate::rds::read_replica::ReplicationState::Replicating,
+            error: None,
+            delay_seconds: 5,
+        }),
     }
 }
 

@@ -2,7 +2,7 @@
 //! the lab does not have (no rows) is left out.
 
 use crate::cli::table;
-use crate::lab::{LabStatus, Orphan};
+use crate::lab::{DatabaseStatus, LabStatus, Orphan};
 
 use super::report::{StatusReport, StoppedLab};
 
@@ -235,6 +235,14 @@ fn databases(status: &LabStatus) -> Section {
                         None => s.state.as_str().to_string(),
                     },
                 },
+                d.replica_lag.map_or_else(
+                    || "-".into(),
+                    |lag| match lag {
+                        0.. => format!("{lag}s"),
+                        _ => lag.to_string(),
+                    },
+                ),
+                replication(d),
             ]
         })
         .collect();
@@ -247,6 +255,8 @@ fn databases(status: &LabStatus) -> Section {
             "SUBNET",
             "CONTAINER",
             "STANDBY",
+            "REPLICA LAG",
+            "REPLICATION",
         ],
         rows,
     )
@@ -282,6 +292,25 @@ fn bastions(status: &LabStatus) -> Section {
         ],
         rows,
     )
+}
+
+/// A read replica's replication (`replicating from SOURCE`, with its delay or error), or the
+/// replicas of a source; `-` for neither.
+fn replication(d: &DatabaseStatus) -> String {
+    if let Some(r) = &d.replication {
+        let mut text = format!("{} from {}", r.state, r.source);
+        if r.delay_seconds > 0 {
+            text.push_str(&format!(" (delayed {}s)", r.delay_seconds));
+        }
+        if let Some(error) = &r.error {
+            text.push_str(&format!(": {error}"));
+        }
+        return text;
+    }
+    match d.read_replicas.as_slice() {
+        [] => "-".into(),
+        replicas => format!("source of {}", replicas.join(", ")),
+    }
 }
 
 fn orphans(status: &LabStatus) -> Section {

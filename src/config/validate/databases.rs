@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 
 use super::super::model::{Database, FailoverTiming, SecurityGroup, Vpc};
 use super::super::{defaults, path, suggest, wire};
-use super::ctx::{Ctx, q};
+use super::ctx::{Ctx, list, q};
 use super::rules;
 
 /// Instance classes tierlab knows, with (CPU units = vCPU × 1024, memory MiB) as host limits.
@@ -22,6 +22,9 @@ pub const INSTANCE_CLASSES: [(&str, u32, u32); 11] = [
     ("db.m5.xlarge", 4096, 16384),
     ("db.r5.large", 2048, 16384),
 ];
+
+/// RDS's quota of read replicas per source instance.
+pub const MAX_READ_REPLICAS: usize = 15;
 
 /// Names RDS reserves for its own accounts.
 const RESERVED_USERNAMES: [&str; 2] = ["root", "rdsadmin"];
@@ -85,6 +88,11 @@ pub fn database(
         &db.security_groups,
         groups,
     );
+    let backups = retention
+        .flatten()
+        .unwrap_or(defaults::BACKUP_RETENTION_DAYS);
+    let read_replicas = db.read_replicas.clone().unwrap_or_default();
+    read_replica_list(cx, &at, id, &read_replicas, backups);
     Database {
         identifier: id.to_string(),
         engine: db.engine.clone(),
@@ -103,13 +111,13 @@ pub fn database(
         subnets: db.subnets.clone(),
         security_groups: db.security_groups.clone(),
         allocated_storage_gib: storage.and_then(NonZeroU32::new).unwrap_or(NonZeroU32::MIN),
-        backup_retention_days: retention
-            .flatten()
-            .unwrap_or(defaults::BACKUP_RETENTION_DAYS),
+        backup_retention_days: backups,
         preferred_backup_window: window,
         storage_encrypted: db.storage_encrypted.unwrap_or(false),
         multi_az: db.multi_az.unwrap_or(defaults::MULTI_AZ),
         failover: failover(cx, &at, db.failover.as_deref(), aws_profile),
+        read_replicas,
+        read_replica_source: None,
         cpu,
         memory_mib,
     }
@@ -134,6 +142,78 @@ fn failover(cx: &mut Ctx, at: &str, value: Option<&str>, aws_profile: bool) -> F
     }
 }
 
+/// `read-replicas`: valid identifiers, none twice, none the source's own, at most
+/// [`MAX_READ_REPLICAS`], and a source with automated backups (RDS refuses a read replica of an
+/// instance whose backup retention is 0).
+fn read_replica_list(cx: &mut Ctx, at: &str, id: &str, replicas: &[String], backups: u32) {
+    let key = format!("{at}.read-replicas");
+    for (i, replica) in replicas.iter().enumerate() {
+        if let Err(why) = check_identifier(replica) {
+            cx.bad(&key, q(replica), format!("read replica identifier: {why}"));
+        } else if replica == id {
+            cx.bad(
+                &key,
+                q(replica),
+                "a DB instance cannot be its own read replica",
+            );
+        } else if replicas[..i].contains(replica) {
+            cx.bad(&key, q(replica), "is listed twice");
+        }
+    }
+    if replicas.len() > MAX_READ_REPLICAS {
+        cx.bad(
+            &key,
+            list(replicas),
+            format!(
+                "{} read replicas; RDS allows at most {MAX_READ_REPLICAS} per source instance",
+                replicas.len()
+            ),
+        );
+    }
+    if !replicas.is_empty() && backups == 0 {
+        cx.bad(
+            &key,
+            list(replicas),
+            "the source of a read replica must have automated backups, as on RDS: set \
+             backup-retention-period to 1 or more (it is 0)",
+        );
+    }
+}
+
+/// Identifiers of every instance the config starts: the databases and their read replicas. A
+/// replica named like another instance (or listed under two sources) is reported.
+pub fn instance_identifiers(
+    cx: &mut Ctx,
+    databases: &BTreeMap<String, wire::Database>,
+) -> Vec<String> {
+    let mut known: Vec<String> = databases.keys().cloned().collect();
+    for (id, db) in databases {
+        let key = format!("{}.read-replicas", path::join("databases", id));
+        let replicas = db.read_replicas.as_deref().unwrap_or_default();
+        for (i, replica) in replicas.iter().enumerate() {
+            // Its own name or a repeat: reported with the list itself.
+            if replica == id || replicas[..i].contains(replica) {
+                continue;
+            }
+            if databases.contains_key(replica) {
+                let why = format!(
+                    "`[databases.{replica}]` already names an instance; a read replica is made from its source, not configured as a table of its own"
+                );
+                cx.bad(&key, q(replica), why);
+            } else if known.contains(replica) {
+                cx.bad(
+                    &key,
+                    q(replica),
+                    "is already the read replica of another instance",
+                );
+            } else {
+                known.push(replica.clone());
+            }
+        }
+    }
+    known
+}
+
 fn check_text(cx: &mut Ctx, key: &str, value: &str, rule: fn(&str) -> Result<(), String>) {
     if let Err(why) = rule(value) {
         cx.bad(key, q(value), why);
@@ -156,7 +236,7 @@ fn instance_class(cx: &mut Ctx, at: &str, class: &str) -> (u32, u32) {
 }
 
 /// RDS: 1-63 letters, digits or hyphens; first a letter; no trailing or double hyphen.
-fn check_identifier(id: &str) -> Result<(), String> {
+pub fn check_identifier(id: &str) -> Result<(), String> {
     if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err("must start with a letter".into());
     }

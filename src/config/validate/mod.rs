@@ -19,6 +19,7 @@ mod security_groups;
 mod services;
 mod target_groups;
 
+pub use databases::{INSTANCE_CLASSES, MAX_READ_REPLICAS, check_identifier as check_db_identifier};
 pub use target_groups::parse_matcher;
 mod tasks;
 mod vpc;
@@ -102,13 +103,14 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
             )
         })
         .collect();
+    let instances = databases::instance_identifiers(cx, &file.databases);
     let task_definitions = file
         .task_definitions
         .iter()
         .map(|(family, td)| {
             (
                 family.clone(),
-                tasks::task_definition(cx, family, td, &file.databases),
+                tasks::task_definition(cx, family, td, &instances),
             )
         })
         .collect();

@@ -11,7 +11,7 @@ pub fn task_definition(
     cx: &mut Ctx,
     family: &str,
     td: &wire::TaskDefinition,
-    databases: &BTreeMap<String, wire::Database>,
+    instances: &[String],
 ) -> TaskDefinition {
     let at = path::join("task-definitions", family);
     check_size(cx, &at, td.cpu, td.memory);
@@ -28,7 +28,7 @@ pub fn task_definition(
         build: cx.build_dir(&format!("{cat}.build"), c.build.as_deref()),
         container_port: cx.port(&format!("{cat}.port"), c.port),
         command: command(cx, &format!("{cat}.command"), c.command.as_deref()),
-        environment: environment(cx, &format!("{cat}.environment"), &c.environment, databases),
+        environment: environment(cx, &format!("{cat}.environment"), &c.environment, instances),
         log_group: c
             .log_group
             .clone()
@@ -103,12 +103,12 @@ fn check_size(cx: &mut Ctx, at: &str, cpu: i64, memory: i64) {
 }
 
 /// Names must be shell-style identifiers; values' `${...}` placeholders must parse and name a
-/// defined database.
+/// DB instance the config starts (a database or one of its read replicas).
 fn environment(
     cx: &mut Ctx,
     at: &str,
     env: &BTreeMap<String, String>,
-    databases: &BTreeMap<String, wire::Database>,
+    instances: &[String],
 ) -> BTreeMap<String, String> {
     for (name, value) in env {
         let key = path::join(at, name);
@@ -122,7 +122,7 @@ fn environment(
             Ok(segments) => {
                 for seg in &segments {
                     if let Segment::Rds { identifier, .. } = seg {
-                        cx.exists_in(&key, q(value), "database", identifier, databases.keys());
+                        cx.exists_in(&key, q(value), "database", identifier, instances);
                     }
                 }
             }

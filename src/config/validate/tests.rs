@@ -1126,6 +1126,101 @@ fn db_security_groups_exist_and_image_non_empty() {
 }
 
 #[test]
+fn read_replicas_are_instances_of_their_own() {
+    let with = |list: &str| {
+        BASE.replacen(
+            "allocated-storage = 20",
+            &format!("allocated-storage = 20\nread-replicas = {list}"),
+            1,
+        )
+    };
+    // A replica can be named in a task's environment like any instance.
+    let text = with("[\"db-replica\"]").replace(
+        "environment = { DATABASE_URL = \"${rds.db.url}\" }",
+        "environment = { DATABASE_URL = \"${rds.db.url}\", DATABASE_READ_URL = \"${rds.db-replica.url}\" }",
+    );
+    let c = try_parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.databases["db"].read_replicas, ["db-replica"]);
+    assert_eq!(c.databases["db"].read_replica_source, None);
+    assert!(
+        try_parse(BASE).unwrap().databases["db"]
+            .read_replicas
+            .is_empty()
+    );
+
+    let e = errors(&with("[\"db-\"]"));
+    assert_has(
+        &e[0],
+        &[
+            "[databases.db] read-replicas = \"db-\"",
+            "read replica identifier",
+            "hyphen",
+        ],
+    );
+    let e = errors(&with("[\"db\"]"));
+    assert_has(&e[0], &["read-replicas = \"db\"", "its own read replica"]);
+    let e = errors(&with("[\"r\", \"r\"]"));
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_has(&e[0], &["read-replicas = \"r\"", "listed twice"]);
+    let many: Vec<String> = (0..16).map(|i| format!("\"r{i}\"")).collect();
+    let e = errors(&with(&format!("[{}]", many.join(", "))));
+    assert_has(
+        &e[0],
+        &[
+            "[databases.db] read-replicas = [\"r0\"",
+            "16 read replicas",
+            "at most 15",
+        ],
+    );
+}
+
+#[test]
+fn a_read_replica_needs_a_source_with_backups_and_a_name_of_its_own() {
+    let e = error_with(
+        "allocated-storage = 20",
+        "allocated-storage = 20\nbackup-retention-period = 0\nread-replicas = [\"r\"]",
+    );
+    assert_has(
+        &e,
+        &[
+            "[databases.db] read-replicas = [\"r\"]",
+            "automated backups",
+            "backup-retention-period",
+        ],
+    );
+    let second = "\n[databases.other]\nengine = \"mysql\"\ninstance-class = \"db.t3.micro\"\nimage = \"mysql:8.0\"\ndb-name = \"app\"\nmaster-username = \"admin\"\nsubnets = [\"db-a\", \"db-b\"]\nsecurity-groups = [\"db-sg\"]\nallocated-storage = 20\n";
+    let taken = format!(
+        "{}{second}",
+        BASE.replacen(
+            "allocated-storage = 20",
+            "allocated-storage = 20\nread-replicas = [\"other\"]",
+            1
+        )
+    );
+    let e = errors(&taken);
+    assert_has(
+        &e[0],
+        &[
+            "[databases.db] read-replicas = \"other\"",
+            "`[databases.other]` already names an instance",
+        ],
+    );
+    let twice = format!(
+        "{}read-replicas = [\"r\"]\n",
+        taken.replace("[\"other\"]", "[\"r\"]")
+    );
+    let e = errors(&twice);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_has(
+        &e[0],
+        &[
+            "read-replicas = \"r\"",
+            "already the read replica of another instance",
+        ],
+    );
+}
+
+#[test]
 fn all_errors_are_collected() {
     let text = BASE
         .replacen("memory = 512", "memory = 4096", 1)

@@ -134,6 +134,8 @@ impl SnapshotSettings {
             memory_mib: self.memory_mib,
             preferred_backup_window: None,
             storage_encrypted: self.storage_encrypted,
+            read_replicas: Vec::new(),
+            read_replica_source: None,
         }
     }
 }

@@ -77,6 +77,22 @@ fn databases_show_their_observed_status_and_latest_events() {
 }
 
 #[test]
+fn read_replicas_show_their_lag_and_source() {
+    let table = render(&sample::lab_status_with_replica());
+    let line = |start: &str| table.lines().find(|l| l.starts_with(start)).unwrap();
+    let source = line("flask-crud-db ");
+    assert!(
+        source.ends_with("-            source of flask-crud-db-replica"),
+        "{table}"
+    );
+    let replica = line("flask-crud-db-replica");
+    assert!(
+        replica.ends_with("5s           replicating from flask-crud-db (delayed 5s)"),
+        "{table}"
+    );
+}
+
+#[test]
 fn tiers_a_lab_does_not_have_are_left_out() {
     let mut status = sample::lab_status();
     status.databases.clear();
