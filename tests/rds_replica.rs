@@ -461,3 +461,115 @@ async fn read_replicas_replicate_refuse_writes_lag_on_demand_and_promote() {
 fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
 }
+
+/// `bench/replica.sh`: replica lag under a steady write load. The lab of the test above (a
+/// config replica the app reads from); BENCH_WRITES_PER_SEC (default 10) entries POSTed through
+/// the load balancer for BENCH_SECONDS (default 20). Measured: `ReplicaLag` (Seconds_Behind_Master)
+/// sampled every 250 ms, and for every write the time until the app, reading from the replica
+/// (`GET /api/entries/ID`), returns it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: bench/replica.sh"]
+async fn bench_replica_lag() {
+    let _serial = DOCKER_LOCK.lock().await;
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (rate, seconds) = (env("BENCH_WRITES_PER_SEC", 10), env("BENCH_SECONDS", 20));
+    let mut test = TestLab::new("replbench");
+    test.config_text = test
+        .config_text
+        .replacen(
+            "backup-retention-period = 7",
+            &format!("backup-retention-period = 7\nread-replicas = [\"{REPLICA}\"]"),
+            1,
+        )
+        .replacen(
+            "DATABASE_URL = \"${rds.flask-crud-db.url}\"",
+            &format!(
+                "DATABASE_URL = \"${{rds.flask-crud-db.url}}\"\nDATABASE_READ_URL = \"${{rds.{REPLICA}.url}}\""
+            ),
+            1,
+        );
+    let docker = docker().await;
+    let lab = test.start().await;
+    let http = client(&lab);
+    let https = lab.https_url().unwrap();
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (view, sampling) = (lab.view(), sampling.clone());
+        tokio::spawn(async move {
+            let mut lags = Vec::new();
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(lag) = view
+                    .status()
+                    .databases
+                    .iter()
+                    .find(|d| d.identifier == REPLICA)
+                    .and_then(|d| d.replica_lag)
+                {
+                    lags.push(lag);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            lags
+        })
+    };
+    let period = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut visible_ms = Vec::new();
+    let mut failed = 0;
+    let started = Instant::now();
+    let mut next = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let created = http
+            .post(format!("{https}/api/entries"))
+            .json(&json!({ "text": "bench" }))
+            .send()
+            .await;
+        let written = Instant::now();
+        match created {
+            Ok(r) if r.status() == 201 => {
+                let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+                loop {
+                    let got = http.get(format!("{https}/api/entries/{id}")).send().await;
+                    if matches!(&got, Ok(r) if r.status() == 200) {
+                        visible_ms.push(written.elapsed().as_secs_f64() * 1e3);
+                        break;
+                    }
+                    assert!(
+                        written.elapsed() < Duration::from_secs(30),
+                        "entry {id} never reached the replica"
+                    );
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            _ => failed += 1,
+        }
+        next += period;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut lags = sampler.await.unwrap();
+    lags.sort_unstable();
+    visible_ms.sort_by(f64::total_cmp);
+    let median = |v: &[f64]| v[v.len() / 2];
+    println!(
+        "BENCH writes: {} at {rate}/s for {seconds}s through the load balancer ({failed} failed)",
+        visible_ms.len()
+    );
+    println!(
+        "BENCH ReplicaLag (Seconds_Behind_Master, {} samples every 250 ms): median {} s, max {} s",
+        lags.len(),
+        lags[lags.len() / 2],
+        lags.last().unwrap()
+    );
+    println!(
+        "BENCH write acknowledged -> readable from the replica through the app: median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        median(&visible_ms),
+        visible_ms[visible_ms.len() * 95 / 100],
+        visible_ms.last().unwrap()
+    );
+    shut_down_clean(lab, &docker, &test).await;
+}
