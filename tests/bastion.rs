@@ -434,7 +434,7 @@ async fn cli_sessions(lab: &tierlab::Lab, state: &StateDir, password: &str) {
     let ran = ssh(&args).await;
     assert!(ran.ok, "tierlab ssh -- true: {}", ran.stderr);
 
-    let shell = tierlab::cli::db::shell(lab.config(), &status, state, None).unwrap();
+    let shell = tierlab::cli::db::shell(&status, state, None).unwrap();
     assert!(
         shell.args.iter().all(|a| !a.contains(password)),
         "{:?}",
@@ -468,8 +468,7 @@ async fn cli_sessions(lab: &tierlab::Lab, state: &StateDir, password: &str) {
     std::fs::remove_file(shell.remove_after.unwrap()).unwrap();
 
     let port = lab_support::free_port();
-    let (tunnel, hint) =
-        tierlab::cli::db::tunnel(lab.config(), &status, state, None, port).unwrap();
+    let (tunnel, hint) = tierlab::cli::db::tunnel(&status, state, None, port).unwrap();
     eprintln!("{hint}");
     let mut forward = tokio::process::Command::new("ssh")
         .args(&tunnel.args)

@@ -71,9 +71,9 @@ pub async fn run(config: &Config, command: DbCommand) -> Result<(), Error> {
     let session = match command {
         DbCommand::Backups { .. } => unreachable!("answered before the lab is asked"),
         DbCommand::Failover { .. } => unreachable!("answered before a session is made"),
-        DbCommand::Shell { id } => shell(config, &status, &state, id.as_deref())?,
+        DbCommand::Shell { id } => shell(&status, &state, id.as_deref())?,
         DbCommand::Tunnel { id, port } => {
-            let (session, hint) = tunnel(config, &status, &state, id.as_deref(), port)?;
+            let (session, hint) = tunnel(&status, &state, id.as_deref(), port)?;
             eprintln!("{hint}");
             session
         }
@@ -82,14 +82,9 @@ pub async fn run(config: &Config, command: DbCommand) -> Result<(), Error> {
 }
 
 /// The session of `db shell [ID]`.
-pub fn shell(
-    config: &Config,
-    status: &LabStatus,
-    state: &StateDir,
-    id: Option<&str>,
-) -> Result<Session, Error> {
+pub fn shell(status: &LabStatus, state: &StateDir, id: Option<&str>) -> Result<Session, Error> {
     let db = database(status, id)?;
-    let (user, db_name) = credentials_of(config, &db.identifier)?;
+    let (user, db_name) = credentials_of(db);
     let bastion = reaching(status, &db.identifier)?;
     let password = std::fs::read_to_string(
         state.secret_path(&status.lab, &format!("{}-master-password", db.identifier)),
@@ -149,7 +144,6 @@ fn shell_config_pid(name: &str) -> Option<i32> {
 
 /// The session of `db tunnel [ID] [--port N]`, and what to tell the user.
 pub fn tunnel(
-    config: &Config,
     status: &LabStatus,
     state: &StateDir,
     id: Option<&str>,
@@ -172,7 +166,7 @@ pub fn tunnel(
         format!("127.0.0.1:{port}:{}:{}", db.endpoint, db.port),
     ];
     args.extend(bastion_ssh::base_args(&config_path, bastion));
-    let user = credentials_of(config, &db.identifier).map_or("admin".into(), |(u, _)| u);
+    let (user, _) = credentials_of(db);
     let secret = state.secret_path(&status.lab, &format!("{}-master-password", db.identifier));
     let hint = format!(
         "tunnel to {id} ({endpoint}:{db_port}) through bastion {bastion} on 127.0.0.1:{port}; Ctrl-C ends it.\n\
@@ -252,30 +246,15 @@ fn reaching<'s>(
         })
 }
 
-/// Master user name and database name of `id`, from the config.
-fn credentials_of(config: &Config, id: &str) -> Result<(String, String), Error> {
-    config
-        .databases
-        .get(id)
-        .map(|db| (db.master_username.clone(), db.db_name.clone()))
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "`{id}` is not in {}: `db shell` knows the master user of the config's instances only",
-                config.source.display()
-            ))
-        })
+/// Master user name and database name of the instance, as the running lab reports them (an
+/// instance created at run time has its source's).
+fn credentials_of(db: &DatabaseStatus) -> (String, String) {
+    (db.master_username.clone(), db.db_name.clone())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn reference() -> Config {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(root.join("emulator.toml")).unwrap();
-        crate::config::parse(&text, &root.join("emulator.toml"), root).unwrap()
-    }
 
     fn setup() -> (tempfile::TempDir, StateDir, LabStatus) {
         let dir = tempfile::tempdir().unwrap();
@@ -289,7 +268,7 @@ mod tests {
     #[test]
     fn the_shell_passes_the_password_in_a_0600_file_never_on_the_command_line() {
         let (_dir, state, status) = setup();
-        let session = shell(&reference(), &status, &state, None).unwrap();
+        let session = shell(&status, &state, None).unwrap();
         let password = state
             .secret("flask-app", "flask-crud-db-master-password")
             .unwrap();
@@ -331,7 +310,7 @@ mod tests {
     #[test]
     fn the_tunnel_forwards_a_loopback_port_to_the_endpoint() {
         let (_dir, state, status) = setup();
-        let (session, hint) = tunnel(&reference(), &status, &state, None, 13306).unwrap();
+        let (session, hint) = tunnel(&status, &state, None, 13306).unwrap();
         assert!(
             session
                 .args
@@ -348,14 +327,12 @@ mod tests {
     fn no_bastion_reaching_the_database_says_which_rule_is_missing() {
         let (_dir, state, mut status) = setup();
         status.bastions[0].databases.clear();
-        let e = shell(&reference(), &status, &state, None)
-            .unwrap_err()
-            .to_string();
+        let e = shell(&status, &state, None).unwrap_err().to_string();
         assert!(
             e.contains("no bastion may reach `flask-crud-db` now"),
             "{e}"
         );
-        let e = shell(&reference(), &status, &state, Some("nope"))
+        let e = shell(&status, &state, Some("nope"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("DBInstance nope not found"), "{e}");

@@ -196,6 +196,8 @@ mod tests {
     fn database(events: Vec<RdsEvent>) -> DatabaseStatus {
         DatabaseStatus {
             identifier: "db".into(),
+            master_username: "admin".into(),
+            db_name: "app".into(),
             engine: "mysql".into(),
             engine_version: "8.0".into(),
             instance_class: "db.t3.micro".into(),

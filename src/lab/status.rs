@@ -148,6 +148,8 @@ impl LabView {
         let observed = db.observed();
         DatabaseStatus {
             identifier: db.identifier.clone(),
+            master_username: db.master_username.clone(),
+            db_name: db.db_name.clone(),
             engine: cfg.engine.clone(),
             engine_version: cfg.engine_version.clone(),
             instance_class: cfg.instance_class.clone(),
@@ -234,6 +236,12 @@ pub struct TargetGroupStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DatabaseStatus {
     pub identifier: String,
+    /// RDS's `MasterUsername` and `DBName` (a replica's and a restored instance's are their
+    /// source's): what `tierlab db shell` logs in as.
+    #[serde(default)]
+    pub master_username: String,
+    #[serde(default)]
+    pub db_name: String,
     pub engine: String,
     pub engine_version: String,
     pub instance_class: String,

@@ -2,8 +2,9 @@
 //! from the running instances. List members are named after their type, as RDS names them
 //! (`<DBInstances><DBInstance>`, `<Events><Event>`).
 //!
-//! Failover, replicas, snapshots and point-in-time restores come with the "RDS in depth" issue:
-//! until then their actions answer an error that says so, never a fake success.
+//! Instances come from `emulator.toml` or from actions on running ones (read replicas, restores);
+//! creating one from nothing, stopping and starting instances and editing subnet groups answer an
+//! error that says so, never a fake success.
 
 pub mod client;
 mod events;
@@ -18,8 +19,8 @@ use crate::api::query::Params;
 use crate::api::xml::Xml;
 use crate::api::{ApiContext, ApiError};
 
-/// What the actions of the next issue are said to come with.
-const RDS_IN_DEPTH: &str = "the \"RDS in depth\" issue (Multi-AZ failover, read replicas, snapshots and point-in-time restores)";
+/// What tierlab offers instead of the actions it does not support.
+const DECLARE_IN_CONFIG: &str = "a later version; meanwhile declare instances and their subnets in emulator.toml ([databases.ID])";
 
 /// Answers `action` with the inside of its `<{Action}Result>`, or the service's error.
 pub async fn call(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml, ApiError> {
@@ -44,7 +45,7 @@ pub async fn call(ctx: &ApiContext, action: &str, params: &Params) -> Result<Xml
         | "StopDBInstance"
         | "CreateDBInstance"
         | "CreateDBSubnetGroup"
-        | "DeleteDBSubnetGroup" => Err(ApiError::unsupported("RDS", action, RDS_IN_DEPTH)),
+        | "DeleteDBSubnetGroup" => Err(ApiError::unsupported("RDS", action, DECLARE_IN_CONFIG)),
         _ => Err(ApiError::invalid_action(action)),
     }
 }

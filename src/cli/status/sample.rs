@@ -72,6 +72,8 @@ pub fn lab_status() -> LabStatus {
         }],
         databases: vec![DatabaseStatus {
             identifier: "flask-crud-db".into(),
+            master_username: "admin".into(),
+            db_name: "flaskcrud".into(),
             engine: "mysql".into(),
             engine_version: "8.0".into(),
             instance_class: "db.t3.micro".into(),
@@ -134,6 +136,8 @@ pub fn lab_status_with_replica() -> LabStatus {
 fn replica() -> DatabaseStatus {
     DatabaseStatus {
         identifier: "flask-crud-db-replica".into(),
+        master_username: "admin".into(),
+        db_name: "flaskcrud".into(),
         engine: "mysql".into(),
         engine_version: "8.0".into(),
         instance_class: "db.t3.micro".into(),
