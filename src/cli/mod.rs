@@ -222,13 +222,14 @@ fn validate(path: &std::path::Path) -> Result<(), Error> {
         eprintln!("warning: {warning}");
     }
     println!(
-        "{}: ok — lab `{}`: {} load balancer(s), {} target group(s), {} service(s), {} database(s)",
+        "{}: ok — lab `{}`: {} load balancer(s), {} target group(s), {} service(s), {} database(s), {} bastion(s)",
         path.display(),
         config.lab.name,
         config.load_balancers.len(),
         config.target_groups.len(),
         config.services.len(),
-        config.databases.len()
+        config.databases.len(),
+        config.bastions.len()
     );
     Ok(())
 }

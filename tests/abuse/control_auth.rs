@@ -311,10 +311,7 @@ fn validate_warns_when_security_groups_cut_the_app_off_its_database() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(root.join("emulator.toml"))
         .unwrap()
-        .replace(
-            "ingress = [{ port = 3306, from = \"app-sg\" }]",
-            "ingress = []",
-        )
+        .replace("  { port = 3306, from = \"app-sg\" },\n", "")
         .replace("build = \"", &format!("build = \"{}/", root.display()));
     let config = dir.path().join("emulator.toml");
     std::fs::write(&config, text).unwrap();
