@@ -254,7 +254,6 @@ impl Controller {
 
     async fn reconcile(&mut self) {
         self.note_health(Instant::now());
-        self.wake_at = None;
         let observed: Vec<ObservedTask> = self
             .tasks
             .iter()
@@ -282,7 +281,10 @@ impl Controller {
             self.record_event(message);
         }
         // Launches can take seconds: show the stops (and the new desired count) meanwhile.
+        // The launch delay is cleared only after that, so a status taken meanwhile still says
+        // until when launches are delayed (a throttled launch below sets it again).
         self.publish_status();
+        self.wake_at = None;
         for action in actions {
             if let Action::Launch { count } = action {
                 self.launch(count).await;
