@@ -21,6 +21,17 @@ const SIGNING_NAME: &str = "ecs";
 /// A call that takes longer than this is reported as failed.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The address of the lab's endpoint `http://127.0.0.1:PORT` (loopback only), shared by the
+/// lab's signed clients (ECS, RDS).
+pub fn loopback_endpoint(endpoint_url: &str) -> Result<SocketAddr, ClientError> {
+    endpoint_url
+        .strip_prefix("http://")
+        .map(|rest| rest.trim_end_matches('/'))
+        .and_then(|rest| rest.parse().ok())
+        .filter(|a: &SocketAddr| a.ip().is_loopback())
+        .ok_or_else(|| ClientError::Endpoint(endpoint_url.to_string()))
+}
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -56,12 +67,7 @@ impl EcsClient {
         region: &str,
         credentials: AwsCredentials,
     ) -> Result<EcsClient, ClientError> {
-        let addr: SocketAddr = endpoint_url
-            .strip_prefix("http://")
-            .map(|rest| rest.trim_end_matches('/'))
-            .and_then(|rest| rest.parse().ok())
-            .filter(|a: &SocketAddr| a.ip().is_loopback())
-            .ok_or_else(|| ClientError::Endpoint(endpoint_url.to_string()))?;
+        let addr = loopback_endpoint(endpoint_url)?;
         Ok(EcsClient {
             addr,
             region: region.to_string(),

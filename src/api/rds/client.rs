@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Method, Request};
 use http_body_util::Full;
 
 use crate::api::credentials::AwsCredentials;
-use crate::api::ecs::client::ClientError;
+use crate::api::ecs::client::{ClientError, loopback_endpoint};
 use crate::api::sigv4;
 
 const VERSION: &str = "2014-10-31";
@@ -33,12 +33,7 @@ impl RdsClient {
         region: &str,
         credentials: AwsCredentials,
     ) -> Result<RdsClient, ClientError> {
-        let addr: SocketAddr = endpoint_url
-            .strip_prefix("http://")
-            .map(|rest| rest.trim_end_matches('/'))
-            .and_then(|rest| rest.parse().ok())
-            .filter(|a: &SocketAddr| a.ip().is_loopback())
-            .ok_or_else(|| ClientError::Endpoint(endpoint_url.to_string()))?;
+        let addr = loopback_endpoint(endpoint_url)?;
         Ok(RdsClient {
             addr,
             region: region.to_string(),
