@@ -136,17 +136,7 @@ impl DockerClient {
 
     async fn attach_and_start(&self, id: &str, spec: &ContainerSpec) -> Result<(), DockerError> {
         for attachment in spec.networks.iter().skip(1) {
-            let request = NetworkConnectRequest {
-                container: id.to_string(),
-                endpoint_config: Some(endpoint_settings(attachment)),
-            };
-            self.inner
-                .connect_network(&attachment.network, request)
-                .await
-                .map_err(DockerError::op(
-                    "connect container to network",
-                    &attachment.network,
-                ))?;
+            self.connect_with(id, attachment).await?;
         }
         self.inner
             .start_container(id, None::<StartContainerOptions>)
