@@ -258,7 +258,9 @@ pub async fn start(
     let spec = ContainerSpec {
         name: container_name(lab, identifier),
         image: db.image.clone(),
-        hostname: Some(identifier.clone()),
+        hostname: Some(super::nodes::node_hostname(&container_name(
+            lab, identifier,
+        ))),
         env: vec![
             ("MYSQL_ROOT_PASSWORD".into(), root_password),
             ("MYSQL_DATABASE".into(), db.db_name.clone()),

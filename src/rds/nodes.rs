@@ -82,6 +82,23 @@ pub fn node_name(lab: &str, identifier: &str, slot: u8) -> String {
     }
 }
 
+/// The host name of the node whose container is `name`: the container's name, or when it is
+/// longer than a DNS label (63) its start and a hash of the whole (still one per node).
+///
+/// Never the instance's identifier or endpoint: Docker makes a container's host name an alias on
+/// every user-defined network it joins, so a node named after the endpoint would answer to it.
+/// A standby (or a rebuilt one still catching up) that answers to the endpoint takes reads and,
+/// before it is made read-only, writes; the endpoint must resolve to the primary only.
+pub fn node_hostname(name: &str) -> String {
+    const MOST: usize = 63;
+    if name.len() <= MOST {
+        return name.to_string();
+    }
+    let hash = format!("{:08x}", super::server_id(name));
+    let start = &name[..MOST - hash.len() - 1];
+    format!("{}-{hash}", start.trim_end_matches('-'))
+}
+
 /// The data volume of `slot`.
 pub fn node_volume(lab: &str, identifier: &str, slot: u8) -> String {
     match slot {
@@ -115,6 +132,7 @@ pub fn node_spec(
         .volume
         .map(|(_, target)| (node_volume(lab, identifier, slot), target));
     spec.networks = networks;
+    spec.hostname = Some(node_hostname(&name));
     spec.name = name;
     spec
 }
@@ -157,5 +175,27 @@ mod tests {
         assert!(spec.env.contains(&("MYSQL_SERVER_ID".into(), id)));
         assert_eq!(spec.networks[0].network, "net-b");
         assert!(spec.networks[0].aliases.is_empty());
+        assert_eq!(spec.hostname.as_deref(), Some("tierlab-lab-db-2"));
+    }
+
+    #[test]
+    fn a_node_is_never_named_after_its_endpoint() {
+        // Docker turns the host name into a network alias: it must not be the identifier.
+        for slot in [0, 1] {
+            let name = node_name("lab", "db", slot);
+            assert_ne!(node_hostname(&name), "db");
+            assert_eq!(node_hostname(&name), name);
+        }
+    }
+
+    #[test]
+    fn a_long_host_name_stays_one_per_node() {
+        let identifier = "a".repeat(63);
+        let first = node_hostname(&node_name("a-long-lab-name", &identifier, 0));
+        let second = node_hostname(&node_name("a-long-lab-name", &identifier, 1));
+        assert!(first.len() <= 63 && second.len() <= 63, "{first} {second}");
+        assert_ne!(first, second);
+        assert_ne!(first, identifier);
+        assert!(first.starts_with("tierlab-a-long-lab-name-aaa"), "{first}");
     }
 }
