@@ -26,6 +26,9 @@ pub enum Error {
     /// A bastion host could not start.
     #[error(transparent)]
     Bastion(Box<crate::bastion::BastionError>),
+    /// The lab's secret store (Secrets Manager, Parameter Store) could not be opened.
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::StoreError),
     #[error(transparent)]
     Environment(#[from] crate::ecs::environment::EnvironmentError),
     #[error(transparent)]

@@ -16,6 +16,7 @@
 //! - [`lab`]: [`Lab`] wires them together: start, endpoints, status, shutdown.
 //! - [`api`]: the AWS API of a running lab (Query and JSON 1.1 protocols, SigV4), from the live lab.
 //! - [`control`]: the loopback control endpoint that `tierlab status` asks a running `up`.
+//! - [`secrets`]: the lab's Secrets Manager and Parameter Store (encrypted at rest, atomic writes).
 //! - [`registry`]: ARNs and AWS-style ids of the lab's resources, kept across runs.
 //! - [`state`]: the state directory (secrets, CA, logs).
 //! - [`cli`]: the `tierlab` command line (one library call per subcommand).
@@ -34,6 +35,7 @@ pub mod logs;
 pub mod loopback_http;
 pub mod rds;
 pub mod registry;
+pub mod secrets;
 pub mod state;
 pub mod vpc;
 

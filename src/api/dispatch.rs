@@ -1,7 +1,7 @@
 //! Which service and operation a request is for, in the order that works for every client:
 //!
 //! 1. `X-Amz-Target: Prefix.Op` → a JSON 1.1 service (ECS, CloudWatch Logs, Application Auto
-//!    Scaling); an unknown prefix or op is `UnknownOperationException`.
+//!    Scaling, Secrets Manager, SSM); an unknown prefix or op is `UnknownOperationException`.
 //! 2. `Action=Op` in the form body or the query string → a Query service, chosen by the SigV4
 //!    credential scope's service (`elasticloadbalancing`, `rds`, `ec2`, `sts`), else by
 //!    `Version`, else inferred from the action's name; an unknown action is `InvalidAction`.
@@ -26,10 +26,19 @@ pub enum JsonApi {
     Logs,
     /// Known (so its calls get a clear answer), served with the ECS autoscaling issue.
     ApplicationAutoScaling,
+    SecretsManager,
+    /// Systems Manager: its Parameter Store.
+    Ssm,
 }
 
 impl JsonApi {
-    const ALL: [JsonApi; 3] = [JsonApi::Ecs, JsonApi::Logs, JsonApi::ApplicationAutoScaling];
+    const ALL: [JsonApi; 5] = [
+        JsonApi::Ecs,
+        JsonApi::Logs,
+        JsonApi::ApplicationAutoScaling,
+        JsonApi::SecretsManager,
+        JsonApi::Ssm,
+    ];
 
     pub fn service(self) -> JsonService {
         match self {
@@ -45,6 +54,14 @@ impl JsonApi {
                 target_prefix: "AnyScaleFrontendService",
                 validation_code: "ValidationException",
             },
+            JsonApi::SecretsManager => JsonService {
+                target_prefix: "secretsmanager",
+                validation_code: "ValidationException",
+            },
+            JsonApi::Ssm => JsonService {
+                target_prefix: "AmazonSSM",
+                validation_code: "ValidationException",
+            },
         }
     }
 
@@ -54,6 +71,8 @@ impl JsonApi {
             JsonApi::Ecs => "ecs",
             JsonApi::Logs => "logs",
             JsonApi::ApplicationAutoScaling => "application-autoscaling",
+            JsonApi::SecretsManager => "secretsmanager",
+            JsonApi::Ssm => "ssm",
         }
     }
 }
@@ -312,6 +331,8 @@ async fn call_json(
     match api {
         JsonApi::Ecs => super::ecs::call(ctx, op, body).await,
         JsonApi::Logs => super::logs::call(ctx, op, body).await,
+        JsonApi::SecretsManager => super::secretsmanager::call(ctx, op, body).await,
+        JsonApi::Ssm => super::ssm::call(ctx, op, body).await,
         JsonApi::ApplicationAutoScaling => Err(ApiError::new(
             error::UNKNOWN_OPERATION,
             format!(
@@ -456,8 +477,24 @@ mod tests {
     }
 
     #[test]
+    fn secrets_manager_and_ssm_targets_route_to_their_services() {
+        for (target, want) in [
+            ("secretsmanager.GetSecretValue", JsonApi::SecretsManager),
+            ("AmazonSSM.GetParametersByPath", JsonApi::Ssm),
+        ] {
+            match route(&Incoming {
+                target: Some(target),
+                ..Incoming::default()
+            }) {
+                Ok(Route::Json { api, .. }) => assert_eq!(api, want, "{target}"),
+                other => panic!("{target}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn an_unknown_target_is_unknown_operation() {
-        for target in ["secretsmanager.GetSecretValue", "NoDot", "Logs_20140328."] {
+        for target in ["kms.Decrypt", "NoDot", "Logs_20140328."] {
             let r = route(&Incoming {
                 target: Some(target),
                 ..Incoming::default()

@@ -9,7 +9,8 @@
 //! - [`server`]: the loopback HTTP server (body limit, auth, one log line per call).
 //! - [`sigv4`]: verification of AWS Signature V4; [`credentials`]: the lab's own key pair.
 //! - [`context`]: [`ApiContext`], the lab as the operations see it.
-//! - Services, one entry point each (`call`): [`ecs`], [`logs`] (JSON 1.1); [`elbv2`], [`rds`],
+//! - Services, one entry point each (`call`): [`ecs`], [`logs`], [`secretsmanager`], [`ssm`]
+//!   (JSON 1.1); [`elbv2`], [`rds`],
 //!   [`ec2`], [`sts`] (Query).
 
 pub mod context;
@@ -23,8 +24,10 @@ pub mod json;
 pub mod logs;
 pub mod query;
 pub mod rds;
+pub mod secretsmanager;
 pub mod server;
 pub mod sigv4;
+pub mod ssm;
 pub mod sts;
 pub mod xml;
 

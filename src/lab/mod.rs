@@ -106,6 +106,8 @@ pub struct Lab {
     ca: LocalCa,
     /// ARNs and AWS-style ids of the lab's resources (kept in the state directory).
     registry: Arc<Registry>,
+    /// Secrets Manager and Parameter Store (kept in the state directory, sealed).
+    secrets: crate::secrets::SecretStore,
     tasks: Tasks,
     target_groups: HashMap<String, TargetGroupHandle>,
     load_balancers: Vec<LoadBalancerHandle>,
@@ -178,6 +180,12 @@ impl Lab {
             &config.lab.region,
             &config,
         )?);
+        let secrets = crate::secrets::SecretStore::open(
+            &state,
+            &config.lab.name,
+            registry.region(),
+            registry.account(),
+        )?;
         let security_groups = vpc::LiveGroups::new(config.security_groups.clone());
         let mut lab = Lab {
             config: Arc::new(config),
@@ -185,6 +193,7 @@ impl Lab {
             docker: None,
             ca,
             registry,
+            secrets,
             tasks: Tasks::new(shutdown.clone()),
             target_groups: HashMap::new(),
             load_balancers: Vec::new(),
@@ -677,6 +686,7 @@ impl Lab {
         LabView {
             config: self.config.clone(),
             registry: self.registry.clone(),
+            secrets: self.secrets.clone(),
             state: self.state.clone(),
             metrics: self
                 .load_balancers

@@ -28,6 +28,7 @@ pub struct LabView {
     pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
     pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     pub(super) aws: Option<AwsStatus>,
+    pub(super) secrets: crate::secrets::SecretStore,
 }
 
 impl LabView {
@@ -45,6 +46,11 @@ impl LabView {
     /// The state directory (logs, secrets).
     pub fn state_dir(&self) -> &StateDir {
         &self.state
+    }
+
+    /// The lab's Secrets Manager and Parameter Store.
+    pub fn secrets(&self) -> &crate::secrets::SecretStore {
+        &self.secrets
     }
 
     /// The load balancers as they run (listeners and their bound addresses).

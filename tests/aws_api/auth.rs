@@ -15,7 +15,7 @@ const OTHER_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 const WRONG_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 /// `examples/alb-only.toml` (no Docker) on free ports, with `extra` lines in `[lab]`.
-async fn alb_only_lab(state: &Path, extra: &str) -> Lab {
+pub async fn alb_only_lab(state: &Path, extra: &str) -> Lab {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("examples/alb-only.toml"))
         .unwrap()

@@ -15,3 +15,4 @@ mod ecs;
 mod elbv2;
 mod env;
 mod logs_rds;
+mod secrets;
