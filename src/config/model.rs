@@ -526,6 +526,8 @@ pub struct ContainerDefinition {
     pub environment: BTreeMap<String, String>,
     pub log_group: String,
     pub log_stream_prefix: String,
+    /// ECS's `stopTimeout`: SIGKILL this long after SIGTERM; `None` is ECS's default, 30 s.
+    pub stop_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -539,6 +541,61 @@ pub struct Service {
     pub load_balancer: Option<ServiceLoadBalancer>,
     /// `allow-zero-tasks = true`: `desired-count = 0` is intended (a scaled-down service).
     pub allow_zero_tasks: bool,
+    /// How a new deployment replaces the tasks (ECS's `deploymentConfiguration`).
+    pub deployment: DeploymentConfiguration,
+    /// `health-check-grace-period-seconds`: how long a new task's failed ELB health checks are
+    /// ignored; `None` keeps tierlab's default (`ecs::HEALTH_CHECK_GRACE`).
+    pub health_check_grace_period: Option<Duration>,
+}
+
+/// ECS's `deploymentConfiguration` of a rolling (`ECS`) deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeploymentConfiguration {
+    /// Tasks that must stay healthy during a deployment, in percent of the desired count
+    /// (rounded up). ECS's default: 100.
+    pub minimum_healthy_percent: u32,
+    /// Most tasks (RUNNING or PENDING) during a deployment, in percent of the desired count
+    /// (rounded down). ECS's default: 200.
+    pub maximum_percent: u32,
+    pub circuit_breaker: CircuitBreaker,
+}
+
+/// ECS's `deploymentCircuitBreaker` (off by default, as in ECS).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+impl Default for DeploymentConfiguration {
+    fn default() -> Self {
+        DeploymentConfiguration {
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            circuit_breaker: CircuitBreaker::default(),
+        }
+    }
+}
+
+impl DeploymentConfiguration {
+    /// Checks the percentages (the API's and the config's rule, worded with ECS's names).
+    pub fn check(&self) -> Result<(), String> {
+        let (min, max) = (self.minimum_healthy_percent, self.maximum_percent);
+        if min > 100 {
+            return Err(format!(
+                "minimumHealthyPercent ({min}) must be between 0 and 100"
+            ));
+        }
+        if !(100..=200).contains(&max) {
+            return Err(format!(
+                "maximumPercent ({max}) must be between 100 and 200 (tierlab's bounds for a rolling deployment)"
+            ));
+        }
+        if min == 100 && max == 100 {
+            return Err("minimumHealthyPercent 100 with maximumPercent 100 leaves no room to start or stop a task, so a deployment could never proceed".into());
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

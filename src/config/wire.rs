@@ -279,6 +279,8 @@ pub struct Container {
     pub command: Option<Vec<String>>,
     pub log_group: Option<String>,
     pub log_stream_prefix: Option<String>,
+    /// ECS's `stopTimeout` (`"30s"`; at most 120 s, as on Fargate).
+    pub stop_timeout: Option<String>,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
 }
@@ -294,6 +296,18 @@ pub struct Service {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub load_balancer: Option<ServiceLoadBalancer>,
+    pub minimum_healthy_percent: Option<i64>,
+    pub maximum_percent: Option<i64>,
+    pub health_check_grace_period_seconds: Option<i64>,
+    pub deployment_circuit_breaker: Option<CircuitBreaker>,
+}
+
+/// `deployment-circuit-breaker = { enable = true, rollback = true }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
 }
 
 #[derive(Debug, Deserialize)]

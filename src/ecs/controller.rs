@@ -15,17 +15,20 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alb::{TargetGroupHandle, TargetState};
-use crate::config::{Config, Service, TaskDefinition};
+use crate::config::{Config, DeploymentConfiguration, Service};
 use crate::docker::{ContainerEvent, DockerClient};
 use crate::vpc;
 
+use super::breaker;
 use super::claims::Claims;
+use super::deployment::{self, Deployment, DeploymentTarget, ServiceUpdate};
 use super::handle::{Command, ServiceHandle, StopTaskError};
 use super::history;
 use super::lifecycle::{self, DesiredStatus, HealthStatus, LastStatus, RolloutState, SteadyEvent};
 use super::logs;
 use super::messages;
-use super::reconcile::{Action, ObservedTask, Phase, StopReason, decide};
+use super::reconcile::{Action, Bounds, ObservedTask, Phase, StopReason, decide};
+use super::revisions::Revision;
 use super::status::{DeploymentStatus, ServiceEvent, ServiceStatus, TaskStatus};
 use super::stopper::{self, StopJob, StopProgress};
 use super::task_spec;
@@ -51,15 +54,14 @@ const EVENTS_KEPT: usize = 100;
 const COMMAND_QUEUE: usize = 32;
 /// How long a lab's shutdown waits for stops in progress (they skip to removal on cancel).
 const STOPPERS_WAIT: Duration = Duration::from_secs(10);
-/// tierlab registers one revision of each task definition.
-pub const TASK_DEFINITION_REVISION: u32 = 1;
 
 /// Everything a controller needs; built by the lab.
 pub struct ServiceSetup {
     pub docker: DockerClient,
     pub config: Arc<Config>,
     pub service: Service,
-    pub task_definition: TaskDefinition,
+    /// The revision the service starts with (revision 1, from `emulator.toml`).
+    pub revision: Revision,
     pub target_group: Option<TargetGroupHandle>,
     /// The task environment with every `${...}` already resolved.
     pub environment: Vec<(String, String)>,
@@ -72,6 +74,10 @@ pub struct ServiceSetup {
 
 /// One task the controller launched.
 struct TaskRecord {
+    /// The deployment that launched it (it may be adopted by a rollback to its revision).
+    deployment: String,
+    /// What it runs.
+    runs: Arc<DeploymentTarget>,
     container_id: String,
     container_name: String,
     subnet: String,
@@ -98,15 +104,6 @@ struct StoppingTask {
     stopping_at: String,
 }
 
-/// The service's one deployment (rolling updates come later).
-struct Deployment {
-    id: String,
-    rollout: RolloutState,
-    failed_tasks: u32,
-    created_at: String,
-    updated_at: String,
-}
-
 /// A stopped task as `describe-tasks` shows it, and when it stopped (for the age bound).
 struct StoppedTask {
     status: TaskStatus,
@@ -119,7 +116,15 @@ struct Controller {
     stopping: BTreeMap<String, StoppingTask>,
     /// The desired count: the config's until the handle sets another.
     desired: watch::Receiver<u32>,
+    /// The PRIMARY deployment.
     deployment: Deployment,
+    /// Older deployments with tasks still to replace (ECS's ACTIVE ones), newest first.
+    older: Vec<Deployment>,
+    /// The last deployment that completed, which a circuit breaker's rollback redeploys.
+    last_completed: Option<(String, Arc<DeploymentTarget>)>,
+    deployment_configuration: DeploymentConfiguration,
+    /// ECS's healthCheckGracePeriodSeconds as applied.
+    grace: Duration,
     /// Steady at the last look (for the "reached a steady state" event).
     was_steady: bool,
     created_at: String,
@@ -152,13 +157,15 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> ServiceHandle {
     let now = now_rfc3339_millis();
-    let deployment = Deployment {
-        id: lifecycle::new_deployment_id(),
-        rollout: RolloutState::InProgress,
-        failed_tasks: 0,
-        created_at: now.clone(),
-        updated_at: now.clone(),
-    };
+    let deployment = Deployment::new(Arc::new(DeploymentTarget {
+        revision: setup.revision.clone(),
+        environment: setup.environment.clone(),
+    }));
+    let deployment_configuration = setup.service.deployment;
+    let grace = setup
+        .service
+        .health_check_grace_period
+        .unwrap_or(HEALTH_CHECK_GRACE);
     let (status, status_rx) = watch::channel(ServiceStatus::default());
     let desired = Arc::new(watch::Sender::new(setup.service.desired_count));
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
@@ -172,8 +179,8 @@ pub fn spawn(
     // Streams of tasks from earlier runs count as stopped tasks' logs: pruned with the rest.
     let streams_dir = logs::stream_path(
         &setup.logs_dir,
-        &setup.task_definition.container.log_group,
-        &task_spec::log_stream(&setup.task_definition, "x"),
+        &setup.revision.definition.container.log_group,
+        &task_spec::log_stream(&setup.revision.definition, "x"),
     );
     let earlier = streams_dir
         .parent()
@@ -186,6 +193,10 @@ pub fn spawn(
         stopping: BTreeMap::new(),
         desired: desired.subscribe(),
         deployment,
+        older: Vec::new(),
+        last_completed: None,
+        deployment_configuration,
+        grace,
         was_steady: false,
         created_at: now,
         launched: 0,
@@ -261,10 +272,19 @@ impl Controller {
                 task_id: id.clone(),
                 launched: task.launched,
                 phase: self.phase_of(id, task),
+                primary: task.deployment == self.deployment.id,
             })
             .collect();
-        let desired = *self.desired.borrow_and_update();
-        let actions = decide(desired, &observed);
+        let config = self.deployment_configuration;
+        let bounds = Bounds {
+            desired: *self.desired.borrow_and_update(),
+            minimum_healthy_percent: config.minimum_healthy_percent,
+            maximum_percent: config.maximum_percent,
+            // A deployment its circuit breaker failed launches no more tasks.
+            launch: self.deployment.rollout != RolloutState::Failed,
+        };
+        let actions = decide(&bounds, &observed);
+        let primary = self.deployment.id.clone();
         // Stops first, so the events read as ECS's: stopped, then started.
         let mut scaled_in = Vec::new();
         for action in &actions {
@@ -285,7 +305,10 @@ impl Controller {
         // until when launches are delayed (a throttled launch below sets it again).
         self.publish_status();
         self.wake_at = None;
-        for action in actions {
+        // A stop above may have tripped the circuit breaker: the launches were meant for the
+        // deployment that failed; the next round decides for the one that replaced it.
+        let still_primary = self.deployment.id == primary;
+        for action in actions.into_iter().filter(|_| still_primary) {
             if let Action::Launch { count } = action {
                 self.launch(count).await;
             }
@@ -300,6 +323,10 @@ impl Controller {
         for _ in 0..count {
             // The lab is stopping: a container created now could land after teardown's sweep.
             if self.stop_cancel.is_cancelled() {
+                break;
+            }
+            // The circuit breaker failed the deployment during this round.
+            if self.deployment.rollout == RolloutState::Failed {
                 break;
             }
             if let Delay::Until(at) = self.throttle.next_launch(Instant::now()) {
@@ -319,14 +346,24 @@ impl Controller {
 
     /// Records a change of steadiness: the first steady state completes the deployment.
     fn note_steadiness(&mut self) {
+        // Older deployments leave the list once none of their tasks runs.
+        let tasks = &self.tasks;
+        self.older
+            .retain(|d| tasks.values().any(|t| t.deployment == d.id));
         let (running, pending) = self.counts();
-        let steady = running == *self.desired.borrow() && pending == 0 && self.stopping.is_empty();
+        let steady = running == *self.desired.borrow()
+            && pending == 0
+            && self.stopping.is_empty()
+            && self.older.is_empty();
         let (rollout, events) =
             lifecycle::on_steadiness(self.was_steady, steady, self.deployment.rollout);
         self.was_steady = steady;
         if rollout != self.deployment.rollout {
-            self.deployment.rollout = rollout;
-            self.deployment.updated_at = now_rfc3339_millis();
+            self.deployment.set_rollout(rollout, None);
+            if rollout == RolloutState::Completed {
+                self.last_completed =
+                    Some((self.deployment.id.clone(), self.deployment.target.clone()));
+            }
         }
         let service = self.setup.service.name.clone();
         for event in events {
@@ -348,7 +385,88 @@ impl Controller {
                 reason,
                 reply,
             } => self.on_stop_task(task_id, reason, reply),
+            Command::Update { update, reply } => {
+                self.on_update(*update);
+                self.publish_status();
+                let _ = reply.send(self.status.borrow().clone());
+            }
         }
+    }
+
+    /// `update-service`: new bounds and grace period apply from the next round; a new
+    /// deployment becomes PRIMARY and the one before it ACTIVE (its tasks are replaced).
+    fn on_update(&mut self, update: ServiceUpdate) {
+        if let Some(config) = update.deployment_configuration {
+            self.deployment_configuration = config;
+        }
+        if let Some(grace) = update.health_check_grace_period {
+            self.grace = grace;
+        }
+        if let Some(target) = update.deploy {
+            let next = Deployment::new(Arc::new(target));
+            tracing::info!(
+                service = %self.setup.service.name,
+                "new deployment {} of {}",
+                next.id,
+                next.target.revision.name()
+            );
+            self.replace_primary(next);
+        }
+    }
+
+    /// Makes `next` the PRIMARY deployment; the current one joins the older ones if it still
+    /// has tasks (ECS's ACTIVE), and the service is no longer steady.
+    fn replace_primary(&mut self, next: Deployment) {
+        let previous = std::mem::replace(&mut self.deployment, next);
+        if self.tasks.values().any(|t| t.deployment == previous.id) {
+            self.older.insert(0, previous);
+        }
+        self.was_steady = false;
+        // A new deployment starts with a clean slate: launches are not held back by the
+        // failures of the one before.
+        self.throttle = Throttle::new(*self.throttle.policy());
+        self.wake_at = None;
+    }
+
+    /// Counts a failed task of the PRIMARY deployment for its circuit breaker; trips it (and
+    /// rolls back, if configured) at the threshold.
+    fn breaker_failure(&mut self, failure: breaker::Failure) {
+        let watching = self.deployment_configuration.circuit_breaker.enable
+            && self.deployment.rollout == RolloutState::InProgress;
+        if !watching {
+            return;
+        }
+        let desired = *self.desired.borrow();
+        if !self.deployment.breaker.failed(failure, desired) {
+            return;
+        }
+        let service = self.setup.service.name.clone();
+        let failed_id = self.deployment.id.clone();
+        self.deployment.set_rollout(
+            RolloutState::Failed,
+            Some(deployment::BREAKER_FAILED_REASON.to_string()),
+        );
+        let message = messages::deployment_failed(&service, &failed_id);
+        tracing::warn!("{message}");
+        self.record_event(message);
+        let rollback = self.last_completed.clone().filter(|(id, _)| {
+            self.deployment_configuration.circuit_breaker.rollback && *id != failed_id
+        });
+        let Some((to, target)) = rollback else {
+            return;
+        };
+        let mut next = Deployment::new(target);
+        next.reason = Some(deployment::rollback_reason(&to));
+        // The tasks of the deployment rolled back to are the rollback's own: they keep serving
+        // and are not replaced by copies of themselves.
+        for task in self.tasks.values_mut().filter(|t| t.deployment == to) {
+            task.deployment = next.id.clone();
+        }
+        self.older.retain(|d| d.id != to);
+        let message = messages::rolling_back(&service, &to);
+        tracing::warn!("{message}");
+        self.record_event(message);
+        self.replace_primary(next);
     }
 
     /// `stop-task`: begins the stop of a live task; a task already stopping or stopped is
@@ -401,6 +519,10 @@ impl Controller {
             }
             if task.healthy_since.is_none() {
                 self.throttle.healthy(now);
+                // ECS's resetOnHealthyTask (true by default).
+                if task.deployment == self.deployment.id {
+                    self.deployment.breaker.healthy();
+                }
             }
             let since = *task.healthy_since.get_or_insert(now);
             if !task.stable_reported && now.saturating_duration_since(since) >= stable_after {
@@ -421,8 +543,13 @@ impl Controller {
 
     /// A launch failed or a task stopped before it was ever healthy: count it, and record the
     /// throttle event when an episode starts.
-    fn start_failed(&mut self, now: Instant) {
-        self.deployment.failed_tasks += 1;
+    fn start_failed(&mut self, now: Instant, deployment_id: &str) {
+        let deployment = std::iter::once(&mut self.deployment)
+            .chain(self.older.iter_mut())
+            .find(|d| d.id == deployment_id);
+        if let Some(deployment) = deployment {
+            deployment.failed_tasks += 1;
+        }
         if self.throttle.failed(now) {
             let message = format!(
                 "(service {}) is unable to consistently start tasks successfully.",
@@ -479,8 +606,7 @@ impl Controller {
             Some(tg) => match tg.state_of(task_id) {
                 Some(TargetState::Healthy) => Phase::Healthy,
                 Some(TargetState::Unhealthy)
-                    if task.healthy_since.is_none()
-                        && task.launched_at.elapsed() < HEALTH_CHECK_GRACE =>
+                    if task.healthy_since.is_none() && task.launched_at.elapsed() < self.grace =>
                 {
                     Phase::Starting
                 }
@@ -498,6 +624,8 @@ impl Controller {
     /// Launches one task and returns its id; `None` (and a back-off) when it could not start.
     async fn launch_task(&mut self) -> Option<String> {
         let setup = &self.setup;
+        let runs = self.deployment.target.clone();
+        let definition = &runs.revision.definition;
         let task_id = task_spec::new_task_id();
         // Claimed before the container exists, so the orphan sweep never takes it for one.
         setup.claims.claim(&task_id);
@@ -505,10 +633,10 @@ impl Controller {
         let mut spec = task_spec::container_spec(
             &setup.config,
             &setup.service,
-            &setup.task_definition,
+            definition,
             &task_id,
             &subnet,
-            setup.environment.clone(),
+            runs.environment.clone(),
         );
         // The rules as they are now (authorize/revoke through the EC2 API), not the file's.
         let groups = setup.security_groups.snapshot();
@@ -534,7 +662,9 @@ impl Controller {
                 // run_container removes what it made; if that failed too, the sweep retries.
                 setup.claims.release(&task_id);
                 self.record_event(message);
-                self.start_failed(Instant::now());
+                let primary = self.deployment.id.clone();
+                self.start_failed(Instant::now(), &primary);
+                self.breaker_failure(breaker::Failure::NeverRan);
                 return None;
             }
         };
@@ -551,12 +681,8 @@ impl Controller {
         if let (Some(tg), Some(addr)) = (&setup.target_group, target) {
             tg.register(&task_id, addr);
         }
-        let stream = task_spec::log_stream(&setup.task_definition, &task_id);
-        let path = logs::stream_path(
-            &setup.logs_dir,
-            &setup.task_definition.container.log_group,
-            &stream,
-        );
+        let stream = task_spec::log_stream(definition, &task_id);
+        let path = logs::stream_path(&setup.logs_dir, &definition.container.log_group, &stream);
         self.log_shippers.spawn(logs::ship(
             setup.docker.clone(),
             container_id.clone(),
@@ -572,6 +698,8 @@ impl Controller {
         self.tasks.insert(
             task_id.clone(),
             TaskRecord {
+                deployment: self.deployment.id.clone(),
+                runs: runs.clone(),
                 container_id,
                 container_name: spec.name,
                 subnet,
@@ -604,10 +732,18 @@ impl Controller {
         // PENDING → STOPPED: it never turned healthy (a task that did is replaced at once).
         if !reason.is_deliberate() {
             match task.healthy_since {
-                None => self.start_failed(now),
+                None => self.start_failed(now, &task.deployment),
                 Some(_) => self.throttle.lost_healthy(),
             }
         }
+        // The circuit breaker watches the PRIMARY deployment's tasks: stage 1, those that never
+        // ran; stage 2, health-check failures.
+        let failure = match (&reason, task.healthy_since) {
+            (StopReason::FailedElbHealthChecks, _) => Some(breaker::Failure::HealthCheck),
+            (StopReason::EssentialContainerExited { .. }, None) => Some(breaker::Failure::NeverRan),
+            _ => None,
+        };
+        let counts = failure.filter(|_| task.deployment == self.deployment.id);
         match &reason {
             StopReason::FailedElbHealthChecks => {
                 let tg = self
@@ -627,7 +763,7 @@ impl Controller {
                 let message = format!(
                     "(service {}) has stopped 1 running tasks: (task {task_id}). Reason: {}.",
                     self.setup.service.name,
-                    reason.stopped_reason(&self.deployment.id)
+                    reason.stopped_reason(&task.deployment)
                 );
                 tracing::warn!("{message}");
                 self.record_event(message);
@@ -641,6 +777,13 @@ impl Controller {
             docker: self.setup.docker.clone(),
             target_group: self.setup.target_group.clone(),
             exited: task.exited.is_some(),
+            stop_timeout: task
+                .runs
+                .revision
+                .definition
+                .container
+                .stop_timeout
+                .unwrap_or(stopper::STOP_TIMEOUT),
         };
         self.stoppers.spawn(stopper::run(
             job,
@@ -656,6 +799,9 @@ impl Controller {
                 stopping_at: now_rfc3339_millis(),
             },
         );
+        if let Some(failure) = counts {
+            self.breaker_failure(failure);
+        }
     }
 
     /// A stop moved on a stage, or ended: the task joins the stopped tasks.
@@ -798,13 +944,15 @@ impl Controller {
 
     fn task_status(&self, task_id: &str, task: &TaskRecord) -> TaskStatus {
         let setup = &self.setup;
-        let td = &setup.task_definition;
+        let td = &task.runs.revision.definition;
         TaskStatus {
             task_id: task_id.to_string(),
             cluster: setup.service.cluster.clone(),
             service: setup.service.name.clone(),
             task_definition_family: td.family.clone(),
-            task_definition_revision: TASK_DEFINITION_REVISION,
+            task_definition_revision: task.runs.revision.revision,
+            image: td.container.image.clone(),
+            started_by: task.deployment.clone(),
             container_id: task.container_id.clone(),
             container_name: task.container_name.clone(),
             availability_zone: setup
@@ -844,9 +992,23 @@ impl Controller {
         status.desired_status = DesiredStatus::Stopped;
         status.last_status = stopping.stage;
         status.stopping_at = Some(stopping.stopping_at.clone());
-        status.stopped_reason = Some(stopping.reason.stopped_reason(&self.deployment.id));
+        status.stopped_reason = Some(stopping.reason.stopped_reason(&stopping.record.deployment));
         status.stop_code = Some(lifecycle::stop_code(&stopping.reason));
         status
+    }
+
+    /// One deployment with its task counts; an older one's desired count is what it still
+    /// runs (ECS scales it in as the PRIMARY one scales out).
+    fn deployment_status(&self, d: &Deployment, desired: Option<u32>) -> DeploymentStatus {
+        let (mut running, mut pending) = (0, 0);
+        for (task_id, task) in self.tasks.iter().filter(|(_, t)| t.deployment == d.id) {
+            match self.phase_of(task_id, task) {
+                Phase::Healthy => running += 1,
+                Phase::Starting => pending += 1,
+                Phase::Unhealthy | Phase::Exited { .. } => {}
+            }
+        }
+        d.status(desired.unwrap_or(running + pending), running, pending)
     }
 
     fn record_event(&mut self, message: String) {
@@ -862,23 +1024,23 @@ impl Controller {
 
     fn publish_status(&self) {
         let (running_count, pending_count) = self.counts();
-        let deployment = &self.deployment;
+        let desired = *self.desired.borrow();
         let status = ServiceStatus {
             name: self.setup.service.name.clone(),
             cluster: self.setup.service.cluster.clone(),
-            task_definition: self.setup.service.task_definition.clone(),
-            desired_count: *self.desired.borrow(),
+            task_definition: self.deployment.target.revision.name(),
+            desired_count: desired,
             configured_desired_count: self.setup.service.desired_count,
             running_count,
             pending_count,
-            deployment: DeploymentStatus {
-                id: deployment.id.clone(),
-                rollout_state: deployment.rollout,
-                rollout_state_reason: lifecycle::rollout_reason(&deployment.id, deployment.rollout),
-                failed_tasks: deployment.failed_tasks,
-                created_at: deployment.created_at.clone(),
-                updated_at: deployment.updated_at.clone(),
-            },
+            deployment: self.deployment_status(&self.deployment, Some(desired)),
+            active_deployments: self
+                .older
+                .iter()
+                .map(|d| self.deployment_status(d, None))
+                .collect(),
+            deployment_configuration: self.deployment_configuration,
+            health_check_grace_period_seconds: self.grace.as_secs(),
             created_at: self.created_at.clone(),
             tasks: self
                 .tasks

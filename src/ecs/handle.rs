@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::deployment::ServiceUpdate;
 use super::reconcile::StopReason;
 use super::status::{ServiceStatus, TaskStatus};
 
@@ -20,6 +21,10 @@ pub(super) enum Command {
         task_id: String,
         reason: StopReason,
         reply: oneshot::Sender<Result<TaskStatus, StopTaskError>>,
+    },
+    Update {
+        update: Box<ServiceUpdate>,
+        reply: oneshot::Sender<ServiceStatus>,
     },
 }
 
@@ -118,6 +123,24 @@ impl ServiceHandle {
         };
         self.commands.send(command).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Applies `update` (`update-service`): new deployment bounds, grace period, and with
+    /// `deploy` a new PRIMARY deployment that replaces the tasks in a rolling deployment.
+    /// Returns the service as it is right after (the new deployment listed, IN_PROGRESS).
+    pub async fn update(&self, update: ServiceUpdate) -> Result<ServiceStatus, StopTaskError> {
+        let stopped = || StopTaskError::ControllerStopped {
+            service: self.name.clone(),
+        };
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Update {
+            update: Box::new(update),
+            reply,
+        };
+        self.commands.send(command).await.map_err(|_| stopped())?;
+        let mut status = answer.await.map_err(|_| stopped())?;
+        status.desired_count = self.desired_count();
+        Ok(status)
     }
 
     /// Waits until the desired number of tasks are running and healthy.

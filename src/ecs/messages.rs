@@ -28,6 +28,18 @@ pub fn deployment_completed(service: &str, deployment_id: &str) -> String {
     format!("(service {service}) (deployment {deployment_id}) deployment completed.")
 }
 
+/// "(service S) (deployment ecs-svc/…) deployment failed: tasks failed to start."
+pub fn deployment_failed(service: &str, deployment_id: &str) -> String {
+    format!(
+        "(service {service}) (deployment {deployment_id}) deployment failed: tasks failed to start."
+    )
+}
+
+/// "(service S) rolling back to deployment ecs-svc/…."
+pub fn rolling_back(service: &str, to: &str) -> String {
+    format!("(service {service}) rolling back to deployment {to}.")
+}
+
 fn tasks(task_ids: &[String]) -> String {
     task_ids
         .iter()
@@ -56,6 +68,14 @@ mod tests {
         assert_eq!(
             deployment_completed("web", "ecs-svc/1"),
             "(service web) (deployment ecs-svc/1) deployment completed."
+        );
+        assert_eq!(
+            deployment_failed("web", "ecs-svc/2"),
+            "(service web) (deployment ecs-svc/2) deployment failed: tasks failed to start."
+        );
+        assert_eq!(
+            rolling_back("web", "ecs-svc/1"),
+            "(service web) rolling back to deployment ecs-svc/1."
         );
     }
 }

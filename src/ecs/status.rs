@@ -9,6 +9,7 @@ use super::lifecycle::{DesiredStatus, HealthStatus, LastStatus, RolloutState, St
 pub struct ServiceStatus {
     pub name: String,
     pub cluster: String,
+    /// The PRIMARY deployment's task definition revision (`family:revision`).
     pub task_definition: String,
     /// The desired count now: the config's, or what `scale` / `update-service` set since `up`.
     pub desired_count: u32,
@@ -16,8 +17,17 @@ pub struct ServiceStatus {
     pub configured_desired_count: u32,
     pub running_count: u32,
     pub pending_count: u32,
-    /// The service's one deployment (tierlab has no rolling updates yet).
+    /// The PRIMARY deployment: what the service runs, or is rolling out.
     pub deployment: DeploymentStatus,
+    /// Older deployments whose tasks are still being replaced (ECS's `ACTIVE`), newest first.
+    #[serde(default)]
+    pub active_deployments: Vec<DeploymentStatus>,
+    /// Bounds of a rolling deployment and the circuit breaker.
+    #[serde(default)]
+    pub deployment_configuration: crate::config::DeploymentConfiguration,
+    /// ECS's `healthCheckGracePeriodSeconds` as the controller applies it.
+    #[serde(default)]
+    pub health_check_grace_period_seconds: u64,
     /// When the controller started (RFC 3339), ECS's service `createdAt`.
     pub created_at: String,
     /// Tasks whose desired status is RUNNING.
@@ -34,11 +44,20 @@ pub struct ServiceStatus {
     pub events: Vec<ServiceEvent>,
 }
 
-/// ECS's deployment as `describe-services` lists it (the `PRIMARY` one).
+/// ECS's deployment as `describe-services` lists it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct DeploymentStatus {
     /// `ecs-svc/<19 digits>`.
     pub id: String,
+    /// `family:revision` its tasks run.
+    #[serde(default)]
+    pub task_definition: String,
+    #[serde(default)]
+    pub desired_count: u32,
+    #[serde(default)]
+    pub running_count: u32,
+    #[serde(default)]
+    pub pending_count: u32,
     pub rollout_state: RolloutState,
     /// ECS's words: "ECS deployment ecs-svc/… in progress." / "… completed."
     pub rollout_state_reason: String,
@@ -56,9 +75,15 @@ pub struct TaskStatus {
     pub cluster: String,
     /// The service that started it (ECS's `group` is `service:<name>`).
     pub service: String,
-    /// Task definition family; the revision is always 1 (tierlab registers one per family).
+    /// Task definition family and revision the task runs.
     pub task_definition_family: String,
     pub task_definition_revision: u32,
+    /// The container image of that revision.
+    #[serde(default)]
+    pub image: String,
+    /// The deployment that started it (ECS's `startedBy`, `ecs-svc/…`).
+    #[serde(default)]
+    pub started_by: String,
     pub container_id: String,
     pub container_name: String,
     pub subnet: String,
@@ -109,7 +134,9 @@ pub struct ServiceEvent {
 impl ServiceStatus {
     /// All desired tasks are running and healthy, and nothing else is.
     pub fn is_steady(&self) -> bool {
-        self.running_count == self.desired_count && self.pending_count == 0
+        self.running_count == self.desired_count
+            && self.pending_count == 0
+            && self.active_deployments.is_empty()
     }
 
     /// Every task the service knows of: running, being stopped, stopped.

@@ -27,6 +27,8 @@ pub struct StopJob {
     pub target_group: Option<TargetGroupHandle>,
     /// The container has exited already: nothing to drain or signal.
     pub exited: bool,
+    /// SIGKILL this long after SIGTERM (the task definition's `stopTimeout`).
+    pub stop_timeout: Duration,
 }
 
 /// Progress of a stop, sent to the controller.
@@ -63,7 +65,7 @@ pub async fn run(
         let grace = if cancel.is_cancelled() {
             Duration::ZERO
         } else {
-            STOP_TIMEOUT
+            job.stop_timeout
         };
         tokio::select! {
             result = job.docker.stop_container(&job.container_id, grace) => {

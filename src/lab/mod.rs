@@ -120,6 +120,8 @@ pub struct Lab {
     bastions: Vec<BastionHandle>,
     /// The security groups as they are now (the config's, changed through the EC2 API).
     security_groups: vpc::LiveGroups,
+    /// Task definition revisions (revision 1 from the config; more registered at run time).
+    task_definitions: ecs::TaskDefinitions,
     /// What the orphan sweep last found (empty until it runs).
     orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     /// The AWS API endpoint (step 7; `None` until it runs).
@@ -187,6 +189,7 @@ impl Lab {
             registry.account(),
         )?;
         let security_groups = vpc::LiveGroups::new(config.security_groups.clone());
+        let task_definitions = ecs::TaskDefinitions::from_config(&config);
         let mut lab = Lab {
             config: Arc::new(config),
             state,
@@ -202,6 +205,7 @@ impl Lab {
             routes: events::EventRoutes::default(),
             bastions: Vec::new(),
             security_groups,
+            task_definitions,
             orphans: tokio::sync::watch::channel(OrphanStatus::default()).1,
             aws_api: None,
             guard: Arc::default(),
@@ -397,9 +401,13 @@ impl Lab {
                 .expect("docker is connected when services exist");
             for service in config.services.values() {
                 let rx = self.routes.add(labels::Role::Task, &service.name);
-                let task_definition = config.task_definitions[&service.task_definition].clone();
+                let family = &config.task_definitions[&service.task_definition].family;
+                let revision = self
+                    .task_definitions
+                    .get(family, Some(1))
+                    .expect("revision 1 of every config task definition is registered");
                 let environment = ecs::environment::resolve(
-                    &task_definition,
+                    &revision.definition,
                     &self.databases.list(),
                     &self.state,
                     &lab,
@@ -412,7 +420,7 @@ impl Lab {
                         .load_balancer
                         .as_ref()
                         .map(|l| self.target_groups[&l.target_group].clone()),
-                    task_definition,
+                    revision,
                     environment,
                     logs_dir: self.state.logs_dir(&lab),
                     claims: claims.clone(),
@@ -699,6 +707,7 @@ impl Lab {
             databases: self.databases.clone(),
             bastions: self.bastions.clone(),
             security_groups: self.security_groups.clone(),
+            task_definitions: self.task_definitions.clone(),
             orphans: self.orphans.clone(),
             aws: self.aws_status(),
         }

@@ -25,6 +25,7 @@ pub struct LabView {
     pub(super) databases: super::Databases,
     pub(super) bastions: Vec<crate::bastion::BastionHandle>,
     pub(super) security_groups: crate::vpc::LiveGroups,
+    pub(super) task_definitions: crate::ecs::TaskDefinitions,
     pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
     pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     pub(super) aws: Option<AwsStatus>,
@@ -95,6 +96,11 @@ impl LabView {
     /// The security groups as they are now (the EC2 API changes them at run time).
     pub fn security_groups(&self) -> &crate::vpc::LiveGroups {
         &self.security_groups
+    }
+
+    /// Task definition revisions (`register-task-definition` adds to them).
+    pub fn task_definitions(&self) -> &crate::ecs::TaskDefinitions {
+        &self.task_definitions
     }
 
     pub fn config_source(&self) -> String {

@@ -4,7 +4,8 @@
 //! - [`ids`]: clusters, services, tasks and task definitions by name, id or ARN; ECS's errors.
 //! - [`render`]: status models → ECS's shapes ([`model`]), pure.
 //! - [`services`]: clusters and services (list, describe, update-service).
-//! - [`tasks`]: tasks and task definitions (list, describe, stop-task).
+//! - [`tasks`]: tasks (list, describe, stop-task).
+//! - [`task_definitions`]: revisions (register, deregister, list, describe).
 
 pub mod client;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod render;
 #[cfg(test)]
 mod render_tests;
 mod services;
+mod task_definitions;
 mod tasks;
 
 use crate::api::{ApiContext, ApiError};
@@ -28,8 +30,11 @@ pub async fn call(ctx: &ApiContext, op: &str, body: &[u8]) -> Result<serde_json:
         "ListTasks" => tasks::list_tasks(ctx, body),
         "DescribeTasks" => tasks::describe_tasks(ctx, body),
         "StopTask" => tasks::stop_task(ctx, body).await,
-        "ListTaskDefinitions" => tasks::list_task_definitions(ctx, body),
-        "DescribeTaskDefinition" => tasks::describe_task_definition(ctx, body),
+        "RegisterTaskDefinition" => task_definitions::register(ctx, body),
+        "DeregisterTaskDefinition" => task_definitions::deregister(ctx, body),
+        "ListTaskDefinitions" => task_definitions::list(ctx, body),
+        "ListTaskDefinitionFamilies" => task_definitions::list_families(ctx, body),
+        "DescribeTaskDefinition" => task_definitions::describe(ctx, body),
         op if NOT_YET.contains(&op) => Err(ApiError::unsupported(
             "ECS",
             op,
@@ -45,8 +50,6 @@ const NOT_YET: &[&str] = &[
     "DeleteCluster",
     "CreateService",
     "DeleteService",
-    "RegisterTaskDefinition",
-    "DeregisterTaskDefinition",
     "RunTask",
     "StartTask",
     "TagResource",

@@ -120,6 +120,7 @@ pub struct Service {
     pub platform_version: String,
     pub platform_family: String,
     pub task_definition: String,
+    pub deployment_configuration: DeploymentConfiguration,
     pub deployments: Vec<Deployment>,
     /// Newest first, as ECS returns them.
     pub events: Vec<ServiceEvent>,
@@ -134,6 +135,21 @@ pub struct Service {
     pub enable_ecs_managed_tags: bool,
     pub propagate_tags: String,
     pub enable_execute_command: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentConfiguration {
+    pub deployment_circuit_breaker: DeploymentCircuitBreaker,
+    pub maximum_percent: u32,
+    pub minimum_healthy_percent: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentCircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -262,6 +278,8 @@ pub struct ContainerDefinition {
     pub essential: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
     pub environment: Vec<KeyValuePair>,
     pub mount_points: Vec<serde_json::Value>,
     pub volumes_from: Vec<serde_json::Value>,
@@ -281,6 +299,9 @@ pub struct TaskDefinition {
     pub revision: u32,
     pub volumes: Vec<serde_json::Value>,
     pub status: String,
+    pub registered_at: Epoch,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deregistered_at: Option<Epoch>,
     pub requires_attributes: Vec<serde_json::Value>,
     pub placement_constraints: Vec<serde_json::Value>,
     pub compatibilities: Vec<String>,

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 use crate::api::json::Epoch;
 use crate::config::env_ref::{self, RdsAttr, Segment};
 use crate::config::{Config, Service as ServiceConfig, TaskDefinition as TaskDefConfig};
-use crate::ecs::{LastStatus, ServiceStatus, TASK_DEFINITION_REVISION, TaskStatus};
+use crate::ecs::{DeploymentStatus, LastStatus, Revision, ServiceStatus, TaskStatus};
 use crate::registry::Registry;
 
 use super::model::*;
@@ -61,25 +61,29 @@ fn network_configuration(registry: &Registry, service: &ServiceConfig) -> Networ
     }
 }
 
-/// One service as `describe-services` shows it. `grace` is the health check grace period the
-/// controller applies (for services behind a load balancer).
-pub fn service(
+/// A `family:revision` as its ARN.
+fn revision_arn(registry: &Registry, name: &str) -> String {
+    match name.rsplit_once(':') {
+        Some((family, revision)) => {
+            registry.task_definition_arn(family, revision.parse().unwrap_or(1))
+        }
+        None => registry.task_definition_arn(name, 1),
+    }
+}
+
+fn deployment(
     registry: &Registry,
-    config: &Config,
-    status: &ServiceStatus,
-    grace: std::time::Duration,
-) -> Service {
-    let cfg = &config.services[&status.name];
-    let family = &config.task_definitions[&cfg.task_definition].family;
-    let task_definition = registry.task_definition_arn(family, TASK_DEFINITION_REVISION);
-    let d = &status.deployment;
-    let deployment = Deployment {
+    cfg: &ServiceConfig,
+    d: &DeploymentStatus,
+    status: &str,
+) -> Deployment {
+    Deployment {
         id: d.id.clone(),
-        status: "PRIMARY".into(),
-        task_definition: task_definition.clone(),
-        desired_count: status.desired_count,
-        pending_count: status.pending_count,
-        running_count: status.running_count,
+        status: status.into(),
+        task_definition: revision_arn(registry, &d.task_definition),
+        desired_count: d.desired_count,
+        pending_count: d.pending_count,
+        running_count: d.running_count,
         failed_tasks: d.failed_tasks,
         created_at: at(&d.created_at),
         updated_at: at(&d.updated_at),
@@ -89,7 +93,22 @@ pub fn service(
         network_configuration: network_configuration(registry, cfg),
         rollout_state: d.rollout_state.as_str().into(),
         rollout_state_reason: d.rollout_state_reason.clone(),
-    };
+    }
+}
+
+/// One service as `describe-services` shows it: the PRIMARY deployment first, then the older
+/// (ACTIVE) ones still replacing tasks.
+pub fn service(registry: &Registry, config: &Config, status: &ServiceStatus) -> Service {
+    let cfg = &config.services[&status.name];
+    let task_definition = revision_arn(registry, &status.task_definition);
+    let mut deployments = vec![deployment(registry, cfg, &status.deployment, "PRIMARY")];
+    deployments.extend(
+        status
+            .active_deployments
+            .iter()
+            .map(|d| deployment(registry, cfg, d, "ACTIVE")),
+    );
+    let dc = &status.deployment_configuration;
     Service {
         service_arn: registry.service_arn(&cfg.cluster, &cfg.name),
         service_name: cfg.name.clone(),
@@ -112,7 +131,15 @@ pub fn service(
         platform_version: "LATEST".into(),
         platform_family: PLATFORM_FAMILY.into(),
         task_definition,
-        deployments: vec![deployment],
+        deployment_configuration: DeploymentConfiguration {
+            deployment_circuit_breaker: DeploymentCircuitBreaker {
+                enable: dc.circuit_breaker.enable,
+                rollback: dc.circuit_breaker.rollback,
+            },
+            maximum_percent: dc.maximum_percent,
+            minimum_healthy_percent: dc.minimum_healthy_percent,
+        },
+        deployments,
         events: status
             .events
             .iter()
@@ -127,7 +154,10 @@ pub fn service(
         placement_constraints: Vec::new(),
         placement_strategy: Vec::new(),
         network_configuration: network_configuration(registry, cfg),
-        health_check_grace_period_seconds: cfg.load_balancer.as_ref().map(|_| grace.as_secs()),
+        health_check_grace_period_seconds: cfg
+            .load_balancer
+            .as_ref()
+            .map(|_| status.health_check_grace_period_seconds),
         scheduling_strategy: "REPLICA".into(),
         deployment_controller: DeploymentController { kind: "ECS".into() },
         enable_ecs_managed_tags: false,
@@ -146,15 +176,14 @@ fn private_dns_name(region: &str, ip: &str) -> String {
     }
 }
 
-/// One task as `describe-tasks` shows it. `deployment_id` is its service's deployment (ECS's
-/// `startedBy`).
-pub fn task(registry: &Registry, config: &Config, task: &TaskStatus, deployment_id: &str) -> Task {
+/// One task as `describe-tasks` shows it (`startedBy` is the deployment that started it).
+pub fn task(registry: &Registry, config: &Config, task: &TaskStatus) -> Task {
     let td = config
         .task_definitions
         .values()
         .find(|td| td.family == task.task_definition_family);
     let container_name = td.map_or(task.container_name.clone(), |td| td.container.name.clone());
-    let image = td.map(|td| td.container.image.clone()).unwrap_or_default();
+    let image = task.image.clone();
     let task_arn = registry.task_arn(&task.cluster, &task.task_id);
     let attachment_id = crate::alb::arn::derived_uuid("eni-attachment", &task.task_id);
     let stopped = task.last_status == LastStatus::Stopped;
@@ -229,7 +258,7 @@ pub fn task(registry: &Registry, config: &Config, task: &TaskStatus, deployment_
         platform_version: PLATFORM_VERSION.into(),
         platform_family: PLATFORM_FAMILY.into(),
         started_at: (task.last_status != LastStatus::Pending).then(|| at(&task.started_at)),
-        started_by: deployment_id.to_string(),
+        started_by: task.started_by.clone(),
         stop_code: task.stop_code.map(|c| c.as_str().to_string()),
         stopped_at: task.stopped_at.as_deref().map(at),
         stopped_reason: task.stopped_reason.clone(),
@@ -272,9 +301,10 @@ fn is_secret(segments: &[Segment]) -> bool {
 /// under `environment`, resolved by `lookup` (database host, port, names).
 pub fn task_definition(
     registry: &Registry,
-    td: &TaskDefConfig,
+    revision: &Revision,
     lookup: impl Fn(&Segment) -> Option<String>,
 ) -> TaskDefinition {
+    let td: &TaskDefConfig = &revision.definition;
     let c = &td.container;
     let mut environment = Vec::new();
     let mut secrets = Vec::new();
@@ -303,7 +333,7 @@ pub fn task_definition(
         ),
     ]);
     TaskDefinition {
-        task_definition_arn: registry.task_definition_arn(&td.family, TASK_DEFINITION_REVISION),
+        task_definition_arn: registry.task_definition_arn(&td.family, revision.revision),
         container_definitions: vec![ContainerDefinition {
             name: c.name.clone(),
             image: c.image.clone(),
@@ -315,6 +345,7 @@ pub fn task_definition(
             }],
             essential: true,
             command: c.command.clone(),
+            stop_timeout: c.stop_timeout.map(|t| t.as_secs()),
             environment,
             mount_points: Vec::new(),
             volumes_from: Vec::new(),
@@ -328,9 +359,11 @@ pub fn task_definition(
         }],
         family: td.family.clone(),
         network_mode: "awsvpc".into(),
-        revision: TASK_DEFINITION_REVISION,
+        revision: revision.revision,
         volumes: Vec::new(),
-        status: "ACTIVE".into(),
+        status: revision.status.as_str().into(),
+        registered_at: at(&revision.registered_at),
+        deregistered_at: revision.deregistered_at.as_deref().map(at),
         requires_attributes: Vec::new(),
         placement_constraints: Vec::new(),
         compatibilities: vec!["EC2".into(), FARGATE.into()],

@@ -2,8 +2,6 @@
 //! DescribeTasks, DescribeTaskDefinition, DescribeClusters examples; member names from
 //! botocore's `ecs/2014-11-13/service-2.json`).
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::config::Config;
@@ -42,6 +40,7 @@ fn task(id: &str) -> TaskStatus {
         health: Some("healthy".into()),
         target_address: Some("127.0.0.1:41001".into()),
         log_stream: format!("ecs/flask-app/{id}"),
+        started_by: "ecs-svc/1".into(),
         created_at: "2026-12-02T00:00:00.000Z".into(),
         started_at: "2026-12-02T00:00:01.500Z".into(),
         ..Default::default()
@@ -57,19 +56,32 @@ fn service() -> ServiceStatus {
     ServiceStatus {
         name: "flask-app-service".into(),
         cluster: "flask-app-cluster".into(),
-        task_definition: "flask-app-task".into(),
+        task_definition: "flask-app-task:3".into(),
         desired_count: 2,
         configured_desired_count: 2,
         running_count: 2,
         pending_count: 0,
         deployment: DeploymentStatus {
             id: "ecs-svc/1234567890123456789".into(),
-            rollout_state: RolloutState::Completed,
+            task_definition: "flask-app-task:3".into(),
+            desired_count: 2,
+            running_count: 1,
+            pending_count: 1,
+            rollout_state: RolloutState::InProgress,
             rollout_state_reason: "ECS deployment ecs-svc/1234567890123456789 completed.".into(),
             failed_tasks: 0,
             created_at: "2026-12-02T00:00:00Z".into(),
             updated_at: "2026-12-02T00:00:20Z".into(),
         },
+        active_deployments: vec![DeploymentStatus {
+            id: "ecs-svc/1111111111111111111".into(),
+            task_definition: "flask-app-task:2".into(),
+            desired_count: 1,
+            running_count: 1,
+            rollout_state: RolloutState::Completed,
+            ..Default::default()
+        }],
+        health_check_grace_period_seconds: 20,
         created_at: "2026-12-02T00:00:00Z".into(),
         tasks: vec![task("0123456789abcdef0123456789abcdef")],
         events: vec![
@@ -95,7 +107,7 @@ fn keys(v: &Value) -> Vec<&str> {
 #[test]
 fn describe_services_has_ecs_members_events_newest_first() {
     let registry = Registry::in_memory("us-east-1");
-    let s = render::service(&registry, &config(), &service(), Duration::from_secs(20));
+    let s = render::service(&registry, &config(), &service());
     let v = serde_json::to_value(&s).unwrap();
     for member in [
         "serviceArn",
@@ -127,20 +139,20 @@ fn describe_services_has_ecs_members_events_newest_first() {
     );
     assert_eq!(
         v["taskDefinition"],
-        "arn:aws:ecs:us-east-1:000000000000:task-definition/flask-app-task:1"
+        "arn:aws:ecs:us-east-1:000000000000:task-definition/flask-app-task:3"
     );
     assert_eq!(v["status"], "ACTIVE");
     assert_eq!(v["launchType"], "FARGATE");
     assert_eq!(v["healthCheckGracePeriodSeconds"], 20);
     assert!(v["createdAt"].is_f64() || v["createdAt"].is_u64());
     let d = &v["deployments"][0];
-    assert_eq!(v["deployments"].as_array().unwrap().len(), 1);
+    assert_eq!(v["deployments"].as_array().unwrap().len(), 2);
     assert_eq!(d["status"], "PRIMARY");
-    assert_eq!(d["rolloutState"], "COMPLETED");
+    assert_eq!(d["rolloutState"], "IN_PROGRESS");
     assert_eq!(d["id"], "ecs-svc/1234567890123456789");
     assert_eq!(
         (d["desiredCount"].as_u64(), d["runningCount"].as_u64()),
-        (Some(2), Some(2))
+        (Some(2), Some(1))
     );
     assert_eq!(d["createdAt"], 1_796_169_600.0);
     let lb = &v["loadBalancers"][0];
@@ -175,6 +187,32 @@ fn describe_services_has_ecs_members_events_newest_first() {
         "(service flask-app-service) has reached a steady state."
     );
     assert_eq!(keys(&v["events"][0]), ["createdAt", "id", "message"]);
+    // The PRIMARY deployment first, then the older one still replacing its tasks.
+    let d = &v["deployments"];
+    assert_eq!(
+        (d[0]["status"].as_str(), d[1]["status"].as_str()),
+        (Some("PRIMARY"), Some("ACTIVE"))
+    );
+    assert_eq!(
+        d[0]["taskDefinition"],
+        "arn:aws:ecs:us-east-1:000000000000:task-definition/flask-app-task:3"
+    );
+    assert_eq!(d[0]["rolloutState"], "IN_PROGRESS");
+    assert_eq!(
+        (d[0]["runningCount"].as_u64(), d[0]["pendingCount"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        d[1]["taskDefinition"].as_str().unwrap().rsplit(':').next(),
+        Some("2")
+    );
+    assert_eq!(v["deploymentConfiguration"]["maximumPercent"], 200);
+    assert_eq!(v["deploymentConfiguration"]["minimumHealthyPercent"], 100);
+    assert_eq!(
+        v["deploymentConfiguration"]["deploymentCircuitBreaker"]["enable"],
+        false
+    );
+    assert_eq!(v["healthCheckGracePeriodSeconds"], 20);
 }
 
 #[test]
@@ -188,7 +226,7 @@ fn describe_tasks_has_the_eni_attachment_and_stop_fields() {
     stopped.exit_code = Some(0);
     stopped.stopping_at = Some("2026-12-02T00:01:00Z".into());
     stopped.stopped_at = Some("2026-12-02T00:01:02Z".into());
-    let t = render::task(&registry, &config(), &stopped, "ecs-svc/1");
+    let t = render::task(&registry, &config(), &stopped);
     let v = serde_json::to_value(&t).unwrap();
     assert_eq!(
         v["taskArn"],
@@ -243,8 +281,7 @@ fn describe_tasks_has_the_eni_attachment_and_stop_fields() {
     assert_eq!(c["networkInterfaces"][0]["privateIpv4Address"], "10.0.3.5");
     assert_eq!(c["networkInterfaces"][0]["attachmentId"], a["id"]);
     // The same task renders the same ids (ENI, attachment, container ARN).
-    let again =
-        serde_json::to_value(render::task(&registry, &config(), &stopped, "ecs-svc/1")).unwrap();
+    let again = serde_json::to_value(render::task(&registry, &config(), &stopped)).unwrap();
     assert_eq!(again["containers"][0]["containerArn"], c["containerArn"]);
 }
 
@@ -253,8 +290,7 @@ fn a_pending_task_has_no_started_at_and_no_stop_fields() {
     let registry = Registry::in_memory("us-east-1");
     let mut pending = task("ab");
     pending.last_status = LastStatus::Pending;
-    let v =
-        serde_json::to_value(render::task(&registry, &config(), &pending, "ecs-svc/1")).unwrap();
+    let v = serde_json::to_value(render::task(&registry, &config(), &pending)).unwrap();
     for absent in [
         "startedAt",
         "stopCode",
@@ -271,7 +307,9 @@ fn a_pending_task_has_no_started_at_and_no_stop_fields() {
 fn task_definitions_never_show_secret_values() {
     let registry = Registry::in_memory("us-east-1");
     let config = config();
-    let td = &config.task_definitions["flask-app-task"];
+    let td = crate::ecs::TaskDefinitions::from_config(&config)
+        .get("flask-app-task", Some(1))
+        .unwrap();
     let lookup = |s: &Segment| match s {
         Segment::Literal(t) => Some(t.clone()),
         Segment::Rds {
@@ -281,7 +319,7 @@ fn task_definitions_never_show_secret_values() {
         Segment::Rds { .. } => Some("flask-crud-db".into()),
         Segment::Secret(_) => Some("s3cr3t".into()),
     };
-    let v = serde_json::to_value(render::task_definition(&registry, td, lookup)).unwrap();
+    let v = serde_json::to_value(render::task_definition(&registry, &td, lookup)).unwrap();
     let text = v.to_string();
     assert!(
         !text.contains("hunter2") && !text.contains("s3cr3t"),

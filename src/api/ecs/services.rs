@@ -1,5 +1,6 @@
 //! Clusters and services: ListClusters, DescribeClusters, ListServices, DescribeServices,
-//! UpdateService (the desired count, applied live).
+//! UpdateService (desired count, task definition, deployment configuration, grace period,
+//! forced deployments: applied live, a new task definition as a rolling deployment).
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{ApiContext, ApiError, json::input};
-use crate::ecs::{DesiredCountError, HEALTH_CHECK_GRACE, MAX_DESIRED_COUNT, ServiceStatus};
+use crate::config::{CircuitBreaker, DeploymentConfiguration};
+use crate::ecs::{
+    DeploymentTarget, DesiredCountError, MAX_DESIRED_COUNT, RevisionStatus, ServiceHandle,
+    ServiceStatus, ServiceUpdate,
+};
 
 use super::ids::{self, DEFAULT_CLUSTER};
 use super::model::Failure;
@@ -46,9 +51,28 @@ struct UpdateServiceInput {
     service: String,
     desired_count: Option<i64>,
     force_new_deployment: Option<bool>,
+    task_definition: Option<String>,
+    deployment_configuration: Option<DeploymentConfigurationInput>,
+    health_check_grace_period_seconds: Option<i64>,
     /// Every other member: tierlab cannot apply them to a running service yet.
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeploymentConfigurationInput {
+    deployment_circuit_breaker: Option<CircuitBreakerInput>,
+    maximum_percent: Option<i64>,
+    minimum_healthy_percent: Option<i64>,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CircuitBreakerInput {
+    enable: bool,
+    rollback: bool,
 }
 
 /// The statuses of the lab's services in `cluster`, in name order.
@@ -136,12 +160,7 @@ pub fn describe_services(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiErro
     for given in &input.services {
         let name = ids::service_name(given)?;
         match statuses.iter().find(|s| s.name == name) {
-            Some(status) => services.push(render::service(
-                &ctx.registry,
-                config,
-                status,
-                HEALTH_CHECK_GRACE,
-            )),
+            Some(status) => services.push(render::service(&ctx.registry, config, status)),
             None => failures.push(Failure::missing(ctx.registry.service_arn(&cluster, name))),
         }
     }
@@ -150,16 +169,165 @@ pub fn describe_services(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiErro
 
 /// The members of an UpdateService request tierlab cannot apply (null ones are absent).
 fn unsupported_members(input: &UpdateServiceInput) -> Vec<String> {
-    let mut names: Vec<String> = input
-        .other
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, _)| k.clone())
-        .collect();
-    if input.force_new_deployment == Some(true) {
-        names.push("forceNewDeployment".into());
+    let present = |other: &BTreeMap<String, Value>, prefix: &str| -> Vec<String> {
+        other
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| format!("{prefix}{k}"))
+            .collect()
+    };
+    let mut names = present(&input.other, "");
+    if let Some(dc) = &input.deployment_configuration {
+        names.extend(present(&dc.other, "deploymentConfiguration."));
     }
     names
+}
+
+/// The service's deployment configuration after `input` (members left out stay as they are),
+/// checked by ECS's rules; `None` when the request changes none of it.
+fn deployment_configuration(
+    input: &UpdateServiceInput,
+    current: DeploymentConfiguration,
+) -> Result<Option<DeploymentConfiguration>, ApiError> {
+    let Some(dc) = &input.deployment_configuration else {
+        return Ok(None);
+    };
+    let percent = |value: Option<i64>, now: u32, name: &str| match value {
+        None => Ok(now),
+        Some(v) => u32::try_from(v)
+            .map_err(|_| ids::invalid_parameter(format!("{name} must be a positive integer: {v}"))),
+    };
+    let next = DeploymentConfiguration {
+        minimum_healthy_percent: percent(
+            dc.minimum_healthy_percent,
+            current.minimum_healthy_percent,
+            "minimumHealthyPercent",
+        )?,
+        maximum_percent: percent(
+            dc.maximum_percent,
+            current.maximum_percent,
+            "maximumPercent",
+        )?,
+        circuit_breaker: dc.deployment_circuit_breaker.as_ref().map_or(
+            current.circuit_breaker,
+            |b| CircuitBreaker {
+                enable: b.enable,
+                rollback: b.rollback,
+            },
+        ),
+    };
+    next.check().map_err(ids::invalid_parameter)?;
+    Ok(Some(next))
+}
+
+/// The new deployment `input` asks for: a task definition given (another one, or the same one
+/// with `forceNewDeployment`), or a forced one of what runs now.
+fn new_deployment(
+    ctx: &ApiContext,
+    input: &UpdateServiceInput,
+    status: &ServiceStatus,
+) -> Result<Option<DeploymentTarget>, ApiError> {
+    let force = input.force_new_deployment == Some(true);
+    let wanted = match input.task_definition.as_deref() {
+        Some(given) => {
+            let (family, revision) = ids::task_definition(given)?;
+            ctx.lab
+                .task_definitions()
+                .get(family, revision)
+                .ok_or_else(|| ApiError::new("ClientException", "TaskDefinition not found."))?
+        }
+        None if force => {
+            let (family, revision) = ids::task_definition(&status.task_definition)?;
+            ctx.lab
+                .task_definitions()
+                .get(family, revision)
+                .ok_or_else(|| ApiError::new("ClientException", "TaskDefinition not found."))?
+        }
+        None => return Ok(None),
+    };
+    if wanted.name() == status.task_definition && !force {
+        return Ok(None);
+    }
+    if wanted.status == RevisionStatus::Inactive {
+        return Err(ApiError::new(
+            "ClientException",
+            "TaskDefinition is inactive",
+        ));
+    }
+    let config = ctx.lab.config();
+    if let Some(lb) = &config.services[&status.name].load_balancer {
+        let c = &wanted.definition.container;
+        if c.name != lb.container_name || c.container_port != lb.container_port {
+            return Err(ids::invalid_parameter(format!(
+                "The container {} did not have a container port {} defined.",
+                lb.container_name, lb.container_port
+            )));
+        }
+    }
+    // Resolved now, so a forced deployment picks up changed values (a rotated password).
+    let environment = crate::ecs::environment::resolve(
+        &wanted.definition,
+        &ctx.lab.databases(),
+        ctx.lab.state_dir(),
+        &config.lab.name,
+    )
+    .map_err(|e| ApiError::new("ClientException", e.to_string()))?;
+    Ok(Some(DeploymentTarget {
+        revision: wanted,
+        environment,
+    }))
+}
+
+/// Applies what `input` asks of the service behind `handle`; nothing changes when a part of
+/// the request is refused.
+async fn apply(
+    ctx: &ApiContext,
+    input: &UpdateServiceInput,
+    handle: &ServiceHandle,
+) -> Result<ServiceStatus, ApiError> {
+    let status = handle.status();
+    let deployment_configuration =
+        deployment_configuration(input, status.deployment_configuration)?;
+    let health_check_grace_period = match input.health_check_grace_period_seconds {
+        None => None,
+        Some(secs) if (0..=2_147_483_647).contains(&secs) => {
+            Some(std::time::Duration::from_secs(secs as u64))
+        }
+        Some(secs) => {
+            return Err(ids::invalid_parameter(format!(
+                "healthCheckGracePeriodSeconds must be between 0 and 2147483647: {secs}"
+            )));
+        }
+    };
+    let count = match input.desired_count {
+        None => None,
+        Some(count) => Some(u32::try_from(count).map_err(|_| {
+            ids::invalid_parameter("Desired count must be a positive integer or zero.")
+        })?),
+    };
+    if let Some(count) = count
+        && count > MAX_DESIRED_COUNT
+    {
+        let e = DesiredCountError::TooMany { requested: count };
+        return Err(ids::invalid_parameter(format!(
+            "{e}: tierlab runs at most {MAX_DESIRED_COUNT} tasks per service."
+        )));
+    }
+    let deploy = new_deployment(ctx, input, &status)?;
+    if let Some(count) = count {
+        handle
+            .set_desired_count(count)
+            .expect("the count was checked above");
+    }
+    let update = ServiceUpdate {
+        deploy,
+        deployment_configuration,
+        health_check_grace_period,
+    };
+    handle
+        .update(update)
+        .await
+        .map_err(|e| ApiError::new("ServerException", e.to_string()).with_status(500))
 }
 
 pub async fn update_service(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError> {
@@ -176,23 +344,12 @@ pub async fn update_service(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiE
     let unsupported = unsupported_members(&input);
     if !unsupported.is_empty() {
         return Err(ids::invalid_parameter(format!(
-            "tierlab applies only desiredCount to a running service; it cannot apply {} yet (nothing was changed).",
+            "tierlab cannot apply {} to a running service yet (nothing was changed).",
             unsupported.join(", ")
         )));
     }
-    if let Some(count) = input.desired_count {
-        let count = u32::try_from(count).map_err(|_| {
-            ids::invalid_parameter("Desired count must be a positive integer or zero.")
-        })?;
-        handle.set_desired_count(count).map_err(|e| match e {
-            DesiredCountError::TooMany { .. } => ids::invalid_parameter(format!(
-                "{e}: tierlab runs at most {MAX_DESIRED_COUNT} tasks per service."
-            )),
-        })?;
-    }
-    let mut status = handle.status();
-    status.desired_count = handle.desired_count();
-    let service = render::service(&ctx.registry, config, &status, HEALTH_CHECK_GRACE);
+    let status = apply(ctx, &input, handle).await?;
+    let service = render::service(&ctx.registry, config, &status);
     Ok(json!({ "service": service }))
 }
 
@@ -217,14 +374,40 @@ mod tests {
         let only_count = update(r#"{"cluster":"c","service":"s","desiredCount":3}"#);
         assert!(unsupported_members(&only_count).is_empty());
         assert_eq!(only_count.desired_count, Some(3));
-        let no_force = update(r#"{"service":"s","forceNewDeployment":false}"#);
-        assert!(unsupported_members(&no_force).is_empty());
+        let deploy = update(
+            r#"{"service":"s","desiredCount":3,"taskDefinition":"t:2","forceNewDeployment":true,"healthCheckGracePeriodSeconds":null,"deploymentConfiguration":{"maximumPercent":150}}"#,
+        );
+        assert!(unsupported_members(&deploy).is_empty());
         let more = update(
-            r#"{"service":"s","desiredCount":3,"taskDefinition":"t:2","forceNewDeployment":true,"healthCheckGracePeriodSeconds":null}"#,
+            r#"{"service":"s","capacityProviderStrategy":[],"deploymentConfiguration":{"alarms":{"enable":true}}}"#,
         );
         assert_eq!(
             unsupported_members(&more),
-            ["taskDefinition", "forceNewDeployment"]
+            ["capacityProviderStrategy", "deploymentConfiguration.alarms"]
         );
+    }
+
+    #[test]
+    fn deployment_configuration_changes_only_what_is_given_and_is_checked() {
+        let current = DeploymentConfiguration::default();
+        let none = update(r#"{"service":"s"}"#);
+        assert_eq!(deployment_configuration(&none, current).unwrap(), None);
+        let breaker = update(
+            r#"{"service":"s","deploymentConfiguration":{"deploymentCircuitBreaker":{"enable":true,"rollback":true},"minimumHealthyPercent":50}}"#,
+        );
+        let next = deployment_configuration(&breaker, current)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (next.minimum_healthy_percent, next.maximum_percent),
+            (50, 200)
+        );
+        assert!(next.circuit_breaker.enable && next.circuit_breaker.rollback);
+        let bad = update(r#"{"service":"s","deploymentConfiguration":{"maximumPercent":100}}"#);
+        let e = deployment_configuration(&bad, current).unwrap_err();
+        assert_eq!(e.code, "InvalidParameterException");
+        let bad =
+            update(r#"{"service":"s","deploymentConfiguration":{"minimumHealthyPercent":-1}}"#);
+        assert!(deployment_configuration(&bad, current).is_err());
     }
 }

@@ -5,10 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{ApiContext, ApiError, json::input};
-use crate::config::env_ref::{RdsAttr, Segment};
-use crate::ecs::{
-    DesiredStatus, ServiceStatus, StopTaskError, TASK_DEFINITION_REVISION, TaskStatus,
-};
+use crate::ecs::{DesiredStatus, ServiceStatus, StopTaskError, TaskStatus};
 
 use super::ids;
 use super::model::Failure;
@@ -44,22 +41,6 @@ struct StopTaskInput {
     reason: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListTaskDefinitionsInput {
-    family_prefix: Option<String>,
-    status: Option<String>,
-    sort: Option<String>,
-    max_results: Option<i64>,
-    next_token: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DescribeTaskDefinitionInput {
-    task_definition: String,
-}
-
 /// The statuses of the services in `cluster`.
 fn statuses(ctx: &ApiContext, cluster: &str) -> Vec<ServiceStatus> {
     ctx.lab
@@ -81,8 +62,8 @@ fn listed<'a>(
     services
         .iter()
         .filter(|s| service_name.is_none_or(|n| n == s.name))
-        .filter(|s| started_by.is_none_or(|b| b == s.deployment.id))
         .flat_map(|s| s.all_tasks())
+        .filter(|t| started_by.is_none_or(|b| b == t.started_by))
         .filter(|t| t.desired_status == desired)
         .filter(|t| family.is_none_or(|f| f == t.task_definition_family))
         .collect()
@@ -159,12 +140,7 @@ pub fn describe_tasks(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError> 
     for given in &input.tasks {
         let id = ids::task_id(given)?;
         match find(&services, id) {
-            Some((task, service)) => tasks.push(render::task(
-                &ctx.registry,
-                config,
-                task,
-                &service.deployment.id,
-            )),
+            Some((task, _)) => tasks.push(render::task(&ctx.registry, config, task)),
             None => failures.push(Failure::missing(ctx.registry.task_arn(&cluster, id))),
         }
     }
@@ -183,7 +159,6 @@ pub async fn stop_task(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError>
     }
     let services = statuses(ctx, &cluster);
     let (_, owner) = find(&services, &id).ok_or_else(ids::task_not_found)?;
-    let deployment = owner.deployment.id.clone();
     let handle = ctx
         .lab
         .service(&owner.name)
@@ -197,74 +172,7 @@ pub async fn stop_task(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError>
                 ApiError::new("ServerException", e.to_string()).with_status(500)
             }
         })?;
-    Ok(json!({ "task": render::task(&ctx.registry, config, &task, &deployment) }))
-}
-
-pub fn list_task_definitions(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError> {
-    let input: ListTaskDefinitionsInput = input(body)?;
-    // Every task definition of the lab is ACTIVE; none is INACTIVE or being deleted.
-    let active = input.status.as_deref().is_none_or(|s| s == "ACTIVE");
-    let mut families: Vec<&str> = ctx
-        .lab
-        .config()
-        .task_definitions
-        .values()
-        .map(|td| td.family.as_str())
-        .filter(|f| {
-            input
-                .family_prefix
-                .as_deref()
-                .is_none_or(|p| f.starts_with(p))
-        })
-        .filter(|_| active)
-        .collect();
-    families.sort();
-    if input.sort.as_deref() == Some("DESC") {
-        families.reverse();
-    }
-    let arns = families
-        .into_iter()
-        .map(|f| {
-            ctx.registry
-                .task_definition_arn(f, TASK_DEFINITION_REVISION)
-        })
-        .collect();
-    let (arns, next) = page(arns, input.max_results, input.next_token.as_deref())?;
-    Ok(with_token(json!({ "taskDefinitionArns": arns }), next))
-}
-
-pub fn describe_task_definition(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError> {
-    let input: DescribeTaskDefinitionInput = input(body)?;
-    let (family, revision) = ids::task_definition(&input.task_definition)?;
-    let td = ctx
-        .lab
-        .config()
-        .task_definitions
-        .values()
-        .find(|td| td.family == family)
-        .filter(|_| revision.is_none_or(|r| r == TASK_DEFINITION_REVISION))
-        .ok_or_else(ids::task_definition_not_found)?;
-    let databases = ctx.lab.databases();
-    // Only what is not secret is looked up: render::task_definition never asks for the rest.
-    let lookup = |segment: &Segment| match segment {
-        Segment::Literal(text) => Some(text.clone()),
-        Segment::Rds {
-            identifier,
-            attribute,
-        } => {
-            let db = databases.iter().find(|db| &db.identifier == identifier)?;
-            match attribute {
-                RdsAttr::Host => Some(db.endpoint.clone()),
-                RdsAttr::Port => Some(db.port.to_string()),
-                RdsAttr::Username => Some(db.master_username.clone()),
-                RdsAttr::DbName => Some(db.db_name.clone()),
-                RdsAttr::Password | RdsAttr::Url => None,
-            }
-        }
-        Segment::Secret(_) => None,
-    };
-    let task_definition = render::task_definition(&ctx.registry, td, lookup);
-    Ok(json!({ "taskDefinition": task_definition, "tags": [] }))
+    Ok(json!({ "task": render::task(&ctx.registry, config, &task) }))
 }
 
 #[cfg(test)]
@@ -275,6 +183,7 @@ mod tests {
         TaskStatus {
             task_id: id.into(),
             task_definition_family: "fam".into(),
+            started_by: "ecs-svc/1".into(),
             desired_status: desired,
             ..Default::default()
         }
@@ -282,14 +191,13 @@ mod tests {
 
     #[test]
     fn list_tasks_filters_by_desired_status_service_family_and_deployment() {
-        let mut web = ServiceStatus {
+        let web = ServiceStatus {
             name: "web".into(),
             tasks: vec![task("run", DesiredStatus::Running)],
             stopping_tasks: vec![task("stopping", DesiredStatus::Stopped)],
             stopped_tasks: vec![task("stopped", DesiredStatus::Stopped)],
             ..Default::default()
         };
-        web.deployment.id = "ecs-svc/1".into();
         let services = [web];
         let ids =
             |tasks: Vec<&TaskStatus>| tasks.iter().map(|t| t.task_id.clone()).collect::<Vec<_>>();

@@ -2,8 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use super::super::model::{
-    LoadBalancer, SecurityGroup, Service, ServiceLoadBalancer, TaskDefinition, Vpc,
+    CircuitBreaker, DeploymentConfiguration, LoadBalancer, SecurityGroup, Service,
+    ServiceLoadBalancer, TaskDefinition, Vpc,
 };
 use super::super::{path, wire};
 use super::ctx::{Ctx, list};
@@ -69,7 +72,55 @@ pub fn service(cx: &mut Ctx, name: &str, s: &wire::Service, known: &Known) -> Se
         security_groups: s.security_groups.clone(),
         load_balancer,
         allow_zero_tasks: s.allow_zero_tasks,
+        deployment: deployment(cx, &at, s),
+        health_check_grace_period: s.health_check_grace_period_seconds.and_then(|secs| {
+            let key = format!("{at}.health-check-grace-period-seconds");
+            // ECS's bound: 2,147,483,647 s; an hour is plenty for one machine.
+            cx.int_in(&key, secs, 0..=3600)
+                .map(|s| Duration::from_secs(s.into()))
+        }),
     }
+}
+
+/// `minimum-healthy-percent`, `maximum-percent`, `deployment-circuit-breaker`.
+fn deployment(cx: &mut Ctx, at: &str, s: &wire::Service) -> DeploymentConfiguration {
+    let defaults = DeploymentConfiguration::default();
+    let mut percent = |key: &str, value: Option<i64>, default: u32, range| match value {
+        None => default,
+        Some(v) => cx
+            .int_in(&format!("{at}.{key}"), v, range)
+            .unwrap_or(default),
+    };
+    let config = DeploymentConfiguration {
+        minimum_healthy_percent: percent(
+            "minimum-healthy-percent",
+            s.minimum_healthy_percent,
+            defaults.minimum_healthy_percent,
+            0..=100,
+        ),
+        maximum_percent: percent(
+            "maximum-percent",
+            s.maximum_percent,
+            defaults.maximum_percent,
+            100..=200,
+        ),
+        circuit_breaker: s
+            .deployment_circuit_breaker
+            .as_ref()
+            .map(|b| CircuitBreaker {
+                enable: b.enable,
+                rollback: b.rollback,
+            })
+            .unwrap_or_default(),
+    };
+    if let Err(message) = config.check() {
+        let value = format!(
+            "{}/{}",
+            config.minimum_healthy_percent, config.maximum_percent
+        );
+        cx.bad(&format!("{at}.maximum-percent"), value, message);
+    }
+    config
 }
 
 fn desired_count(cx: &mut Ctx, at: &str, s: &wire::Service) -> u32 {

@@ -7,6 +7,9 @@ use super::super::model::{ContainerDefinition, TaskDefinition};
 use super::super::{defaults, path, wire};
 use super::ctx::{Ctx, q};
 
+/// Fargate's most `stopTimeout`.
+const MAX_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 pub fn task_definition(
     cx: &mut Ctx,
     family: &str,
@@ -37,6 +40,18 @@ pub fn task_definition(
             .log_stream_prefix
             .clone()
             .unwrap_or_else(|| defaults::LOG_STREAM_PREFIX.to_string()),
+        stop_timeout: c.stop_timeout.as_deref().map(|text| {
+            let key = format!("{cat}.stop-timeout");
+            let timeout = cx.duration(&key, Some(text), MAX_STOP_TIMEOUT);
+            if timeout.is_zero() || timeout > MAX_STOP_TIMEOUT {
+                cx.bad(
+                    &key,
+                    q(text),
+                    "must be more than 0s and at most 120s (Fargate's bound)",
+                );
+            }
+            timeout
+        }),
     };
     TaskDefinition {
         family: family.to_string(),

@@ -1464,3 +1464,74 @@ fn a_bastion_name_is_a_host_name() {
     let e = bastion_error("[bastions.jump]", "[bastions.\"jump_host\"]");
     assert_has(&e, &["bastion name `jump_host`", "`_` is not allowed"]);
 }
+
+#[test]
+fn service_deployment_settings() {
+    let ok = BASE.replacen(
+        "desired-count = 2",
+        "desired-count = 2\nminimum-healthy-percent = 50\nmaximum-percent = 150\nhealth-check-grace-period-seconds = 5\ndeployment-circuit-breaker = { enable = true, rollback = true }",
+        1,
+    );
+    let svc = &try_parse(&ok).unwrap().services["svc"];
+    assert_eq!(svc.deployment.minimum_healthy_percent, 50);
+    assert_eq!(svc.deployment.maximum_percent, 150);
+    assert!(svc.deployment.circuit_breaker.enable && svc.deployment.circuit_breaker.rollback);
+    assert_eq!(
+        svc.health_check_grace_period,
+        Some(std::time::Duration::from_secs(5))
+    );
+    let defaults = &try_parse(BASE).unwrap().services["svc"];
+    assert_eq!(
+        (
+            defaults.deployment.minimum_healthy_percent,
+            defaults.deployment.maximum_percent
+        ),
+        (100, 200)
+    );
+    assert!(!defaults.deployment.circuit_breaker.enable);
+    let e = error_with(
+        "desired-count = 2",
+        "desired-count = 2\nminimum-healthy-percent = 101",
+    );
+    assert_has(
+        &e,
+        &[
+            "[services.svc] minimum-healthy-percent = 101",
+            "between 0 and 100",
+        ],
+    );
+    let e = error_with(
+        "desired-count = 2",
+        "desired-count = 2\nmaximum-percent = 100",
+    );
+    assert_has(&e, &["[services.svc] maximum-percent = 100/100", "no room"]);
+    let e = error_with(
+        "desired-count = 2",
+        "desired-count = 2\ndeployment-circuit-breaker = { enable = true }",
+    );
+    assert_has(&e, &["rollback"]);
+}
+
+#[test]
+fn container_stop_timeout() {
+    let with = |value: &str| {
+        BASE.replacen(
+            "[task-definitions.td.container]",
+            &format!("[task-definitions.td.container]\nstop-timeout = \"{value}\""),
+            1,
+        )
+    };
+    let td = &try_parse(&with("5s")).unwrap().task_definitions["td"];
+    assert_eq!(
+        td.container.stop_timeout,
+        Some(std::time::Duration::from_secs(5))
+    );
+    assert_eq!(
+        try_parse(BASE).unwrap().task_definitions["td"]
+            .container
+            .stop_timeout,
+        None
+    );
+    let e = try_parse(&with("200s")).unwrap_err().to_string();
+    assert!(e.contains("stop-timeout") && e.contains("120s"), "{e}");
+}

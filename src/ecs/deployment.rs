@@ -1,0 +1,94 @@
+//! A service's deployments as the controller keeps them: the PRIMARY one (what the service
+//! should run) and older ACTIVE ones whose tasks are being replaced; and the update that starts
+//! a new one (`update-service`, `tierlab deploy`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::DeploymentConfiguration;
+
+use super::breaker;
+use super::lifecycle::{self, RolloutState};
+use super::revisions::Revision;
+use super::status::DeploymentStatus;
+
+/// What a deployment's tasks run: a task definition revision and its environment, resolved
+/// when the deployment was asked for (so `--force-new-deployment` picks up new values).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentTarget {
+    pub revision: Revision,
+    /// The container environment with every `${...}` resolved (secrets included: never shown).
+    pub environment: Vec<(String, String)>,
+}
+
+/// A change to a running service; `None` members stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceUpdate {
+    /// Starts a new deployment of this target (the PRIMARY one from now on).
+    pub deploy: Option<DeploymentTarget>,
+    pub deployment_configuration: Option<DeploymentConfiguration>,
+    pub health_check_grace_period: Option<Duration>,
+}
+
+/// One deployment of the service.
+pub(super) struct Deployment {
+    pub id: String,
+    pub target: Arc<DeploymentTarget>,
+    pub rollout: RolloutState,
+    /// ECS's rolloutStateReason when it is not the plain one (circuit breaker, rollback).
+    pub reason: Option<String>,
+    /// Tasks of this deployment that failed to start or stopped before they were ever healthy.
+    pub failed_tasks: u32,
+    pub breaker: breaker::Counter,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Deployment {
+    pub fn new(target: Arc<DeploymentTarget>) -> Deployment {
+        let now = super::now_rfc3339_millis();
+        Deployment {
+            id: lifecycle::new_deployment_id(),
+            target,
+            rollout: RolloutState::InProgress,
+            reason: None,
+            failed_tasks: 0,
+            breaker: breaker::Counter::default(),
+            created_at: now.clone(),
+            updated_at: now,
+        }
+    }
+
+    pub fn set_rollout(&mut self, rollout: RolloutState, reason: Option<String>) {
+        self.rollout = rollout;
+        self.reason = reason;
+        self.updated_at = super::now_rfc3339_millis();
+    }
+
+    /// The deployment as `describe-services` lists it, with its task counts.
+    pub fn status(&self, desired: u32, running: u32, pending: u32) -> DeploymentStatus {
+        DeploymentStatus {
+            id: self.id.clone(),
+            task_definition: self.target.revision.name(),
+            desired_count: desired,
+            running_count: running,
+            pending_count: pending,
+            rollout_state: self.rollout,
+            rollout_state_reason: self
+                .reason
+                .clone()
+                .unwrap_or_else(|| lifecycle::rollout_reason(&self.id, self.rollout)),
+            failed_tasks: self.failed_tasks,
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+        }
+    }
+}
+
+/// ECS's rolloutStateReason of a deployment its circuit breaker failed.
+pub const BREAKER_FAILED_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
+
+/// ECS's rolloutStateReason of the deployment that rolls back to `to`.
+pub fn rollback_reason(to: &str) -> String {
+    format!("ECS deployment circuit breaker: rolling back to deploymentId {to}.")
+}
