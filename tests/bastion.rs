@@ -386,7 +386,9 @@ async fn the_bastion_lets_keys_in_and_reaches_the_database_only_while_db_sg_allo
     assert_eq!(leftovers(&docker, &name).await, (0, 0));
     // The same key after down/up: the file is kept (a new one would lock the user out).
     assert_eq!(std::fs::read_to_string(&key).unwrap(), pem);
-    tierlab::lab::remove_lab(&docker, &name, true).await.unwrap();
+    tierlab::lab::remove_lab(&docker, &name, true)
+        .await
+        .unwrap();
 }
 
 /// Waits until the bastion's status satisfies `cond`.

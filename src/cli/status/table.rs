@@ -131,7 +131,8 @@ fn services(status: &LabStatus) -> Section {
                 desired,
                 s.running_count.to_string(),
                 s.pending_count.to_string(),
-                s.deployment.rollout_state.to_string(),
+                s.task_definition.clone(),
+                rollout(s),
                 s.events
                     .last()
                     .map_or_else(|| "-".into(), |e| e.message.clone()),
@@ -144,11 +145,27 @@ fn services(status: &LabStatus) -> Section {
             "DESIRED",
             "RUNNING",
             "PENDING",
+            "TASK DEF",
             "ROLLOUT",
             "LATEST EVENT",
         ],
         rows,
     )
+}
+
+/// The PRIMARY deployment's rollout state, and the older deployments still being replaced
+/// (`IN_PROGRESS (replacing flask-app-task:1)`).
+fn rollout(s: &crate::ecs::ServiceStatus) -> String {
+    let state = s.deployment.rollout_state.to_string();
+    if s.active_deployments.is_empty() {
+        return state;
+    }
+    let older: Vec<&str> = s
+        .active_deployments
+        .iter()
+        .map(|d| d.task_definition.as_str())
+        .collect();
+    format!("{state} (replacing {})", older.join(", "))
 }
 
 /// The tasks that run and those being stopped (draining, stopping), with where they are.

@@ -11,7 +11,7 @@ fn every_tier_has_its_section() {
         "lab `flask-app` (emulator.toml)",
         "flask-app-alb  HTTPS     https://127.0.0.1:8443",
         "fedcba9876543210  127.0.0.1:41002  initial  Elb.InitialHealthChecking",
-        "flask-app-service  2 (emulator.toml: 3)  1        1        IN_PROGRESS  (service flask-app-service) has reached a steady state.",
+        "flask-app-service  2 (emulator.toml: 3)  1        1        flask-app-task:1  IN_PROGRESS  (service flask-app-service) has reached a steady state.",
         "flask-app-service  0123456789ab  c00123456789  private-app-subnet-1a  us-east-1a  10.0.3.1    RUNNING       healthy   127.0.0.1:41001",
         "555566667777  c05555666677  private-app-subnet-1a  us-east-1a  10.0.3.3    DEACTIVATING  draining",
         "STOPPED TASK",
@@ -115,7 +115,9 @@ fn a_service_scaled_to_zero_still_shows() {
     service.events.clear();
     let table = render(&status);
     assert!(
-        table.contains("flask-app-service  0        1        1        IN_PROGRESS  -"),
+        table.contains(
+            "flask-app-service  0        1        1        flask-app-task:1  IN_PROGRESS  -"
+        ),
         "{table}"
     );
     assert!(!table.contains("PRIVATE IP"), "{table}");
@@ -164,4 +166,20 @@ fn bastions_show_their_ssh_port_what_they_reach_and_how_to_log_in() {
     ] {
         assert!(row.contains(part), "`{part}` missing from {row}");
     }
+}
+
+#[test]
+fn a_rolling_deployment_names_what_it_replaces() {
+    let mut status = sample::lab_status();
+    let service = &mut status.services[0];
+    service.task_definition = "flask-app-task:2".into();
+    service.active_deployments = vec![crate::ecs::DeploymentStatus {
+        task_definition: "flask-app-task:1".into(),
+        ..Default::default()
+    }];
+    let table = render(&status);
+    assert!(
+        table.contains("flask-app-task:2  IN_PROGRESS (replacing flask-app-task:1)"),
+        "{table}"
+    );
 }
