@@ -44,6 +44,9 @@ pub enum Error {
     /// A call of the lab's AWS API by tierlab's own CLI (`scale`, `stop-task`).
     #[error(transparent)]
     AwsCall(#[from] crate::api::ecs::client::ClientError),
+    /// `tierlab deploy`: the rollout failed (the circuit breaker) or did not end in time.
+    #[error("{0}")]
+    DeploymentFailed(String),
     /// The run lock or the reaper of a lab.
     #[error(transparent)]
     Run(#[from] crate::lab::RunError),

@@ -37,6 +37,9 @@ async fn up_status_logs_sigterm_and_down() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // A failed assertion must not leave `up` running: it would keep the lab, and the Docker
+    // lock it inherited from `flock`, after the test.
+    let _stop_on_panic = StopOnPanic(up.id());
 
     // `status --json` answers once `up` is ready (bounded wait).
     let started = Instant::now();
@@ -101,6 +104,59 @@ async fn up_status_logs_sigterm_and_down() {
         logs.lines().any(|l| l.starts_with("ecs/flask-app/")),
         "no stream-prefixed lines:\n{logs}"
     );
+
+    // `tierlab deploy --build`: rebuilt (cached layers), tagged by digest, registered as
+    // revision 2 and rolled out, its progress printed; timed.
+    let deploying = Instant::now();
+    let deploy = tierlab(&test, &config, &["deploy", "--build"]);
+    let took = deploying.elapsed();
+    let out = String::from_utf8_lossy(&deploy.stdout).into_owned();
+    assert!(
+        deploy.status.success(),
+        "deploy failed: {out}\n{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    for part in [
+        "building image flask-crud-app:latest",
+        "tagged sha256:",
+        "as flask-crud-app:sha256-",
+        "registered task definition flask-app-task:2",
+        "(service flask-app-service) has started 2 tasks:",
+        "(service flask-app-service) has stopped 1 running tasks:",
+        "deployment completed.",
+    ] {
+        assert!(out.contains(part), "`{part}` missing from:\n{out}");
+    }
+    eprintln!(
+        "tierlab deploy --build: {:.1} s, printed:\n{out}",
+        took.as_secs_f64()
+    );
+    let deployed: Value =
+        serde_json::from_slice(&tierlab(&test, &config, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        deployed["services"][0]["task_definition"],
+        "flask-app-task:2"
+    );
+    for task in deployed["services"][0]["tasks"].as_array().unwrap() {
+        assert!(
+            task["image"]
+                .as_str()
+                .unwrap()
+                .starts_with("flask-crud-app:sha256-"),
+            "{task}"
+        );
+    }
+    // The same image again: nothing to deploy.
+    let again = tierlab(&test, &config, &["deploy", "flask-app-service"]);
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to deploy"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let unknown = tierlab(&test, &config, &["deploy", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no service `nope`"));
 
     // A second `up` of the same lab is refused.
     let second = tierlab(&test, &config, &["up"]);
@@ -193,6 +249,20 @@ async fn up_status_logs_sigterm_and_down() {
         .await
         .unwrap();
     assert!(volumes.is_empty(), "volumes left: {volumes:?}");
+}
+
+/// Sends SIGTERM to `up` (which then removes its lab) when the test panics.
+struct StopOnPanic(u32);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.to_string()])
+                .status();
+            std::thread::sleep(Duration::from_secs(10));
+        }
+    }
 }
 
 /// The child's stdout, line by line, through a channel (so a test can wait with a deadline).

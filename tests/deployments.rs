@@ -565,8 +565,8 @@ async fn circuit_breaker_rolls_back_broken_revisions() {
             took.as_secs_f64()
         );
     }
-    // The failed deployment is no longer listed once drained; rolloutStateReason of the
-    // rollback while it ran is checked in the unit tests of the renderer.
+    // The failed deployment is no longer listed once drained; the rolloutStateReason of the
+    // failed and the rollback deployments while they are listed is in ecs::deployment's tests.
     let (ok, failures) = load.finish().await;
     eprintln!(
         "circuit breaker: client requests {ok} ok, {} failed",

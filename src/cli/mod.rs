@@ -3,6 +3,7 @@
 mod backups;
 mod chaos;
 pub mod db;
+mod deploy;
 mod down;
 mod ecs;
 mod env;
@@ -86,6 +87,17 @@ pub enum Command {
         /// The new desired count.
         count: u32,
     },
+    /// Roll out a new image to a service of the running lab, as a CI pipeline does with ECR and
+    /// ECS: rebuild it (with --build), tag it by digest, register a task definition revision
+    /// with it and update the service; the rolling deployment is followed until it completes
+    /// or fails (and is rolled back, with the circuit breaker on).
+    Deploy {
+        /// The service (as named in emulator.toml; default: the only one).
+        service: Option<String>,
+        /// Rebuild the image from its build context first.
+        #[arg(long)]
+        build: bool,
+    },
     /// Stop a task of the running lab (as `aws ecs stop-task`): it drains, stops as "Task
     /// stopped by user" and its service starts a replacement.
     StopTask {
@@ -157,6 +169,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Db { command } => db::run(&load(&cli.file)?, command).await,
         Command::Scale { service, count } => ecs::scale(&load(&cli.file)?, &service, count).await,
+        Command::Deploy { service, build } => {
+            deploy::deploy(&load(&cli.file)?, service.as_deref(), build).await
+        }
         Command::StopTask { task } => ecs::stop_task(&load(&cli.file)?, &task).await,
         Command::Chaos { chaos } => chaos::run(&load(&cli.file)?, &chaos).await,
         Command::Validate => validate(&cli.file),

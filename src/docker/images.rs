@@ -34,6 +34,31 @@ impl DockerClient {
         }
     }
 
+    /// The image's ID (`sha256:…`, the digest of its configuration), or `None` when there is
+    /// no such image.
+    pub async fn image_id(&self, image: &str) -> Result<Option<String>, DockerError> {
+        match self.inner.inspect_image(image).await {
+            Ok(inspect) => Ok(inspect.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(DockerError::op("inspect image", image)(e)),
+        }
+    }
+
+    /// Tags image `source` (a name or ID) as `repo:tag`.
+    pub async fn tag_image(&self, source: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::TagImageOptions {
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+        };
+        self.inner
+            .tag_image(source, Some(options))
+            .await
+            .map_err(DockerError::op(
+                "tag image",
+                &format!("{source} as {repo}:{tag}"),
+            ))
+    }
+
     pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
         match self.inner.inspect_image(image).await {
             Ok(_) => Ok(true),

@@ -92,3 +92,78 @@ pub const BREAKER_FAILED_REASON: &str = "ECS deployment circuit breaker: tasks f
 pub fn rollback_reason(to: &str) -> String {
     format!("ECS deployment circuit breaker: rolling back to deploymentId {to}.")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ContainerDefinition, TaskDefinition};
+    use crate::ecs::RevisionStatus;
+
+    fn target(revision: u32) -> Arc<DeploymentTarget> {
+        let definition = TaskDefinition {
+            family: "web".into(),
+            cpu: 256,
+            memory_mib: 512,
+            container: ContainerDefinition {
+                name: "app".into(),
+                image: "web:1".into(),
+                build: None,
+                container_port: 8000,
+                command: None,
+                environment: Default::default(),
+                log_group: "/ecs/web".into(),
+                log_stream_prefix: "ecs".into(),
+                stop_timeout: None,
+            },
+        };
+        Arc::new(DeploymentTarget {
+            revision: Revision {
+                revision,
+                status: RevisionStatus::Active,
+                definition,
+                registered_at: "2026-12-02T00:00:00Z".into(),
+                deregistered_at: None,
+            },
+            environment: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn a_deployment_reads_as_ecs_lists_it() {
+        let d = Deployment::new(target(2));
+        let s = d.status(2, 1, 1);
+        assert_eq!(s.task_definition, "web:2");
+        assert_eq!(
+            (s.desired_count, s.running_count, s.pending_count),
+            (2, 1, 1)
+        );
+        assert_eq!(
+            s.rollout_state_reason,
+            format!("ECS deployment {} in progress.", d.id)
+        );
+    }
+
+    #[test]
+    fn the_circuit_breaker_words_failure_and_rollback_as_ecs() {
+        let mut failed = Deployment::new(target(3));
+        failed.set_rollout(RolloutState::Failed, Some(BREAKER_FAILED_REASON.into()));
+        let s = failed.status(2, 0, 0);
+        assert_eq!(s.rollout_state, RolloutState::Failed);
+        assert_eq!(
+            s.rollout_state_reason,
+            "ECS deployment circuit breaker: tasks failed to start."
+        );
+        let mut back = Deployment::new(target(1));
+        back.reason = Some(rollback_reason("ecs-svc/1234"));
+        assert_eq!(
+            back.status(2, 2, 0).rollout_state_reason,
+            "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1234."
+        );
+        // Completing clears it: the rollback reads as a completed deployment.
+        back.set_rollout(RolloutState::Completed, None);
+        assert_eq!(
+            back.status(2, 2, 0).rollout_state_reason,
+            format!("ECS deployment {} completed.", back.id)
+        );
+    }
+}
