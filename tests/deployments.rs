@@ -383,10 +383,29 @@ async fn rolling_deployment_replaces_tasks_without_failing_a_request() {
         first_steady,
         &format!("{svc} has started 2 tasks:"),
     );
+    find(
+        &events,
+        begin,
+        &format!("{svc} registered 2 targets in (target-group arn:aws:elasticloadbalancing:"),
+    );
     let stop = find(
         &events,
         begin,
-        &format!("{svc} has stopped 1 running tasks:"),
+        // 1 and 1, or 2 at once when both new tasks turn healthy in the same round.
+        &format!("{svc} has stopped "),
+    );
+    let deregistered = find(&events, stop, &format!("{svc} deregistered "));
+    assert!(
+        events[deregistered].contains(" targets in (target-group arn:aws:elasticloadbalancing:"),
+        "{}",
+        events[deregistered]
+    );
+    find(
+        &events,
+        deregistered,
+        &format!(
+            "(service {SERVICE}, taskSet {old_deployment}) has begun draining connections on "
+        ),
     );
     let completed = find(
         &events,

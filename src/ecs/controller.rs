@@ -63,6 +63,8 @@ pub struct ServiceSetup {
     /// The revision the service starts with (revision 1, from `emulator.toml`).
     pub revision: Revision,
     pub target_group: Option<TargetGroupHandle>,
+    /// Its ARN, for ECS's "registered N targets in (target-group ARN)" events.
+    pub target_group_arn: Option<String>,
     /// The task environment with every `${...}` already resolved.
     pub environment: Vec<(String, String)>,
     pub logs_dir: PathBuf,
@@ -289,16 +291,20 @@ impl Controller {
         let mut scaled_in = Vec::new();
         for action in &actions {
             if let Action::Stop { task_id, reason } = action {
-                if *reason == StopReason::ScaledIn {
-                    scaled_in.push(task_id.clone());
+                if *reason == StopReason::ScaledIn
+                    && let Some(task) = self.tasks.get(task_id)
+                {
+                    scaled_in.push((task_id.clone(), task.deployment.clone()));
                 }
                 self.begin_stop(task_id, reason.clone());
             }
         }
         if !scaled_in.is_empty() {
-            let message = messages::stopped(&self.setup.service.name, &scaled_in);
+            let ids: Vec<String> = scaled_in.iter().map(|(id, _)| id.clone()).collect();
+            let message = messages::stopped(&self.setup.service.name, &ids);
             tracing::info!("{message}");
             self.record_event(message);
+            self.record_draining(&scaled_in);
         }
         // Launches can take seconds: show the stops (and the new desired count) meanwhile.
         // The launch delay is cleared only after that, so a status taken meanwhile still says
@@ -341,6 +347,28 @@ impl Controller {
         if !started.is_empty() {
             let message = messages::started(&self.setup.service.name, &started);
             self.record_event(message);
+            if let Some(arn) = self.setup.target_group_arn.clone() {
+                let message =
+                    messages::registered_targets(&self.setup.service.name, started.len(), &arn);
+                self.record_event(message);
+            }
+        }
+    }
+
+    /// ECS's events for tasks taken out of the load balancer to be stopped: their targets
+    /// deregistered, then draining, per deployment (ECS's task set) they belong to.
+    fn record_draining(&mut self, tasks: &[(String, String)]) {
+        let Some(arn) = self.setup.target_group_arn.clone() else {
+            return;
+        };
+        let service = self.setup.service.name.clone();
+        self.record_event(messages::deregistered_targets(&service, tasks.len(), &arn));
+        let mut sets: Vec<&str> = tasks.iter().map(|(_, d)| d.as_str()).collect();
+        sets.sort_unstable();
+        sets.dedup();
+        for set in sets {
+            let count = tasks.iter().filter(|(_, d)| d == set).count();
+            self.record_event(messages::draining(&service, set, count));
         }
     }
 

@@ -40,6 +40,23 @@ pub fn rolling_back(service: &str, to: &str) -> String {
     format!("(service {service}) rolling back to deployment {to}.")
 }
 
+/// "(service S) registered 2 targets in (target-group arn:…)"
+pub fn registered_targets(service: &str, count: usize, target_group_arn: &str) -> String {
+    format!("(service {service}) registered {count} targets in (target-group {target_group_arn})")
+}
+
+/// "(service S) deregistered 1 targets in (target-group arn:…)"
+pub fn deregistered_targets(service: &str, count: usize, target_group_arn: &str) -> String {
+    format!("(service {service}) deregistered {count} targets in (target-group {target_group_arn})")
+}
+
+/// "(service S, taskSet ecs-svc/…) has begun draining connections on 1 tasks."
+pub fn draining(service: &str, deployment_id: &str, count: usize) -> String {
+    format!(
+        "(service {service}, taskSet {deployment_id}) has begun draining connections on {count} tasks."
+    )
+}
+
 fn tasks(task_ids: &[String]) -> String {
     task_ids
         .iter()
@@ -72,6 +89,19 @@ mod tests {
         assert_eq!(
             deployment_failed("web", "ecs-svc/2"),
             "(service web) (deployment ecs-svc/2) deployment failed: tasks failed to start."
+        );
+        let tg = "arn:aws:elasticloadbalancing:us-east-1:0:targetgroup/tg/1";
+        assert_eq!(
+            registered_targets("web", 2, tg),
+            format!("(service web) registered 2 targets in (target-group {tg})")
+        );
+        assert_eq!(
+            deregistered_targets("web", 1, tg),
+            format!("(service web) deregistered 1 targets in (target-group {tg})")
+        );
+        assert_eq!(
+            draining("web", "ecs-svc/7", 1),
+            "(service web, taskSet ecs-svc/7) has begun draining connections on 1 tasks."
         );
         assert_eq!(
             rolling_back("web", "ecs-svc/1"),

@@ -420,6 +420,10 @@ impl Lab {
                         .load_balancer
                         .as_ref()
                         .map(|l| self.target_groups[&l.target_group].clone()),
+                    target_group_arn: service
+                        .load_balancer
+                        .as_ref()
+                        .map(|l| self.registry.target_group_arn(&l.target_group)),
                     revision,
                     environment,
                     logs_dir: self.state.logs_dir(&lab),
