@@ -10,6 +10,7 @@
 //!   target groups and health checks, the proxy with retries, its upstream pool, access logs and
 //!   metrics (map in `alb/mod.rs`).
 //! - [`ecs`]: task definitions → containers; the service controller that keeps the desired count.
+//! - [`autoscaling`]: Application Auto Scaling of the services (targets, target tracking, metrics).
 //! - [`rds`]: the database instance: container, volume, readiness.
 //! - [`bastion`]: the bastion host (SSH server in a public subnet), its key pair and ssh files.
 //! - [`logs`]: the log store as CloudWatch Logs sees it (groups, streams, events, paging, filters).
@@ -23,6 +24,7 @@
 
 pub mod alb;
 pub mod api;
+pub mod autoscaling;
 pub mod bastion;
 pub mod cli;
 pub mod config;

@@ -10,7 +10,7 @@
 //! protocol's shape (envelope, error document, request id).
 
 use super::context::ApiContext;
-use super::error::{self, ApiError};
+use super::error::ApiError;
 use super::json::{self, JsonService};
 use super::query::Params;
 use super::sigv4::Family;
@@ -24,7 +24,7 @@ pub const XML_CONTENT_TYPE: &str = "text/xml";
 pub enum JsonApi {
     Ecs,
     Logs,
-    /// Known (so its calls get a clear answer), served with the ECS autoscaling issue.
+    /// Application Auto Scaling (of the lab's ECS services).
     ApplicationAutoScaling,
     SecretsManager,
     /// Systems Manager: its Parameter Store.
@@ -333,12 +333,7 @@ async fn call_json(
         JsonApi::Logs => super::logs::call(ctx, op, body).await,
         JsonApi::SecretsManager => super::secretsmanager::call(ctx, op, body).await,
         JsonApi::Ssm => super::ssm::call(ctx, op, body).await,
-        JsonApi::ApplicationAutoScaling => Err(ApiError::new(
-            error::UNKNOWN_OPERATION,
-            format!(
-                "tierlab does not serve Application Auto Scaling ({op}) yet; it comes with the ECS autoscaling issue."
-            ),
-        )),
+        JsonApi::ApplicationAutoScaling => super::autoscaling::call(ctx, op, body).await,
     }
 }
 

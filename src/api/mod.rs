@@ -9,10 +9,11 @@
 //! - [`server`]: the loopback HTTP server (body limit, auth, one log line per call).
 //! - [`sigv4`]: verification of AWS Signature V4; [`credentials`]: the lab's own key pair.
 //! - [`context`]: [`ApiContext`], the lab as the operations see it.
-//! - Services, one entry point each (`call`): [`ecs`], [`logs`], [`secretsmanager`], [`ssm`]
-//!   (JSON 1.1); [`elbv2`], [`rds`],
+//! - Services, one entry point each (`call`): [`ecs`], [`logs`], [`autoscaling`],
+//!   [`secretsmanager`], [`ssm`] (JSON 1.1); [`elbv2`], [`rds`],
 //!   [`ec2`], [`sts`] (Query).
 
+pub mod autoscaling;
 pub mod context;
 pub mod credentials;
 pub mod dispatch;

@@ -21,7 +21,10 @@ use std::path::Path;
 pub use error::{ConfigError, Diagnostic};
 pub use model::*;
 pub use security::{egress_allows, ingress_allows, sg_allows, sg_allows_under};
-pub use validate::{INSTANCE_CLASSES, MAX_READ_REPLICAS, check_db_identifier, parse_matcher};
+pub use validate::{
+    DEFAULT_COOLDOWN, INSTANCE_CLASSES, MAX_COOLDOWN, MAX_READ_REPLICAS, check_db_identifier,
+    parse_matcher,
+};
 
 /// Reads and validates the config file at `path`. Relative paths in it (build contexts, PEM
 /// files, the state dir) are resolved against the file's directory.

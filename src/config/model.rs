@@ -51,6 +51,29 @@ pub struct LabSettings {
     pub api_port: u16,
     /// `api-auth`: who may call the AWS API.
     pub api_auth: ApiAuth,
+    /// How long one datapoint of the metrics auto scaling tracks lasts: a minute (CloudWatch's
+    /// period) with an explicit `profile = "aws"`, else seconds, so a demo scales within a minute.
+    pub metric_timing: MetricTiming,
+}
+
+/// The period of the datapoints target tracking alarms evaluate (see [`LabSettings::metric_timing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricTiming {
+    /// One datapoint a second: the high alarm fires after 3 s, the low one after 15 s.
+    #[default]
+    Fast,
+    /// One datapoint a minute, as CloudWatch's ECS metrics: 3 and 15 minutes.
+    Aws,
+}
+
+impl MetricTiming {
+    /// The length of one datapoint.
+    pub fn period(self) -> Duration {
+        match self {
+            MetricTiming::Fast => Duration::from_secs(1),
+            MetricTiming::Aws => Duration::from_secs(60),
+        }
+    }
 }
 
 /// `[lab] api-auth`: how the AWS API checks its callers.
@@ -546,6 +569,9 @@ pub struct Service {
     /// `health-check-grace-period-seconds`: how long a new task's failed ELB health checks are
     /// ignored; `None` keeps tierlab's default (`ecs::HEALTH_CHECK_GRACE`).
     pub health_check_grace_period: Option<Duration>,
+    /// `[services.NAME.auto-scaling]`: the service as a scalable target of Application Auto
+    /// Scaling with its target tracking policies, registered when the lab starts.
+    pub auto_scaling: Option<ServiceAutoScaling>,
 }
 
 /// ECS's `deploymentConfiguration` of a rolling (`ECS`) deployment.
@@ -595,6 +621,67 @@ impl DeploymentConfiguration {
             return Err("minimumHealthyPercent 100 with maximumPercent 100 leaves no room to start or stop a task, so a deployment could never proceed".into());
         }
         Ok(())
+    }
+}
+
+/// `[services.NAME.auto-scaling]`: what `register-scalable-target` and `put-scaling-policy`
+/// would set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceAutoScaling {
+    pub min_capacity: u32,
+    pub max_capacity: u32,
+    pub policies: Vec<TargetTrackingPolicy>,
+}
+
+/// `[[services.NAME.auto-scaling.policies]]`: a target tracking scaling policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetTrackingPolicy {
+    pub name: String,
+    pub metric: ScalingMetric,
+    /// The value the metric is kept at (percent for utilisation, requests per target per minute).
+    pub target_value: f64,
+    /// Application Auto Scaling's `ScaleOutCooldown` (300 s for ECS when not given).
+    pub scale_out_cooldown: Duration,
+    pub scale_in_cooldown: Duration,
+    pub disable_scale_in: bool,
+}
+
+/// The predefined metrics a target tracking policy of an ECS service can track (serialised by
+/// their AWS names, as the status and the API show them).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum ScalingMetric {
+    /// `ECSServiceAverageCPUUtilization`: CPU used ÷ CPU reserved (task `cpu` units), percent.
+    #[serde(rename = "ECSServiceAverageCPUUtilization")]
+    Cpu,
+    /// `ECSServiceAverageMemoryUtilization`: memory used ÷ task `memory`, percent.
+    #[serde(rename = "ECSServiceAverageMemoryUtilization")]
+    Memory,
+    /// `ALBRequestCountPerTarget`: requests to the service's target group per healthy target
+    /// per minute.
+    #[serde(rename = "ALBRequestCountPerTarget")]
+    AlbRequestCountPerTarget,
+}
+
+impl ScalingMetric {
+    pub const ALL: [ScalingMetric; 3] = [
+        ScalingMetric::Cpu,
+        ScalingMetric::Memory,
+        ScalingMetric::AlbRequestCountPerTarget,
+    ];
+
+    /// Application Auto Scaling's `PredefinedMetricType`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScalingMetric::Cpu => "ECSServiceAverageCPUUtilization",
+            ScalingMetric::Memory => "ECSServiceAverageMemoryUtilization",
+            ScalingMetric::AlbRequestCountPerTarget => "ALBRequestCountPerTarget",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ScalingMetric> {
+        ScalingMetric::ALL.into_iter().find(|m| m.as_str() == text)
     }
 }
 

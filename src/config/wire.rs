@@ -300,6 +300,7 @@ pub struct Service {
     pub maximum_percent: Option<i64>,
     pub health_check_grace_period_seconds: Option<i64>,
     pub deployment_circuit_breaker: Option<CircuitBreaker>,
+    pub auto_scaling: Option<AutoScaling>,
 }
 
 /// `deployment-circuit-breaker = { enable = true, rollback = true }`.
@@ -308,6 +309,29 @@ pub struct Service {
 pub struct CircuitBreaker {
     pub enable: bool,
     pub rollback: bool,
+}
+
+/// `[services.NAME.auto-scaling]`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AutoScaling {
+    pub min_capacity: i64,
+    pub max_capacity: i64,
+    #[serde(default)]
+    pub policies: Vec<ScalingPolicy>,
+}
+
+/// `[[services.NAME.auto-scaling.policies]]`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ScalingPolicy {
+    pub name: String,
+    pub metric: String,
+    pub target_value: f64,
+    pub scale_out_cooldown: Option<String>,
+    pub scale_in_cooldown: Option<String>,
+    #[serde(default)]
+    pub disable_scale_in: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -126,6 +126,8 @@ pub struct Lab {
     orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     /// The AWS API endpoint (step 7; `None` until it runs).
     aws_api: Option<aws_api::AwsApi>,
+    /// Application Auto Scaling of the services (the config's targets registered at step 6).
+    autoscaling: crate::autoscaling::AutoScaling,
     /// Run lock and reaper, while the lab runs containers.
     guard: Arc<Mutex<Option<teardown::RunGuard>>>,
     /// Set once a stop completed: nothing left for `Drop`.
@@ -190,6 +192,8 @@ impl Lab {
         )?;
         let security_groups = vpc::LiveGroups::new(config.security_groups.clone());
         let task_definitions = ecs::TaskDefinitions::from_config(&config);
+        let autoscaling =
+            crate::autoscaling::AutoScaling::new(registry.region(), registry.account());
         let mut lab = Lab {
             config: Arc::new(config),
             state,
@@ -208,6 +212,7 @@ impl Lab {
             task_definitions,
             orphans: tokio::sync::watch::channel(OrphanStatus::default()).1,
             aws_api: None,
+            autoscaling,
             guard: Arc::default(),
             stopped: Arc::default(),
             done: Arc::new(tokio::sync::watch::channel(false).0),
@@ -434,6 +439,10 @@ impl Lab {
                     .tasks
                     .group(format!("service controller {}", service.name));
                 self.services.push(ecs::spawn(setup, rx, &tracker, cancel));
+            }
+            // Application Auto Scaling: the config's scalable targets and their policies.
+            if let Err(e) = self.autoscaling.register_config(&config) {
+                tracing::warn!("cannot register the config's auto scaling: {e}");
             }
             // Running tasks follow security group changes made through the EC2 API.
             let groups = self.security_groups.clone();
@@ -714,6 +723,7 @@ impl Lab {
             task_definitions: self.task_definitions.clone(),
             orphans: self.orphans.clone(),
             aws: self.aws_status(),
+            autoscaling: self.autoscaling.clone(),
         }
     }
 

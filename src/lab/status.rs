@@ -30,6 +30,7 @@ pub struct LabView {
     pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     pub(super) aws: Option<AwsStatus>,
     pub(super) secrets: crate::secrets::SecretStore,
+    pub(super) autoscaling: crate::autoscaling::AutoScaling,
 }
 
 impl LabView {
@@ -73,6 +74,11 @@ impl LabView {
 
     pub fn service(&self, name: &str) -> Option<&ServiceHandle> {
         self.services.iter().find(|s| s.name() == name)
+    }
+
+    /// Application Auto Scaling of the services: targets, policies, activities, metrics.
+    pub fn autoscaling(&self) -> &crate::autoscaling::AutoScaling {
+        &self.autoscaling
     }
 
     /// The DB instances as they are now.

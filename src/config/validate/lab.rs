@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::super::model::{ApiAuth, LabSettings, LoadBalancer, TimingProfile};
+use super::super::model::{ApiAuth, LabSettings, LoadBalancer, MetricTiming, TimingProfile};
 use super::super::{defaults, suggest, wire};
 use super::ctx::{Ctx, q};
 
@@ -33,6 +33,12 @@ pub fn lab(cx: &mut Ctx, lab: &wire::Lab) -> LabSettings {
         region: region(cx, lab.region.as_deref()),
         api_port: api_port(cx, lab.api_port),
         api_auth: api_auth(cx, lab.api_auth.as_deref()),
+        // As `failover`: seconds unless the file asks for AWS's timing explicitly.
+        metric_timing: if lab.profile.as_deref() == Some("aws") {
+            MetricTiming::Aws
+        } else {
+            MetricTiming::Fast
+        },
     }
 }
 

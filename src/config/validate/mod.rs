@@ -6,6 +6,7 @@
 //! part) so that checking goes on; the diagnostics decide the result.
 
 mod actions;
+mod auto_scaling;
 mod bastions;
 mod ctx;
 mod databases;
@@ -19,6 +20,7 @@ mod security_groups;
 mod services;
 mod target_groups;
 
+pub use auto_scaling::{DEFAULT_COOLDOWN, MAX_COOLDOWN};
 pub use databases::{INSTANCE_CLASSES, MAX_READ_REPLICAS, check_identifier as check_db_identifier};
 pub use target_groups::parse_matcher;
 mod tasks;
@@ -26,6 +28,8 @@ mod vpc;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_auto_scaling;
 #[cfg(test)]
 mod tests_lab_api;
 #[cfg(test)]

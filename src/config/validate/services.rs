@@ -63,6 +63,10 @@ pub fn service(cx: &mut Ctx, name: &str, s: &wire::Service, known: &Known) -> Se
         }
         slb
     });
+    let auto_scaling = s
+        .auto_scaling
+        .as_ref()
+        .map(|table| super::auto_scaling::auto_scaling(cx, &at, table, load_balancer.is_some()));
     Service {
         name: name.to_string(),
         cluster: s.cluster.clone(),
@@ -79,6 +83,7 @@ pub fn service(cx: &mut Ctx, name: &str, s: &wire::Service, known: &Known) -> Se
             cx.int_in(&key, secs, 0..=3600)
                 .map(|s| Duration::from_secs(s.into()))
         }),
+        auto_scaling,
     }
 }
 
