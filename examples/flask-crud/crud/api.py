@@ -1,10 +1,11 @@
-"""JSON API over the same table: /api/entries[/<id>] and /api/info.
+"""JSON API over the same table: /api/entries[/<id>] and /api/info; /api/burn loads the CPU.
 
 Entries are `{"id": N, "text": "..."}`. Errors are `{"error": "..."}` with 400 (bad text),
 404 (no such entry) or 503 (database unavailable, see crud.register_error_handlers).
 """
 
 import socket
+import time
 
 import pymysql
 from flask import Blueprint, current_app, jsonify, request, url_for
@@ -13,6 +14,10 @@ import crud
 from crud import db, validate
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+# /api/burn: a request burns at most this much CPU time, so a load test stays bounded.
+BURN_MAX_MS = 1000
+BURN_DEFAULT_MS = 50
 
 
 def as_json(entry):
@@ -102,3 +107,19 @@ def info():
             read_only=bool(int(server["read_only"])),
         )
     return jsonify(body), 503 if failed else 200
+
+
+@bp.get("/burn")
+def burn():
+    """Spends `ms` milliseconds of this thread's CPU time (default 50, at most 1000), for load
+    tests of CPU target tracking: the work per request is bounded, whatever the CPU quota."""
+    raw = request.args.get("ms", str(BURN_DEFAULT_MS))
+    ms = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if not 1 <= ms <= BURN_MAX_MS:
+        return jsonify(error=f"ms must be an integer between 1 and {BURN_MAX_MS}"), 400
+    # CPU time, not wall time: under a CPU quota a request takes longer, never burns more.
+    until = time.thread_time() + ms / 1000
+    spins = 0
+    while time.thread_time() < until:
+        spins += 1
+    return jsonify(task=crud.task_id(), burned_ms=ms, spins=spins)
