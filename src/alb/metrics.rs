@@ -74,6 +74,12 @@ impl TargetGroupMetrics {
         self.group.name()
     }
 
+    /// Requests forwarded to this group since the lab started (`RequestCount` with the
+    /// `TargetGroup` dimension; auto scaling's `ALBRequestCountPerTarget` is its rate).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Relaxed)
+    }
+
     /// A request was forwarded to this group (whatever came of it).
     pub fn request(&self) {
         self.requests.fetch_add(1, Relaxed);

@@ -8,10 +8,16 @@
 //! - [`alarm`]: the managed alarms (3 of 3 above the target, 15 of 15 below 90 % of it), pure.
 //! - [`decision`]: target tracking's decision (proportional capacity, bounds, cooldowns,
 //!   several policies, scale-in paused during deployments), pure.
+//! - [`metrics`]: CPU, memory and requests per target from samples (pure), and their
+//!   Prometheus text.
+//! - [`scaler`]: the loop that measures each service once a datapoint period and applies the
+//!   decision through the service's handle.
 
 pub mod alarm;
 pub mod decision;
+pub mod metrics;
 pub mod model;
+pub mod scaler;
 pub mod store;
 
 pub use model::{

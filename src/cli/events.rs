@@ -190,6 +190,7 @@ mod tests {
             orphans: Default::default(),
             aws: None,
             bastions: vec![],
+            autoscaling: Default::default(),
         }
     }
 

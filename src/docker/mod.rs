@@ -10,6 +10,7 @@ mod files;
 mod images;
 pub mod labels;
 mod networks;
+mod stats;
 mod volumes;
 
 use bollard::Docker;
@@ -21,6 +22,7 @@ pub use exec::ExecOutput;
 pub use files::ContainerFile;
 pub use images::{BuildProgress, CONTEXT_HASH_LABEL, context_hash};
 pub use networks::{NetworkSpec, NetworkSummary};
+pub use stats::StatsSample;
 
 /// Where the engine is expected when `DOCKER_HOST` is not set.
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";

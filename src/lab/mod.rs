@@ -444,6 +444,22 @@ impl Lab {
             if let Err(e) = self.autoscaling.register_config(&config) {
                 tracing::warn!("cannot register the config's auto scaling: {e}");
             }
+            let scaler = crate::autoscaling::scaler::ScalerSetup {
+                docker: docker.clone(),
+                config: config.clone(),
+                services: self.services.clone(),
+                target_groups: self.target_groups.values().cloned().collect(),
+                load_balancers: self
+                    .load_balancers
+                    .iter()
+                    .map(LoadBalancerHandle::metrics)
+                    .collect(),
+                autoscaling: self.autoscaling.clone(),
+            };
+            self.tasks
+                .spawn("auto scaling (metrics, target tracking)", |cancel| {
+                    crate::autoscaling::scaler::run(scaler, cancel)
+                });
             // Running tasks follow security group changes made through the EC2 API.
             let groups = self.security_groups.clone();
             self.tasks

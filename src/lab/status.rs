@@ -124,6 +124,7 @@ impl LabView {
             .filter_map(|db| Some((db.identifier.clone(), db.replica().get()?.lag_seconds)))
             .collect();
         rds::read_replica::metrics::render(&mut out, &lags);
+        crate::autoscaling::metrics::render(&mut out, &self.autoscaling.metrics());
         out
     }
 
@@ -158,6 +159,7 @@ impl LabView {
                 .iter()
                 .map(crate::bastion::BastionHandle::status)
                 .collect(),
+            autoscaling: self.autoscaling.status(),
         }
     }
 
@@ -218,6 +220,10 @@ pub struct LabStatus {
     /// Bastion hosts with their SSH port on 127.0.0.1.
     #[serde(default)]
     pub bastions: Vec<crate::bastion::BastionStatus>,
+    /// Application Auto Scaling: scalable targets with their policies, each service's latest
+    /// metrics (CPU, memory, requests per target) and alarms, the latest activities.
+    #[serde(default)]
+    pub autoscaling: crate::autoscaling::AutoScalingStatus,
 }
 
 /// Where the lab's AWS API answers (`tierlab env` prints it for the AWS CLI).

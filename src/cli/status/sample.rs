@@ -122,6 +122,65 @@ pub fn lab_status() -> LabStatus {
             ],
             databases: vec!["flask-crud-db".into()],
         }],
+        autoscaling: autoscaling(),
+    }
+}
+
+/// A scalable target with the reference's CPU policy, a datapoint above its target and one
+/// scale-out.
+fn autoscaling() -> crate::autoscaling::AutoScalingStatus {
+    use crate::autoscaling::alarm::{AlarmState, Alarms};
+    use crate::autoscaling::model::*;
+    let alarm = |which: &str| AlarmRef {
+        name: format!("TargetTracking-service/flask-app-cluster/flask-app-service-{which}-1"),
+        arn: format!("arn:aws:cloudwatch:us-east-1:000000000000:alarm:{which}"),
+    };
+    crate::autoscaling::AutoScalingStatus {
+        targets: vec![ScalableTarget {
+            cluster: "flask-app-cluster".into(),
+            service: "flask-app-service".into(),
+            min_capacity: 2,
+            max_capacity: 6,
+            arn: "arn:aws:application-autoscaling:us-east-1:000000000000:scalable-target/0".into(),
+            created_at: "2026-12-02T00:00:00.000Z".into(),
+            suspended: SuspendedState::default(),
+            policies: vec![ScalingPolicy {
+                name: "cpu-tracking-scaling-policy".into(),
+                arn: "arn:aws:autoscaling:x".into(),
+                metric: ScalingMetric::Cpu,
+                resource_label: None,
+                target_value: 70.0,
+                scale_out_cooldown_seconds: 60,
+                scale_in_cooldown_seconds: 60,
+                disable_scale_in: false,
+                alarms: [alarm("AlarmHigh"), alarm("AlarmLow")],
+                created_at: "2026-12-02T00:00:00.000Z".into(),
+            }],
+        }],
+        metrics: vec![ServiceMetrics {
+            cluster: "flask-app-cluster".into(),
+            service: "flask-app-service".into(),
+            period_seconds: 1,
+            at: "2026-12-02T00:03:00Z".into(),
+            cpu_utilization: Some(92.25),
+            memory_utilization: Some(21.0),
+            request_count_per_target: Some(1234.0),
+            tasks_sampled: 2,
+            alarms: vec![PolicyAlarms {
+                policy: "cpu-tracking-scaling-policy".into(),
+                alarms: Alarms {
+                    high: AlarmState::Alarm,
+                    low: AlarmState::Ok,
+                },
+            }],
+        }],
+        activities: vec![crate::autoscaling::store::activity(
+            "flask-app-cluster",
+            "flask-app-service",
+            3,
+            "monitor alarm TargetTracking-service/flask-app-cluster/flask-app-service-AlarmHigh-1 in state ALARM triggered policy cpu-tracking-scaling-policy",
+            "2026-12-02T00:03:00.000Z".into(),
+        )],
     }
 }
 

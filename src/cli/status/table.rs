@@ -1,6 +1,8 @@
 //! The status table: pure functions from the typed status to text, one section per tier. A tier
 //! the lab does not have (no rows) is left out.
 
+mod autoscaling;
+
 use crate::cli::table;
 use crate::lab::{DatabaseStatus, LabStatus, Orphan};
 
@@ -35,6 +37,9 @@ pub fn render(status: &LabStatus) -> String {
         services(status),
         tasks(status),
         stopped_tasks(status),
+        autoscaling::metrics(status),
+        autoscaling::targets(status),
+        autoscaling::activities(status),
         databases(status),
         bastions(status),
         orphans(status),

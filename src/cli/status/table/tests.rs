@@ -19,6 +19,9 @@ fn every_tier_has_its_section() {
         "tierlab-flask-app-svc-0rphan",
         "at the next pass",
         "failed 2 times, retrying: has active endpoints",
+        "flask-app-service  92.2 %  21.0 %  1234                 2      1s",
+        "flask-app-service  2..6      cpu-tracking-scaling-policy  CPU = 70  60s / 60s        high ALARM, low OK",
+        "2026-12-02T00:03:00.000Z  flask-app-service  Setting desired count to 3.  monitor alarm",
     ] {
         assert!(table.contains(part), "`{part}` missing from:\n{table}");
     }
