@@ -401,7 +401,7 @@ async fn a_cpu_load_scales_the_service_out_and_back_in() {
 
     // Out: to 6 (never more), each task healthy; the time from the load step is the measure.
     let mut most = 2;
-    let mut hot_cpu = None;
+    let mut hot_cpu: f64 = 0.0;
     loop {
         let status = service.status();
         most = most.max(status.desired_count);
@@ -417,14 +417,14 @@ async fn a_cpu_load_scales_the_service_out_and_back_in() {
             .iter()
             .find(|m| m.service == SERVICE)
         {
-            hot_cpu = hot_cpu.max(m.cpu_utilization.map(|c| c as u32));
+            hot_cpu = hot_cpu.max(m.cpu_utilization.unwrap_or(0.0));
         }
         if status.desired_count == 6 && status.is_steady() {
             break;
         }
         assert!(
             load_started.elapsed() < SCALE_OUT_WITHIN,
-            "not scaled out to 6 healthy tasks within {SCALE_OUT_WITHIN:?}: desired {}, running {}, CPU seen up to {hot_cpu:?} %\n{:#?}",
+            "not scaled out to 6 healthy tasks within {SCALE_OUT_WITHIN:?}: desired {}, running {}, CPU seen up to {hot_cpu:.0} %\n{:#?}",
             status.desired_count,
             status.running_count,
             lab_status.autoscaling
@@ -450,12 +450,12 @@ async fn a_cpu_load_scales_the_service_out_and_back_in() {
         }
     }
     println!(
-        "load step ({CLIENTS} clients, GET {BURN}) to 6 healthy tasks: {:.1}s; CPU up to {hot_cpu:?} %; {ok} requests answered, failed: {failed:?}",
+        "load step ({CLIENTS} clients, GET {BURN}) to 6 healthy tasks: {:.1}s; CPU up to {hot_cpu:.0} %; {ok} requests answered, failed: {failed:?}",
         scaled_out.as_secs_f64()
     );
     assert!(
-        hot_cpu.unwrap_or(0) > TARGET,
-        "the load never took CPU above the target: {hot_cpu:?}"
+        hot_cpu > f64::from(TARGET),
+        "the load never took CPU above the target: {hot_cpu:.0} %"
     );
     assert_eq!(most, 6);
 
@@ -523,14 +523,30 @@ async fn a_cpu_load_scales_the_service_out_and_back_in() {
             .unwrap()
             .ends_with("triggered policy cpu-tracking-scaling-policy")
     }));
-    // Scale-outs wait out the cooldown (the metric never asks for more than the cooldown's
-    // base gives: CPU is capped by the task's quota).
-    for pair in outs.windows(2) {
-        let gap = pair[1]["StartTime"].as_f64().unwrap() - pair[0]["StartTime"].as_f64().unwrap();
-        assert!(
-            gap >= SCALE_OUT_COOLDOWN.as_secs_f64() - 0.05,
-            "scale-outs {gap:.2}s apart: {v:#}"
-        );
+    // Scale-out cooldowns: a scale-out within one is computed from the count the cooldown
+    // started from (and is larger than the previous), never from the count reached meanwhile.
+    let count = |a: &serde_json::Value| -> u32 {
+        let d = a["Description"].as_str().unwrap();
+        d.trim_start_matches("Setting desired count to ")
+            .trim_end_matches('.')
+            .parse()
+            .unwrap()
+    };
+    let (mut base, mut previous, mut cooldown_end) = (2, 2, f64::MIN);
+    for a in &outs {
+        let (at, to) = (a["StartTime"].as_f64().unwrap(), count(a));
+        assert!(to > previous, "{v:#}");
+        if at < cooldown_end {
+            let most = (f64::from(base) * hot_cpu / f64::from(TARGET)).ceil() as u32;
+            assert!(
+                to <= most,
+                "a scale-out to {to} within the cooldown; from {base} at most {most} (CPU up to {hot_cpu:.0} %): {v:#}"
+            );
+        } else {
+            base = previous;
+        }
+        cooldown_end = at + SCALE_OUT_COOLDOWN.as_secs_f64();
+        previous = to;
     }
     // The scale-in came after 15 one-second datapoints below the low threshold at the least.
     let scale_in_at = newest["StartTime"].as_f64().unwrap();

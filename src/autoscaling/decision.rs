@@ -7,7 +7,8 @@
 //! - A policy whose high alarm is in ALARM asks for `ceil(capacity × metric ÷ target)`.
 //! - Scale-out cooldown: while it runs, "the capacity added by the previous scale out … is
 //!   calculated as part of the desired capacity for the next scale out": the next one is
-//!   computed from the capacity before it, and happens only if it asks for more than now.
+//!   computed from the capacity before it, and happens only if it asks for more than now
+//!   (such a larger scale-out restarts the cooldown but keeps its base: [`History::after`]).
 //! - Scale-in needs every policy's low alarm in ALARM (and none with `DisableScaleIn`); it is
 //!   blocked for the scale-in cooldown after the previous scale-in, and while a deployment is in
 //!   progress. A scale-out is never blocked by the scale-in cooldown.
@@ -45,10 +46,48 @@ pub struct History {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScaleOutRecord {
     pub at: Instant,
-    /// The capacity before it (what the next scale-out in its cooldown is computed from).
+    /// The capacity before the scale-out that started the cooldown (what a scale-out within it
+    /// is computed from).
     pub from: u32,
     /// The cooldown of the policy that made it.
     pub cooldown: Duration,
+}
+
+impl History {
+    /// The history after a scaling from `from` made at `now` (`cooldown`: the policy's).
+    ///
+    /// A scale-out restarts the scale-out cooldown; one made within a running cooldown (a larger
+    /// one) keeps the capacity the cooldown started from as its base, so capacity still being
+    /// added is never counted twice (and the base cannot ratchet up while the metric lags).
+    pub fn after(
+        self,
+        direction: Direction,
+        now: Instant,
+        from: u32,
+        cooldown: Duration,
+    ) -> History {
+        match direction {
+            Direction::Out => {
+                let from = match self.last_scale_out {
+                    Some(last) if now < last.at + last.cooldown => last.from,
+                    _ => from,
+                };
+                History {
+                    last_scale_out: Some(ScaleOutRecord {
+                        at: now,
+                        from,
+                        cooldown,
+                    }),
+                    ..self
+                }
+            }
+            Direction::In => History {
+                last_scale_in: Some((now, cooldown)),
+                ..self
+            },
+            Direction::Bounds => self,
+        }
+    }
 }
 
 /// Everything the decision needs.

@@ -232,3 +232,39 @@ fn an_exact_multiple_adds_no_task() {
     i.max = 10;
     assert_eq!(to(decide(&i)), Some(6));
 }
+
+#[test]
+fn a_scale_out_within_the_cooldown_keeps_its_base() {
+    let t0 = Instant::now();
+    let cooldown = Duration::from_secs(5);
+    let h = History::default().after(Direction::Out, t0, 2, cooldown);
+    assert_eq!(h.last_scale_out.unwrap().from, 2);
+    // 4 → 5 two seconds later (a larger scale-out): the cooldown restarts, its base stays 2.
+    let t1 = t0 + Duration::from_secs(2);
+    let h = h.after(Direction::Out, t1, 4, cooldown);
+    assert_eq!(
+        h.last_scale_out,
+        Some(ScaleOutRecord {
+            at: t1,
+            from: 2,
+            cooldown
+        })
+    );
+    // So 104 % of a 50 % target still asks for ceil(2 × 104 ÷ 50) = 5: no third step yet.
+    let hot = points(104.0, 3);
+    let mut p = [policy("cpu", 50.0, &hot)];
+    p[0].scale_out_cooldown = cooldown;
+    let mut i = input(5, &p, t1 + Duration::from_secs(1));
+    i.history = h;
+    assert_eq!(decide(&i), Decision::Hold);
+    // After the cooldown, from 5: ceil(5 × 104 ÷ 50) = 11, capped at 6.
+    i.now = t1 + cooldown;
+    assert_eq!(to(decide(&i)), Some(6));
+    // Once the cooldown has passed, a new scale-out starts from its own capacity.
+    let h = h.after(Direction::Out, t1 + cooldown, 5, cooldown);
+    assert_eq!(h.last_scale_out.unwrap().from, 5);
+    // Scale-ins record their cooldown; bounds changes record nothing.
+    let h2 = h.after(Direction::In, t1, 6, Duration::from_secs(60));
+    assert_eq!(h2.last_scale_in, Some((t1, Duration::from_secs(60))));
+    assert_eq!(h2.after(Direction::Bounds, t1, 1, Duration::ZERO), h2);
+}

@@ -20,7 +20,7 @@ use crate::docker::{DockerClient, StatsSample};
 use crate::ecs::{LastStatus, RolloutState, ServiceHandle, ServiceStatus};
 
 use super::alarm::{self, DATAPOINTS_KEPT};
-use super::decision::{self, Decision, Direction, History, PolicyView, ScaleOutRecord};
+use super::decision::{self, Decision, History, PolicyView};
 use super::metrics;
 use super::model::{
     PolicyAlarms, ScalableTarget, ScalingMetric, ServiceMetrics, request_count_labels,
@@ -259,17 +259,7 @@ impl Scaler {
                     let activity =
                         store::activity(&status.cluster, &status.name, to, &cause, started);
                     self.setup.autoscaling.record(activity);
-                    match direction {
-                        Direction::Out => {
-                            tracked.history.last_scale_out = Some(ScaleOutRecord {
-                                at: now,
-                                from: current,
-                                cooldown,
-                            });
-                        }
-                        Direction::In => tracked.history.last_scale_in = Some((now, cooldown)),
-                        Direction::Bounds => {}
-                    }
+                    tracked.history = tracked.history.after(direction, now, current, cooldown);
                 }
                 Err(e) => tracing::warn!("auto scaling: service {}: {e}", status.name),
             }
