@@ -60,9 +60,11 @@ pub async fn run(setup: ScalerSetup, cancel: CancellationToken) {
     }
 }
 
-/// A deployment of the service is rolling out: scale-in waits (ECS suspends it meanwhile).
+/// A deployment of the service is rolling out (its PRIMARY deployment IN_PROGRESS, or older
+/// ACTIVE ones still being replaced): scale-in waits, as ECS suspends it meanwhile.
 pub fn deployment_in_progress(status: &ServiceStatus) -> bool {
     status.deployment.rollout_state == RolloutState::InProgress
+        || !status.active_deployments.is_empty()
 }
 
 struct Scaler {
