@@ -191,6 +191,7 @@ mod tests {
             aws: None,
             bastions: vec![],
             autoscaling: Default::default(),
+            availability_zones: vec![],
         }
     }
 

@@ -572,6 +572,9 @@ pub struct Service {
     /// `[services.NAME.auto-scaling]`: the service as a scalable target of Application Auto
     /// Scaling with its target tracking policies, registered when the lab starts.
     pub auto_scaling: Option<ServiceAutoScaling>,
+    /// ECS's `availabilityZoneRebalancing` (ENABLED by default for a new service): after an
+    /// availability zone comes back, tasks are moved until they are spread evenly again.
+    pub availability_zone_rebalancing: bool,
 }
 
 /// ECS's `deploymentConfiguration` of a rolling (`ECS`) deployment.

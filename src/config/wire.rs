@@ -293,6 +293,8 @@ pub struct Service {
     pub desired_count: i64,
     #[serde(default)]
     pub allow_zero_tasks: bool,
+    /// `ENABLED` (the default, as for a new ECS service) or `DISABLED`.
+    pub availability_zone_rebalancing: Option<String>,
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub load_balancer: Option<ServiceLoadBalancer>,

@@ -34,6 +34,8 @@ use super::stopper::{self, StopJob, StopProgress};
 use super::task_spec;
 use super::throttle::{Delay, Policy, Throttle};
 
+mod spread;
+
 /// How often the controller looks again without being woken by an event.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Every this many ticks, containers are inspected in case a Docker event was missed.
@@ -72,6 +74,8 @@ pub struct ServiceSetup {
     pub claims: Claims,
     /// The security groups as they are now: a task is launched on the networks they allow.
     pub security_groups: crate::vpc::LiveGroups,
+    /// Which availability zones are up: no task is placed in one that is down.
+    pub zones: crate::vpc::ZoneHealth,
 }
 
 /// One task the controller launched.
@@ -147,6 +151,8 @@ struct Controller {
     /// Cancelled with the controller: stops in progress skip to removing the container.
     stop_cancel: CancellationToken,
     stop_progress: mpsc::UnboundedSender<StopProgress>,
+    /// An `availabilityZoneRebalancing` under way (see [`spread`]).
+    rebalancing: Option<super::placement::Rebalancing>,
 }
 
 /// Starts the controller loop. `container_events` carries Docker events of this service's
@@ -213,6 +219,7 @@ pub fn spawn(
         stoppers: TaskTracker::new(),
         stop_cancel: cancel.child_token(),
         stop_progress,
+        rebalancing: None,
     };
     controller.publish_status();
     let inputs = Inputs {
@@ -279,7 +286,8 @@ impl Controller {
             .collect();
         let config = self.deployment_configuration;
         let bounds = Bounds {
-            desired: *self.desired.borrow_and_update(),
+            // One task more while an availability-zone rebalancing moves one (see `spread`).
+            desired: *self.desired.borrow_and_update() + self.rebalancing_surge(),
             minimum_healthy_percent: config.minimum_healthy_percent,
             maximum_percent: config.maximum_percent,
             // A deployment its circuit breaker failed launches no more tasks.
@@ -319,6 +327,7 @@ impl Controller {
                 self.launch(count).await;
             }
         }
+        self.rebalance_round();
         self.prune_history(Instant::now()).await;
     }
 
@@ -651,13 +660,23 @@ impl Controller {
 
     /// Launches one task and returns its id; `None` (and a back-off) when it could not start.
     async fn launch_task(&mut self) -> Option<String> {
+        let Some(subnet) = self.place_task() else {
+            let message = format!(
+                "(service {}) was unable to place a task: every availability zone of its subnets is unavailable.",
+                self.setup.service.name
+            );
+            if self.events.back().is_none_or(|e| e.message != message) {
+                tracing::warn!("{message}");
+                self.record_event(message);
+            }
+            return None;
+        };
         let setup = &self.setup;
         let runs = self.deployment.target.clone();
         let definition = &runs.revision.definition;
         let task_id = task_spec::new_task_id();
         // Claimed before the container exists, so the orphan sweep never takes it for one.
         setup.claims.claim(&task_id);
-        let subnet = vpc::task_subnet(&setup.service, self.launched).to_string();
         let mut spec = task_spec::container_spec(
             &setup.config,
             &setup.service,

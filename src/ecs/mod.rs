@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod lookup;
 pub mod messages;
+pub mod placement;
 pub mod reconcile;
 pub mod revisions;
 mod status;

@@ -23,6 +23,19 @@ pub enum Chaos {
         #[arg(value_parser = parse_delay)]
         delay: Duration,
     },
+    /// Take an availability zone down: the lab's tasks and database nodes there are killed,
+    /// services place tasks only in the other zones, a Multi-AZ primary there fails over, and
+    /// nothing starts there again until `az-restore`.
+    AzOutage {
+        /// The zone, e.g. `us-east-1a`.
+        zone: String,
+    },
+    /// Bring a zone taken down by `az-outage` back: services rebalance into it, databases
+    /// recover there.
+    AzRestore {
+        /// The zone, e.g. `us-east-1a`.
+        zone: String,
+    },
 }
 
 /// Why chaos could not be applied.
@@ -30,19 +43,22 @@ pub enum Chaos {
 pub enum ChaosError {
     #[error(transparent)]
     ReplicaLag(#[from] ReplicaDelayError),
+    #[error(transparent)]
+    Zone(#[from] super::zone_outage::ZoneChaosError),
 }
 
 impl ChaosError {
     /// Whether the request was wrong (HTTP 400) rather than the lab failing to do it (500).
     pub fn is_request_error(&self) -> bool {
-        matches!(
-            self,
-            ChaosError::ReplicaLag(
+        match self {
+            ChaosError::ReplicaLag(e) => matches!(
+                e,
                 ReplicaDelayError::NoSuchInstance { .. }
                     | ReplicaDelayError::NotAReplica(_)
                     | ReplicaDelayError::NotAvailable { .. }
-            )
-        )
+            ),
+            ChaosError::Zone(e) => e.is_request_error(),
+        }
     }
 }
 
@@ -61,6 +77,8 @@ impl LabView {
                     )
                 })
             }
+            Chaos::AzOutage { zone } => Ok(self.az_outage(zone).await?),
+            Chaos::AzRestore { zone } => Ok(self.az_restore(zone).await?),
         }
     }
 }

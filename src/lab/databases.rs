@@ -40,6 +40,8 @@ pub(super) struct Launcher {
     registry: Arc<Registry>,
     /// Each supervised instance's token, to stop supervising one that is deleted.
     supervisors: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    /// Which availability zones are up: supervisors do not restart or build nodes in one down.
+    zones: crate::vpc::ZoneHealth,
 }
 
 impl Databases {
@@ -51,6 +53,7 @@ impl Databases {
         tasks: Tasks,
         routes: EventRoutes,
         registry: Arc<Registry>,
+        zones: crate::vpc::ZoneHealth,
     ) -> Databases {
         Databases {
             fleet: Fleet::default(),
@@ -63,6 +66,7 @@ impl Databases {
                 routes,
                 registry,
                 supervisors: Arc::default(),
+                zones,
             }),
         }
     }
@@ -184,6 +188,7 @@ impl Databases {
         rds::spawn_supervisor(
             launcher.docker.clone(),
             instance.clone(),
+            launcher.zones.clone(),
             events,
             &tracker,
             cancel.clone(),

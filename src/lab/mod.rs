@@ -34,6 +34,7 @@ mod status;
 mod task_networks;
 pub mod tasks;
 mod teardown;
+mod zone_outage;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -63,7 +64,7 @@ pub use reaper::Reaper;
 pub use replicas::ReplicaDelayError;
 pub use status::{
     AlbStatus, AwsStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
-    ReplicationStatus, StandbyState, StandbyStatus, TargetGroupStatus,
+    ReplicationStatus, StandbyState, StandbyStatus, TargetGroupStatus, ZoneStatus,
 };
 pub use tasks::{Straggler, Tasks};
 
@@ -122,6 +123,8 @@ pub struct Lab {
     security_groups: vpc::LiveGroups,
     /// Task definition revisions (revision 1 from the config; more registered at run time).
     task_definitions: ecs::TaskDefinitions,
+    /// Which availability zones are up (`tierlab chaos az-outage` takes one down).
+    zones: vpc::ZoneHealth,
     /// What the orphan sweep last found (empty until it runs).
     orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     /// The AWS API endpoint (step 7; `None` until it runs).
@@ -194,6 +197,7 @@ impl Lab {
         let task_definitions = ecs::TaskDefinitions::from_config(&config);
         let autoscaling =
             crate::autoscaling::AutoScaling::new(registry.region(), registry.account());
+        let zones = vpc::ZoneHealth::new(&config);
         let mut lab = Lab {
             config: Arc::new(config),
             state,
@@ -210,6 +214,7 @@ impl Lab {
             bastions: Vec::new(),
             security_groups,
             task_definitions,
+            zones,
             orphans: tokio::sync::watch::channel(OrphanStatus::default()).1,
             aws_api: None,
             autoscaling,
@@ -295,6 +300,7 @@ impl Lab {
                 self.tasks.clone(),
                 self.routes.clone(),
                 self.registry.clone(),
+                self.zones.clone(),
             );
             let routes = self.routes.clone();
             self.tasks.spawn("Docker event pump", |cancel| {
@@ -434,6 +440,7 @@ impl Lab {
                     logs_dir: self.state.logs_dir(&lab),
                     claims: claims.clone(),
                     security_groups: self.security_groups.clone(),
+                    zones: self.zones.clone(),
                 };
                 let (tracker, cancel) = self
                     .tasks
@@ -737,6 +744,8 @@ impl Lab {
             bastions: self.bastions.clone(),
             security_groups: self.security_groups.clone(),
             task_definitions: self.task_definitions.clone(),
+            zones: self.zones.clone(),
+            docker: self.docker.clone(),
             orphans: self.orphans.clone(),
             aws: self.aws_status(),
             autoscaling: self.autoscaling.clone(),

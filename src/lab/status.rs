@@ -26,6 +26,8 @@ pub struct LabView {
     pub(super) bastions: Vec<crate::bastion::BastionHandle>,
     pub(super) security_groups: crate::vpc::LiveGroups,
     pub(super) task_definitions: crate::ecs::TaskDefinitions,
+    pub(super) zones: crate::vpc::ZoneHealth,
+    pub(super) docker: Option<crate::docker::DockerClient>,
     pub(super) metrics: Vec<Arc<LoadBalancerMetrics>>,
     pub(super) orphans: tokio::sync::watch::Receiver<OrphanStatus>,
     pub(super) aws: Option<AwsStatus>,
@@ -160,6 +162,18 @@ impl LabView {
                 .map(crate::bastion::BastionHandle::status)
                 .collect(),
             autoscaling: self.autoscaling.status(),
+            availability_zones: crate::vpc::zones::zones(&self.config)
+                .into_iter()
+                .map(|zone| ZoneStatus {
+                    zone: zone.to_string(),
+                    state: if self.zones.is_down(zone) {
+                        "unavailable"
+                    } else {
+                        "available"
+                    }
+                    .to_string(),
+                })
+                .collect(),
         }
     }
 
@@ -224,6 +238,17 @@ pub struct LabStatus {
     /// metrics (CPU, memory, requests per target) and alarms, the latest activities.
     #[serde(default)]
     pub autoscaling: crate::autoscaling::AutoScalingStatus,
+    /// The lab's availability zones and whether each is up (`tierlab chaos az-outage`).
+    #[serde(default)]
+    pub availability_zones: Vec<ZoneStatus>,
+}
+
+/// One availability zone, with EC2's `ZoneState` wording: `available`, or `unavailable` while
+/// `tierlab chaos az-outage` holds it down.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ZoneStatus {
+    pub zone: String,
+    pub state: String,
 }
 
 /// Where the lab's AWS API answers (`tierlab env` prints it for the AWS CLI).

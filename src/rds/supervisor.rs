@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::docker::{ContainerEvent, DockerClient, DockerError};
+use crate::vpc::ZoneHealth;
 
 use super::events::EventKind;
 use super::instance::recreate_spec;
@@ -36,16 +37,18 @@ const RESTART_GRACE_SECS: i32 = 2;
 pub fn spawn_supervisor(
     docker: DockerClient,
     db: DbInstance,
+    zones: ZoneHealth,
     events: mpsc::Receiver<ContainerEvent>,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) {
-    tracker.spawn(run(docker, db, events, cancel));
+    tracker.spawn(run(docker, db, zones, events, cancel));
 }
 
 async fn run(
     docker: DockerClient,
     db: DbInstance,
+    zones: ZoneHealth,
     mut events: mpsc::Receiver<ContainerEvent>,
     cancel: CancellationToken,
 ) {
@@ -56,6 +59,7 @@ async fn run(
     // the branch below.
     let mut commands = db.commands.take().unwrap_or_else(|| mpsc::channel(1).1);
     let mut standby_retry: Option<Instant> = None;
+    let mut zone_wait = ZoneWait::default();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -65,10 +69,10 @@ async fn run(
                     match command {
                         Command::Reboot(reply) => reboot(&docker, &db, &mut machine, reply).await,
                         Command::Failover(reply) => {
-                            multi_az_steps::requested_failover(&docker, &db, &mut machine, reply).await
+                            multi_az_steps::requested_failover(&docker, &db, &zones, &mut machine, reply).await
                         }
                         Command::SetMultiAz(on, reply) => {
-                            multi_az_steps::set_multi_az(&docker, &db, &machine, on, reply).await
+                            multi_az_steps::set_multi_az(&docker, &db, &zones, &machine, on, reply).await
                         }
                     }
                 };
@@ -86,8 +90,8 @@ async fn run(
             }
         }
         let round = async {
-            supervise_once(&docker, &db, &mut machine).await;
-            multi_az_steps::tend(&docker, &db, &machine, &mut standby_retry).await;
+            supervise_once(&docker, &db, &zones, &mut zone_wait, &mut machine).await;
+            multi_az_steps::tend(&docker, &db, &zones, &machine, &mut standby_retry).await;
         };
         if cancel.run_until_cancelled(round).await.is_none() {
             break;
@@ -96,8 +100,21 @@ async fn run(
     tracing::debug!(database = %db.identifier, "database supervisor stopped");
 }
 
+/// Whether the supervisor is holding off because the primary's availability zone is down (said
+/// once per outage, not every round).
+#[derive(Default)]
+struct ZoneWait {
+    zone: Option<String>,
+}
+
 /// One observation and whatever it calls for, with the observed status kept up to date.
-async fn supervise_once(docker: &DockerClient, db: &DbInstance, machine: &mut Recovery) {
+async fn supervise_once(
+    docker: &DockerClient,
+    db: &DbInstance,
+    zones: &ZoneHealth,
+    zone_wait: &mut ZoneWait,
+    machine: &mut Recovery,
+) {
     let seen = match observe(docker, db).await {
         Ok(seen) => seen,
         Err(e) => {
@@ -112,13 +129,28 @@ async fn supervise_once(docker: &DockerClient, db: &DbInstance, machine: &mut Re
     };
     let step = machine.observe(&seen, Instant::now());
     // A Multi-AZ instance whose primary is lost fails over instead, when the rules allow.
-    if step.action.is_some() && multi_az_steps::failed_over(docker, db, machine).await {
+    if step.action.is_some() && multi_az_steps::failed_over(docker, db, zones, machine).await {
         return;
     }
     publish(db, machine, &step.events);
     let Some(action) = step.action else {
+        zone_wait.zone = None;
         return;
     };
+    // Nothing is started in a zone that is down: the instance waits for it (a Single-AZ
+    // instance is unavailable for the length of its zone's outage, as on RDS).
+    let primary_subnet = db.nodes.get().primary.subnet.clone();
+    if let Some(zone) = zones.zone_of(&primary_subnet).filter(|z| zones.is_down(z)) {
+        if zone_wait.zone.as_deref() != Some(zone) {
+            tracing::warn!(
+                "database {}: its availability zone {zone} is unavailable; it is started again when the zone is back",
+                db.identifier
+            );
+            zone_wait.zone = Some(zone.to_string());
+        }
+        return;
+    }
+    zone_wait.zone = None;
     let started = std::time::Instant::now();
     let outcome = act(docker, db, action)
         .await

@@ -16,6 +16,7 @@
 //!   [`crate::api`]'s EC2 `AuthorizeSecurityGroupIngress`).
 
 mod live_groups;
+pub mod zones;
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ use crate::docker::{NetworkAttachment, NetworkSpec, labels};
 
 pub use crate::config::{sg_allows, sg_allows_under};
 pub use live_groups::{Groups, LiveGroups, RuleError, authorize, revoke};
+pub use zones::ZoneHealth;
 
 /// Docker name of the network that stands for `subnet` in `lab`.
 pub fn network_name(lab: &str, subnet: &str) -> String {
@@ -51,12 +53,6 @@ pub fn subnet_network(config: &Config, subnet: &str) -> NetworkSpec {
 /// AZ for a Single-AZ instance).
 pub fn database_subnet(db: &Database) -> &str {
     &db.subnets[0]
-}
-
-/// The subnet of the `index`-th task launched by a service: spread over its subnets in turn, as
-/// ECS spreads tasks across availability zones.
-pub fn task_subnet(service: &Service, index: u64) -> &str {
-    &service.subnets[(index % service.subnets.len() as u64) as usize]
 }
 
 /// Databases the service's tasks may reach under the security group rules.
@@ -208,22 +204,6 @@ mod tests {
         assert_eq!(db.gateway, "10.0.5.1");
         assert_eq!(db.name, "tierlab-flask-app-private-db-subnet-1a");
         assert!(!subnet_network(&config, "private-app-subnet-1a").internal);
-    }
-
-    #[test]
-    fn tasks_alternate_between_the_service_subnets() {
-        let config = reference();
-        let service = &config.services["flask-app-service"];
-        let placed: Vec<&str> = (0..4).map(|i| task_subnet(service, i)).collect();
-        assert_eq!(
-            placed,
-            [
-                "private-app-subnet-1a",
-                "private-app-subnet-1b",
-                "private-app-subnet-1a",
-                "private-app-subnet-1b"
-            ]
-        );
     }
 
     #[test]

@@ -122,6 +122,12 @@ pub fn lab_status() -> LabStatus {
             ],
             databases: vec!["flask-crud-db".into()],
         }],
+        availability_zones: ["us-east-1a", "us-east-1b"]
+            .map(|zone| crate::lab::ZoneStatus {
+                zone: zone.into(),
+                state: "available".into(),
+            })
+            .to_vec(),
         autoscaling: autoscaling(),
     }
 }

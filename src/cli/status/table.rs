@@ -42,6 +42,7 @@ pub fn render(status: &LabStatus) -> String {
         autoscaling::activities(status),
         databases(status),
         bastions(status),
+        zone_outages(status),
         orphans(status),
         database_events(status),
     ] {
@@ -333,6 +334,23 @@ fn replication(d: &DatabaseStatus) -> String {
         [] => "-".into(),
         replicas => format!("source of {}", replicas.join(", ")),
     }
+}
+
+/// Zones held down by `tierlab chaos az-outage` (nothing is shown while all are up).
+fn zone_outages(status: &LabStatus) -> Section {
+    let rows = status
+        .availability_zones
+        .iter()
+        .filter(|z| z.state != "available")
+        .map(|z| {
+            vec![
+                z.zone.clone(),
+                z.state.clone(),
+                format!("tierlab chaos az-restore {}", z.zone),
+            ]
+        })
+        .collect();
+    (vec!["AVAILABILITY ZONE", "STATE", "BRING IT BACK"], rows)
 }
 
 fn orphans(status: &LabStatus) -> Section {

@@ -84,6 +84,7 @@ pub fn service(cx: &mut Ctx, name: &str, s: &wire::Service, known: &Known) -> Se
                 .map(|s| Duration::from_secs(s.into()))
         }),
         auto_scaling,
+        availability_zone_rebalancing: rebalancing(cx, &at, s),
     }
 }
 
@@ -236,4 +237,20 @@ fn forwards_to(lb: &LoadBalancer, target_group: &str) -> bool {
         .iter()
         .flat_map(|l| l.actions())
         .any(|a| a.target_groups().contains(&target_group))
+}
+
+/// `availability-zone-rebalancing`: ECS's two values, ENABLED by default.
+fn rebalancing(cx: &mut Ctx, at: &str, s: &wire::Service) -> bool {
+    match s.availability_zone_rebalancing.as_deref() {
+        None | Some("ENABLED") => true,
+        Some("DISABLED") => false,
+        Some(other) => {
+            cx.bad(
+                &format!("{at}.availability-zone-rebalancing"),
+                super::ctx::q(other),
+                "must be \"ENABLED\" or \"DISABLED\" (ECS's availabilityZoneRebalancing)",
+            );
+            true
+        }
+    }
 }

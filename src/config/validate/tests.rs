@@ -893,6 +893,28 @@ fn service_subnets_private() {
 }
 
 #[test]
+fn service_availability_zone_rebalancing_takes_ecs_values() {
+    assert!(try_parse(BASE).unwrap().services["svc"].availability_zone_rebalancing);
+    let off = BASE.replacen(
+        "desired-count = 2",
+        "desired-count = 2\navailability-zone-rebalancing = \"DISABLED\"",
+        1,
+    );
+    assert!(!try_parse(&off).unwrap().services["svc"].availability_zone_rebalancing);
+    let e = error_with(
+        "desired-count = 2",
+        "desired-count = 2\navailability-zone-rebalancing = \"on\"",
+    );
+    assert_has(
+        &e,
+        &[
+            "[services.svc] availability-zone-rebalancing = \"on\"",
+            "ENABLED",
+        ],
+    );
+}
+
+#[test]
 fn service_zero_tasks_needs_allow() {
     let e = error_with("desired-count = 2", "desired-count = 0");
     assert_has(

@@ -22,6 +22,7 @@ use crate::rds::events::EventKind;
 use crate::rds::replication;
 use crate::rds::sql::Node as Sql;
 use crate::rds::state::InstanceStatus;
+use crate::vpc::ZoneHealth;
 
 use super::{APPLY_TIMEOUT, AWS_FAILOVER_DELAY, MultiAzError, standby};
 
@@ -30,6 +31,7 @@ use super::{APPLY_TIMEOUT, AWS_FAILOVER_DELAY, MultiAzError, standby};
 pub async fn fail_over(
     docker: &DockerClient,
     db: &DbInstance,
+    zones: &ZoneHealth,
     possible_loss: bool,
 ) -> Result<(), MultiAzError> {
     let id = &db.identifier;
@@ -101,7 +103,7 @@ pub async fn fail_over(
     );
     // 6. The old primary goes; a standby is built where it was.
     standby::discard(docker, db, &old).await?;
-    if let Err(e) = standby::build(docker, db).await {
+    if let Err(e) = standby::build(docker, db, zones).await {
         // The supervisor builds it again at its next round.
         tracing::warn!(
             "database {id}: the new standby could not be built yet: {}",

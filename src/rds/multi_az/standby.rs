@@ -19,6 +19,7 @@ use crate::rds::instance::container_address;
 use crate::rds::nodes::{Node, node_name, node_spec, node_volume};
 use crate::rds::replication::{self, Source};
 use crate::rds::sql::Node as Sql;
+use crate::vpc::ZoneHealth;
 use crate::vpc::network_name as vpc_network;
 
 use super::decision::StandbyView;
@@ -26,7 +27,11 @@ use super::{MultiAzError, NODE_READY_TIMEOUT, SEMI_SYNC_TIMEOUT};
 
 /// Builds the standby of `db` (replacing a broken one) and waits until the primary's commits
 /// wait for its acknowledgement. The primary serves throughout.
-pub async fn build(docker: &DockerClient, db: &DbInstance) -> Result<(), MultiAzError> {
+pub async fn build(
+    docker: &DockerClient,
+    db: &DbInstance,
+    zones: &ZoneHealth,
+) -> Result<(), MultiAzError> {
     let id = &db.identifier;
     let docker_err = |source| MultiAzError::Docker {
         identifier: id.clone(),
@@ -52,6 +57,14 @@ pub async fn build(docker: &DockerClient, db: &DbInstance) -> Result<(), MultiAz
             message: "a Multi-AZ standby needs a DB subnet in another availability zone".into(),
         });
     };
+    if let Some(zone) = zones.zone_of(&subnet).filter(|z| zones.is_down(z)) {
+        return Err(MultiAzError::Invalid {
+            identifier: id.clone(),
+            message: format!(
+                "the standby's availability zone {zone} is unavailable; it is built there once the zone is back"
+            ),
+        });
+    }
     let Some(primary_address) = primary.address.clone() else {
         return Err(MultiAzError::Invalid {
             identifier: id.clone(),

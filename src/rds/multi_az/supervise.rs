@@ -14,6 +14,7 @@ use crate::rds::events::EventKind;
 use crate::rds::reboot::FailoverError;
 use crate::rds::recovery::Recovery;
 use crate::rds::state::InstanceStatus;
+use crate::vpc::ZoneHealth;
 
 use super::decision::{Decision, Trigger, decide};
 use super::{failover, standby};
@@ -25,6 +26,7 @@ const STANDBY_RETRY: Duration = Duration::from_secs(10);
 pub async fn requested_failover(
     docker: &DockerClient,
     db: &DbInstance,
+    zones: &ZoneHealth,
     machine: &mut Recovery,
     reply: oneshot::Sender<Result<(), FailoverError>>,
 ) {
@@ -48,7 +50,7 @@ pub async fn requested_failover(
     };
     db.state.set_status(InstanceStatus::Rebooting);
     let _ = reply.send(Ok(()));
-    if let Err(e) = failover::fail_over(docker, db, possible_loss).await {
+    if let Err(e) = failover::fail_over(docker, db, zones, possible_loss).await {
         tracing::warn!(
             "database {}: failover failed: {}",
             db.identifier,
@@ -60,7 +62,12 @@ pub async fn requested_failover(
 
 /// The primary is lost (the recovery machine wants to act): fails over when the rules say so.
 /// Returns whether it did (then the recovery machine starts afresh).
-pub async fn failed_over(docker: &DockerClient, db: &DbInstance, machine: &mut Recovery) -> bool {
+pub async fn failed_over(
+    docker: &DockerClient,
+    db: &DbInstance,
+    zones: &ZoneHealth,
+    machine: &mut Recovery,
+) -> bool {
     if db.nodes.get().standby.is_none() {
         return false;
     }
@@ -72,7 +79,7 @@ pub async fn failed_over(docker: &DockerClient, db: &DbInstance, machine: &mut R
     ) else {
         return false;
     };
-    if let Err(e) = failover::fail_over(docker, db, possible_loss).await {
+    if let Err(e) = failover::fail_over(docker, db, zones, possible_loss).await {
         tracing::warn!(
             "database {}: failover failed: {}",
             db.identifier,
@@ -87,6 +94,7 @@ pub async fn failed_over(docker: &DockerClient, db: &DbInstance, machine: &mut R
 pub async fn set_multi_az(
     docker: &DockerClient,
     db: &DbInstance,
+    zones: &ZoneHealth,
     machine: &Recovery,
     on: bool,
     reply: oneshot::Sender<Result<(), FailoverError>>,
@@ -116,7 +124,7 @@ pub async fn set_multi_az(
     };
     db.state.record(&starting);
     let outcome = if on {
-        standby::build(docker, db).await
+        standby::build(docker, db, zones).await
     } else {
         standby::remove(docker, db).await
     };
@@ -131,6 +139,7 @@ pub async fn set_multi_az(
 pub async fn tend(
     docker: &DockerClient,
     db: &DbInstance,
+    zones: &ZoneHealth,
     machine: &Recovery,
     retry_at: &mut Option<Instant>,
 ) {
@@ -144,7 +153,7 @@ pub async fn tend(
             if retry_at.is_some_and(|at| Instant::now() < at) {
                 return;
             }
-            match standby::build(docker, db).await {
+            match standby::build(docker, db, zones).await {
                 Ok(()) => *retry_at = None,
                 Err(e) => {
                     tracing::warn!(
