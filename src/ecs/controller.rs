@@ -285,9 +285,10 @@ impl Controller {
             })
             .collect();
         let config = self.deployment_configuration;
+        // One task more while an availability-zone rebalancing moves one (see `spread`).
+        let surge = self.rebalancing_surge();
         let bounds = Bounds {
-            // One task more while an availability-zone rebalancing moves one (see `spread`).
-            desired: *self.desired.borrow_and_update() + self.rebalancing_surge(),
+            desired: *self.desired.borrow_and_update() + surge,
             minimum_healthy_percent: config.minimum_healthy_percent,
             maximum_percent: config.maximum_percent,
             // A deployment its circuit breaker failed launches no more tasks.

@@ -13,7 +13,9 @@
 //!   - a requested failover is refused (the primary is alive; refusing loses nothing), and
 //!   - when the primary is lost, it is first restarted in place on its volume, as for a
 //!     single-AZ instance; only when that keeps failing (the instance would otherwise stay
-//!     down) does the standby take over, with an event saying writes may be lost.
+//!     down) does the standby take over, with an event saying writes may be lost. When the
+//!     primary's availability zone is down, in place is not possible at all: the standby takes
+//!     over at once.
 
 use crate::rds::recovery::FAILED_AFTER;
 
@@ -24,6 +26,9 @@ pub enum Trigger {
     Requested,
     /// The primary's container died, is gone, or its engine stopped answering.
     PrimaryLost,
+    /// The primary is lost and its availability zone is down (`tierlab chaos az-outage`): it
+    /// cannot be restarted in place until the zone is back.
+    PrimaryZoneLost,
 }
 
 /// What is known of the standby.
@@ -69,13 +74,14 @@ pub fn decide(trigger: Trigger, standby: Option<&StandbyView>, failed_in_place: 
     let Some(standby) = standby else {
         return match trigger {
             Trigger::Requested => Decision::Refuse(Refusal::NoStandby),
-            Trigger::PrimaryLost => Decision::RecoverInPlace,
+            Trigger::PrimaryLost | Trigger::PrimaryZoneLost => Decision::RecoverInPlace,
         };
     };
     if !standby.running || !standby.can_apply {
         return match trigger {
             Trigger::Requested => Decision::Refuse(Refusal::StandbyNotReady),
-            Trigger::PrimaryLost => Decision::RecoverInPlace,
+            // In place, once the zone is back: nothing else could serve.
+            Trigger::PrimaryLost | Trigger::PrimaryZoneLost => Decision::RecoverInPlace,
         };
     }
     if standby.in_sync {
@@ -86,7 +92,9 @@ pub fn decide(trigger: Trigger, standby: Option<&StandbyView>, failed_in_place: 
     match trigger {
         Trigger::Requested => Decision::Refuse(Refusal::StandbyNotInSync),
         Trigger::PrimaryLost if failed_in_place < FAILED_AFTER => Decision::RecoverInPlace,
-        Trigger::PrimaryLost => Decision::FailOver {
+        // In-place recovery keeps failing, or cannot be tried while the zone is down: the
+        // instance would stay down otherwise.
+        Trigger::PrimaryLost | Trigger::PrimaryZoneLost => Decision::FailOver {
             possible_loss: true,
         },
     }
@@ -187,6 +195,34 @@ mod tests {
             Decision::FailOver {
                 possible_loss: true
             }
+        );
+    }
+
+    #[test]
+    fn a_primary_in_a_zone_that_is_down_fails_over_even_to_a_standby_out_of_sync() {
+        let behind = StandbyView {
+            in_sync: false,
+            ..HEALTHY
+        };
+        assert_eq!(
+            decide(Trigger::PrimaryZoneLost, Some(&behind), 0),
+            Decision::FailOver {
+                possible_loss: true
+            }
+        );
+        assert_eq!(
+            decide(Trigger::PrimaryZoneLost, Some(&HEALTHY), 0),
+            Decision::FailOver {
+                possible_loss: false
+            }
+        );
+        let down = StandbyView {
+            running: false,
+            ..HEALTHY
+        };
+        assert_eq!(
+            decide(Trigger::PrimaryZoneLost, Some(&down), 0),
+            Decision::RecoverInPlace
         );
     }
 }

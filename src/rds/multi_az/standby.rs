@@ -250,7 +250,8 @@ pub async fn view(docker: &DockerClient, db: &DbInstance) -> Option<StandbyView>
 }
 
 /// Reads whether the primary's commits wait for the standby, records the change (and its
-/// event) when it flipped, and returns whether the standby's container still runs.
+/// event) when it flipped, and returns whether the standby's container still runs. A primary
+/// that does not answer leaves the last reading as it was.
 pub async fn check(docker: &DockerClient, db: &DbInstance) -> bool {
     let nodes = db.nodes.get();
     let Some(standby) = &nodes.standby else {
@@ -265,11 +266,16 @@ pub async fn check(docker: &DockerClient, db: &DbInstance) -> bool {
         container: &nodes.primary.container_id,
         port: db.port,
     };
-    let in_sync = running
-        && matches!(
-            replication::primary_semi_sync(&primary).await,
-            Ok(s) if s.enabled && s.active && s.clients > 0
-        );
+    let in_sync = if running {
+        match replication::primary_semi_sync(&primary).await {
+            Ok(s) => s.enabled && s.active && s.clients > 0,
+            // The primary does not answer (it died a moment ago, or hangs): that says nothing
+            // of the standby, and the failover decision needs the last reading, not `false`.
+            Err(_) => return running,
+        }
+    } else {
+        false
+    };
     if in_sync != nodes.standby_in_sync {
         db.nodes.update(|n| n.standby_in_sync = in_sync);
         let event = if in_sync {

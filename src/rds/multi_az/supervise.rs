@@ -72,11 +72,15 @@ pub async fn failed_over(
         return false;
     }
     let view = standby::view(docker, db).await;
-    let Decision::FailOver { possible_loss } = decide(
-        Trigger::PrimaryLost,
-        view.as_ref(),
-        machine.failed_attempts(),
-    ) else {
+    let primary_subnet = db.nodes.get().primary.subnet.clone();
+    let trigger = if zones.subnet_is_down(&primary_subnet) {
+        Trigger::PrimaryZoneLost
+    } else {
+        Trigger::PrimaryLost
+    };
+    let Decision::FailOver { possible_loss } =
+        decide(trigger, view.as_ref(), machine.failed_attempts())
+    else {
         return false;
     };
     if let Err(e) = failover::fail_over(docker, db, zones, possible_loss).await {

@@ -190,7 +190,10 @@ fn a_rolling_deployment_names_what_it_replaces() {
 #[test]
 fn a_zone_held_down_shows_with_how_to_bring_it_back() {
     let mut status = sample::lab_status();
-    assert!(!render(&status).contains("AVAILABILITY ZONE"), "nothing while all are up");
+    assert!(
+        !render(&status).contains("AVAILABILITY ZONE"),
+        "nothing while all are up"
+    );
     status.availability_zones[0].state = "unavailable".into();
     let table = render(&status);
     assert!(table.contains("AVAILABILITY ZONE"), "{table}");
