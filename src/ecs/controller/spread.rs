@@ -57,7 +57,8 @@ impl Controller {
             .all(|(id, t)| self.phase_of(id, t) == Phase::Healthy);
         let view = RebalanceView {
             enabled: self.setup.service.availability_zone_rebalancing,
-            deploying: self.deployment.rollout == RolloutState::InProgress,
+            deploying: self.deployment.rollout == RolloutState::InProgress
+                || !self.older.is_empty(),
             settled,
             stopping: !self.stopping.is_empty(),
             live: self.tasks.len() as u32,
