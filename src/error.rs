@@ -29,6 +29,9 @@ pub enum Error {
     /// The lab's secret store (Secrets Manager, Parameter Store) could not be opened.
     #[error(transparent)]
     Secrets(#[from] crate::secrets::StoreError),
+    /// A declared secret could not be created, or a task secret names nothing.
+    #[error(transparent)]
+    SecretSetup(#[from] crate::lab::secret_seeds::SecretSetupError),
     #[error(transparent)]
     Environment(#[from] crate::ecs::environment::EnvironmentError),
     #[error(transparent)]

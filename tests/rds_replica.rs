@@ -100,9 +100,9 @@ async fn read_replicas_replicate_refuse_writes_lag_on_demand_and_promote() {
             1,
         )
         .replacen(
-            "DATABASE_URL = \"${rds.flask-crud-db.url}\"",
+            "# [task-definitions.flask-app-task.container.environment]\n",
             &format!(
-                "DATABASE_URL = \"${{rds.flask-crud-db.url}}\"\nDATABASE_READ_URL = \"${{rds.{REPLICA}.url}}\""
+                "[task-definitions.flask-app-task.container.environment]\nDATABASE_READ_URL = \"${{rds.{REPLICA}.url}}\"\n"
             ),
             1,
         );
@@ -497,9 +497,9 @@ async fn bench_replica_lag() {
             1,
         )
         .replacen(
-            "DATABASE_URL = \"${rds.flask-crud-db.url}\"",
+            "# [task-definitions.flask-app-task.container.environment]\n",
             &format!(
-                "DATABASE_URL = \"${{rds.flask-crud-db.url}}\"\nDATABASE_READ_URL = \"${{rds.{REPLICA}.url}}\""
+                "[task-definitions.flask-app-task.container.environment]\nDATABASE_READ_URL = \"${{rds.{REPLICA}.url}}\"\n"
             ),
             1,
         );

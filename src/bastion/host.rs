@@ -65,6 +65,7 @@ pub async fn start(
         image: bastion.image.clone(),
         hostname: Some(name.clone()),
         env: Vec::new(),
+        entrypoint: None,
         cmd: None,
         labels: container_labels,
         networks: networks

@@ -28,6 +28,8 @@ pub struct Config {
     pub databases: BTreeMap<String, Database>,
     /// `[bastions.NAME]`: SSH hosts in public subnets (EC2 instances of the reference).
     pub bastions: BTreeMap<String, Bastion>,
+    /// `[secrets."NAME"]`: Secrets Manager secrets the lab creates at start when missing.
+    pub secrets: BTreeMap<String, SecretSeed>,
     /// What loads but will not work as written (e.g. a service cut off from a database it
     /// refers to): shown by `validate` and logged by `up`, never an error.
     pub warnings: Vec<super::error::Diagnostic>,
@@ -547,10 +549,31 @@ pub struct ContainerDefinition {
     pub command: Option<Vec<String>>,
     /// Environment, with `${...}` references still unresolved (see `ecs::environment`).
     pub environment: BTreeMap<String, String>,
+    /// ECS's `secrets`: variables whose values come from Secrets Manager or the Parameter
+    /// Store when a task starts (see `ecs::task_secrets`); never in the container's `Env`.
+    pub secrets: Vec<ContainerSecret>,
     pub log_group: String,
     pub log_stream_prefix: String,
     /// ECS's `stopTimeout`: SIGKILL this long after SIGTERM; `None` is ECS's default, 30 s.
     pub stop_timeout: Option<Duration>,
+}
+
+/// One of a container's `secrets`: the variable and where its value comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSecret {
+    pub name: String,
+    /// As written (an ARN or a parameter name): what `describe-task-definition` shows.
+    pub value_from: String,
+    pub reference: crate::secrets::reference::Reference,
+}
+
+/// `[secrets."NAME"]`: a secret the lab creates with `value` (its `${...}` placeholders
+/// rendered) when the store has none of that name; an existing one is never overwritten.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretSeed {
+    pub name: String,
+    pub description: Option<String>,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

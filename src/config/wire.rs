@@ -28,6 +28,25 @@ pub struct File {
     pub databases: BTreeMap<String, Database>,
     #[serde(default)]
     pub bastions: BTreeMap<String, Bastion>,
+    /// `[secrets."NAME"]`: Secrets Manager secrets the lab creates when they do not exist yet.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSeed>,
+}
+
+/// `[secrets."NAME"]`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SecretSeed {
+    pub value: String,
+    pub description: Option<String>,
+}
+
+/// One of a container's `secrets = [{ name, value-from }]` (ECS's `secrets`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ContainerSecret {
+    pub name: String,
+    pub value_from: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,6 +302,8 @@ pub struct Container {
     pub stop_timeout: Option<String>,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub secrets: Vec<ContainerSecret>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,6 +25,8 @@ pub struct ContainerSpec {
     pub image: String,
     pub hostname: Option<String>,
     pub env: Vec<(String, String)>,
+    /// Replaces the image's `ENTRYPOINT` (and then its `CMD` is not used: give `cmd`).
+    pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     pub labels: HashMap<String, String>,
     /// First entry is the network the container is created on; the rest are connected before
@@ -104,6 +106,33 @@ impl DockerClient {
         Ok(id)
     }
 
+    /// [`run_container_with_files`](Self::run_container_with_files), with the files made by
+    /// `prepare` from the created container (e.g. owned by a user its image names). Whatever
+    /// fails, the container is removed again.
+    pub async fn run_container_prepared<E, F, Fut>(
+        &self,
+        spec: &ContainerSpec,
+        prepare: F,
+    ) -> Result<String, E>
+    where
+        E: From<DockerError>,
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<super::ContainerFile>, E>>,
+    {
+        let id = self.create_container(spec).await?;
+        let started = async {
+            let files = prepare(id.clone()).await?;
+            self.copy_files(&id, &files).await?;
+            self.attach_and_start(&id, spec).await?;
+            Ok(())
+        };
+        if let Err(e) = started.await {
+            let _ = self.remove_container(&id, true).await;
+            return Err(e);
+        }
+        Ok(id)
+    }
+
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
         let options = CreateContainerOptions {
             name: Some(spec.name.clone()),
@@ -117,6 +146,7 @@ impl DockerClient {
             image: Some(spec.image.clone()),
             hostname: spec.hostname.clone(),
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            entrypoint: spec.entrypoint.clone(),
             cmd: spec.cmd.clone(),
             labels: Some(spec.labels.clone()),
             exposed_ports: spec.publish.map(|port| vec![format!("{port}/tcp")]),

@@ -16,6 +16,14 @@ pub enum BuildProgress {
     Output(String),
 }
 
+/// An image's `ENTRYPOINT`, `CMD` and `USER` (empty when unset).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageRunConfig {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub user: String,
+}
+
 /// The label that records which build context an image was built from ([`context_hash`]).
 pub const CONTEXT_HASH_LABEL: &str = "tierlab.context-hash";
 
@@ -57,6 +65,22 @@ impl DockerClient {
                 "tag image",
                 &format!("{source} as {repo}:{tag}"),
             ))
+    }
+
+    /// What the image runs and as whom (`ENTRYPOINT`, `CMD`, `USER`), for a container that
+    /// must start the same program through a launcher.
+    pub async fn image_run_config(&self, image: &str) -> Result<ImageRunConfig, DockerError> {
+        let inspect = self
+            .inner
+            .inspect_image(image)
+            .await
+            .map_err(DockerError::op("inspect image", image))?;
+        let config = inspect.config.unwrap_or_default();
+        Ok(ImageRunConfig {
+            entrypoint: config.entrypoint.unwrap_or_default(),
+            cmd: config.cmd.unwrap_or_default(),
+            user: config.user.unwrap_or_default(),
+        })
     }
 
     pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {

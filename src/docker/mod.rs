@@ -20,7 +20,7 @@ pub use error::{DockerError, is_conflict, is_not_found};
 pub use events::ContainerEvent;
 pub use exec::ExecOutput;
 pub use files::ContainerFile;
-pub use images::{BuildProgress, CONTEXT_HASH_LABEL, context_hash};
+pub use images::{BuildProgress, CONTEXT_HASH_LABEL, ImageRunConfig, context_hash};
 pub use networks::{NetworkSpec, NetworkSummary};
 pub use stats::StatsSample;
 

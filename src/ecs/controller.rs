@@ -31,6 +31,7 @@ use super::reconcile::{Action, Bounds, ObservedTask, Phase, StopReason, decide};
 use super::revisions::Revision;
 use super::status::{DeploymentStatus, ServiceEvent, ServiceStatus, TaskStatus};
 use super::stopper::{self, StopJob, StopProgress};
+use super::task_secrets;
 use super::task_spec;
 use super::throttle::{Delay, Policy, Throttle};
 
@@ -69,6 +70,8 @@ pub struct ServiceSetup {
     pub target_group_arn: Option<String>,
     /// The task environment with every `${...}` already resolved.
     pub environment: Vec<(String, String)>,
+    /// Where the task definition's `secrets` are read from at each launch.
+    pub secrets: crate::secrets::SecretStore,
     pub logs_dir: PathBuf,
     /// Task ids the lab's controllers own (shared with the orphan sweep).
     pub claims: Claims,
@@ -690,14 +693,17 @@ impl Controller {
         let groups = setup.security_groups.snapshot();
         spec.networks = vpc::task_networks_under(&setup.config, &groups, &setup.service, &subnet);
         let created_at = now_rfc3339_millis();
-        let started = match setup.docker.run_container(&spec).await {
-            Ok(id) => setup
-                .docker
-                .inspect_container(&id)
-                .await
-                .map(|info| (id, info)),
-            Err(e) => Err(e),
-        };
+        // Secrets are resolved now, at each launch (see task_secrets).
+        let started =
+            match task_secrets::run(&setup.docker, &spec, definition, &setup.secrets).await {
+                Ok(id) => setup
+                    .docker
+                    .inspect_container(&id)
+                    .await
+                    .map(|info| (id, info))
+                    .map_err(task_secrets::LaunchError::from),
+                Err(e) => Err(e),
+            };
         let (container_id, info) = match started {
             Ok((id, info)) => (id, info),
             Err(e) => {

@@ -114,6 +114,7 @@ mod tests {
                 log_group: "/ecs/web".into(),
                 log_stream_prefix: "ecs".into(),
                 stop_timeout: None,
+                secrets: Vec::new(),
             },
         };
         Arc::new(DeploymentTarget {

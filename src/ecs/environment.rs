@@ -36,6 +36,17 @@ pub fn resolve(
     Ok(resolved)
 }
 
+/// One value with its `${...}` placeholders replaced (a `[secrets."NAME"]` value).
+pub fn render(
+    template: &str,
+    databases: &[DbInstance],
+    state: &StateDir,
+    lab: &str,
+) -> Result<String, String> {
+    let segments = env_ref::parse(template)?;
+    env_ref::render(&segments, |segment| lookup(segment, databases, state, lab))
+}
+
 fn lookup(
     segment: &Segment,
     databases: &[DbInstance],

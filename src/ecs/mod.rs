@@ -18,6 +18,7 @@ pub mod reconcile;
 pub mod revisions;
 mod status;
 mod stopper;
+pub mod task_secrets;
 pub mod task_spec;
 pub mod throttle;
 

@@ -163,6 +163,7 @@ mod tests {
                 log_group: "/ecs/app".into(),
                 log_stream_prefix: "ecs".into(),
                 stop_timeout: None,
+                secrets: Vec::new(),
             },
         }
     }

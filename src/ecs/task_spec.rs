@@ -42,6 +42,7 @@ pub fn container_spec(
         image: task_def.container.image.clone(),
         hostname: Some(format!("ip-{}", &task_id[..task_id.len().min(12)])),
         env,
+        entrypoint: None,
         cmd: task_def.container.command.clone(),
         labels: task_labels,
         networks: vpc::task_networks(config, service, subnet),

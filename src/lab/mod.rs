@@ -30,6 +30,7 @@ mod progress;
 pub mod reaper;
 mod replicas;
 mod run_lock;
+pub mod secret_seeds;
 mod status;
 mod task_networks;
 pub mod tasks;
@@ -323,6 +324,8 @@ impl Lab {
             self.databases
                 .wait_and_supervise(&instance, remaining(deadline))
                 .await?;
+            // Its master password in Secrets Manager, as ManageMasterUserPassword keeps it.
+            secret_seeds::master_secret(&self.secrets, &self.registry, &instance)?;
             progress.finish(&format!(
                 "database {} available in {:.1}s",
                 db.identifier,
@@ -392,6 +395,16 @@ impl Lab {
             self.load_balancers.push(handle);
         }
 
+        // 5b. Secrets: those emulator.toml declares are created when missing; task definitions'
+        //     secrets must name something that exists (values are read at each task launch).
+        for name in secret_seeds::seed(&config, &self.secrets, &self.databases.list(), &self.state)?
+        {
+            tracing::info!(
+                "created secret {name} (declared in [secrets]) in the lab's Secrets Manager"
+            );
+        }
+        secret_seeds::check_task_secrets(&config, &self.secrets)?;
+
         // 6. Services: one controller each, fed by one Docker event stream; and the orphan sweep,
         //    which removes what carries the lab's labels but no controller owns.
         let claims = ecs::Claims::default();
@@ -437,6 +450,7 @@ impl Lab {
                         .map(|l| self.registry.target_group_arn(&l.target_group)),
                     revision,
                     environment,
+                    secrets: self.secrets.clone(),
                     logs_dir: self.state.logs_dir(&lab),
                     claims: claims.clone(),
                     security_groups: self.security_groups.clone(),

@@ -271,6 +271,7 @@ pub async fn start(
                 server_id(&container_name(lab, identifier)).to_string(),
             ),
         ],
+        entrypoint: None,
         cmd: (db.port != ENGINE_DEFAULT_PORT).then(|| vec![format!("--port={}", db.port)]),
         labels: container_labels,
         networks: vec![NetworkAttachment {

@@ -5,6 +5,7 @@
 //! - [`secret`]: a secret, its versions and staging labels (pure).
 //! - [`parameter`]: a parameter and its history, paths and selectors (pure).
 //! - [`reference`]: what a task definition's `valueFrom` names (pure).
+//! - [`rds`]: a DB instance's master user secret (`rds!db-...`, RDS's managed password).
 //! - [`store`]: [`SecretStore`], the handle the AWS API, ECS and RDS share (applies the pure
 //!   operations, persists them whole).
 //! - [`crypto`] (the lab key, AES-256-GCM), [`file`] (atomic private writes).
@@ -18,6 +19,7 @@
 pub mod crypto;
 pub mod file;
 pub mod parameter;
+pub mod rds;
 pub mod reference;
 pub mod secret;
 pub mod store;

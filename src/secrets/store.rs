@@ -170,7 +170,10 @@ impl SecretStore {
         &self,
         request: CreateSecret,
     ) -> Result<(Secret, Option<String>), Failure> {
-        secret::check_name(&request.name)?;
+        // `rds!...` names are reserved for the secrets a service manages.
+        if request.owning_service.is_none() {
+            secret::check_name(&request.name)?;
+        }
         if let Some(token) = &request.token {
             secret::check_token(token)?;
         }

@@ -320,7 +320,7 @@ fn validate_warns_when_security_groups_cut_the_app_off_its_database() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("warning: ")
-            && stderr.contains("DATABASE_URL")
+            && stderr.contains("secrets[0]] value-from")
             && stderr.contains("service `flask-app-service` cannot reach database `flask-crud-db`")
             && stderr.contains("no ingress rule of `db-sg` allows port 3306 from `app-sg`"),
         "{stderr}"

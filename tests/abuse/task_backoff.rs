@@ -34,7 +34,13 @@ fn crash_looping_config(test: &TestLab) -> String {
     let text = &text[..text
         .find("[databases.flask-crud-db]")
         .expect("emulator.toml has the database")];
-    let text = text.replace("DATABASE_URL = \"${rds.flask-crud-db.url}\"\n", "");
+    // Without the database, nothing may refer to it: the DATABASE_URL secret goes too.
+    let text = text
+        .replace(
+            "  { name = \"DATABASE_URL\", value-from = \"arn:aws:secretsmanager:us-east-1:000000000000:secret:flask-app/database-url\" },\n",
+            "",
+        )
+        .replace("value = \"${rds.flask-crud-db.url}\"", "value = \"unused\"");
     text.replace(
         "log-stream-prefix = \"ecs\"\n",
         "log-stream-prefix = \"ecs\"\ncommand = [\"sh\", \"-c\", \"echo cannot reach the database >&2; exit 3\"]\n",
@@ -182,6 +188,7 @@ fn sleeper(name: &str, labels: HashMap<String, String>, network: &str) -> Contai
     ContainerSpec {
         name: name.to_string(),
         image: "debian:bookworm-slim".into(),
+        entrypoint: None,
         cmd: Some(vec!["sleep".into(), "300".into()]),
         labels,
         networks: vec![NetworkAttachment {

@@ -324,6 +324,11 @@ pub fn task_definition(
             });
         }
     }
+    // ECS's own `secrets`: shown as written (the ARN or parameter name), never resolved.
+    secrets.extend(c.secrets.iter().map(|s| Secret {
+        name: s.name.clone(),
+        value_from: s.value_from.clone(),
+    }));
     let options = BTreeMap::from([
         ("awslogs-group".to_string(), c.log_group.clone()),
         ("awslogs-region".to_string(), registry.region().to_string()),

@@ -356,7 +356,10 @@ fn task_definitions_never_show_secret_values() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(secrets, ["DATABASE_URL", "SECRET_KEY"]);
-    assert_eq!(c["secrets"][0]["valueFrom"], "${rds.flask-crud-db.url}");
+    assert_eq!(
+        c["secrets"][0]["valueFrom"],
+        "arn:aws:secretsmanager:us-east-1:000000000000:secret:flask-app/database-url"
+    );
 }
 
 #[test]

@@ -162,10 +162,17 @@ fn size(text: Option<&str>, what: &str, unit_per: f64, suffix: &str) -> Result<u
     }
 }
 
-/// The registered definition as tierlab's typed model, apart from any I/O. Environment values
-/// are literal (a `$` is escaped); a secret's `valueFrom` must be one of the lab's `${...}`
-/// references (as `describe-task-definition` lists them).
+/// [`definition_in`] for a lab in the default region (tests).
+#[cfg(test)]
 fn definition(input: RegisterInput) -> Result<TaskDefinition, ApiError> {
+    definition_in(input, crate::registry::DEFAULT_REGION)
+}
+
+/// The registered definition as tierlab's typed model, apart from any I/O. Environment values
+/// are literal (a `$` is escaped); a secret's `valueFrom` is a Secrets Manager or SSM ARN (or
+/// parameter name) of the lab's region, resolved at each task launch, or one of the lab's
+/// `${...}` references (as `describe-task-definition` lists those of `environment`).
+fn definition_in(input: RegisterInput, region: &str) -> Result<TaskDefinition, ApiError> {
     check_family(&input.family)?;
     let mut refused = unsupported(&input.other);
     if input.network_mode.as_deref().is_some_and(|m| m != "awsvpc") {
@@ -223,13 +230,33 @@ fn definition(input: RegisterInput) -> Result<TaskDefinition, ApiError> {
     for variable in &container.environment {
         environment.insert(variable.name.clone(), variable.value.replace('$', "$$"));
     }
+    let mut secrets = Vec::new();
     for secret in &container.secrets {
+        if !secret.value_from.starts_with('$') {
+            let reference = crate::secrets::reference::parse(
+                &secret.value_from,
+                region,
+                crate::registry::ACCOUNT,
+            )
+            .map_err(|why| {
+                ids::invalid_parameter(format!(
+                    "secrets[{}].valueFrom {:?} {why}",
+                    secret.name, secret.value_from
+                ))
+            })?;
+            secrets.push(crate::config::ContainerSecret {
+                name: secret.name.clone(),
+                value_from: secret.value_from.clone(),
+                reference,
+            });
+            continue;
+        }
         let reference = env_ref::parse(&secret.value_from)
             .ok()
             .filter(|segments| matches!(&segments[..], [s] if !matches!(s, Segment::Literal(_))));
         if reference.is_none() {
             return Err(ids::invalid_parameter(format!(
-                "secrets[{}].valueFrom {:?}: tierlab resolves a secret from one of the lab's references (`${{rds.ID.password}}`, `${{rds.ID.url}}`, `${{secret.NAME}}`), as describe-task-definition lists them.",
+                "secrets[{}].valueFrom {:?}: a secret is a Secrets Manager or SSM ARN (or parameter name), or one of the lab's references (`${{rds.ID.password}}`, `${{rds.ID.url}}`, `${{secret.NAME}}`).",
                 secret.name, secret.value_from
             )));
         }
@@ -262,6 +289,7 @@ fn definition(input: RegisterInput) -> Result<TaskDefinition, ApiError> {
             log_group: log_group.unwrap_or_else(|| format!("/ecs/{}", input.family)),
             log_stream_prefix: log_stream_prefix.unwrap_or_else(|| "ecs".into()),
             stop_timeout,
+            secrets,
         },
     })
 }
@@ -295,7 +323,7 @@ fn rendered(ctx: &ApiContext, revision: &Revision) -> Value {
 
 pub fn register(ctx: &ApiContext, body: &[u8]) -> Result<Value, ApiError> {
     let input: RegisterInput = input(body)?;
-    let definition = definition(input)?;
+    let definition = definition_in(input, ctx.registry.region())?;
     let revision = ctx
         .lab
         .task_definitions()
@@ -415,6 +443,32 @@ mod tests {
             "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web", "awslogs-stream-prefix": "ecs"}}
         }]
     }"#;
+
+    #[test]
+    fn secrets_from_secrets_manager_and_ssm_are_kept_as_references() {
+        let arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:app/db-AbCdEf";
+        let with = GOOD.replace(
+            r#""secrets": [{"name": "DATABASE_URL", "valueFrom": "${rds.db.url}"}]"#,
+            &format!(
+                r#""secrets": [{{"name": "DATABASE_URL", "valueFrom": "{arn}:url::"}}, {{"name": "KEY", "valueFrom": "/app/key"}}]"#
+            ),
+        );
+        let td = definition(register_input(&with)).unwrap();
+        let secrets = &td.container.secrets;
+        assert_eq!(secrets.len(), 2);
+        assert_eq!(secrets[0].value_from, format!("{arn}:url::"));
+        assert!(!td.container.environment.contains_key("DATABASE_URL"));
+        let bad = with.replace(
+            "us-east-1:000000000000:secret",
+            "eu-west-1:000000000000:secret",
+        );
+        let e = definition(register_input(&bad)).unwrap_err();
+        assert!(
+            e.message.contains("names region `eu-west-1`"),
+            "{}",
+            e.message
+        );
+    }
 
     #[test]
     fn a_fargate_definition_becomes_the_typed_model() {

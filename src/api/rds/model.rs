@@ -50,6 +50,8 @@ pub struct InstanceModel {
     pub read_replicas: Vec<String>,
     /// `StatusInfos`: a read replica's replication.
     pub status_infos: Vec<StatusInfo>,
+    /// The ARN of the master user secret in Secrets Manager (`MasterUserSecret`).
+    pub master_user_secret: Option<String>,
 }
 
 /// One `DBInstanceStatusInfo`.
@@ -178,6 +180,10 @@ pub fn instance_model(ctx: &ApiContext, db: &DbInstance) -> InstanceModel {
             })
             .into_iter()
             .collect(),
+        master_user_secret: ctx
+            .lab
+            .secrets()
+            .master_secret_arn(&registry.db_arn(&db.identifier)),
     }
 }
 
@@ -269,6 +275,13 @@ pub fn render_instance(x: &mut Xml, m: &InstanceModel) {
         .leaf("IAMDatabaseAuthenticationEnabled", false)
         .leaf("PerformanceInsightsEnabled", false)
         .leaf("DeletionProtection", false);
+    // ManageMasterUserPassword's secret (its value is never part of this answer).
+    if let Some(arn) = &m.master_user_secret {
+        x.open("MasterUserSecret")
+            .leaf("SecretArn", arn)
+            .leaf("SecretStatus", "active")
+            .close("MasterUserSecret");
+    }
 }
 
 /// The members of a `<DBSubnetGroup>`; `with_arn` for DescribeDBSubnetGroups (an instance's
@@ -332,6 +345,9 @@ mod tests {
             read_replica_source: None,
             read_replicas: vec!["flask-crud-db-replica".into()],
             status_infos: Vec::new(),
+            master_user_secret: Some(
+                "arn:aws:secretsmanager:us-east-1:000000000000:secret:rds!db-1-AbCdEf".into(),
+            ),
         }
     }
 
@@ -392,6 +408,7 @@ mod tests {
             "<PreferredBackupWindow>03:00-03:30</PreferredBackupWindow><BackupRetentionPeriod>7</BackupRetentionPeriod>",
             "</PendingModifiedValues><LatestRestorableTime>2026-12-02T00:05:00.000Z</LatestRestorableTime><MultiAZ>",
             "<DBInstanceArn>arn:aws:rds:us-east-1:000000000000:db:flask-crud-db</DBInstanceArn>",
+            "<MasterUserSecret><SecretArn>arn:aws:secretsmanager:us-east-1:000000000000:secret:rds!db-1-AbCdEf</SecretArn><SecretStatus>active</SecretStatus></MasterUserSecret>",
         ] {
             assert!(xml.contains(fragment), "missing {fragment} in {xml}");
         }

@@ -16,6 +16,7 @@ mod listeners;
 mod load_balancers;
 mod reachability;
 mod rules;
+mod secrets;
 mod security_groups;
 mod services;
 mod target_groups;
@@ -34,6 +35,8 @@ mod tests_auto_scaling;
 mod tests_lab_api;
 #[cfg(test)]
 mod tests_observability;
+#[cfg(test)]
+mod tests_secrets;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -114,7 +117,7 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
         .map(|(family, td)| {
             (
                 family.clone(),
-                tasks::task_definition(cx, family, td, &instances),
+                tasks::task_definition(cx, family, td, &instances, &lab.region),
             )
         })
         .collect();
@@ -141,6 +144,7 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
             )
         })
         .collect();
+    let secrets = secrets::seeds(cx, &file.secrets, &instances);
     Config {
         source: source.to_path_buf(),
         base_dir: base_dir.to_path_buf(),
@@ -154,6 +158,7 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
         services,
         databases,
         bastions,
+        secrets,
         warnings: Vec::new(),
     }
 }

@@ -1,6 +1,6 @@
 //! Warnings (not errors) about a topology that loads but will not work as its author expects:
-//! a service whose environment refers to a database (`${rds.ID.…}`) that its security groups do
-//! not let it reach. Its tasks would start without the database's network and fail at their
+//! a service whose environment (or a declared `[secrets]` value one of its secrets names) refers
+//! to a database (`${rds.ID.…}`) that its security groups do not let it reach. Its tasks would start without the database's network and fail at their
 //! first query; the config is still valid, since cutting the app off is how one rehearses it.
 
 use super::super::env_ref::{self, Segment};
@@ -16,8 +16,28 @@ pub fn warnings(config: &Config) -> Vec<Diagnostic> {
         let Some(td) = config.task_definitions.get(&service.task_definition) else {
             continue;
         };
-        for (var, value) in &td.container.environment {
-            for identifier in referenced_databases(value) {
+        // Variables and the value they come from: an environment value, or the declared
+        // `[secrets]` value a container secret names.
+        let mut sources: Vec<(String, String, String)> = td
+            .container
+            .environment
+            .iter()
+            .map(|(var, value)| {
+                let at = format!("task-definitions.{}.container.environment.{var}", td.family);
+                (at, value.clone(), value.clone())
+            })
+            .collect();
+        for (i, secret) in td.container.secrets.iter().enumerate() {
+            if let Some(seed) = seeded_value(config, &secret.reference) {
+                let at = format!(
+                    "task-definitions.{}.container.secrets[{i}].value-from",
+                    td.family
+                );
+                sources.push((at, secret.value_from.clone(), seed.to_string()));
+            }
+        }
+        for (key_path, value, resolved) in &sources {
+            for identifier in referenced_databases(resolved) {
                 let Some(db) = config.databases.get(&identifier) else {
                     continue;
                 };
@@ -47,7 +67,7 @@ pub fn warnings(config: &Config) -> Vec<Diagnostic> {
                 found.push(Diagnostic {
                     file: config.source.clone(),
                     line: None,
-                    key_path: format!("task-definitions.{}.container.environment.{var}", td.family),
+                    key_path: key_path.clone(),
                     value: Some(format!("{value:?}")),
                     message: format!(
                         "service `{}` cannot reach database `{identifier}`: {}; its tasks will \
@@ -60,6 +80,27 @@ pub fn warnings(config: &Config) -> Vec<Diagnostic> {
         }
     }
     found
+}
+
+/// The value of the `[secrets."NAME"]` a Secrets Manager reference names, if declared.
+fn seeded_value<'c>(
+    config: &'c Config,
+    reference: &crate::secrets::reference::Reference,
+) -> Option<&'c str> {
+    let crate::secrets::reference::Reference::Secret { id, .. } = reference else {
+        return None;
+    };
+    let (_, name) = id.split_once(":secret:")?;
+    config
+        .secrets
+        .values()
+        .find(|seed| {
+            name == seed.name
+                || name
+                    .strip_prefix(seed.name.as_str())
+                    .is_some_and(|rest| rest.len() == 7 && rest.starts_with('-'))
+        })
+        .map(|seed| seed.value.as_str())
 }
 
 /// Group names as the message shows them: `app-sg`, `other-sg`.
@@ -112,9 +153,10 @@ mod tests {
         let shown = w.to_string();
         assert!(
             shown.contains(
-                "[task-definitions.flask-app-task.container.environment] DATABASE_URL = \
-                 \"${rds.flask-crud-db.url}\": service `flask-app-service` cannot reach \
-                 database `flask-crud-db`: no ingress rule of `db-sg` allows port 3306 from `app-sg`"
+                "[task-definitions.flask-app-task.container.secrets[0]] value-from = \
+                 \"arn:aws:secretsmanager:us-east-1:000000000000:secret:flask-app/database-url\": \
+                 service `flask-app-service` cannot reach database `flask-crud-db`: no ingress \
+                 rule of `db-sg` allows port 3306 from `app-sg`"
             ),
             "{shown}"
         );

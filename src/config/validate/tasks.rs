@@ -15,6 +15,7 @@ pub fn task_definition(
     family: &str,
     td: &wire::TaskDefinition,
     instances: &[String],
+    region: &str,
 ) -> TaskDefinition {
     let at = path::join("task-definitions", family);
     check_size(cx, &at, td.cpu, td.memory);
@@ -32,6 +33,13 @@ pub fn task_definition(
         container_port: cx.port(&format!("{cat}.port"), c.port),
         command: command(cx, &format!("{cat}.command"), c.command.as_deref()),
         environment: environment(cx, &format!("{cat}.environment"), &c.environment, instances),
+        secrets: super::secrets::container_secrets(
+            cx,
+            &format!("{cat}.secrets"),
+            &c.secrets,
+            &c.environment,
+            region,
+        ),
         log_group: c
             .log_group
             .clone()
@@ -76,6 +84,12 @@ fn command(cx: &mut Ctx, at: &str, command: Option<&[String]>) -> Option<Vec<Str
         Some(_) => {}
     }
     Some(command.to_vec())
+}
+
+/// A shell-style identifier: letters, digits, `_`, not starting with a digit.
+pub fn is_variable_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Fargate's valid memory (MiB) for a CPU value, or `None` if the CPU value is not one of Fargate's.
@@ -127,9 +141,7 @@ fn environment(
 ) -> BTreeMap<String, String> {
     for (name, value) in env {
         let key = path::join(at, name);
-        let ident = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ident {
+        if !is_variable_name(name) {
             cx.bad(&key, q(value), format!("`{name}` is not a valid variable name (letters, digits, `_`; not starting with a digit)"));
         }
         match env_ref::parse(value) {
