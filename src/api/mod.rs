@@ -23,6 +23,7 @@ pub mod elbv2;
 pub mod error;
 pub mod json;
 pub mod logs;
+pub mod paging;
 pub mod query;
 pub mod rds;
 pub mod secretsmanager;

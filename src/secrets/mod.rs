@@ -63,6 +63,22 @@ impl Failure {
         Failure::new(VALIDATION, message)
     }
 
+    /// `MaxResults` as Secrets Manager and SSM check it: 1 to `most`, `most` when not given.
+    pub fn max_results(given: Option<i64>, most: usize) -> Result<usize, Failure> {
+        match given {
+            None => Ok(most),
+            Some(n) if (1..=most as i64).contains(&n) => Ok(n as usize),
+            Some(n) => Err(Failure::validation(format!(
+                "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value {}",
+                if n < 1 {
+                    "greater than or equal to 1".to_string()
+                } else {
+                    format!("less than or equal to {most}")
+                }
+            ))),
+        }
+    }
+
     /// Secrets Manager's "not found".
     pub fn not_found(message: impl Into<String>) -> Failure {
         Failure::new(RESOURCE_NOT_FOUND, message)

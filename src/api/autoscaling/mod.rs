@@ -70,10 +70,7 @@ fn page<T>(
             .parse::<usize>()
             .map_err(|_| ApiError::new("InvalidNextTokenException", "Invalid token"))?,
     };
-    let total = items.len();
-    let items: Vec<T> = items.into_iter().skip(start).take(size).collect();
-    let next = (start + size < total).then(|| (start + size).to_string());
-    Ok((items, next))
+    Ok(crate::api::paging::offset_page(items, start, size))
 }
 
 /// Adds `NextToken` to a describe answer when there is another page.

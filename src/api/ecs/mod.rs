@@ -87,10 +87,7 @@ fn page<T>(
             .parse::<usize>()
             .map_err(|_| ids::invalid_parameter("Invalid nextToken"))?,
     };
-    let total = items.len();
-    let items: Vec<T> = items.into_iter().skip(start).take(size).collect();
-    let next = (start + size < total).then(|| (start + size).to_string());
-    Ok((items, next))
+    Ok(crate::api::paging::offset_page(items, start, size))
 }
 
 #[cfg(test)]

@@ -80,10 +80,7 @@ fn page<T>(items: Vec<T>, params: &Params) -> Result<(Vec<T>, Option<String>), A
             .parse::<usize>()
             .map_err(|_| ApiError::new("InvalidParameterValue", format!("Invalid marker: {m}")))?,
     };
-    let total = items.len();
-    let page: Vec<T> = items.into_iter().skip(from).take(max).collect();
-    let next = (from + max < total).then(|| (from + max).to_string());
-    Ok((page, next))
+    Ok(crate::api::paging::offset_page(items, from, max))
 }
 
 #[cfg(test)]

@@ -52,20 +52,7 @@ pub fn list_secrets(
     input: ListSecretsInput,
 ) -> Result<ListSecretsOutput, Failure> {
     let _ = input.include_planned_deletion; // No secret is ever scheduled for deletion here.
-    let max = match input.max_results {
-        None => MAX_RESULTS,
-        Some(n) if (1..=MAX_RESULTS as i64).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(Failure::validation(format!(
-                "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value {}",
-                if n < 1 {
-                    "greater than or equal to 1".to_string()
-                } else {
-                    format!("less than or equal to {MAX_RESULTS}")
-                }
-            )));
-        }
-    };
+    let max = Failure::max_results(input.max_results, MAX_RESULTS)?;
     for filter in &input.filters {
         if !FILTER_KEYS.contains(&filter.key.as_str()) {
             return Err(Failure::validation(format!(

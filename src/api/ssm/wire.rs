@@ -208,20 +208,7 @@ pub fn get_parameters_by_path(
             "tierlab does not support ParameterFilters on GetParametersByPath.",
         ));
     }
-    let max = match input.max_results {
-        None => MAX_NAMES,
-        Some(n) if (1..=MAX_NAMES as i64).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(Failure::validation(format!(
-                "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value {}",
-                if n < 1 {
-                    "greater than or equal to 1".to_string()
-                } else {
-                    format!("less than or equal to {MAX_NAMES}")
-                }
-            )));
-        }
-    };
+    let max = Failure::max_results(input.max_results, MAX_NAMES)?;
     let all = store.parameters_by_path(&input.path, input.recursive, input.with_decryption);
     let start = match &input.next_token {
         None => 0,
