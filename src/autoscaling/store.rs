@@ -293,30 +293,56 @@ impl AutoScaling {
     /// every start: the state lasts as long as the lab runs).
     pub fn register_config(&self, config: &crate::config::Config) -> Result<(), ScalingError> {
         for service in config.services.values() {
-            let Some(table) = &service.auto_scaling else {
-                continue;
-            };
-            let registration = Registration {
-                min_capacity: Some(table.min_capacity),
-                max_capacity: Some(table.max_capacity),
-                suspended: None,
-            };
-            self.register(&service.cluster, &service.name, &registration)?;
-            for p in &table.policies {
-                let resource_label = (p.metric == ScalingMetric::AlbRequestCountPerTarget)
-                    .then(|| super::model::request_count_labels(config, &service.name))
-                    .and_then(|labels| labels.into_iter().next());
-                let spec = PolicySpec {
-                    name: p.name.clone(),
-                    metric: p.metric,
-                    resource_label,
-                    target_value: p.target_value,
-                    scale_out_cooldown_seconds: p.scale_out_cooldown.as_secs() as u32,
-                    scale_in_cooldown_seconds: p.scale_in_cooldown.as_secs() as u32,
-                    disable_scale_in: p.disable_scale_in,
-                };
-                self.put_policy(&service.cluster, &service.name, spec)?;
+            if service.auto_scaling.is_some() {
+                self.apply_service(config, &service.name)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Makes service `name`'s scaling what `config` declares (`tierlab apply`): its target
+    /// registered or updated with the table's policies (others deleted), or deregistered when
+    /// the table is gone. The table was validated with the file (bounds, policy count).
+    pub fn apply_service(
+        &self,
+        config: &crate::config::Config,
+        name: &str,
+    ) -> Result<(), ScalingError> {
+        let service = &config.services[name];
+        let Some(table) = &service.auto_scaling else {
+            return match self.target(&service.cluster, name) {
+                Some(_) => self.deregister(&service.cluster, name),
+                None => Ok(()),
+            };
+        };
+        let registration = Registration {
+            min_capacity: Some(table.min_capacity),
+            max_capacity: Some(table.max_capacity),
+            suspended: None,
+        };
+        self.register(&service.cluster, name, &registration)?;
+        let declared: Vec<&str> = table.policies.iter().map(|p| p.name.as_str()).collect();
+        let stale: Vec<String> = self
+            .target(&service.cluster, name)
+            .map(|t| t.policies.into_iter().map(|p| p.name).collect())
+            .unwrap_or_default();
+        for old in stale.iter().filter(|p| !declared.contains(&p.as_str())) {
+            self.delete_policy(&service.cluster, name, old)?;
+        }
+        for p in &table.policies {
+            let resource_label = (p.metric == ScalingMetric::AlbRequestCountPerTarget)
+                .then(|| super::model::request_count_labels(config, name))
+                .and_then(|labels| labels.into_iter().next());
+            let spec = PolicySpec {
+                name: p.name.clone(),
+                metric: p.metric,
+                resource_label,
+                target_value: p.target_value,
+                scale_out_cooldown_seconds: p.scale_out_cooldown.as_secs() as u32,
+                scale_in_cooldown_seconds: p.scale_in_cooldown.as_secs() as u32,
+                disable_scale_in: p.disable_scale_in,
+            };
+            self.put_policy(&service.cluster, name, spec)?;
         }
         Ok(())
     }

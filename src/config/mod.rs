@@ -52,7 +52,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 pub fn parse(text: &str, source: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
     let invalid = |diagnostics| ConfigError::Invalid { diagnostics };
     let (file, locator) = read::read(text, source).map_err(invalid)?;
-    validate::validate(file, source, base_dir, &locator).map_err(invalid)
+    let mut config = validate::validate(file, source, base_dir, &locator).map_err(invalid)?;
+    config.text = text.into();
+    Ok(config)
 }
 
 /// Where a file stops being UTF-8: byte offset, line and column (counted in characters).

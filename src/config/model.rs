@@ -33,6 +33,9 @@ pub struct Config {
     /// What loads but will not work as written (e.g. a service cut off from a database it
     /// refers to): shown by `validate` and logged by `up`, never an error.
     pub warnings: Vec<super::error::Diagnostic>,
+    /// The text the config was read from: `tierlab apply` compares it key by key with a new
+    /// version of the file, to name what changed as the file names it.
+    pub text: std::sync::Arc<str>,
 }
 
 /// `[lab]`: settings of the emulator itself, not of the emulated AWS account.

@@ -434,7 +434,7 @@ impl Controller {
         }
     }
 
-    /// `update-service`: new bounds and grace period apply from the next round; a new
+    /// `update-service`: new bounds, grace period and rebalancing apply from the next round; a new
     /// deployment becomes PRIMARY and the one before it ACTIVE (its tasks are replaced).
     fn on_update(&mut self, update: ServiceUpdate) {
         if let Some(config) = update.deployment_configuration {
@@ -442,6 +442,12 @@ impl Controller {
         }
         if let Some(grace) = update.health_check_grace_period {
             self.grace = grace;
+        }
+        if let Some(enabled) = update.availability_zone_rebalancing {
+            self.setup.service.availability_zone_rebalancing = enabled;
+        }
+        if let Some(count) = update.configured_desired_count {
+            self.setup.service.desired_count = count;
         }
         if let Some(target) = update.deploy {
             let next = Deployment::new(Arc::new(target));
@@ -1095,6 +1101,7 @@ impl Controller {
                 .collect(),
             deployment_configuration: self.deployment_configuration,
             health_check_grace_period_seconds: self.grace.as_secs(),
+            availability_zone_rebalancing: self.setup.service.availability_zone_rebalancing,
             created_at: self.created_at.clone(),
             tasks: self
                 .tasks

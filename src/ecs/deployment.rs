@@ -28,6 +28,10 @@ pub struct ServiceUpdate {
     pub deploy: Option<DeploymentTarget>,
     pub deployment_configuration: Option<DeploymentConfiguration>,
     pub health_check_grace_period: Option<Duration>,
+    /// ECS's `availabilityZoneRebalancing` (ENABLED = `true`).
+    pub availability_zone_rebalancing: Option<bool>,
+    /// A new `desired-count` in `emulator.toml` (`tierlab apply`), shown as the configured one.
+    pub configured_desired_count: Option<u32>,
 }
 
 /// One deployment of the service.

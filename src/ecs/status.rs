@@ -28,6 +28,9 @@ pub struct ServiceStatus {
     /// ECS's `healthCheckGracePeriodSeconds` as the controller applies it.
     #[serde(default)]
     pub health_check_grace_period_seconds: u64,
+    /// ECS's `availabilityZoneRebalancing`: ENABLED (`true`) or DISABLED.
+    #[serde(default)]
+    pub availability_zone_rebalancing: bool,
     /// When the controller started (RFC 3339), ECS's service `createdAt`.
     pub created_at: String,
     /// Tasks whose desired status is RUNNING.

@@ -111,6 +111,20 @@ impl LabView {
         &self.task_definitions
     }
 
+    /// The container environment of `definition` with every `${...}` resolved now (a new
+    /// deployment resolves it when asked for, so it picks up changed values).
+    pub fn environment_of(
+        &self,
+        definition: &crate::config::TaskDefinition,
+    ) -> Result<Vec<(String, String)>, crate::ecs::environment::EnvironmentError> {
+        crate::ecs::environment::resolve(
+            definition,
+            &self.databases(),
+            &self.state,
+            &self.config.lab.name,
+        )
+    }
+
     pub fn config_source(&self) -> String {
         self.config.source.display().to_string()
     }

@@ -135,6 +135,8 @@ pub struct Service {
     pub enable_ecs_managed_tags: bool,
     pub propagate_tags: String,
     pub enable_execute_command: bool,
+    /// `ENABLED` or `DISABLED`.
+    pub availability_zone_rebalancing: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -163,6 +163,12 @@ pub fn service(registry: &Registry, config: &Config, status: &ServiceStatus) -> 
         enable_ecs_managed_tags: false,
         propagate_tags: "NONE".into(),
         enable_execute_command: false,
+        availability_zone_rebalancing: if status.availability_zone_rebalancing {
+            "ENABLED"
+        } else {
+            "DISABLED"
+        }
+        .into(),
     }
 }
 

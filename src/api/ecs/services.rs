@@ -54,6 +54,7 @@ struct UpdateServiceInput {
     task_definition: Option<String>,
     deployment_configuration: Option<DeploymentConfigurationInput>,
     health_check_grace_period_seconds: Option<i64>,
+    availability_zone_rebalancing: Option<String>,
     /// Every other member: tierlab cannot apply them to a running service yet.
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
@@ -265,13 +266,10 @@ fn new_deployment(
         }
     }
     // Resolved now, so a forced deployment picks up changed values (a rotated password).
-    let environment = crate::ecs::environment::resolve(
-        &wanted.definition,
-        &ctx.lab.databases(),
-        ctx.lab.state_dir(),
-        &config.lab.name,
-    )
-    .map_err(|e| ApiError::new("ClientException", e.to_string()))?;
+    let environment = ctx
+        .lab
+        .environment_of(&wanted.definition)
+        .map_err(|e| ApiError::new("ClientException", e.to_string()))?;
     Ok(Some(DeploymentTarget {
         revision: wanted,
         environment,
@@ -313,6 +311,16 @@ async fn apply(
             "{e}: tierlab runs at most {MAX_DESIRED_COUNT} tasks per service."
         )));
     }
+    let availability_zone_rebalancing = match input.availability_zone_rebalancing.as_deref() {
+        None => None,
+        Some("ENABLED") => Some(true),
+        Some("DISABLED") => Some(false),
+        Some(other) => {
+            return Err(ids::invalid_parameter(format!(
+                "availabilityZoneRebalancing must be ENABLED or DISABLED: {other}"
+            )));
+        }
+    };
     let deploy = new_deployment(ctx, input, &status)?;
     if let Some(count) = count {
         handle
@@ -323,6 +331,8 @@ async fn apply(
         deploy,
         deployment_configuration,
         health_check_grace_period,
+        availability_zone_rebalancing,
+        configured_desired_count: None,
     };
     handle
         .update(update)

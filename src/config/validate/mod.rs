@@ -160,5 +160,6 @@ fn build(cx: &mut Ctx, file: &wire::File, source: &Path, base_dir: &Path) -> Con
         bastions,
         secrets,
         warnings: Vec::new(),
+        text: Default::default(),
     }
 }
