@@ -158,6 +158,101 @@ async fn up_status_logs_sigterm_and_down() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no service `nope`"));
 
+    // `tierlab apply`: the file changed (a task definition's environment, a service's
+    // deployment bound). A dry run says what would change and changes nothing; the apply
+    // registers revision 3 and rolls it out; a change only `up` can make is refused by name.
+    let started_with = std::fs::read_to_string(&config).unwrap();
+    let edited = started_with.replacen(
+        "desired-count = 2\n",
+        "desired-count = 2\nminimum-healthy-percent = 50\n",
+        1,
+    ) + "\n[task-definitions.flask-app-task.container.environment]\nAPPLY_MARK = \"applied\"\n";
+    std::fs::write(&config, &edited).unwrap();
+    let dry = tierlab(&test, &config, &["apply", "--dry-run"]);
+    let dry_out = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        dry.status.success(),
+        "apply --dry-run: {dry_out}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    for part in [
+        "would change:",
+        "task definition flask-app-task: register a new revision",
+        "service flask-app-service: deploy flask-app-task (a rolling deployment)",
+        "minimumHealthyPercent 100 -> 50",
+    ] {
+        assert!(dry_out.contains(part), "`{part}` missing from:\n{dry_out}");
+    }
+    let unchanged: Value =
+        serde_json::from_slice(&tierlab(&test, &config, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        unchanged["services"][0]["task_definition"],
+        "flask-app-task:2"
+    );
+    let applying = Instant::now();
+    let apply = tierlab(&test, &config, &["apply"]);
+    let apply_out = String::from_utf8_lossy(&apply.stdout).into_owned();
+    assert!(
+        apply.status.success(),
+        "apply: {apply_out}{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    for part in [
+        "changed:",
+        "deployment ecs-svc/",
+        "of flask-app-task:3 started",
+        "(service flask-app-service) has started",
+        "deployment completed.",
+    ] {
+        assert!(
+            apply_out.contains(part),
+            "`{part}` missing from:\n{apply_out}"
+        );
+    }
+    eprintln!(
+        "tierlab apply (new revision, rolled out): {:.1} s, printed:\n{apply_out}",
+        applying.elapsed().as_secs_f64()
+    );
+    let applied: Value =
+        serde_json::from_slice(&tierlab(&test, &config, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        applied["services"][0]["task_definition"],
+        "flask-app-task:3"
+    );
+    for task in applied["services"][0]["tasks"].as_array().unwrap() {
+        let id = task["container_id"].as_str().unwrap();
+        let inspected = docker.bollard().inspect_container(id, None).await.unwrap();
+        let env = inspected.config.and_then(|c| c.env).unwrap_or_default();
+        assert!(
+            env.iter().any(|e| e == "APPLY_MARK=applied"),
+            "{id}: {env:?}"
+        );
+    }
+    let again = tierlab(&test, &config, &["apply"]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to apply"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    std::fs::write(
+        &config,
+        edited.replace(
+            "instance-class = \"db.t3.micro\"",
+            "instance-class = \"db.t3.small\"",
+        ),
+    )
+    .unwrap();
+    let refused = tierlab(&test, &config, &["apply"]);
+    let refused_err = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(refused.status.code(), Some(2), "{refused_err}");
+    assert!(
+        refused_err.contains("databases.flask-crud-db.instance-class")
+            && refused_err.contains("nothing was applied")
+            && refused_err.contains("tierlab down && tierlab up"),
+        "{refused_err}"
+    );
+    std::fs::write(&config, &edited).unwrap();
+
     // A second `up` of the same lab is refused.
     let second = tierlab(&test, &config, &["up"]);
     assert_eq!(second.status.code(), Some(1));

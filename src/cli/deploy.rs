@@ -214,7 +214,7 @@ pub async fn deploy(config: &Config, service: Option<&str>, build: bool) -> Resu
 }
 
 /// The ids of a service's events (those already there are history, not progress).
-fn event_ids(service: &Value) -> HashSet<String> {
+pub(super) fn event_ids(service: &Value) -> HashSet<String> {
     service["events"]
         .as_array()
         .into_iter()
@@ -224,7 +224,7 @@ fn event_ids(service: &Value) -> HashSet<String> {
 }
 
 /// Prints the service's new events until deployment `id` completes or fails.
-async fn follow(
+pub(super) async fn follow(
     client: &EcsClient,
     target: &Value,
     id: &str,

@@ -1,5 +1,6 @@
 //! The `tierlab` command line: one library call per subcommand.
 
+mod apply;
 mod backups;
 mod chaos;
 pub mod db;
@@ -98,6 +99,16 @@ pub enum Command {
         #[arg(long)]
         build: bool,
     },
+    /// Apply the changes made to emulator.toml since the lab started (or was last applied):
+    /// a changed task definition becomes a new revision rolled out to its services; a
+    /// service's count, deployment settings and auto scaling change in place; a secret
+    /// declared anew is created. What only `up` builds (VPC, load balancers, databases, ...)
+    /// is refused and named, and nothing changes. Deployments are followed until done.
+    Apply {
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Stop a task of the running lab (as `aws ecs stop-task`): it drains, stops as "Task
     /// stopped by user" and its service starts a replacement.
     StopTask {
@@ -172,6 +183,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Deploy { service, build } => {
             deploy::deploy(&load(&cli.file)?, service.as_deref(), build).await
         }
+        Command::Apply { dry_run } => apply::run(&load(&cli.file)?, dry_run).await,
         Command::StopTask { task } => ecs::stop_task(&load(&cli.file)?, &task).await,
         Command::Chaos { chaos } => chaos::run(&load(&cli.file)?, &chaos).await,
         Command::Validate => validate(&cli.file),

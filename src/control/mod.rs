@@ -6,6 +6,8 @@
 //! - `POST /shutdown` → asks `up` to stop the lab, as Ctrl-C would.
 //! - `POST /chaos` with a JSON [`crate::lab::Chaos`] → applies it (`tierlab chaos ...`);
 //!   answers `{"message": ...}`, or `{"error": ...}` with 400 (a wrong request) or 500.
+//! - `POST /apply` with a JSON [`ApplyRequest`] → applies a new version of the config file
+//!   (`tierlab apply`); answers an [`crate::lab::apply::ApplyReport`], or `{"error": ...}`.
 //!
 //! Every call needs the lab's credential, and browsers' cross-origin requests are refused
 //! ([`auth`]). This is the seam for the later control API and dashboard.
@@ -27,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::lab::apply::{ApplyReport, ApplyRequest};
 use crate::lab::{LabStatus, LabView};
 use crate::state::{StateError, write_private_file};
 
@@ -34,8 +37,12 @@ use crate::state::{StateError, write_private_file};
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bound on a chaos request (it may stop and start a replica's replication threads).
 const CHAOS_TIMEOUT: Duration = Duration::from_secs(30);
-/// The largest request body the endpoint reads (a chaos request is a few dozen bytes).
-const BODY_LIMIT: usize = 64 * 1024;
+/// The largest request body the endpoint reads (a chaos request is a few dozen bytes, an apply
+/// request a config file).
+const BODY_LIMIT: usize = 1024 * 1024;
+/// Bound on an apply request (it registers revisions and updates services; it does not wait
+/// for deployments).
+const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -167,15 +174,21 @@ async fn handle(
             .body(Full::new(Bytes::from(body.to_string())))
             .expect("static response parts are valid");
     }
-    if (req.method(), req.uri().path()) == (&Method::POST, "/chaos") {
-        let (status, body) = chaos(req, &view).await;
+    let route = (req.method().clone(), req.uri().path().to_string());
+    let action = match (&route.0, route.1.as_str()) {
+        (&Method::POST, "/chaos") => Some(chaos(req, &view).await),
+        (&Method::POST, "/apply") => Some(apply(req, &view).await),
+        _ => None,
+    };
+    let (method, path) = route;
+    if let Some((status, body)) = action {
         return Response::builder()
             .status(status)
             .header("content-type", JSON)
             .body(Full::new(Bytes::from(body.to_string())))
             .expect("static response parts are valid");
     }
-    let (status, body) = match (req.method(), req.uri().path()) {
+    let (status, body) = match (&method, path.as_str()) {
         (&Method::GET, "/status") => (
             StatusCode::OK,
             serde_json::to_vec(&view.status()).unwrap_or_default(),
@@ -197,43 +210,91 @@ async fn handle(
         .expect("static response parts are valid")
 }
 
-/// `POST /chaos`: reads the [`crate::lab::Chaos`] in the body and applies it.
-async fn chaos(req: Request<Incoming>, view: &LabView) -> (StatusCode, serde_json::Value) {
+/// The JSON body of `req` as a `T`, or the 400 answer saying why not.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+    what: &str,
+) -> Result<T, (StatusCode, serde_json::Value)> {
     use http_body_util::BodyExt;
+    let bad = |error: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": error }),
+        )
+    };
     let limited = http_body_util::Limited::new(req.into_body(), BODY_LIMIT);
     let bytes = match limited.collect().await {
         Ok(body) => body.to_bytes(),
-        Err(e) => {
-            let error = format!("cannot read the request body: {e}");
-            return (
-                StatusCode::BAD_REQUEST,
-                serde_json::json!({ "error": error }),
-            );
-        }
+        Err(e) => return Err(bad(format!("cannot read the request body: {e}"))),
     };
-    let chaos: crate::lab::Chaos = match serde_json::from_slice(&bytes) {
+    serde_json::from_slice(&bytes).map_err(|e| bad(format!("not {what}: {e}")))
+}
+
+/// 400 for the caller's mistakes, 500 for the lab's, with the error's whole chain.
+fn failure(
+    e: &(dyn std::error::Error + 'static),
+    request_error: bool,
+) -> (StatusCode, serde_json::Value) {
+    let status = if request_error {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let error = crate::error::chain(e).to_string();
+    (status, serde_json::json!({ "error": error }))
+}
+
+/// `POST /chaos`: reads the [`crate::lab::Chaos`] in the body and applies it.
+async fn chaos(req: Request<Incoming>, view: &LabView) -> (StatusCode, serde_json::Value) {
+    let chaos: crate::lab::Chaos = match json_body(req, "a chaos request").await {
         Ok(chaos) => chaos,
-        Err(e) => {
-            let error = format!("not a chaos request: {e}");
-            return (
-                StatusCode::BAD_REQUEST,
-                serde_json::json!({ "error": error }),
-            );
-        }
+        Err(answer) => return answer,
     };
     tracing::info!("chaos requested: {chaos:?}");
     match view.chaos(&chaos).await {
         Ok(message) => (StatusCode::OK, serde_json::json!({ "message": message })),
-        Err(e) => {
-            let status = if e.is_request_error() {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            let error = crate::error::chain(&e).to_string();
-            (status, serde_json::json!({ "error": error }))
-        }
+        Err(e) => failure(&e, e.is_request_error()),
     }
+}
+
+/// `POST /apply`: reads the [`ApplyRequest`] in the body and applies it.
+async fn apply(req: Request<Incoming>, view: &LabView) -> (StatusCode, serde_json::Value) {
+    let request: ApplyRequest = match json_body(req, "an apply request").await {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
+    tracing::info!(
+        "apply requested from {}{}",
+        request.path.display(),
+        if request.dry_run { " (dry run)" } else { "" }
+    );
+    match view.apply(&request).await {
+        Ok(report) => (
+            StatusCode::OK,
+            serde_json::to_value(report).expect("a report serialises"),
+        ),
+        Err(e) => failure(&e, e.is_request_error()),
+    }
+}
+
+/// Asks the running lab to apply the config in `request`; returns what it did.
+pub async fn apply_request(
+    file: &ControlFile,
+    request: &ApplyRequest,
+) -> Result<ApplyReport, ControlError> {
+    let body = serde_json::to_vec(request).expect("an apply request serialises");
+    let answer = send(
+        file,
+        Method::POST,
+        "/apply",
+        Bytes::from(body),
+        APPLY_TIMEOUT,
+    )
+    .await?;
+    serde_json::from_slice(&answer).map_err(|source| ControlError::Unreadable {
+        addr: file.address,
+        source,
+    })
 }
 
 /// Asks the running lab to apply `chaos`; returns what it did.

@@ -18,6 +18,7 @@
 //! removes the lab's containers and networks as a fallback, and a lab that runs containers has a
 //! reaper process that removes them if this process dies ([`reaper`]).
 
+pub mod apply;
 mod aws_api;
 mod chaos;
 mod cleanup;
@@ -132,6 +133,8 @@ pub struct Lab {
     aws_api: Option<aws_api::AwsApi>,
     /// Application Auto Scaling of the services (the config's targets registered at step 6).
     autoscaling: crate::autoscaling::AutoScaling,
+    /// The config as declared now: the one started from, then each `tierlab apply`.
+    applied: apply::AppliedConfig,
     /// Run lock and reaper, while the lab runs containers.
     guard: Arc<Mutex<Option<teardown::RunGuard>>>,
     /// Set once a stop completed: nothing left for `Drop`.
@@ -199,8 +202,10 @@ impl Lab {
         let autoscaling =
             crate::autoscaling::AutoScaling::new(registry.region(), registry.account());
         let zones = vpc::ZoneHealth::new(&config);
+        let config = Arc::new(config);
         let mut lab = Lab {
-            config: Arc::new(config),
+            applied: apply::AppliedConfig::new(config.clone()),
+            config,
             state,
             docker: None,
             ca,
@@ -763,6 +768,7 @@ impl Lab {
             orphans: self.orphans.clone(),
             aws: self.aws_status(),
             autoscaling: self.autoscaling.clone(),
+            applied: self.applied.clone(),
         }
     }
 

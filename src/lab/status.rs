@@ -33,6 +33,8 @@ pub struct LabView {
     pub(super) aws: Option<AwsStatus>,
     pub(super) secrets: crate::secrets::SecretStore,
     pub(super) autoscaling: crate::autoscaling::AutoScaling,
+    /// The config as last applied (`tierlab apply`).
+    pub(super) applied: super::apply::AppliedConfig,
 }
 
 impl LabView {
