@@ -268,6 +268,33 @@ async fn task_secrets_reach_the_app_and_nothing_else() {
         assert_eq!(file.trim(), "400 app");
     }
 
+    // The database's own container: its passwords are files too, never `Config.Env` values.
+    let root_password = state
+        .secret(&test.name, "flask-crud-db-root-password")
+        .unwrap();
+    let db_container = format!("tierlab-{}-flask-crud-db", test.name);
+    let inspect = docker_cli(&["inspect", &db_container]);
+    assert!(
+        !inspect.contains(&password) && !inspect.contains(&root_password),
+        "a database password in `docker inspect {db_container}`"
+    );
+    let inspected: Value = serde_json::from_str(&inspect).unwrap();
+    let env = inspected[0]["Config"]["Env"].to_string();
+    assert!(
+        env.contains("MYSQL_ROOT_PASSWORD_FILE=/run/tierlab/rds/root-password"),
+        "{env}"
+    );
+    let file = docker_cli(&[
+        "exec",
+        &db_container,
+        "stat",
+        "-c",
+        "%a %U",
+        "/run/tierlab/rds/root-password",
+        "/run/tierlab/rds/master-password",
+    ]);
+    assert_eq!(file.trim(), "400 mysql\n400 mysql");
+
     // The API and status show where values come from, never the values.
     let aws = Cli::new(&test, &config);
     let td = aws.run(&[

@@ -23,11 +23,11 @@ use super::STORAGE_MOUNT;
 const JOB_LIFETIME_SECS: u32 = 600;
 
 /// Backup then prepare, in the source container; `$1` port, `$2` directory under the storage.
-/// The password comes from the container's environment (never from an argument).
+/// The password comes from root's password file in the container (never from an argument).
 const TAKE: &str = r#"set -e
 dir="/tierlab/rds/$2"; log="/tmp/tierlab-copy-$$.log"
 rm -rf "$dir"; mkdir -p "$(dirname "$dir")"
-export MYSQL_PWD="$MYSQL_ROOT_PASSWORD"
+export MYSQL_PWD="$(cat /run/tierlab/rds/root-password)"
 if ! mariadb-backup --backup --user=root --host=127.0.0.1 --port="$1" --target-dir="$dir" >"$log" 2>&1; then
   tail -n 15 "$log" >&2; rm -rf "$dir" "$log"; exit 1
 fi

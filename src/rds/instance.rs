@@ -38,6 +38,8 @@ pub struct DbInstance {
     pub master_username: String,
     /// The master password; never logged.
     pub master_password: String,
+    /// Root's password (a lab secret); never logged.
+    pub(super) root_password: String,
     /// The names the endpoint resolves by on the DB networks: the identifier and RDS's
     /// `Endpoint.Address`. Always on the current primary only.
     pub endpoint_aliases: Vec<String>,
@@ -65,6 +67,14 @@ pub struct DbInstance {
 }
 
 impl DbInstance {
+    /// The passwords every node of the instance is created with (as files).
+    pub(super) fn passwords(&self) -> super::credentials::NodePasswords {
+        super::credentials::NodePasswords {
+            root: self.root_password.clone(),
+            master: self.master_password.clone(),
+        }
+    }
+
     /// The container now serving the instance (a new one after a recreate).
     pub fn container_id(&self) -> String {
         self.state.container_id()
@@ -261,16 +271,18 @@ pub async fn start(
         hostname: Some(super::nodes::node_hostname(&container_name(
             lab, identifier,
         ))),
-        env: vec![
-            ("MYSQL_ROOT_PASSWORD".into(), root_password),
-            ("MYSQL_DATABASE".into(), db.db_name.clone()),
-            ("MYSQL_USER".into(), db.master_username.clone()),
-            ("MYSQL_PASSWORD".into(), master_password.clone()),
-            (
-                "MYSQL_SERVER_ID".into(),
-                server_id(&container_name(lab, identifier)).to_string(),
-            ),
-        ],
+        // The passwords are files (`credentials`): never values in `docker inspect`.
+        env: super::credentials::file_env()
+            .into_iter()
+            .chain([
+                ("MYSQL_DATABASE".into(), db.db_name.clone()),
+                ("MYSQL_USER".into(), db.master_username.clone()),
+                (
+                    "MYSQL_SERVER_ID".into(),
+                    server_id(&container_name(lab, identifier)).to_string(),
+                ),
+            ])
+            .collect(),
         entrypoint: None,
         cmd: (db.port != ENGINE_DEFAULT_PORT).then(|| vec![format!("--port={}", db.port)]),
         labels: container_labels,
@@ -289,7 +301,13 @@ pub async fn start(
         // No route out: keep unknown DNS lookups inside the container instead of forwarding them.
         dns: Some(vec!["127.0.0.1".into()]),
     };
-    let container_id = docker.run_container(&spec).await.map_err(docker_err)?;
+    let passwords = super::credentials::NodePasswords {
+        root: root_password.clone(),
+        master: master_password.clone(),
+    };
+    let container_id = super::credentials::run_node(docker, &spec, &passwords)
+        .await
+        .map_err(docker_err)?;
     let address = container_address(docker, &container_id, &network)
         .await
         .map_err(docker_err)?;
@@ -319,6 +337,7 @@ pub async fn start(
         db_name: db.db_name.clone(),
         master_username: db.master_username.clone(),
         master_password,
+        root_password,
         endpoint_aliases,
         nodes: super::nodes::NodeSet::new(primary),
         template: spec,

@@ -8,6 +8,7 @@
 
 pub mod backups;
 pub mod copy;
+pub mod credentials;
 pub mod events;
 mod fleet;
 mod instance;

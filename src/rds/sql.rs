@@ -2,17 +2,19 @@
 //! never connects to a container address).
 //!
 //! The statements go to the `mariadb` client on its standard input, and the client logs in as
-//! root with the container's own `MYSQL_ROOT_PASSWORD`: no password or statement is ever in an
-//! argument list (an exec's arguments show in `docker inspect` and in `ps`). Results come back
+//! root with the password file the node was created with ([`super::credentials`]): no password
+//! or statement is ever in an argument list (an exec's arguments show in `docker inspect` and in `ps`). Results come back
 //! as rows of tab-separated values (`--batch --skip-column-names`).
 
 use crate::docker::{DockerClient, DockerError};
 
-/// Runs the client as root over TCP to the node's own port; the password comes from the
-/// container's environment, inside the container. `$1` is the port.
+/// Runs the client as root over TCP to the node's own port; the password comes from root's
+/// password file, inside the container. `$1` is the port.
 /// `$2` is `--skip-column-names` or `--column-names`.
-const CLIENT: &str = "MYSQL_PWD=\"$MYSQL_ROOT_PASSWORD\" exec mariadb --user=root --protocol=tcp \
-                      --host=127.0.0.1 --port=\"$1\" --connect-timeout=2 --batch \"$2\"";
+const CLIENT: &str = concat!(
+    "MYSQL_PWD=\"$(cat /run/tierlab/rds/root-password)\" exec mariadb --user=root --protocol=tcp ",
+    "--host=127.0.0.1 --port=\"$1\" --connect-timeout=2 --batch \"$2\""
+);
 
 /// A failed statement: which one, and what the server (or Docker) said.
 #[derive(Debug, thiserror::Error)]

@@ -319,8 +319,7 @@ async fn act(docker: &DockerClient, db: &DbInstance, action: Action) -> Result<(
                 .remove_container(&name, true)
                 .await
                 .map_err(docker_err)?;
-            let id = docker
-                .run_container(&recreate_spec(db))
+            let id = super::credentials::run_node(docker, &recreate_spec(db), &db.passwords())
                 .await
                 .map_err(docker_err)?;
             db.state.set_container(&id);

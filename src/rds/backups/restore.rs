@@ -18,8 +18,8 @@ use super::{BackupError, Backups};
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Replays archived logs: `$1` their directory, `$2` start GTID (empty: from the first event),
-/// `$3` stop datetime, `$4` port, then the files. The password comes from the container's
-/// environment.
+/// `$3` stop datetime, `$4` port, then the files. The password comes from root's password file
+/// in the container.
 const REPLAY: &str = r#"set -e
 dir="$1"; gtid="$2"; stop="$3"; port="$4"; shift 4
 cd "$dir"
@@ -28,7 +28,7 @@ if [ -n "$gtid" ]; then start="--start-position=$gtid"; else start=""; fi
 if ! mariadb-binlog --no-defaults $start --stop-datetime="$stop" "$@" >"$out" 2>/tmp/tierlab-replay.err; then
   cat /tmp/tierlab-replay.err >&2; rm -f "$out"; exit 1
 fi
-MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mariadb --user=root --protocol=tcp --host=127.0.0.1 --port="$port" <"$out"
+MYSQL_PWD="$(cat /run/tierlab/rds/root-password)" mariadb --user=root --protocol=tcp --host=127.0.0.1 --port="$port" <"$out"
 rm -f "$out" /tmp/tierlab-replay.err
 "#;
 

@@ -133,7 +133,9 @@ pub async fn build(
             },
         ];
         let spec = node_spec(&db.template, &db.lab, id, slot, &subnet, networks);
-        let container_id = docker.run_container(&spec).await.map_err(docker_err)?;
+        let container_id = crate::rds::credentials::run_node(docker, &spec, &db.passwords())
+            .await
+            .map_err(docker_err)?;
         let address = container_address(docker, &container_id, &network)
             .await
             .map_err(docker_err)?;
