@@ -23,6 +23,26 @@ const UP: &str = "us-east-1b";
 /// Bound on each wait.
 const WITHIN: Duration = Duration::from_secs(120);
 
+/// The first line sshd sends on 127.0.0.1:`port` (`SSH-2.0-...`), within a few seconds.
+async fn ssh_banner(port: u16) -> Option<String> {
+    use tokio::io::AsyncBufReadExt;
+    let read = async {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        let mut line = String::new();
+        tokio::io::BufReader::new(stream)
+            .read_line(&mut line)
+            .await
+            .ok()?;
+        Some(line.trim().to_string())
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .ok()
+        .flatten()
+}
+
 /// Waits until `cond` holds of the lab's status; returns when it did.
 async fn until(lab: &Lab, what: &str, cond: impl Fn(&LabStatus) -> bool) -> Instant {
     let started = Instant::now();
@@ -150,6 +170,17 @@ async fn an_az_outage_moves_everything_to_the_other_zone_and_back() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (full_count, failed_over) = (full_count.unwrap(), failed_over.unwrap());
+    // The bastion (public-subnet-1a) went down with its zone.
+    let bastion = &lab.status().bastions[0];
+    assert!(!bastion.running, "the bastion in {DOWN} still runs");
+    let inspected = docker
+        .inspect_container(&bastion.container_id)
+        .await
+        .unwrap();
+    assert!(
+        inspected.is_some_and(|i| !i.running),
+        "its container still runs"
+    );
     // No standby is built in the dead zone.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let during = lab.status();
@@ -181,6 +212,15 @@ async fn an_az_outage_moves_everything_to_the_other_zone_and_back() {
         .await
         .unwrap();
     println!("az-restore: {said}");
+    // The bastion is the same instance again, answering SSH on the port Docker published now.
+    let bastion = lab.status().bastions[0].clone();
+    assert!(bastion.running && said.contains("bastion"), "{said}");
+    let banner = ssh_banner(bastion.ssh_port).await;
+    assert!(
+        banner.as_deref().is_some_and(|b| b.starts_with("SSH-2.0-")),
+        "no SSH banner on 127.0.0.1:{} after the restore: {banner:?}",
+        bastion.ssh_port
+    );
     let rebalanced = until(&lab, "one task per zone again", |s| {
         let (zones, running) = task_zones(s);
         running == 2 && zones.contains(&DOWN.to_string()) && zones.contains(&UP.to_string())

@@ -111,7 +111,7 @@ async fn the_bastion_lets_keys_in_and_reaches_the_database_only_while_db_sg_allo
     // 1. Key login with the real client, host key checked against the lab's known_hosts.
     let target = ssh::Target {
         name: handle.name.clone(),
-        port: handle.ssh_port,
+        port: handle.ssh_port(),
         key: key.clone(),
         known_hosts: handle.known_hosts.clone(),
     };
@@ -129,7 +129,7 @@ async fn the_bastion_lets_keys_in_and_reaches_the_database_only_while_db_sg_allo
     assert_eq!(whoami.stdout.trim(), bastion::USER);
 
     // The reference's own command line works too (host key pinned by alias, not waved through).
-    let port = handle.ssh_port.to_string();
+    let port = handle.ssh_port().to_string();
     let known = format!("UserKnownHostsFile={}", handle.known_hosts.display());
     let alias = format!("HostKeyAlias={}", handle.name);
     let plain = ssh(&[
@@ -379,7 +379,7 @@ async fn the_bastion_lets_keys_in_and_reaches_the_database_only_while_db_sg_allo
 
     // The status shows the bastion with its port.
     let json = serde_json::to_value(lab.status()).unwrap();
-    assert_eq!(json["bastions"][0]["ssh_port"], handle.ssh_port);
+    assert_eq!(json["bastions"][0]["ssh_port"], handle.ssh_port());
 
     let name = test.name.clone();
     lab.shutdown().await.unwrap();

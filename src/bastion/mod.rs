@@ -55,8 +55,11 @@ pub struct BastionHandle {
     pub instance_type: String,
     pub subnet: String,
     pub container_id: String,
-    /// The 127.0.0.1 port sshd's port 22 is published on.
-    pub ssh_port: u16,
+    /// The 127.0.0.1 port sshd's port 22 is published on (Docker picks another when the
+    /// container starts again after an availability-zone outage).
+    ssh_port: Arc<std::sync::atomic::AtomicU16>,
+    /// False while its availability zone is down (its container killed).
+    running: Arc<std::sync::atomic::AtomicBool>,
     /// `<key-name>.pem`: the private key `ssh -i` takes.
     pub key_path: PathBuf,
     /// The lab's known_hosts file, holding the bastion's host key under its name.
@@ -72,6 +75,47 @@ struct Attached {
 }
 
 impl BastionHandle {
+    /// The 127.0.0.1 port `ssh -p` takes now.
+    pub fn ssh_port(&self) -> u16 {
+        self.ssh_port.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether its container runs (false while its availability zone is down).
+    pub fn is_running(&self) -> bool {
+        self.running.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Its container was killed with its availability zone.
+    pub fn mark_stopped(&self) {
+        self.running
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Starts its container again (its zone is back) and reads the port Docker published it on.
+    pub async fn restart(&self, docker: &crate::docker::DockerClient) -> Result<(), BastionError> {
+        let docker_err = |source| BastionError::Docker {
+            name: self.name.clone(),
+            source,
+        };
+        docker
+            .start_existing(&self.container_id)
+            .await
+            .map_err(docker_err)?;
+        let port = docker
+            .inspect_container(&self.container_id)
+            .await
+            .map_err(docker_err)?
+            .and_then(|i| i.host_port)
+            .ok_or_else(|| BastionError::NoPort {
+                name: self.name.clone(),
+            })?;
+        self.ssh_port
+            .store(port, std::sync::atomic::Ordering::Relaxed);
+        self.running
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
     /// What `status` shows.
     pub fn status(&self) -> BastionStatus {
         let attached = self
@@ -86,7 +130,8 @@ impl BastionHandle {
             container_id: self.container_id.clone(),
             user: USER.to_string(),
             ssh_host: "127.0.0.1".to_string(),
-            ssh_port: self.ssh_port,
+            ssh_port: self.ssh_port(),
+            running: self.is_running(),
             key_path: self.key_path.display().to_string(),
             known_hosts: self.known_hosts.display().to_string(),
             networks: attached.networks,
@@ -112,12 +157,19 @@ pub struct BastionStatus {
     pub user: String,
     pub ssh_host: String,
     pub ssh_port: u16,
+    /// False while its availability zone is down (`tierlab chaos az-outage`).
+    #[serde(default = "running_by_default")]
+    pub running: bool,
     pub key_path: String,
     pub known_hosts: String,
     /// Docker networks it is attached to: its subnet's, then the databases'.
     pub networks: Vec<String>,
     /// DB instances its security groups let it reach now.
     pub databases: Vec<String>,
+}
+
+fn running_by_default() -> bool {
+    true
 }
 
 impl BastionStatus {

@@ -164,6 +164,14 @@ impl DockerClient {
         Ok(created.id)
     }
 
+    /// Starts a created or stopped container again (as `docker start`).
+    pub async fn start_existing(&self, id: &str) -> Result<(), DockerError> {
+        self.inner
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(DockerError::op("start container", id))
+    }
+
     async fn attach_and_start(&self, id: &str, spec: &ContainerSpec) -> Result<(), DockerError> {
         for attachment in spec.networks.iter().skip(1) {
             self.connect_with(id, attachment).await?;

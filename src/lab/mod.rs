@@ -568,7 +568,7 @@ impl Lab {
             progress.finish(&format!(
                 "bastion {} on 127.0.0.1:{} (ssh) in {:.1}s",
                 handle.name,
-                handle.ssh_port,
+                handle.ssh_port(),
                 took.as_secs_f64()
             ));
             self.bastions.push(handle);

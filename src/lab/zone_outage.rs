@@ -4,9 +4,9 @@
 //! and the database supervisors neither restart nor build a node in it, so a Multi-AZ primary
 //! there fails over to its standby and a Single-AZ instance there stays down. When it is back,
 //! services rebalance (`availabilityZoneRebalancing`), Single-AZ instances start again and
-//! Multi-AZ instances rebuild their standby there.
-//!
-//! The bastion host is not part of it yet: nothing supervises it, so it could not come back.
+//! Multi-AZ instances rebuild their standby there. A bastion host in the zone is killed too and
+//! started again on restore (the same instance, as an EC2 instance comes back with its zone; its
+//! SSH port on 127.0.0.1 may change, and `status` and `tierlab ssh` follow it).
 
 use crate::docker::{DockerError, labels};
 use crate::vpc::zones;
@@ -22,6 +22,8 @@ pub enum ZoneChaosError {
     NoDocker,
     #[error(transparent)]
     Docker(#[from] DockerError),
+    #[error(transparent)]
+    Bastion(#[from] crate::bastion::BastionError),
 }
 
 impl ZoneChaosError {
@@ -55,8 +57,22 @@ impl LabView {
             return Ok(format!("availability zone {zone} is not down"));
         }
         tracing::info!("availability zone {zone}: restored (chaos)");
+        let docker = self.docker.as_ref().ok_or(ZoneChaosError::NoDocker)?;
+        let subnets = zones::subnets_in(&self.config, zone);
+        let mut bastions = Vec::new();
+        for bastion in &self.bastions {
+            if subnets.contains(&bastion.subnet.as_str()) && !bastion.is_running() {
+                bastion.restart(docker).await?;
+                bastions.push(format!(
+                    "; bastion {} is back on 127.0.0.1:{}",
+                    bastion.name,
+                    bastion.ssh_port()
+                ));
+            }
+        }
         Ok(format!(
-            "availability zone {zone} is back: services rebalance into it and databases recover there"
+            "availability zone {zone} is back: services rebalance into it and databases recover there{}",
+            bastions.concat()
         ))
     }
 
@@ -71,13 +87,17 @@ impl LabView {
         })
     }
 
-    /// Kills the lab's tasks and database nodes placed in `zone` (by their subnet label);
-    /// returns how many.
+    /// Kills the lab's tasks, database nodes and bastions placed in `zone` (by their subnet
+    /// label); returns how many.
     async fn kill_in_zone(&self, zone: &str) -> Result<usize, ZoneChaosError> {
         let docker = self.docker.as_ref().ok_or(ZoneChaosError::NoDocker)?;
         let subnets = zones::subnets_in(&self.config, zone);
         let mut killed = 0;
-        for role in [labels::Role::Task, labels::Role::Database] {
+        for role in [
+            labels::Role::Task,
+            labels::Role::Database,
+            labels::Role::Bastion,
+        ] {
             let containers = docker
                 .list_containers(labels::filter(&self.config.lab.name, Some(role), None))
                 .await?;
@@ -95,6 +115,11 @@ impl LabView {
                     docker.kill_container(id).await?;
                     killed += 1;
                 }
+            }
+        }
+        for bastion in &self.bastions {
+            if subnets.contains(&bastion.subnet.as_str()) {
+                bastion.mark_stopped();
             }
         }
         Ok(killed)

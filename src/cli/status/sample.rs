@@ -114,6 +114,7 @@ pub fn lab_status() -> LabStatus {
             user: "ec2-user".into(),
             ssh_host: "127.0.0.1".into(),
             ssh_port: 32801,
+            running: true,
             key_path: "/state/labs/flask-app/bastion-key.pem".into(),
             known_hosts: "/state/labs/flask-app/ssh/flask-bastion-host.known_hosts".into(),
             networks: vec![

@@ -296,9 +296,14 @@ fn bastions(status: &LabStatus) -> Section {
             } else {
                 b.databases.join(", ")
             };
+            let ssh = if b.running {
+                format!("{}:{}", b.ssh_host, b.ssh_port)
+            } else {
+                "stopped (its availability zone is down)".to_string()
+            };
             vec![
                 b.name.clone(),
-                format!("{}:{}", b.ssh_host, b.ssh_port),
+                ssh,
                 b.subnet.clone(),
                 reaches,
                 b.ssh_command(),
