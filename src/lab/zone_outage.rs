@@ -23,7 +23,7 @@ pub enum ZoneChaosError {
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error(transparent)]
-    Bastion(#[from] crate::bastion::BastionError),
+    Bastion(#[from] Box<crate::bastion::BastionError>),
 }
 
 impl ZoneChaosError {
@@ -62,7 +62,7 @@ impl LabView {
         let mut bastions = Vec::new();
         for bastion in &self.bastions {
             if subnets.contains(&bastion.subnet.as_str()) && !bastion.is_running() {
-                bastion.restart(docker).await?;
+                bastion.restart(docker).await.map_err(Box::new)?;
                 bastions.push(format!(
                     "; bastion {} is back on 127.0.0.1:{}",
                     bastion.name,
