@@ -74,7 +74,7 @@ async fn count(docker: &DockerClient, lab: &Lab, id: &str) -> usize {
 /// `read_only`, which root is not. Returns the client's exit code and error output.
 async fn as_master_user(docker: &DockerClient, lab: &Lab, id: &str, sql: &str) -> (i64, String) {
     let container = lab.rds().get(id).unwrap().container_id();
-    let client = "MYSQL_PWD=\"$MYSQL_PASSWORD\" exec mariadb --user=\"$MYSQL_USER\" --protocol=tcp \
+    let client = "MYSQL_PWD=\"$(cat \"$MYSQL_PASSWORD_FILE\")\" exec mariadb --user=\"$MYSQL_USER\" --protocol=tcp \
                   --host=127.0.0.1 --batch flaskcrud";
     let out = docker
         .exec_with_input(

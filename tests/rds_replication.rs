@@ -153,13 +153,14 @@ async fn a_copy_restored_into_a_new_volume_follows_the_primary_by_gtid() {
         name: container_name.clone(),
         image: db.settings().image.clone(),
         hostname: Some("copytest".into()),
-        env: vec![
-            ("MYSQL_ROOT_PASSWORD".into(), root_password),
-            (
+        // The passwords as files, as every node of the lab gets them.
+        env: tierlab::rds::credentials::file_env()
+            .into_iter()
+            .chain([(
                 "MYSQL_SERVER_ID".into(),
                 tierlab::rds::server_id(&container_name).to_string(),
-            ),
-        ],
+            )])
+            .collect(),
         networks: vec![NetworkAttachment {
             network: db.network(),
             aliases: vec![],
@@ -174,7 +175,13 @@ async fn a_copy_restored_into_a_new_volume_follows_the_primary_by_gtid() {
         dns: Some(vec!["127.0.0.1".into()]),
         ..Default::default()
     };
-    let replica_id = docker.run_container(&spec).await.unwrap();
+    let passwords = tierlab::rds::credentials::NodePasswords {
+        root: root_password,
+        master: String::new(),
+    };
+    let replica_id = tierlab::rds::credentials::run_node(&docker, &spec, &passwords)
+        .await
+        .unwrap();
     let replica = Node {
         docker: &docker,
         container: &replica_id,
