@@ -57,6 +57,9 @@ pub enum Error {
     /// had made is removed.
     #[error("the start of lab `{lab}` was interrupted")]
     Interrupted { lab: String },
+    /// The test harness (`Lab::builder`, `lab.mysql()`, `wait_until_steady`, ...).
+    #[error(transparent)]
+    Harness(Box<crate::harness::HarnessError>),
 }
 
 impl Error {
@@ -85,6 +88,12 @@ impl From<crate::alb::AlbError> for Error {
 impl From<crate::rds::RdsError> for Error {
     fn from(e: crate::rds::RdsError) -> Self {
         Error::Rds(Box::new(e))
+    }
+}
+
+impl From<crate::harness::HarnessError> for Error {
+    fn from(e: crate::harness::HarnessError) -> Self {
+        Error::Harness(Box::new(e))
     }
 }
 

@@ -15,6 +15,8 @@
 //! - [`bastion`]: the bastion host (SSH server in a public subnet), its key pair and ssh files.
 //! - [`logs`]: the log store as CloudWatch Logs sees it (groups, streams, events, paging, filters).
 //! - [`lab`]: [`Lab`] wires them together: start, endpoints, status, shutdown.
+//! - [`harness`]: labs in test suites: `Lab::builder()` (isolated, parallel, reaped), an HTTPS
+//!   client trusting the lab's CA, MySQL through the bastion tunnel, chaos, steady waits.
 //! - [`api`]: the AWS API of a running lab (Query and JSON 1.1 protocols, SigV4), from the live lab.
 //! - [`control`]: the loopback control endpoint that `tierlab status` asks a running `up`.
 //! - [`secrets`]: the lab's Secrets Manager and Parameter Store (encrypted at rest, atomic writes).
@@ -32,6 +34,7 @@ pub mod control;
 pub mod docker;
 pub mod ecs;
 pub mod error;
+pub mod harness;
 pub mod lab;
 pub mod logs;
 pub mod loopback_http;

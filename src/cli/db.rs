@@ -64,7 +64,7 @@ pub async fn run(config: &Config, command: DbCommand) -> Result<(), Error> {
     }
     let status = super::running::status(config).await?;
     if let DbCommand::Failover { id } = &command {
-        let db = database(&status, id.as_deref())?;
+        let db = status.database(id.as_deref())?;
         return super::failover::run(config, &db.identifier).await;
     }
     let state = StateDir::resolve(config.lab.state_dir.as_deref());
@@ -83,9 +83,9 @@ pub async fn run(config: &Config, command: DbCommand) -> Result<(), Error> {
 
 /// The session of `db shell [ID]`.
 pub fn shell(status: &LabStatus, state: &StateDir, id: Option<&str>) -> Result<Session, Error> {
-    let db = database(status, id)?;
+    let db = status.database(id)?;
     let (user, db_name) = credentials_of(db);
-    let bastion = reaching(status, &db.identifier)?;
+    let bastion = status.bastion_reaching(&db.identifier)?;
     let password = std::fs::read_to_string(
         state.secret_path(&status.lab, &format!("{}-master-password", db.identifier)),
     )
@@ -149,8 +149,8 @@ pub fn tunnel(
     id: Option<&str>,
     port: u16,
 ) -> Result<(Session, String), Error> {
-    let db = database(status, id)?;
-    let bastion = reaching(status, &db.identifier)?;
+    let db = status.database(id)?;
+    let bastion = status.bastion_reaching(&db.identifier)?;
     let config_path = bastion_ssh::write_config(
         status,
         state,
@@ -158,13 +158,7 @@ pub fn tunnel(
         &format!("{}.config", bastion.name),
         &[],
     )?;
-    let mut args = vec![
-        "-N".to_string(),
-        "-o".into(),
-        "ExitOnForwardFailure=yes".into(),
-        "-L".into(),
-        format!("127.0.0.1:{port}:{}:{}", db.endpoint, db.port),
-    ];
+    let mut args = crate::lab::db_access::forward_args(port, db);
     args.extend(bastion_ssh::base_args(&config_path, bastion));
     let (user, _) = credentials_of(db);
     let secret = state.secret_path(&status.lab, &format!("{}-master-password", db.identifier));
@@ -184,66 +178,6 @@ pub fn tunnel(
         },
         hint,
     ))
-}
-
-/// The instance `id`, or the only one.
-fn database<'s>(status: &'s LabStatus, id: Option<&str>) -> Result<&'s DatabaseStatus, Error> {
-    let ids = || {
-        let all: Vec<&str> = status
-            .databases
-            .iter()
-            .map(|d| d.identifier.as_str())
-            .collect();
-        all.join(", ")
-    };
-    match id {
-        Some(id) => status
-            .databases
-            .iter()
-            .find(|d| d.identifier == id)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "DBInstanceNotFound: DBInstance {id} not found (instances: {})",
-                    ids()
-                ))
-            }),
-        None => match status.databases.as_slice() {
-            [only] => Ok(only),
-            [] => Err(Error::Usage(format!(
-                "lab `{}` has no DB instance",
-                status.lab
-            ))),
-            _ => Err(Error::Usage(format!(
-                "lab `{}` has several DB instances; name one: {}",
-                status.lab,
-                ids()
-            ))),
-        },
-    }
-}
-
-/// A bastion whose security groups let it reach `id` now.
-fn reaching<'s>(
-    status: &'s LabStatus,
-    id: &str,
-) -> Result<&'s crate::bastion::BastionStatus, Error> {
-    status
-        .bastions
-        .iter()
-        .find(|b| b.databases.iter().any(|d| d == id))
-        .ok_or_else(|| {
-            Error::Usage(if status.bastions.is_empty() {
-                format!(
-                    "lab `{}` has no bastion to reach `{id}` through; add a [bastions.NAME] table (see emulator.toml)",
-                    status.lab
-                )
-            } else {
-                format!(
-                    "no bastion may reach `{id}` now: its security groups have no ingress rule for the bastion's \
-                     (e.g. `aws ec2 authorize-security-group-ingress --group-id <db-sg id> --protocol tcp --port 3306 --source-group <bastion-sg id>`)"
-                )
-            })
-        })
 }
 
 /// Master user name and database name of the instance, as the running lab reports them (an

@@ -152,6 +152,9 @@ pub enum Command {
         state_dir: PathBuf,
         #[arg(long)]
         parent_pid: u32,
+        /// The lab is ephemeral: remove its volumes and state directory too.
+        #[arg(long)]
+        ephemeral: bool,
     },
 }
 
@@ -192,11 +195,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             lab,
             state_dir,
             parent_pid,
+            ephemeral,
         } => {
             let args = crate::lab::reaper::ReapArgs {
                 lab,
                 state_dir,
                 parent_pid,
+                ephemeral,
             };
             crate::lab::reaper::watch(args)
                 .await

@@ -105,6 +105,21 @@ impl DockerClient {
         Ok(None)
     }
 
+    /// The IPv4 subnets of every network on the engine (any project's), for choosing one that
+    /// overlaps none.
+    pub async fn network_subnets(&self) -> Result<Vec<Ipv4Net>, DockerError> {
+        let networks = self
+            .inner
+            .list_networks(None::<ListNetworksOptions>)
+            .await
+            .map_err(DockerError::op("list networks", "all"))?;
+        Ok(networks
+            .into_iter()
+            .flat_map(|n| n.ipam.and_then(|i| i.config).unwrap_or_default())
+            .filter_map(|c| c.subnet?.parse().ok())
+            .collect())
+    }
+
     /// Names of the networks carrying these label filters.
     pub async fn list_networks(
         &self,

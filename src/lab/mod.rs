@@ -24,6 +24,7 @@ mod chaos;
 mod cleanup;
 mod commands;
 mod databases;
+pub mod db_access;
 mod events;
 mod images;
 mod orphans;
@@ -87,6 +88,10 @@ pub struct StartOptions {
     /// The watchdog that removes the lab's containers if this process dies (default: find the
     /// `tierlab` binary, see [`reaper`]).
     pub reaper: Reaper,
+    /// Throw the lab's data away (a test's lab on a temporary state directory): its volumes
+    /// are removed with its containers (by the stop, `Drop` and the reaper), and the reaper
+    /// also removes the state directory. Default: volumes are kept, as `tierlab down` keeps them.
+    pub ephemeral: bool,
 }
 
 impl Default for StartOptions {
@@ -96,6 +101,7 @@ impl Default for StartOptions {
             state_dir: None,
             wait_for_steady_services: true,
             reaper: Reaper::Auto,
+            ephemeral: false,
         }
     }
 }
@@ -143,6 +149,10 @@ pub struct Lab {
     done: Arc<tokio::sync::watch::Sender<bool>>,
     /// The task that stops the lab when the root token is cancelled.
     stopper: Option<tokio::task::JoinHandle<Result<(), Error>>>,
+    /// Its volumes go with it (see [`StartOptions::ephemeral`]).
+    ephemeral: bool,
+    /// What the test harness added (tunnels, the VPC block claim, a temporary state dir).
+    pub(crate) harness: crate::harness::Extras,
 }
 
 impl Lab {
@@ -228,6 +238,8 @@ impl Lab {
             stopped: Arc::default(),
             done: Arc::new(tokio::sync::watch::channel(false).0),
             stopper: None,
+            ephemeral: options.ephemeral,
+            harness: crate::harness::Extras::default(),
         };
         let wait = options.wait_for_steady_services;
         let started = tokio::select! {
@@ -267,6 +279,7 @@ impl Lab {
             guard: self.guard.clone(),
             stopped: self.stopped.clone(),
             done: self.done.clone(),
+            volumes: self.ephemeral,
         }
     }
 
@@ -599,7 +612,8 @@ impl Lab {
                     .ok_or_else(|| Error::Run(RunError::Busy { lab: lab.clone() }))?
             }
         };
-        let watchdog = match reaper::Watchdog::start(reaper, lab, &self.state).await {
+        let watchdog = match reaper::Watchdog::start(reaper, lab, &self.state, self.ephemeral).await
+        {
             Ok(Some(watchdog)) => Some(watchdog),
             Ok(None) => {
                 if *reaper != Reaper::Off {
@@ -776,6 +790,7 @@ impl Lab {
     /// then databases and networks. Volumes are kept, so data survives the next start. The same
     /// as cancelling the token given to [`Lab::start`], then waiting for the stop's result.
     pub async fn shutdown(mut self) -> Result<(), Error> {
+        self.harness.close_tunnels();
         self.tasks.root().cancel();
         match self.stopper.take() {
             Some(stopper) => match stopper.await {
@@ -808,6 +823,7 @@ impl Drop for Lab {
             return;
         };
         let lab = self.config.lab.name.clone();
+        let volumes = self.ephemeral;
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -822,7 +838,7 @@ impl Drop for Lab {
                         if pass > 0 {
                             tokio::time::sleep(DROP_SWEEP_PAUSE).await;
                         }
-                        if let Err(e) = remove_lab(&docker, &lab, false).await {
+                        if let Err(e) = remove_lab(&docker, &lab, volumes).await {
                             eprintln!(
                                 "tierlab: cleaning up lab `{lab}` on drop failed: {e}",
                                 e = crate::error::chain(&e)

@@ -14,6 +14,9 @@
 //!   or one directory up (Cargo puts test binaries in `target/<profile>/deps/`, the binary in
 //!   `target/<profile>/`). Integration tests pass `CARGO_BIN_EXE_tierlab` as [`Reaper::Binary`].
 //!   Without a binary the lab still runs, with a warning that a crash would leave it behind.
+//! - An ephemeral lab's watchdog (`--ephemeral`: a test's lab on a temporary state directory)
+//!   also removes the lab's volumes and, last, its state directory: a killed test leaves
+//!   nothing.
 //! - The watchdog runs in its own process group, so a Ctrl-C in the terminal reaches `up`
 //!   (which stops cleanly and says `bye`) but not the watchdog.
 
@@ -101,6 +104,7 @@ impl Watchdog {
         reaper: &Reaper,
         lab: &str,
         state: &StateDir,
+        ephemeral: bool,
     ) -> std::io::Result<Option<Watchdog>> {
         let Some(binary) = reaper.binary() else {
             return Ok(None);
@@ -111,6 +115,7 @@ impl Watchdog {
             .arg("--state-dir")
             .arg(state.root())
             .args(["--parent-pid", &std::process::id().to_string()])
+            .args(ephemeral.then_some("--ephemeral"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -176,6 +181,8 @@ pub struct ReapArgs {
     pub lab: String,
     pub state_dir: PathBuf,
     pub parent_pid: u32,
+    /// Remove the lab's volumes and its state directory too.
+    pub ephemeral: bool,
 }
 
 /// The watchdog's side (`tierlab reap`): says it watches, waits for `bye` or EOF on stdin, and
@@ -215,11 +222,19 @@ fn wait_for_bye() -> bool {
 /// Removes the dead run's containers, networks and control file, under the run lock.
 async fn reap(args: &ReapArgs) {
     let ReapArgs {
-        lab, parent_pid, ..
+        lab,
+        parent_pid,
+        ephemeral,
+        ..
     } = args;
     let state = StateDir::at(&args.state_dir);
+    let what = if *ephemeral {
+        "its containers, networks, volumes and state directory"
+    } else {
+        "its containers and networks (data volumes are kept)"
+    };
     eprintln!(
-        "tierlab reap: the process running lab `{lab}` (pid {parent_pid}) ended without stopping it; removing its containers and networks (data volumes are kept)"
+        "tierlab reap: the process running lab `{lab}` (pid {parent_pid}) ended without stopping it; removing {what}"
     );
     let lock = RunLock::acquire_within(&RunLock::path_in(&state.lab_dir(lab)), LOCK_WAIT).await;
     let _lock = match lock {
@@ -232,13 +247,27 @@ async fn reap(args: &ReapArgs) {
         }
         Err(e) => {
             eprintln!("tierlab reap: cannot take lab `{lab}`'s run lock: {e}; removing anyway");
-            return remove(lab, &state, *parent_pid).await;
+            return remove(args, &state).await;
         }
     };
-    remove(lab, &state, *parent_pid).await;
+    remove(args, &state).await;
+    if *ephemeral {
+        // Last, lock file and all: nothing of the lab is left to guard.
+        match std::fs::remove_dir_all(state.root()) {
+            Ok(()) => eprintln!(
+                "tierlab reap: removed the state directory {}",
+                state.root().display()
+            ),
+            Err(e) => eprintln!(
+                "tierlab reap: cannot remove the state directory {}: {e}",
+                state.root().display()
+            ),
+        }
+    }
 }
 
-async fn remove(lab: &str, state: &StateDir, parent_pid: u32) {
+async fn remove(args: &ReapArgs, state: &StateDir) {
+    let (lab, parent_pid) = (args.lab.as_str(), args.parent_pid);
     let control = state.control_file(lab);
     if stale_control_file_of(&control, parent_pid) {
         let _ = std::fs::remove_file(&control);
@@ -260,10 +289,11 @@ async fn remove(lab: &str, state: &StateDir, parent_pid: u32) {
         if pass > 0 {
             tokio::time::sleep(SECOND_PASS_AFTER).await;
         }
-        match remove_lab_within(&docker, lab, false, DATABASE_GRACE).await {
+        match remove_lab_within(&docker, lab, args.ephemeral, DATABASE_GRACE).await {
             Ok(more) => {
                 removed.containers += more.containers;
                 removed.networks += more.networks;
+                removed.volumes += more.volumes;
             }
             Err(e) => eprintln!(
                 "tierlab reap: removing lab `{lab}` failed: {e}",
@@ -272,8 +302,8 @@ async fn remove(lab: &str, state: &StateDir, parent_pid: u32) {
         }
     }
     eprintln!(
-        "tierlab reap: lab `{lab}`: removed {} container(s), {} network(s)",
-        removed.containers, removed.networks
+        "tierlab reap: lab `{lab}`: removed {} container(s), {} network(s), {} volume(s)",
+        removed.containers, removed.networks, removed.volumes
     );
 }
 

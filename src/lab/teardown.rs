@@ -1,5 +1,5 @@
 //! Stopping a lab, the one way: cancel its task tree, drain it with a deadline (naming what did
-//! not stop), remove its containers and networks (volumes kept), then release the run lock and
+//! not stop), remove its containers and networks (volumes kept, but for an ephemeral lab's), then release the run lock and
 //! dismiss the reaper. Used by `Lab::shutdown`, by a cancel of the caller's token, and after a
 //! failed start.
 
@@ -49,6 +49,8 @@ pub struct Teardown {
     pub stopped: Arc<AtomicBool>,
     /// Flips to true when a stop finished (successfully or not).
     pub done: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Remove the lab's volumes too (an ephemeral lab's).
+    pub volumes: bool,
 }
 
 impl Teardown {
@@ -72,7 +74,7 @@ impl Teardown {
             db.state().set_status(rds::InstanceStatus::Stopping);
         }
         if let Some(docker) = &self.docker {
-            remove_lab(docker, &self.lab, false).await?;
+            remove_lab(docker, &self.lab, self.volumes).await?;
         }
         for db in &self.databases.list() {
             db.state().set_status(rds::InstanceStatus::Stopped);
