@@ -22,6 +22,15 @@ use tokio_util::task::TaskTracker;
 
 use crate::alb::limits::ConnectionLimit;
 
+/// A body that is either whole or streamed (server-sent events), for handlers that answer both.
+pub type StreamBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// A whole body as a [`StreamBody`].
+pub fn whole(body: impl Into<Bytes>) -> StreamBody {
+    use http_body_util::BodyExt;
+    Full::new(body.into()).boxed()
+}
+
 /// A connection that has not sent a whole request head by then is closed: tierlab's own clients
 /// send theirs at once.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,15 +40,18 @@ pub const MAX_CONNECTIONS: usize = 128;
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// Serves `listener` with `handler` until `cancel`; the accept loop and every connection are
-/// spawned on `tracker`.
-pub fn serve<F, Fut>(
+/// spawned on `tracker`. Answers are whole bodies ([`Full`]) or, for a long-lived stream such
+/// as the dashboard's server-sent events, any body of bytes ([`StreamBody`]).
+pub fn serve<F, Fut, B>(
     listener: TcpListener,
     tracker: &TaskTracker,
     cancel: CancellationToken,
     handler: F,
 ) where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let conns = tracker.clone();
     let open = ConnectionLimit::new(MAX_CONNECTIONS);

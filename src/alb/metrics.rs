@@ -196,6 +196,38 @@ impl LoadBalancerMetrics {
     }
 }
 
+/// The counters behind the dashboard's charts, read at one instant and cumulative since the
+/// lab started: responses by status class as clients saw them (`HTTPCode_Target_nXX_Count` plus
+/// `HTTPCode_ELB_nXX_Count`) and the `TargetResponseTime` histogram, over every target group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsSample {
+    /// Responses of class 2XX, 3XX, 4XX, 5XX.
+    pub codes: [u64; 4],
+    /// Target responses per [`RESPONSE_TIME_BUCKETS`] bucket (not cumulative).
+    pub response_time_buckets: [u64; RESPONSE_TIME_BUCKETS.len()],
+}
+
+impl MetricsSample {
+    /// The sum of the counters of `load_balancers`.
+    pub fn read(load_balancers: &[Arc<LoadBalancerMetrics>]) -> MetricsSample {
+        let mut sample = MetricsSample::default();
+        for lb in load_balancers {
+            for (i, code) in lb.elb_codes.iter().enumerate() {
+                sample.codes[i] += code.load(Relaxed);
+            }
+            for tg in &lb.target_groups {
+                for (i, code) in tg.target_codes.iter().enumerate() {
+                    sample.codes[i] += code.load(Relaxed);
+                }
+                for (i, bucket) in tg.response_time.buckets.iter().enumerate() {
+                    sample.response_time_buckets[i] += bucket.load(Relaxed);
+                }
+            }
+        }
+        sample
+    }
+}
+
 /// Counts one client connection in `ActiveConnectionCount` while alive.
 #[derive(Debug)]
 pub struct ActiveConnection(Arc<LoadBalancerMetrics>);

@@ -76,7 +76,7 @@ fn when(date: &str) -> SystemTime {
 }
 
 /// The events the lab keeps (services' and databases'), oldest first.
-fn recorded(snapshot: &LabStatus) -> Vec<Event> {
+pub(crate) fn recorded(snapshot: &LabStatus) -> Vec<Event> {
     let mut events: Vec<Event> = snapshot
         .services
         .iter()
@@ -107,9 +107,9 @@ fn new_events(events: Vec<Event>, seen: &mut HashSet<Event>) -> Vec<Event> {
         .collect()
 }
 
-type TargetKey = (String, String);
+pub(crate) type TargetKey = (String, String);
 
-fn target_states(snapshot: &LabStatus) -> BTreeMap<TargetKey, TargetDescription> {
+pub(crate) fn target_states(snapshot: &LabStatus) -> BTreeMap<TargetKey, TargetDescription> {
     snapshot
         .target_groups
         .iter()
@@ -123,7 +123,7 @@ fn target_states(snapshot: &LabStatus) -> BTreeMap<TargetKey, TargetDescription>
 
 /// Targets whose health changed between two snapshots (new targets and removed ones too),
 /// dated `now`.
-fn target_changes(
+pub(crate) fn target_changes(
     before: &BTreeMap<TargetKey, TargetDescription>,
     after: &BTreeMap<TargetKey, TargetDescription>,
     now: SystemTime,
@@ -192,6 +192,8 @@ mod tests {
             bastions: vec![],
             autoscaling: Default::default(),
             availability_zones: vec![],
+            vpc: Default::default(),
+            dashboard: None,
         }
     }
 

@@ -76,6 +76,22 @@ pub fn new_token() -> String {
 /// Whether a request with `headers` may use the endpoint listening on `port` whose token is
 /// `token`. Checked in this order: Host, Origin, credential.
 pub fn authorize(headers: &HeaderMap, port: u16, token: &str) -> Result<(), Refusal> {
+    same_origin(headers, port)?;
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .ok_or(Refusal::MissingCredential)?;
+    if constant_time_eq(presented.trim().as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(Refusal::WrongCredential)
+    }
+}
+
+/// The checks before any credential: `Host` names this endpoint on loopback, and a browser's
+/// request comes from this endpoint's own origin (the dashboard's page, not another site).
+pub fn same_origin(headers: &HeaderMap, port: u16) -> Result<(), Refusal> {
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     if !host.is_some_and(|h| is_loopback_authority(h, port)) {
         return Err(Refusal::ForeignHost);
@@ -94,16 +110,7 @@ pub fn authorize(headers: &HeaderMap, port: u16, token: &str) -> Result<(), Refu
     if matches!(fetch_site, Some(b"cross-site" | b"same-site")) {
         return Err(Refusal::ForeignOrigin);
     }
-    let presented = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .ok_or(Refusal::MissingCredential)?;
-    if constant_time_eq(presented.trim().as_bytes(), token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(Refusal::WrongCredential)
-    }
+    Ok(())
 }
 
 /// The token of `Bearer TOKEN` (the scheme's name is case-insensitive, RFC 9110 §11.1).
@@ -125,7 +132,7 @@ fn is_loopback_authority(authority: &str, port: u16) -> bool {
 }
 
 /// Compares without returning early, so the time taken says nothing about the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

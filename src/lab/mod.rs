@@ -66,8 +66,9 @@ pub use progress::{LogProgress, Progress};
 pub use reaper::Reaper;
 pub use replicas::ReplicaDelayError;
 pub use status::{
-    AlbStatus, AwsStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus, Orphan, OrphanStatus,
-    ReplicationStatus, StandbyState, StandbyStatus, TargetGroupStatus, ZoneStatus,
+    AlbStatus, AwsStatus, DashboardStatus, DatabaseStatus, LabStatus, LabView, ListenerStatus,
+    Orphan, OrphanStatus, ReplicationStatus, StandbyState, StandbyStatus, SubnetStatus,
+    TargetGroupStatus, VpcStatus, ZoneStatus,
 };
 pub use tasks::{Straggler, Tasks};
 

@@ -146,6 +146,16 @@ impl LabView {
         out
     }
 
+    /// The load balancers' counters the dashboard charts (responses by class, response times).
+    pub fn metrics_sample(&self) -> crate::alb::metrics::MetricsSample {
+        crate::alb::metrics::MetricsSample::read(&self.metrics)
+    }
+
+    /// The Docker client (`None` for a load-balancer-only lab).
+    pub fn docker(&self) -> Option<&crate::docker::DockerClient> {
+        self.docker.as_ref()
+    }
+
     pub fn status(&self) -> LabStatus {
         let mut target_groups: Vec<TargetGroupStatus> = self
             .target_groups
@@ -190,6 +200,8 @@ impl LabView {
                     .to_string(),
                 })
                 .collect(),
+            vpc: vpc_status(&self.config),
+            dashboard: None,
         }
     }
 
@@ -257,6 +269,87 @@ pub struct LabStatus {
     /// The lab's availability zones and whether each is up (`tierlab chaos az-outage`).
     #[serde(default)]
     pub availability_zones: Vec<ZoneStatus>,
+    /// The VPC and its subnets, each with its tier (the dashboard draws them).
+    #[serde(default)]
+    pub vpc: VpcStatus,
+    /// Where the running lab serves its dashboard (`tierlab dashboard` opens it signed in):
+    /// `.dashboard.url`. Set by the control endpoint that serves it; `None` for a lab started
+    /// from the library without one.
+    #[serde(default)]
+    pub dashboard: Option<DashboardStatus>,
+}
+
+/// The dashboard of a running lab.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DashboardStatus {
+    /// `http://127.0.0.1:PORT/dashboard/` (without the credential: a browser needs the lab's
+    /// token once, in the URL `tierlab dashboard` opens, and gets a cookie for it).
+    pub url: String,
+}
+
+/// The lab's VPC as configured (subnets do not change at run time).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct VpcStatus {
+    pub name: String,
+    pub cidr: String,
+    /// Ordered by tier (public, private, isolated), then availability zone.
+    pub subnets: Vec<SubnetStatus>,
+}
+
+/// One subnet of the VPC.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubnetStatus {
+    pub name: String,
+    pub cidr: String,
+    pub availability_zone: String,
+    pub route_table: String,
+    /// From its route table's default route: `public` (internet gateway: the load balancer,
+    /// the bastion), `private` (NAT gateway: the tasks), `isolated` (local routes only: the
+    /// databases).
+    pub tier: String,
+}
+
+/// The VPC of `config` with each subnet's tier.
+fn vpc_status(config: &Config) -> VpcStatus {
+    use crate::config::DefaultRoute;
+    let tier = |route_table: &str| {
+        let route = config
+            .vpc
+            .route_tables
+            .get(route_table)
+            .map(|r| r.default_route);
+        match route {
+            Some(DefaultRoute::InternetGateway) => (0, "public"),
+            Some(DefaultRoute::NatGateway) => (1, "private"),
+            Some(DefaultRoute::None) | None => (2, "isolated"),
+        }
+    };
+    let mut subnets: Vec<((u8, &str), SubnetStatus)> = config
+        .vpc
+        .subnets
+        .values()
+        .map(|s| {
+            let t = tier(&s.route_table);
+            (
+                t,
+                SubnetStatus {
+                    name: s.name.clone(),
+                    cidr: s.cidr.to_string(),
+                    availability_zone: s.availability_zone.clone(),
+                    route_table: s.route_table.clone(),
+                    tier: t.1.to_string(),
+                },
+            )
+        })
+        .collect();
+    subnets.sort_by(|(a, x), (b, y)| {
+        (a.0, &x.availability_zone, &x.name).cmp(&(b.0, &y.availability_zone, &y.name))
+    });
+    VpcStatus {
+        name: config.vpc.name.clone(),
+        cidr: config.vpc.cidr.to_string(),
+        subnets: subnets.into_iter().map(|(_, s)| s).collect(),
+    }
 }
 
 /// One availability zone, with EC2's `ZoneState` wording: `available`, or `unavailable` while

@@ -130,6 +130,8 @@ pub fn lab_status() -> LabStatus {
             })
             .to_vec(),
         autoscaling: autoscaling(),
+        vpc: Default::default(),
+        dashboard: None,
     }
 }
 
