@@ -19,6 +19,8 @@
 //!   client trusting the lab's CA, MySQL through the bastion tunnel, chaos, steady waits.
 //! - [`api`]: the AWS API of a running lab (Query and JSON 1.1 protocols, SigV4), from the live lab.
 //! - [`control`]: the loopback control endpoint that `tierlab status` asks a running `up`.
+//! - [`dashboard`]: the live dashboard that endpoint serves to a browser (architecture, charts,
+//!   events, buttons).
 //! - [`secrets`]: the lab's Secrets Manager and Parameter Store (encrypted at rest, atomic writes).
 //! - [`registry`]: ARNs and AWS-style ids of the lab's resources, kept across runs.
 //! - [`state`]: the state directory (secrets, CA, logs).
@@ -31,6 +33,7 @@ pub mod bastion;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod dashboard;
 pub mod docker;
 pub mod ecs;
 pub mod error;

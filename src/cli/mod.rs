@@ -3,12 +3,13 @@
 mod apply;
 mod backups;
 mod chaos;
+mod dashboard;
 pub mod db;
 mod deploy;
 mod down;
 mod ecs;
 mod env;
-mod events;
+pub(crate) mod events;
 mod failover;
 mod logs;
 pub mod progress;
@@ -135,6 +136,13 @@ pub enum Command {
         #[command(subcommand)]
         chaos: crate::lab::Chaos,
     },
+    /// Open the running lab's dashboard in a browser, signed in (with no display, print the
+    /// URL to open).
+    Dashboard {
+        /// Only print the URL.
+        #[arg(long)]
+        print_url: bool,
+    },
     /// Print the running lab's AWS endpoint, region and credentials as shell exports:
     /// `eval "$(tierlab env)"`, then `aws elbv2 describe-load-balancers` etc.
     Env,
@@ -178,6 +186,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Events { follow } => events::run(&load(&cli.file)?, follow).await,
         Command::Env => env::run(&load(&cli.file)?).await,
+        Command::Dashboard { print_url } => dashboard::run(&load(&cli.file)?, print_url).await,
         Command::Ssh { name, command } => {
             ssh::run(&load(&cli.file)?, name.as_deref(), &command).await
         }

@@ -44,11 +44,10 @@ pub async fn run(file: &Path) -> Result<(), Error> {
         }
         Err(e) => return Err(e),
     };
-    print_ready(&lab, started.elapsed());
-
     let (tracker, cancel) = lab.tasks().group("control endpoint");
     let control = control::serve(lab.view(), &control_file, stop.clone(), &tracker, cancel).await?;
     tracing::debug!(address = %control.address, "control endpoint listening");
+    print_ready(&lab, started.elapsed(), control.address);
 
     stop.cancelled().await;
     eprintln!("stopping lab `{}` ...", lab.config().lab.name);
@@ -111,7 +110,7 @@ fn spawn_signal_watch(stop: CancellationToken) {
     });
 }
 
-fn print_ready(lab: &Lab, took: std::time::Duration) {
+fn print_ready(lab: &Lab, took: std::time::Duration, control: std::net::SocketAddr) {
     let status = lab.status();
     println!();
     println!("lab `{}` is up ({:.1}s)", status.lab, took.as_secs_f64());
@@ -147,6 +146,10 @@ fn print_ready(lab: &Lab, took: std::time::Duration) {
             lab.ca_cert_path().display()
         );
     }
+    println!(
+        "  dashboard {}  (`tierlab dashboard` opens it signed in)",
+        crate::dashboard::url(control)
+    );
     println!(
         "Ctrl-C stops the lab. In another terminal: `tierlab status -w`, `tierlab events -f`, `tierlab logs -f`."
     );

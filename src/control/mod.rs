@@ -6,11 +6,13 @@
 //! - `POST /shutdown` → asks `up` to stop the lab, as Ctrl-C would.
 //! - `POST /chaos` with a JSON [`crate::lab::Chaos`] → applies it (`tierlab chaos ...`);
 //!   answers `{"message": ...}`, or `{"error": ...}` with 400 (a wrong request) or 500.
+//! - `/dashboard/...` → the dashboard ([`crate::dashboard`]), with its own credential: a
+//!   cookie a browser gets for the token in the URL `tierlab dashboard` opens.
 //! - `POST /apply` with a JSON [`ApplyRequest`] → applies a new version of the config file
 //!   (`tierlab apply`); answers an [`crate::lab::apply::ApplyReport`], or `{"error": ...}`.
 //!
 //! Every call needs the lab's credential, and browsers' cross-origin requests are refused
-//! ([`auth`]). This is the seam for the later control API and dashboard.
+//! ([`auth`]).
 
 pub mod auth;
 pub mod stale;
@@ -29,8 +31,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::dashboard::Dashboard;
 use crate::lab::apply::{ApplyReport, ApplyRequest};
-use crate::lab::{LabStatus, LabView};
+use crate::lab::{DashboardStatus, LabStatus, LabView};
 use crate::state::{StateError, write_private_file};
 
 /// Bound on a control request from the CLI.
@@ -137,9 +140,26 @@ pub async fn serve(
     write_private_file(file, &json)?;
     let view = Arc::new(view);
     let token: Arc<str> = contents.token.as_str().into();
+    let dashboard = Dashboard::start(
+        view.clone(),
+        address.port(),
+        token.clone(),
+        tracker,
+        cancel.clone(),
+    );
     crate::loopback_http::serve(listener, tracker, cancel, move |req| {
-        let refused = auth::authorize(req.headers(), address.port(), &token).err();
-        handle(req, refused, view.clone(), shutdown.clone())
+        let (view, shutdown, dashboard) = (view.clone(), shutdown.clone(), dashboard.clone());
+        let token = token.clone();
+        async move {
+            // The dashboard has its own credential (a cookie) and its own answers.
+            if Dashboard::serves(req.uri().path()) {
+                return dashboard.handle(req).await;
+            }
+            let refused = auth::authorize(req.headers(), address.port(), &token).err();
+            handle(req, refused, view, shutdown, address)
+                .await
+                .map(http_body_util::BodyExt::boxed)
+        }
     });
     Ok(ControlServer {
         address,
@@ -153,6 +173,7 @@ async fn handle(
     refused: Option<auth::Refusal>,
     view: Arc<LabView>,
     shutdown: CancellationToken,
+    address: SocketAddr,
 ) -> Response<Full<Bytes>> {
     const JSON: &str = "application/json";
     let mut content_type = JSON;
@@ -189,10 +210,16 @@ async fn handle(
             .expect("static response parts are valid");
     }
     let (status, body) = match (&method, path.as_str()) {
-        (&Method::GET, "/status") => (
-            StatusCode::OK,
-            serde_json::to_vec(&view.status()).unwrap_or_default(),
-        ),
+        (&Method::GET, "/status") => {
+            let mut status = view.status();
+            status.dashboard = Some(DashboardStatus {
+                url: crate::dashboard::url(address),
+            });
+            (
+                StatusCode::OK,
+                serde_json::to_vec(&status).unwrap_or_default(),
+            )
+        }
         (&Method::GET, "/metrics") => {
             content_type = crate::alb::metrics_endpoint::CONTENT_TYPE;
             (StatusCode::OK, view.metrics_text().into_bytes())
