@@ -19,6 +19,9 @@ if ! command -v ssh >/dev/null; then
     else sudo apt-get install -y openssh-client >/dev/null; fi
 fi
 
+# The dashboard's browser test (tests/dashboard.rs) drives headless Chromium.
+scripts/browser.sh
+
 # context_hash DIR: a hash of every file in a build context (names and contents), so an image
 # built from an older context is rebuilt, not reused.
 context_hash() {
