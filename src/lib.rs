@@ -30,6 +30,7 @@ pub mod alb;
 pub mod api;
 pub mod autoscaling;
 pub mod bastion;
+pub mod chaos;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -58,6 +58,7 @@ pub mod settings;
 pub mod sni;
 pub mod target_group;
 pub mod tls;
+pub mod toxics;
 pub mod trace_id;
 mod websocket;
 

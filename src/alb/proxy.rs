@@ -186,6 +186,14 @@ impl Proxy {
             );
             return local_answer(outcome, Failure::NoTarget);
         };
+        // A target made to fail (`tierlab chaos http-errors`) answers at once, as a crashing
+        // handler would: its status is the target's, not the load balancer's.
+        if let Some(status) = group
+            .toxics()
+            .and_then(|t| t.injected_status(first.target().addr(), rand::random()))
+        {
+            return injected_answer(group, first, status, outcome, self.settings.mode);
+        }
         let upgrade = headers::upgrade_protocol(req.version(), req.headers());
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
@@ -307,6 +315,15 @@ impl Proxy {
         outcome.target = Some(target.addr());
         outcome.sent_at = Some(Instant::now());
         outcome.answered_at = None;
+        // Latency and resets on the way (`tierlab chaos latency|reset lb-task`).
+        if let Some(toxics) = group.toxics() {
+            let way = toxics.on_the_way(rand::random(), rand::random());
+            tokio::time::sleep(way.delay).await;
+            if way.reset {
+                let why = "connection reset by peer (tierlab chaos)".to_string();
+                return Err(Failure::ClosedBeforeResponse(why));
+            }
+        }
         // ALB's idle timeout bounds the wait for the response head (an upload in progress keeps
         // the exchange alive); once the target streams a body, the body's own progress does.
         let sent = self
@@ -451,6 +468,28 @@ impl Proxy {
             headers: parts.headers,
         })
     }
+}
+
+/// `status` as `choice`'s target's own answer (a fault injected by `tierlab chaos`): counted
+/// as the target's (`HTTPCode_Target_5XX_Count`, its status in the access log).
+fn injected_answer(
+    group: &TargetGroupHandle,
+    choice: Choice,
+    status: u16,
+    mut outcome: TargetOutcome,
+    mode: ProxyMode,
+) -> Response<ProxyBody> {
+    let now = Instant::now();
+    let target = choice.target();
+    outcome.target = Some(target.addr());
+    outcome.sent_at = Some(now);
+    outcome.answered_at = Some(now);
+    outcome.status = Some(status);
+    if mode == ProxyMode::Tierlab {
+        group.record_status(target, status);
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    tagged(error_page(status), outcome)
 }
 
 /// The page the load balancer answers itself for `failure`, with `outcome`.

@@ -301,6 +301,8 @@ struct Inner {
         tokio_util::task::TaskTracker,
         tokio_util::sync::CancellationToken,
     )>,
+    /// Faults on the path to the targets (`tierlab chaos`); `None` almost always.
+    toxics: arc_swap::ArcSwapOption<super::toxics::Toxics>,
 }
 
 impl TargetGroupHandle {
@@ -329,12 +331,24 @@ impl TargetGroupHandle {
                 next: AtomicUsize::new(0),
                 changes: watch::Sender::new(0),
                 tree: std::sync::OnceLock::new(),
+                toxics: arc_swap::ArcSwapOption::empty(),
             }),
         };
         for addr in statics {
             handle.register(&addr.to_string(), addr);
         }
         handle
+    }
+
+    /// The faults on the path to this group's targets now, if any.
+    pub fn toxics(&self) -> Option<Arc<super::toxics::Toxics>> {
+        self.inner.toxics.load_full()
+    }
+
+    /// Sets the faults on the path to this group's targets (`None` or empty: none).
+    pub fn set_toxics(&self, toxics: Option<super::toxics::Toxics>) {
+        let toxics = toxics.filter(|t| !t.is_empty()).map(Arc::new);
+        self.inner.toxics.store(toxics);
     }
 
     /// The target group's name (never changes, so it can be borrowed).

@@ -194,6 +194,7 @@ mod tests {
             availability_zones: vec![],
             vpc: Default::default(),
             dashboard: None,
+            chaos: vec![],
         }
     }
 

@@ -12,7 +12,7 @@ use crate::lab::{Chaos, LabView};
 pub const STOP_REASON: &str = "Task stopped from the tierlab dashboard";
 
 /// One button press.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
     /// ECS `StopTask`: out of the target group (draining), SIGTERM, then a replacement.

@@ -239,6 +239,24 @@ impl DockerClient {
             .map_err(DockerError::op("list containers", "by label"))
     }
 
+    /// Freezes every process of the container (the cgroup freezer: as SIGSTOP to all of them,
+    /// which no process can catch).
+    pub async fn pause_container(&self, id: &str) -> Result<(), DockerError> {
+        self.inner
+            .pause_container(id)
+            .await
+            .map_err(DockerError::op("pause container", id))
+    }
+
+    /// Thaws a paused container; one that is gone or not paused is not an error.
+    pub async fn unpause_container(&self, id: &str) -> Result<(), DockerError> {
+        match self.inner.unpause_container(id).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) || super::is_conflict(&e) => Ok(()),
+            Err(e) => Err(DockerError::op("unpause container", id)(e)),
+        }
+    }
+
     /// Sends SIGKILL; a container that is gone or already stopped is not an error.
     pub async fn kill_container(&self, id: &str) -> Result<(), DockerError> {
         let options = KillContainerOptions {

@@ -10,7 +10,7 @@ use super::LabView;
 use super::replicas::ReplicaDelayError;
 
 /// One kind of chaos and its arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::Subcommand)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Subcommand)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Chaos {
     /// Delay a read replica (`MASTER_DELAY`): it applies each change DELAY after its source
@@ -21,6 +21,7 @@ pub enum Chaos {
         replica: String,
         /// How far behind, e.g. `5s` or `1m` (whole seconds); `0s` removes the delay.
         #[arg(value_parser = parse_delay)]
+        #[serde(with = "text_duration")]
         delay: Duration,
     },
     /// Take an availability zone down: the lab's tasks and database nodes there are killed,
@@ -36,6 +37,136 @@ pub enum Chaos {
         /// The zone, e.g. `us-east-1a`.
         zone: String,
     },
+    /// Kill a task's container abruptly (SIGKILL, no draining): its service sees the essential
+    /// container exit and starts a replacement.
+    KillTask {
+        /// The task id, a unique prefix of it or its ARN (default: a running task of the first
+        /// service).
+        task: Option<String>,
+    },
+    /// Freeze every process of a task (the hung-process case: it accepts connections and never
+    /// answers), until `--for` runs out or `tierlab chaos clear`; the target group's health
+    /// checks must catch it.
+    PauseTask {
+        /// The task id, a unique prefix of it or its ARN (default: a running task of the first
+        /// service).
+        task: Option<String>,
+        /// How long (e.g. `30s`); without it, until `tierlab chaos clear`.
+        #[arg(long = "for", value_parser = parse_lasting)]
+        #[serde(default, rename = "for", with = "text_duration::option")]
+        lasting: Option<Duration>,
+    },
+    /// Add latency (and jitter) between two tiers: `lb-task` is the load balancer's path to
+    /// its targets (every attempt waits DELAY plus up to JITTER).
+    Latency {
+        /// Which path: `lb-task` (or `task-db`, not supported yet).
+        path: TierPath,
+        /// Added to every request on the path, e.g. `200ms`.
+        #[arg(value_parser = parse_lasting)]
+        #[serde(with = "text_duration")]
+        delay: Duration,
+        /// Up to this much more, uniformly (e.g. `50ms`).
+        #[arg(long, value_parser = parse_lasting, default_value = "0s")]
+        #[serde(default, with = "text_duration")]
+        jitter: Duration,
+        /// How long (e.g. `30s`); without it, until `tierlab chaos clear`.
+        #[arg(long = "for", value_parser = parse_lasting)]
+        #[serde(default, rename = "for", with = "text_duration::option")]
+        lasting: Option<Duration>,
+    },
+    /// Reset connections between two tiers: a fraction RATE of the load balancer's attempts on
+    /// its targets is reset before the response (`lb-task`).
+    Reset {
+        /// Which path: `lb-task` (or `task-db`, not supported yet).
+        path: TierPath,
+        /// The fraction of connections reset, 0 to 1.
+        #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
+        #[serde(default = "all")]
+        rate: f64,
+        /// How long (e.g. `30s`); without it, until `tierlab chaos clear`.
+        #[arg(long = "for", value_parser = parse_lasting)]
+        #[serde(default, rename = "for", with = "text_duration::option")]
+        lasting: Option<Duration>,
+    },
+    /// Make a task answer an error status (500 unless --status) for a fraction RATE of its
+    /// requests.
+    HttpErrors {
+        /// The task id, a unique prefix of it or its ARN (default: a running task of the first
+        /// service).
+        task: Option<String>,
+        /// The fraction of its requests that fail, 0 to 1.
+        #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
+        #[serde(default = "all")]
+        rate: f64,
+        /// The status it answers (500-599).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(500..=599))]
+        #[serde(default = "internal_error")]
+        status: u16,
+        /// How long (e.g. `30s`); without it, until `tierlab chaos clear`.
+        #[arg(long = "for", value_parser = parse_lasting)]
+        #[serde(default, rename = "for", with = "text_duration::option")]
+        lasting: Option<Duration>,
+    },
+    /// List the faults active now.
+    List,
+    /// End every active fault (unpause tasks, remove latency, resets and errors, end replica
+    /// lag, restore zones).
+    Clear,
+}
+
+/// A path between two tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum TierPath {
+    /// The load balancer → its targets (the tasks).
+    LbTask,
+    /// The tasks → the database.
+    TaskDb,
+}
+
+/// Durations on the wire as people write them (`"300ms"`, `"1m 30s"`), in the JSON the
+/// control endpoint and the dashboard send as in scenario files.
+mod text_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => humantime::parse_duration(&text)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
+fn all() -> f64 {
+    1.0
+}
+
+fn internal_error() -> u16 {
+    500
 }
 
 /// Why chaos could not be applied.
@@ -45,6 +176,8 @@ pub enum ChaosError {
     ReplicaLag(#[from] ReplicaDelayError),
     #[error(transparent)]
     Zone(#[from] super::zone_outage::ZoneChaosError),
+    #[error(transparent)]
+    Fault(#[from] super::chaos_faults::FaultError),
 }
 
 impl ChaosError {
@@ -58,6 +191,7 @@ impl ChaosError {
                     | ReplicaDelayError::NotAvailable { .. }
             ),
             ChaosError::Zone(e) => e.is_request_error(),
+            ChaosError::Fault(e) => e.is_request_error(),
         }
     }
 }
@@ -69,6 +203,7 @@ impl LabView {
             Chaos::ReplicaLag { replica, delay } => {
                 let seconds = delay.as_secs();
                 self.rds().set_replica_delay(replica, seconds).await?;
+                self.record_replica_lag(replica, seconds);
                 Ok(if seconds == 0 {
                     format!("read replica {replica} applies its source's changes at once again")
                 } else {
@@ -77,9 +212,58 @@ impl LabView {
                     )
                 })
             }
-            Chaos::AzOutage { zone } => Ok(self.az_outage(zone).await?),
-            Chaos::AzRestore { zone } => Ok(self.az_restore(zone).await?),
+            Chaos::AzOutage { zone } => {
+                let said = self.az_outage(zone).await?;
+                self.record_az_outage(zone);
+                Ok(said)
+            }
+            Chaos::AzRestore { zone } => {
+                self.forget_az_outage(zone);
+                Ok(self.az_restore(zone).await?)
+            }
+            Chaos::KillTask { task } => Ok(self.kill_task(task.as_deref()).await?),
+            Chaos::PauseTask { task, lasting } => {
+                Ok(self.pause_task(task.as_deref(), *lasting).await?)
+            }
+            Chaos::Latency {
+                path,
+                delay,
+                jitter,
+                lasting,
+            } => Ok(self.latency(*path, *delay, *jitter, *lasting)?),
+            Chaos::Reset {
+                path,
+                rate,
+                lasting,
+            } => Ok(self.reset(*path, *rate, *lasting)?),
+            Chaos::HttpErrors {
+                task,
+                rate,
+                status,
+                lasting,
+            } => Ok(self.http_errors(task.as_deref(), *rate, *status, *lasting)?),
+            Chaos::List => Ok(self.list_faults()),
+            Chaos::Clear => Ok(self.clear_faults().await?),
         }
+    }
+}
+
+/// How long a fault lasts, or a latency: a duration (`200ms`, `30s`), at most a day.
+fn parse_lasting(text: &str) -> Result<Duration, String> {
+    let lasting = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if lasting > Duration::from_secs(86_400) {
+        return Err("at most a day (24h)".into());
+    }
+    Ok(lasting)
+}
+
+/// A fraction from 0 to 1.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a fraction from 0 to 1 (e.g. 0.25)"
+        )),
     }
 }
 
@@ -107,6 +291,42 @@ mod tests {
         assert!(parse_delay("1500ms").unwrap_err().contains("whole seconds"));
         assert!(parse_delay("2d").unwrap_err().contains("at most a day"));
         assert!(parse_delay("soon").is_err());
+    }
+
+    #[test]
+    fn durations_and_rates_are_checked() {
+        assert_eq!(parse_lasting("200ms"), Ok(Duration::from_millis(200)));
+        assert!(parse_lasting("2d").is_err());
+        assert_eq!(parse_rate("0.25"), Ok(0.25));
+        assert!(parse_rate("1.5").unwrap_err().contains("fraction"));
+        assert!(parse_rate("x").is_err());
+    }
+
+    #[test]
+    fn faults_with_durations_travel_as_json() {
+        let chaos = Chaos::Latency {
+            path: TierPath::LbTask,
+            delay: Duration::from_millis(200),
+            jitter: Duration::ZERO,
+            lasting: Some(Duration::from_secs(30)),
+        };
+        let json = serde_json::to_value(&chaos).unwrap();
+        assert_eq!(json["kind"], "latency");
+        assert_eq!(json["path"], "lb-task");
+        assert_eq!(json["delay"], "200ms");
+        assert_eq!(json["for"], "30s");
+        assert_eq!(serde_json::from_value::<Chaos>(json).unwrap(), chaos);
+        let errors: Chaos =
+            serde_json::from_value(serde_json::json!({"kind": "http-errors"})).unwrap();
+        assert_eq!(
+            errors,
+            Chaos::HttpErrors {
+                task: None,
+                rate: 1.0,
+                status: 500,
+                lasting: None
+            }
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@
 pub mod apply;
 mod aws_api;
 mod chaos;
+mod chaos_faults;
 mod cleanup;
 mod commands;
 mod databases;
@@ -58,7 +59,7 @@ use crate::registry::Registry;
 use crate::state::StateDir;
 use crate::vpc;
 
-pub use chaos::{Chaos, ChaosError};
+pub use chaos::{Chaos, ChaosError, TierPath};
 pub use cleanup::{Removed, remove_lab, remove_lab_within};
 pub use commands::CommandError;
 pub use databases::Databases;
@@ -142,6 +143,8 @@ pub struct Lab {
     autoscaling: crate::autoscaling::AutoScaling,
     /// The config as declared now: the one started from, then each `tierlab apply`.
     applied: apply::AppliedConfig,
+    /// The faults active now (`tierlab chaos`).
+    chaos: crate::chaos::ChaosBook,
     /// Run lock and reaper, while the lab runs containers.
     guard: Arc<Mutex<Option<teardown::RunGuard>>>,
     /// Set once a stop completed: nothing left for `Drop`.
@@ -216,6 +219,7 @@ impl Lab {
         let config = Arc::new(config);
         let mut lab = Lab {
             applied: apply::AppliedConfig::new(config.clone()),
+            chaos: crate::chaos::ChaosBook::default(),
             config,
             state,
             docker: None,
@@ -784,6 +788,7 @@ impl Lab {
             aws: self.aws_status(),
             autoscaling: self.autoscaling.clone(),
             applied: self.applied.clone(),
+            chaos: self.chaos.clone(),
         }
     }
 

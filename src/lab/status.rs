@@ -35,6 +35,8 @@ pub struct LabView {
     pub(super) autoscaling: crate::autoscaling::AutoScaling,
     /// The config as last applied (`tierlab apply`).
     pub(super) applied: super::apply::AppliedConfig,
+    /// The faults active now (`tierlab chaos`).
+    pub(super) chaos: crate::chaos::ChaosBook,
 }
 
 impl LabView {
@@ -202,6 +204,7 @@ impl LabView {
                 .collect(),
             vpc: vpc_status(&self.config),
             dashboard: None,
+            chaos: self.chaos.status(),
         }
     }
 
@@ -277,6 +280,9 @@ pub struct LabStatus {
     /// from the library without one.
     #[serde(default)]
     pub dashboard: Option<DashboardStatus>,
+    /// The faults active now (`tierlab chaos list`), oldest first.
+    #[serde(default)]
+    pub chaos: Vec<crate::chaos::FaultStatus>,
 }
 
 /// The dashboard of a running lab.

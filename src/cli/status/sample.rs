@@ -132,6 +132,7 @@ pub fn lab_status() -> LabStatus {
         autoscaling: autoscaling(),
         vpc: Default::default(),
         dashboard: None,
+        chaos: Vec::new(),
     }
 }
 

@@ -1,0 +1,8 @@
+//! The faults a running lab has now (`tierlab chaos list`), how long each lasts, and what the
+//! load balancer's path looks like with all of them together. The kinds and their arguments
+//! are [`crate::lab::Chaos`]; applying and ending them is `crate::lab`'s (it holds the
+//! containers, services and databases); this keeps the record and the pure decisions.
+
+pub mod book;
+
+pub use book::{ChaosBook, Fault, FaultKind, FaultStatus, toxics_of};
