@@ -4,5 +4,6 @@
 //! containers, services and databases); this keeps the record and the pure decisions.
 
 pub mod book;
+pub mod scenario;
 
 pub use book::{ChaosBook, Fault, FaultKind, FaultStatus, toxics_of};

@@ -1,6 +1,7 @@
 //! The `tierlab` command line: one library call per subcommand.
 
 mod apply;
+mod chaos_run;
 mod backups;
 mod chaos;
 mod dashboard;
@@ -39,6 +40,23 @@ pub struct Cli {
     pub file: PathBuf,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `tierlab chaos ...`: one fault sent to the running lab, or a scenario of them.
+#[derive(Debug, clap::Subcommand)]
+pub enum ChaosCommand {
+    /// Run a scenario: a timed list of faults applied while clients request a path through
+    /// the load balancer; then what the clients saw (requests, failures by kind, p99, time to
+    /// recover per fault).
+    Run {
+        /// The scenario (TOML: duration, clients, path, [[fault]] at + chaos).
+        file: std::path::PathBuf,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    #[command(flatten)]
+    Fault(crate::lab::Chaos),
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,7 +152,7 @@ pub enum Command {
     /// flask-crud-db-replica 5s`).
     Chaos {
         #[command(subcommand)]
-        chaos: crate::lab::Chaos,
+        chaos: ChaosCommand,
     },
     /// Open the running lab's dashboard in a browser, signed in (with no display, print the
     /// URL to open).
@@ -197,7 +215,12 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Apply { dry_run } => apply::run(&load(&cli.file)?, dry_run).await,
         Command::StopTask { task } => ecs::stop_task(&load(&cli.file)?, &task).await,
-        Command::Chaos { chaos } => chaos::run(&load(&cli.file)?, &chaos).await,
+        Command::Chaos {
+            chaos: ChaosCommand::Fault(chaos),
+        } => chaos::run(&load(&cli.file)?, &chaos).await,
+        Command::Chaos {
+            chaos: ChaosCommand::Run { file, json },
+        } => chaos_run::run(&load(&cli.file)?, &file, json).await,
         Command::Validate => validate(&cli.file),
         Command::Ca => ca(&cli.file),
         Command::Reap {
