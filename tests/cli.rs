@@ -253,6 +253,50 @@ async fn up_status_logs_sigterm_and_down() {
     );
     std::fs::write(&config, &edited).unwrap();
 
+    // `tierlab chaos run`: a scenario whose one fault (a task answering 500 for 3 s) the
+    // clients see, counted by kind and in the fault's window; the counts add up.
+    let scenario = test.state_path().join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        "duration = \"8s\"\nclients = 2\npath = \"/api/info\"\n[[fault]]\nat = \"2s\"\nchaos = { kind = \"http-errors\", rate = 1.0, status = 500, for = \"3s\" }\n",
+    )
+    .unwrap();
+    let run = tierlab(
+        &test,
+        &config,
+        &["chaos", "run", scenario.to_str().unwrap(), "--json"],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let failures: u64 = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f[1].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        report["requests"].as_u64().unwrap(),
+        report["ok"].as_u64().unwrap() + failures,
+        "{report}"
+    );
+    assert!(
+        report["failures"][0][0] == "HTTP 500" && failures > 0,
+        "{report}"
+    );
+    assert_eq!(report["faults"][0]["kind"], "http-errors");
+    assert_eq!(report["faults"][0]["failures"].as_u64().unwrap(), failures);
+    assert!(
+        report["faults"][0]["recovered_after_s"].as_f64().unwrap() >= 2.5,
+        "{report}"
+    );
+    eprintln!("tierlab chaos run: {report}");
+    let listed = tierlab(&test, &config, &["chaos", "list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("no fault is active"));
+
     // A second `up` of the same lab is refused.
     let second = tierlab(&test, &config, &["up"]);
     assert_eq!(second.status.code(), Some(1));

@@ -80,7 +80,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, String> {
     let duration = humantime::parse_duration(&raw.duration)
         .map_err(|e| at("duration", &raw.duration, e.to_string()))?;
     if duration.is_zero() || duration > MAX_DURATION {
-        return Err(at("duration", &raw.duration, "must be more than 0 and at most 1h".into()));
+        return Err(at(
+            "duration",
+            &raw.duration,
+            "must be more than 0 and at most 1h".into(),
+        ));
     }
     if !(1..=MAX_CLIENTS).contains(&raw.clients) {
         return Err(at(
@@ -95,8 +99,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, String> {
     let mut faults = Vec::new();
     for (i, fault) in raw.faults.into_iter().enumerate() {
         let key = format!("fault[{i}].at");
-        let when = humantime::parse_duration(&fault.at)
-            .map_err(|e| at(&key, &fault.at, e.to_string()))?;
+        let when =
+            humantime::parse_duration(&fault.at).map_err(|e| at(&key, &fault.at, e.to_string()))?;
         if when >= duration {
             return Err(at(
                 &key,
@@ -287,13 +291,25 @@ chaos = { kind = "kill-task" }
     fn mistakes_name_the_key_and_value() {
         let late = FILE.replace("at = \"15s\"", "at = \"50s\"");
         let e = parse(&late, Path::new("s.toml")).unwrap_err();
-        assert!(e.starts_with("s.toml: fault[0].at = \"50s\": is not before"), "{e}");
-        let e = parse(&FILE.replace("clients = 2", "clients = 99"), Path::new("s.toml"))
-            .unwrap_err();
+        assert!(
+            e.starts_with("s.toml: fault[0].at = \"50s\": is not before"),
+            "{e}"
+        );
+        let e = parse(
+            &FILE.replace("clients = 2", "clients = 99"),
+            Path::new("s.toml"),
+        )
+        .unwrap_err();
         assert!(e.contains("clients = \"99\": must be 1 to 16"), "{e}");
-        let e = parse(&FILE.replace("kill-task", "kill-everything"), Path::new("s.toml"))
-            .unwrap_err();
-        assert!(e.starts_with("s.toml: ") && e.contains("kill-everything"), "{e}");
+        let e = parse(
+            &FILE.replace("kill-task", "kill-everything"),
+            Path::new("s.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("s.toml: ") && e.contains("kill-everything"),
+            "{e}"
+        );
     }
 
     fn sample(started_ms: u64, took_ms: u64, outcome: Outcome) -> Sample {
@@ -320,13 +336,19 @@ chaos = { kind = "kill-task" }
         assert_eq!((r.requests, r.ok), (7, 4));
         assert_eq!(
             r.failures,
-            vec![("HTTP 502".to_string(), 2), ("connection error".to_string(), 1)]
+            vec![
+                ("HTTP 502".to_string(), 2),
+                ("connection error".to_string(), 1)
+            ]
         );
         assert_eq!(r.faults[0].kind, "kill-task");
         assert_eq!((r.faults[0].requests, r.faults[0].failures), (4, 3));
         assert!((r.faults[0].recovered_after_s - 2.01).abs() < 1e-9);
         assert_eq!(r.faults[1].kind, "latency");
-        assert_eq!((r.faults[1].failures, r.faults[1].recovered_after_s), (0, 0.0));
+        assert_eq!(
+            (r.faults[1].failures, r.faults[1].recovered_after_s),
+            (0, 0.0)
+        );
         assert_eq!(r.faults[1].p99_ms, 250.0);
         assert_eq!(r.p99_ms, 250.0);
     }

@@ -46,7 +46,10 @@ pub async fn run(config: &Config, file: &Path, json: bool) -> Result<(), Error> 
             tokio::spawn(async move {
                 while Instant::now() < end {
                     let sample = request(&client, &url, started).await;
-                    samples.lock().unwrap_or_else(|e| e.into_inner()).push(sample);
+                    samples
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(sample);
                 }
             })
         })
@@ -172,7 +175,14 @@ fn render(report: &Report) -> String {
             })
             .collect();
         out.push_str(&super::table::render(
-            &["FAULT", "AT", "REQUESTS", "FAILED", "RECOVERED AFTER", "P99"],
+            &[
+                "FAULT",
+                "AT",
+                "REQUESTS",
+                "FAILED",
+                "RECOVERED AFTER",
+                "P99",
+            ],
             &rows,
         ));
     }

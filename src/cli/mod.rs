@@ -1,9 +1,9 @@
 //! The `tierlab` command line: one library call per subcommand.
 
 mod apply;
-mod chaos_run;
 mod backups;
 mod chaos;
+mod chaos_run;
 mod dashboard;
 pub mod db;
 mod deploy;
