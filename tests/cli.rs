@@ -289,10 +289,10 @@ async fn up_status_logs_sigterm_and_down() {
     );
     assert_eq!(report["faults"][0]["kind"], "http-errors");
     assert_eq!(report["faults"][0]["failures"].as_u64().unwrap(), failures);
-    assert!(
-        report["faults"][0]["recovered_after_s"].as_f64().unwrap() >= 2.5,
-        "{report}"
-    );
+    // Recovered within the fault's window (tierlab's outlier detection may eject the failing
+    // target well before the fault ends).
+    let recovered = report["faults"][0]["recovered_after_s"].as_f64().unwrap();
+    assert!(recovered > 0.0 && recovered < 6.0, "{report}");
     eprintln!("tierlab chaos run: {report}");
     let listed = tierlab(&test, &config, &["chaos", "list"]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("no fault is active"));
