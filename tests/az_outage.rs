@@ -215,7 +215,15 @@ async fn an_az_outage_moves_everything_to_the_other_zone_and_back() {
     // The bastion is the same instance again, answering SSH on the port Docker published now.
     let bastion = lab.status().bastions[0].clone();
     assert!(bastion.running && said.contains("bastion"), "{said}");
-    let banner = ssh_banner(bastion.ssh_port).await;
+    // sshd takes a moment to start again, as on a rebooted instance: ask for up to 20 s.
+    let asking = Instant::now();
+    let mut banner = ssh_banner(bastion.ssh_port).await;
+    while !banner.as_deref().is_some_and(|b| b.starts_with("SSH-2.0-"))
+        && asking.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        banner = ssh_banner(bastion.ssh_port).await;
+    }
     assert!(
         banner.as_deref().is_some_and(|b| b.starts_with("SSH-2.0-")),
         "no SSH banner on 127.0.0.1:{} after the restore: {banner:?}",
