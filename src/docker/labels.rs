@@ -24,6 +24,8 @@ pub enum Role {
     DatabaseJob,
     /// A bastion host (SSH server).
     Bastion,
+    /// The proxy on a database's path while a fault is on it (`tierlab chaos ... task-db`).
+    DatabaseProxy,
 }
 
 impl Role {
@@ -35,6 +37,7 @@ impl Role {
             Role::DatabaseVolume => "database-volume",
             Role::DatabaseJob => "database-job",
             Role::Bastion => "bastion",
+            Role::DatabaseProxy => "database-proxy",
         }
     }
 }

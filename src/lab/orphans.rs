@@ -52,6 +52,8 @@ pub struct Owners {
     pub networks: HashSet<String>,
     /// Names of the bastions' containers.
     pub bastion_containers: HashSet<String>,
+    /// Names of the proxies on task → database paths (a fault active).
+    pub database_proxies: HashSet<String>,
 }
 
 impl Owners {
@@ -74,6 +76,9 @@ impl Owners {
                 }
                 Some(role) if role == labels::Role::Bastion.as_str() => {
                     self.bastion_containers.contains(&object.name)
+                }
+                Some(role) if role == labels::Role::DatabaseProxy.as_str() => {
+                    self.database_proxies.contains(&object.name)
                 }
                 _ => false,
             },
@@ -177,6 +182,7 @@ impl Sweep {
             database_containers: self.databases.container_names(),
             networks: self.networks.clone(),
             bastion_containers: self.bastion_containers.clone(),
+            database_proxies: self.databases.proxy_names(),
         };
         let orphans = unowned(&objects, &owners);
         let listed_before: HashSet<String> = self.listed.keys().cloned().collect();
@@ -331,6 +337,7 @@ mod tests {
             database_containers: HashSet::from(["tierlab-lab-db".to_string()]),
             networks: HashSet::from(["tierlab-lab-app-a".to_string()]),
             bastion_containers: HashSet::from(["tierlab-lab-jump".to_string()]),
+            database_proxies: HashSet::from(["tierlab-lab-db-path-proxy".to_string()]),
         }
     }
 
@@ -340,6 +347,12 @@ mod tests {
             container("c1", "task-1", labels::Role::Task, Some("t1")),
             container("c2", "tierlab-lab-db", labels::Role::Database, None),
             container("c7", "tierlab-lab-jump", labels::Role::Bastion, None),
+            container(
+                "c9",
+                "tierlab-lab-db-path-proxy",
+                labels::Role::DatabaseProxy,
+                None,
+            ),
             network("tierlab-lab-app-a"),
         ];
         assert!(unowned(&objects, &owners()).is_empty());
@@ -356,6 +369,12 @@ mod tests {
             container("c4", "tierlab-lab-old-db", labels::Role::Database, None),
             container("c6", "no-task-id", labels::Role::Task, None),
             container("c8", "tierlab-lab-old-jump", labels::Role::Bastion, None),
+            container(
+                "c10",
+                "tierlab-lab-old-path-proxy",
+                labels::Role::DatabaseProxy,
+                None,
+            ),
             stray,
             network("tierlab-lab-gone-subnet"),
         ];
@@ -365,7 +384,15 @@ mod tests {
             .collect();
         assert_eq!(
             ids,
-            vec!["c3", "c4", "c6", "c8", "c5", "n-tierlab-lab-gone-subnet"]
+            vec![
+                "c3",
+                "c4",
+                "c6",
+                "c8",
+                "c10",
+                "c5",
+                "n-tierlab-lab-gone-subnet"
+            ]
         );
     }
 

@@ -69,6 +69,15 @@ impl Fleet {
         names
     }
 
+    /// Names of the proxies on the instances' task → database paths (the orphan sweep keeps
+    /// them).
+    pub fn proxy_names(&self) -> HashSet<String> {
+        self.read()
+            .iter()
+            .filter_map(|db| db.detour().proxy_name())
+            .collect()
+    }
+
     /// Claims `container` for an instance about to be started, until the guard is dropped (by
     /// then the instance is in the fleet, or its start failed and it was removed).
     pub fn claim_start(&self, container: String) -> StartClaim {

@@ -64,6 +64,8 @@ pub struct DbInstance {
     settings: Arc<ArcSwap<Database>>,
     /// Replication, for a read replica (empty for any other instance).
     replica: super::read_replica::ReplicaCell,
+    /// Whether a proxy holds the endpoint (a fault on the task → database path).
+    pub(super) detour: super::detour::Detour,
 }
 
 impl DbInstance {
@@ -117,6 +119,11 @@ impl DbInstance {
     /// The replication state of a read replica (empty otherwise).
     pub fn replica(&self) -> &super::read_replica::ReplicaCell {
         &self.replica
+    }
+
+    /// Whether a proxy holds the endpoint, and which.
+    pub fn detour(&self) -> &super::detour::Detour {
+        &self.detour
     }
 
     /// Names of the containers that serve the instance (primary, and standby if any).
@@ -349,6 +356,7 @@ pub async fn start(
         commands: super::reboot::Commands::new(),
         settings: Arc::new(ArcSwap::from_pointee(db.clone())),
         replica: Default::default(),
+        detour: Default::default(),
     })
 }
 
@@ -401,14 +409,19 @@ pub(super) async fn container_address(
         .filter(|ip| !ip.is_empty()))
 }
 
-/// The spec to create the instance's container again: same name, volume and alias, and the
-/// address it had, so the endpoint resolves to the same place.
+/// The spec to create the instance's container again: same name, volume and alias (unless the
+/// path's proxy holds it), and the address it had, so the endpoint resolves to the same place.
 pub(super) fn recreate_spec(db: &DbInstance) -> ContainerSpec {
     let primary = db.nodes.get().primary.clone();
     let mut spec = (*primary.spec).clone();
     if let Some(first) = spec.networks.first_mut() {
         first.ipv4_address = primary.address.clone();
-        first.aliases = db.endpoint_aliases.clone();
+        // While the path's proxy holds the endpoint, the primary comes back without it.
+        first.aliases = if db.detour.holds_endpoint() {
+            Vec::new()
+        } else {
+            db.endpoint_aliases.clone()
+        };
     }
     spec
 }

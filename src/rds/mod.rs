@@ -9,6 +9,8 @@
 pub mod backups;
 pub mod copy;
 pub mod credentials;
+pub mod detour;
+mod endpoint;
 pub mod events;
 mod fleet;
 mod instance;

@@ -8,7 +8,8 @@
 //! 4. The standby stops receiving, applies its relay log, and is made a writable primary
 //!    ([`replication::promote`]); it refuses rather than promote short of what it received.
 //! 5. The endpoint's aliases move onto it: disconnect and reconnect on its network with the
-//!    aliases and its address pinned. `Multi-AZ failover to standby complete - DNS propagation
+//!    aliases and its address pinned (while a fault's proxy holds the endpoint, the proxy
+//!    forwards to it instead: [`crate::rds::detour`]). `Multi-AZ failover to standby complete - DNS propagation
 //!    may take a few minutes.` (RDS-EVENT-0015), status `available`, `Multi-AZ instance failover
 //!    completed.` (RDS-EVENT-0049).
 //! 6. The old primary's container and volume go, and a new standby is built in its
@@ -16,7 +17,7 @@
 //!    question of whether the old primary had transactions the new one lacks).
 
 use crate::config::FailoverTiming;
-use crate::docker::{DockerClient, NetworkAttachment};
+use crate::docker::DockerClient;
 use crate::rds::DbInstance;
 use crate::rds::events::EventKind;
 use crate::rds::replication;
@@ -82,8 +83,12 @@ pub async fn fail_over(
             identifier: id.clone(),
             source,
         })?;
-    // 5. Move the endpoint.
-    move_endpoint(docker, db, &new.container_id, &new.network, &new.address)
+    // 5. Move the endpoint (or, while a fault's proxy holds it, point the proxy at the new
+    // primary), and only then call it the primary: held still meanwhile, so a fault beginning
+    // or ending sees either the old endpoint or the new one whole.
+    let mut endpoint = db.detour.lock().await;
+    endpoint
+        .point_endpoint_at(docker, db, &new)
         .await
         .map_err(docker_err)?;
     db.nodes.update(|n| {
@@ -91,6 +96,7 @@ pub async fn fail_over(
         n.standby = None;
         n.standby_in_sync = false;
     });
+    drop(endpoint);
     db.state.set_container(&new.container_id);
     db.state.record(&EventKind::FailoverComplete);
     db.state.set_status(InstanceStatus::Available);
@@ -111,27 +117,4 @@ pub async fn fail_over(
         );
     }
     Ok(())
-}
-
-/// Puts the endpoint's aliases on `container`: aliases cannot be edited, so it is disconnected
-/// from its network and connected again with them, its address pinned (or IPAM could hand it
-/// another, even the old primary's).
-async fn move_endpoint(
-    docker: &DockerClient,
-    db: &DbInstance,
-    container: &str,
-    network: &str,
-    address: &Option<String>,
-) -> Result<(), crate::docker::DockerError> {
-    docker.disconnect_network(network, container).await?;
-    docker
-        .connect_with(
-            container,
-            &NetworkAttachment {
-                network: network.to_string(),
-                aliases: db.endpoint_aliases.clone(),
-                ipv4_address: address.clone(),
-            },
-        )
-        .await
 }
