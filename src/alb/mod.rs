@@ -57,6 +57,7 @@ pub mod rules;
 pub mod settings;
 pub mod sni;
 pub mod target_group;
+pub mod throttle;
 pub mod tls;
 pub mod toxics;
 pub mod trace_id;

@@ -430,7 +430,12 @@ impl Proxy {
         }
         let (mut parts, body) = response.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers);
-        let response = Response::from_parts(parts, body.boxed());
+        // A bandwidth limit on the path (`tierlab chaos bandwidth lb-task`).
+        let body = match group.toxics().and_then(|t| t.bytes_per_second) {
+            Some(rate) => super::throttle::Throttled::boxed_at(body.boxed(), rate),
+            None => body.boxed(),
+        };
+        let response = Response::from_parts(parts, body);
         tagged(choice.finish(response, ctx.protocol), outcome)
     }
 

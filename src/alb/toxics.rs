@@ -1,6 +1,6 @@
 //! Faults on the path from the load balancer to its targets, as Toxiproxy's toxics are on a
-//! connection: added latency (with jitter), connections reset before a response, and a target
-//! answering an error status for a fraction of requests. `tierlab chaos` sets them on a target
+//! connection: added latency (with jitter), connections reset before a response, a bandwidth
+//! limit on the answers, and a target answering an error status for a fraction of requests. `tierlab chaos` sets them on a target
 //! group; the proxy asks them once per request (one atomic load when none is set). The
 //! decisions are pure: the random draws come in as arguments.
 
@@ -16,6 +16,8 @@ pub struct Toxics {
     pub reset_rate: f64,
     /// Targets that answer an error status for a fraction of requests.
     pub errors: Vec<TargetErrors>,
+    /// The targets' answers, at most this fast ([`super::throttle`]).
+    pub bytes_per_second: Option<u64>,
 }
 
 /// Latency added to each attempt.
@@ -50,7 +52,10 @@ pub struct OnTheWay {
 impl Toxics {
     /// No fault at all.
     pub fn is_empty(&self) -> bool {
-        self.latency.is_none() && self.reset_rate <= 0.0 && self.errors.is_empty()
+        self.latency.is_none()
+            && self.reset_rate <= 0.0
+            && self.errors.is_empty()
+            && self.bytes_per_second.is_none()
     }
 
     /// The status `target` answers at once instead of handling the request, if its error
