@@ -1,5 +1,7 @@
 //! `tierlab chaos` faults on a real lab, seen by a client through the load balancer: latency
-//! and connection resets on the load balancer → task path, a task answering 5xx, a frozen task
+//! and connection resets on the load balancer → task path, latency and resets on the task →
+//! database path (its proxy holding the endpoint, then giving it back), a bandwidth limit, a
+//! task answering 5xx, a frozen task
 //! that the health checks catch and ECS replaces, a killed task replaced; `list` and `clear`,
 //! and a fault that ends by itself after `--for`.
 
@@ -28,6 +30,46 @@ async fn requests(lab: &Lab, n: usize) -> Vec<(u16, Duration)> {
         seen.push((status, started.elapsed()));
     }
     seen
+}
+
+/// Container `id`'s full inspect output.
+async fn inspect(
+    docker: &tierlab::docker::DockerClient,
+    id: &str,
+) -> bollard::models::ContainerInspectResponse {
+    docker
+        .bollard()
+        .inspect_container(
+            id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .unwrap()
+}
+
+/// The endpoint's names container `id` answers to: its network aliases but its own short id
+/// and host name, which Docker adds.
+async fn aliases_of(docker: &tierlab::docker::DockerClient, id: &str) -> Vec<String> {
+    let info = inspect(docker, id).await;
+    let own = [
+        info.id.clone().unwrap_or_default(),
+        info.config
+            .as_ref()
+            .and_then(|c| c.hostname.clone())
+            .unwrap_or_default(),
+    ];
+    let networks = info
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default();
+    let mut aliases: Vec<String> = networks
+        .values()
+        .flat_map(|n| n.aliases.clone().unwrap_or_default())
+        .filter(|a| !own.iter().any(|o| o.starts_with(a.as_str())))
+        .collect();
+    aliases.sort();
+    aliases.dedup();
+    aliases
 }
 
 fn median(times: &[(u16, Duration)]) -> Duration {
@@ -72,6 +114,7 @@ async fn faults_reach_clients_and_end() {
             path: TierPath::LbTask,
             delay: Duration::from_millis(300),
             jitter: Duration::from_millis(50),
+            database: None,
             lasting: Some(Duration::from_secs(6)),
         })
         .await
@@ -101,21 +144,126 @@ async fn faults_reach_clients_and_end() {
         "still slow after the fault ended: {after:?}"
     );
 
-    // The task → database path is refused by name, and changes nothing.
-    let refused = view
-        .chaos(&Chaos::Reset {
+    // Latency on the task → database path: a proxy takes the endpoint's names, the app's next
+    // connections go through it (a connection and a query per request: several answers of the
+    // database each wait), and the primary no longer answers to the names.
+    let db = lab.databases()[0].clone();
+    let said = view
+        .chaos(&Chaos::Latency {
             path: TierPath::TaskDb,
-            rate: 1.0,
+            delay: Duration::from_millis(100),
+            jitter: Duration::ZERO,
+            database: None,
+            lasting: None,
+        })
+        .await
+        .unwrap();
+    println!("latency task-db: {said}");
+    let proxy_name = db
+        .detour()
+        .proxy_name()
+        .expect("a proxy holds the endpoint");
+    let proxy = inspect(&docker, &proxy_name).await;
+    let proxy_labels = proxy.config.and_then(|c| c.labels).unwrap_or_default();
+    assert_eq!(
+        proxy_labels.get("tierlab.role").map(String::as_str),
+        Some("database-proxy")
+    );
+    assert_eq!(
+        aliases_of(&docker, &proxy_name).await,
+        db.endpoint_aliases,
+        "the proxy answers to the endpoint"
+    );
+    let primary = db.container_id();
+    assert!(
+        aliases_of(&docker, &primary).await.is_empty(),
+        "the primary no longer answers to the endpoint"
+    );
+    let slowed = requests(&lab, 5).await;
+    assert!(slowed.iter().all(|(s, _)| *s == 200), "{slowed:?}");
+    assert!(
+        median(&slowed) >= before + Duration::from_millis(200),
+        "{slowed:?} (before: {before:?})"
+    );
+    println!(
+        "median /api/info: {:?} with +100ms on the task → database path",
+        median(&slowed)
+    );
+
+    // Resets on that path too: the app cannot reach its database and says so (503).
+    view.chaos(&Chaos::Reset {
+        path: TierPath::TaskDb,
+        rate: 1.0,
+        database: Some(db.identifier.clone()),
+        lasting: None,
+    })
+    .await
+    .unwrap();
+    let refused = requests(&lab, 3).await;
+    assert!(refused.iter().all(|(s, _)| *s == 503), "{refused:?}");
+    // `clear` gives the endpoint back to the primary and removes the proxy.
+    assert_eq!(view.chaos(&Chaos::Clear).await.unwrap(), "2 faults ended");
+    assert!(
+        docker
+            .inspect_container(&proxy_name)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(aliases_of(&docker, &primary).await, db.endpoint_aliases);
+    assert!(db.detour().proxy_name().is_none());
+    assert!(requests(&lab, 3).await.iter().all(|(s, _)| *s == 200));
+    // A path names an instance only on `task-db`, and only one the lab has.
+    let wrong = view
+        .chaos(&Chaos::Latency {
+            path: TierPath::TaskDb,
+            delay: Duration::from_millis(100),
+            jitter: Duration::ZERO,
+            database: Some("no-such-db".into()),
             lasting: None,
         })
         .await
         .unwrap_err();
-    assert!(refused.is_request_error() && refused.to_string().contains("not supported yet"));
+    assert!(wrong.is_request_error() && wrong.to_string().contains("DBInstanceNotFound"));
+    assert!(lab.status().chaos.is_empty());
+
+    // A bandwidth limit on the targets' answers: /api/info's answer trickles in.
+    view.chaos(&Chaos::Bandwidth {
+        path: TierPath::LbTask,
+        rate: 100,
+        database: None,
+        lasting: Some(Duration::from_secs(20)),
+    })
+    .await
+    .unwrap();
+    let http = client(&lab);
+    let started = Instant::now();
+    let answer = http
+        .get(format!("{}/api/info", lab.https_url().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let body = answer.bytes().await.unwrap();
+    let took = started.elapsed();
+    // Slices of 10 bytes, each costing 0.1 s: all but the last one's wait.
+    let least = Duration::from_secs_f64((body.len().saturating_sub(10)) as f64 / 100.0);
+    assert!(
+        took >= least.mul_f64(0.9),
+        "{} bytes in {took:?} at 100B/s",
+        body.len()
+    );
+    println!(
+        "bandwidth lb-task 100B/s: {} bytes in {:.1}s",
+        body.len(),
+        took.as_secs_f64()
+    );
+    view.chaos(&Chaos::Clear).await.unwrap();
 
     // Every connection reset: clients get the load balancer's 502; `clear` ends it.
     view.chaos(&Chaos::Reset {
         path: TierPath::LbTask,
         rate: 1.0,
+        database: None,
         lasting: None,
     })
     .await

@@ -8,14 +8,40 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::alb::toxics::{Latency, TargetErrors, Toxics};
+use crate::rds::detour::PathToxics;
+
+/// The path between two tiers a toxic fault is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The load balancer → its targets (the tasks).
+    LbTask,
+    /// The tasks → a DB instance (its identifier).
+    TaskDb(String),
+}
+
+impl Route {
+    /// How `list` and the dashboard name it.
+    pub fn describe(&self) -> String {
+        match self {
+            Route::LbTask => "load balancer → tasks".to_string(),
+            Route::TaskDb(db) => format!("tasks → database {db}"),
+        }
+    }
+}
 
 /// What a fault is, with what it takes to end it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultKind {
-    /// Latency on the load balancer → task path.
-    Latency { delay: Duration, jitter: Duration },
-    /// Connection resets on the load balancer → task path.
-    Reset { rate: f64 },
+    /// Latency on a path.
+    Latency {
+        route: Route,
+        delay: Duration,
+        jitter: Duration,
+    },
+    /// Connection resets on a path.
+    Reset { route: Route, rate: f64 },
+    /// A bandwidth limit on a path (each direction).
+    Bandwidth { route: Route, bytes_per_second: u64 },
     /// One task answers an error status for a fraction of requests.
     HttpErrors {
         task_id: String,
@@ -40,6 +66,7 @@ impl FaultKind {
         match self {
             FaultKind::Latency { .. } => "latency",
             FaultKind::Reset { .. } => "reset",
+            FaultKind::Bandwidth { .. } => "bandwidth",
             FaultKind::HttpErrors { .. } => "http-errors",
             FaultKind::PausedTask { .. } => "pause-task",
             FaultKind::ReplicaLag { .. } => "replica-lag",
@@ -47,12 +74,27 @@ impl FaultKind {
         }
     }
 
+    /// The path a toxic fault is on (`None`: not a toxic).
+    pub fn route(&self) -> Option<&Route> {
+        match self {
+            FaultKind::Latency { route, .. }
+            | FaultKind::Reset { route, .. }
+            | FaultKind::Bandwidth { route, .. } => Some(route),
+            _ => None,
+        }
+    }
+
     /// Whether it changes the load balancer's path (its toxics).
     pub fn is_toxic(&self) -> bool {
-        matches!(
-            self,
-            FaultKind::Latency { .. } | FaultKind::Reset { .. } | FaultKind::HttpErrors { .. }
-        )
+        matches!(self, FaultKind::HttpErrors { .. }) || self.route() == Some(&Route::LbTask)
+    }
+
+    /// The DB instance whose path it is on, if it is on a task → database path.
+    pub fn database_path(&self) -> Option<&str> {
+        match self.route() {
+            Some(Route::TaskDb(db)) => Some(db),
+            _ => None,
+        }
     }
 
     /// Two faults of which the newer replaces the older (the same replica's lag, the same
@@ -69,8 +111,11 @@ impl FaultKind {
                 FaultKind::HttpErrors { task_id: a, .. },
                 FaultKind::HttpErrors { task_id: b, .. },
             ) => a == b,
-            (FaultKind::Latency { .. }, FaultKind::Latency { .. }) => true,
-            (FaultKind::Reset { .. }, FaultKind::Reset { .. }) => true,
+            (FaultKind::Latency { route: a, .. }, FaultKind::Latency { route: b, .. })
+            | (FaultKind::Reset { route: a, .. }, FaultKind::Reset { route: b, .. })
+            | (FaultKind::Bandwidth { route: a, .. }, FaultKind::Bandwidth { route: b, .. }) => {
+                a == b
+            }
             _ => false,
         }
     }
@@ -181,19 +226,25 @@ impl ChaosBook {
 }
 
 /// The load balancer's path with all of `faults` together: the latency of the (one) latency
-/// fault, resets at the combined rate, each failing task's errors.
+/// fault, resets at the combined rate, the bandwidth limit, each failing task's errors.
 pub fn toxics_of(faults: &[Fault]) -> Toxics {
     let mut toxics = Toxics::default();
     let mut pass_rate = 1.0;
     for fault in faults {
+        if fault.kind.route().is_some_and(|r| *r != Route::LbTask) {
+            continue;
+        }
         match &fault.kind {
-            FaultKind::Latency { delay, jitter } => {
+            FaultKind::Latency { delay, jitter, .. } => {
                 toxics.latency = Some(Latency {
                     delay: *delay,
                     jitter: *jitter,
                 });
             }
-            FaultKind::Reset { rate } => pass_rate *= 1.0 - rate.clamp(0.0, 1.0),
+            FaultKind::Reset { rate, .. } => pass_rate *= 1.0 - rate.clamp(0.0, 1.0),
+            FaultKind::Bandwidth {
+                bytes_per_second, ..
+            } => toxics.bytes_per_second = Some(*bytes_per_second),
             FaultKind::HttpErrors {
                 target,
                 rate,
@@ -204,6 +255,30 @@ pub fn toxics_of(faults: &[Fault]) -> Toxics {
                 rate: *rate,
                 status: *status,
             }),
+            _ => {}
+        }
+    }
+    toxics.reset_rate = 1.0 - pass_rate;
+    toxics
+}
+
+/// DB instance `database`'s task → database path with all of `faults` together.
+pub fn path_toxics_of(faults: &[Fault], database: &str) -> PathToxics {
+    let mut toxics = PathToxics::default();
+    let mut pass_rate = 1.0;
+    for fault in faults {
+        if fault.kind.database_path() != Some(database) {
+            continue;
+        }
+        match &fault.kind {
+            FaultKind::Latency { delay, jitter, .. } => {
+                toxics.latency = *delay;
+                toxics.jitter = *jitter;
+            }
+            FaultKind::Reset { rate, .. } => pass_rate *= 1.0 - rate.clamp(0.0, 1.0),
+            FaultKind::Bandwidth {
+                bytes_per_second, ..
+            } => toxics.bytes_per_second = Some(*bytes_per_second),
             _ => {}
         }
     }
@@ -233,7 +308,11 @@ mod tests {
     #[test]
     fn faults_end_by_id_or_by_kind() {
         let book = ChaosBook::default();
-        let (f, _) = book.add(FaultKind::Reset { rate: 0.5 }, "r".into(), None);
+        let reset = FaultKind::Reset {
+            route: Route::LbTask,
+            rate: 0.5,
+        };
+        let (f, _) = book.add(reset, "r".into(), None);
         book.add(FaultKind::AzOutage { zone: "z".into() }, "z".into(), None);
         assert_eq!(book.remove(f.id).map(|f| f.id), Some(f.id));
         assert_eq!(book.remove(f.id), None);
@@ -248,13 +327,18 @@ mod tests {
         let target = SocketAddr::from(([127, 0, 0, 1], 9000));
         book.add(
             FaultKind::Latency {
+                route: Route::LbTask,
                 delay: Duration::from_millis(100),
                 jitter: Duration::ZERO,
             },
             "l".into(),
             None,
         );
-        book.add(FaultKind::Reset { rate: 0.5 }, "r".into(), None);
+        let reset = FaultKind::Reset {
+            route: Route::LbTask,
+            rate: 0.5,
+        };
+        book.add(reset, "r".into(), None);
         book.add(
             FaultKind::HttpErrors {
                 task_id: "t".into(),
@@ -271,5 +355,39 @@ mod tests {
         assert!((toxics.reset_rate - 0.5).abs() < 1e-9);
         assert_eq!(toxics.errors.len(), 1);
         assert!(toxics_of(&[]).is_empty());
+    }
+
+    #[test]
+    fn each_path_takes_only_its_own_faults() {
+        let book = ChaosBook::default();
+        let db = || Route::TaskDb("db".into());
+        let latency = |route| FaultKind::Latency {
+            route,
+            delay: Duration::from_millis(150),
+            jitter: Duration::from_millis(10),
+        };
+        book.add(latency(db()), "db".into(), None);
+        book.add(latency(Route::TaskDb("other".into())), "o".into(), None);
+        let reset = FaultKind::Reset {
+            route: db(),
+            rate: 0.5,
+        };
+        book.add(reset, "r".into(), None);
+        let bandwidth = FaultKind::Bandwidth {
+            route: db(),
+            bytes_per_second: 1000,
+        };
+        book.add(bandwidth, "b".into(), None);
+        // A newer latency on the same path replaces the older; on another path it does not.
+        let (_, replaced) = book.add(latency(db()), "db again".into(), None);
+        assert_eq!(replaced.len(), 1);
+        assert_eq!(book.faults().len(), 4);
+        let path = path_toxics_of(&book.faults(), "db");
+        assert_eq!(path.latency, Duration::from_millis(150));
+        assert!((path.reset_rate - 0.5).abs() < 1e-9);
+        assert_eq!(path.bytes_per_second, Some(1000));
+        assert!(path_toxics_of(&book.faults(), "nobody").is_empty());
+        // None of them is on the load balancer's path.
+        assert!(toxics_of(&book.faults()).is_empty());
     }
 }

@@ -6,4 +6,4 @@
 pub mod book;
 pub mod scenario;
 
-pub use book::{ChaosBook, Fault, FaultKind, FaultStatus, toxics_of};
+pub use book::{ChaosBook, Fault, FaultKind, FaultStatus, Route, path_toxics_of, toxics_of};

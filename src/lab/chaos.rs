@@ -37,6 +37,14 @@ pub enum Chaos {
         /// The zone, e.g. `us-east-1a`.
         zone: String,
     },
+    /// Fail a Multi-AZ DB instance over to its standby, as `aws rds reboot-db-instance
+    /// --force-failover` does: the primary is fenced, the standby promoted, the endpoint moves.
+    DbFailover {
+        /// The DB instance (default: the lab's first one that is not a replica).
+        #[arg(long)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        database: Option<String>,
+    },
     /// Kill a task's container abruptly (SIGKILL, no draining): its service sees the essential
     /// container exit and starts a replacement.
     KillTask {
@@ -56,10 +64,11 @@ pub enum Chaos {
         #[serde(default, rename = "for", with = "text_duration::option")]
         lasting: Option<Duration>,
     },
-    /// Add latency (and jitter) between two tiers: `lb-task` is the load balancer's path to
-    /// its targets (every attempt waits DELAY plus up to JITTER).
+    /// Add latency (and jitter) between two tiers: on `lb-task` every attempt of the load
+    /// balancer on a target waits DELAY plus up to JITTER; on `task-db` every answer of the
+    /// database to the tasks does (their connections go through a proxy meanwhile).
     Latency {
-        /// Which path: `lb-task` (or `task-db`, not supported yet).
+        /// Which path: `lb-task` or `task-db`.
         path: TierPath,
         /// Added to every request on the path, e.g. `200ms`.
         #[arg(value_parser = parse_lasting)]
@@ -69,20 +78,48 @@ pub enum Chaos {
         #[arg(long, value_parser = parse_lasting, default_value = "0s")]
         #[serde(default, with = "text_duration")]
         jitter: Duration,
+        /// On `task-db`: the DB instance (default: the lab's first one that is not a replica).
+        #[arg(long)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        database: Option<String>,
         /// How long (e.g. `30s`); without it, until `tierlab chaos clear`.
         #[arg(long = "for", value_parser = parse_lasting)]
         #[serde(default, rename = "for", with = "text_duration::option")]
         lasting: Option<Duration>,
     },
     /// Reset connections between two tiers: a fraction RATE of the load balancer's attempts on
-    /// its targets is reset before the response (`lb-task`).
+    /// its targets is reset before the response (`lb-task`), or of the tasks' new connections
+    /// to the database as they open (`task-db`).
     Reset {
-        /// Which path: `lb-task` (or `task-db`, not supported yet).
+        /// Which path: `lb-task` or `task-db`.
         path: TierPath,
         /// The fraction of connections reset, 0 to 1.
         #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
         #[serde(default = "all")]
         rate: f64,
+        /// On `task-db`: the DB instance (default: the lab's first one that is not a replica).
+        #[arg(long)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        database: Option<String>,
+        /// How long (e.g. `30s`); without it, until `tierlab chaos clear`.
+        #[arg(long = "for", value_parser = parse_lasting)]
+        #[serde(default, rename = "for", with = "text_duration::option")]
+        lasting: Option<Duration>,
+    },
+    /// Limit the bandwidth between two tiers to RATE (e.g. `64KB/s`, `1MB/s`; KB = 1000
+    /// bytes): the targets' answers to the load balancer (`lb-task`), or both directions of the
+    /// tasks' database connections (`task-db`).
+    Bandwidth {
+        /// Which path: `lb-task` or `task-db`.
+        path: TierPath,
+        /// Bytes per second: `500B/s`, `64KB/s`, `2MB/s`.
+        #[arg(value_parser = parse_bandwidth)]
+        #[serde(with = "text_bandwidth")]
+        rate: u64,
+        /// On `task-db`: the DB instance (default: the lab's first one that is not a replica).
+        #[arg(long)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        database: Option<String>,
         /// How long (e.g. `30s`); without it, until `tierlab chaos clear`.
         #[arg(long = "for", value_parser = parse_lasting)]
         #[serde(default, rename = "for", with = "text_duration::option")]
@@ -161,6 +198,51 @@ mod text_duration {
     }
 }
 
+/// Bandwidths on the wire as people write them (`"64KB/s"`).
+mod text_bandwidth {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(rate: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_bandwidth(*rate))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        super::parse_bandwidth(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A bandwidth: a number and `B/s`, `KB/s` or `MB/s` (powers of 1000, as Toxiproxy's KB/s),
+/// at least 1 B/s.
+pub fn parse_bandwidth(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let units = [("MB/s", 1_000_000.0), ("KB/s", 1_000.0), ("B/s", 1.0)];
+    let Some((number, scale)) = units.iter().find_map(|(unit, scale)| {
+        trimmed
+            .strip_suffix(unit)
+            .or_else(|| trimmed.strip_suffix(&unit.to_lowercase()))
+            .map(|n| (n.trim(), *scale))
+    }) else {
+        return Err(format!(
+            "{text:?} is not a bandwidth: give a number and B/s, KB/s or MB/s (e.g. 64KB/s)"
+        ));
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && n * scale >= 1.0 => Ok((n * scale).round() as u64),
+        _ => Err(format!(
+            "{text:?} is not a bandwidth of at least 1B/s (e.g. 64KB/s)"
+        )),
+    }
+}
+
+/// `64KB/s` for 64000: the largest unit that divides it.
+pub fn format_bandwidth(rate: u64) -> String {
+    match rate {
+        r if r >= 1_000_000 && r % 1_000_000 == 0 => format!("{}MB/s", r / 1_000_000),
+        r if r >= 1_000 && r % 1_000 == 0 => format!("{}KB/s", r / 1_000),
+        r => format!("{r}B/s"),
+    }
+}
+
 fn all() -> f64 {
     1.0
 }
@@ -221,6 +303,7 @@ impl LabView {
                 self.forget_az_outage(zone);
                 Ok(self.az_restore(zone).await?)
             }
+            Chaos::DbFailover { database } => Ok(self.db_failover(database.as_deref()).await?),
             Chaos::KillTask { task } => Ok(self.kill_task(task.as_deref()).await?),
             Chaos::PauseTask { task, lasting } => {
                 Ok(self.pause_task(task.as_deref(), *lasting).await?)
@@ -229,19 +312,38 @@ impl LabView {
                 path,
                 delay,
                 jitter,
+                database,
                 lasting,
-            } => Ok(self.latency(*path, *delay, *jitter, *lasting)?),
+            } => {
+                let route = self.route(*path, database.as_deref())?;
+                Ok(self.latency(route, *delay, *jitter, *lasting).await?)
+            }
             Chaos::Reset {
                 path,
                 rate,
+                database,
                 lasting,
-            } => Ok(self.reset(*path, *rate, *lasting)?),
+            } => {
+                let route = self.route(*path, database.as_deref())?;
+                Ok(self.reset(route, *rate, *lasting).await?)
+            }
+            Chaos::Bandwidth {
+                path,
+                rate,
+                database,
+                lasting,
+            } => {
+                let route = self.route(*path, database.as_deref())?;
+                Ok(self.bandwidth(route, *rate, *lasting).await?)
+            }
             Chaos::HttpErrors {
                 task,
                 rate,
                 status,
                 lasting,
-            } => Ok(self.http_errors(task.as_deref(), *rate, *status, *lasting)?),
+            } => Ok(self
+                .http_errors(task.as_deref(), *rate, *status, *lasting)
+                .await?),
             Chaos::List => Ok(self.list_faults()),
             Chaos::Clear => Ok(self.clear_faults().await?),
         }
@@ -303,11 +405,47 @@ mod tests {
     }
 
     #[test]
+    fn bandwidths_read_and_print_in_their_units() {
+        assert_eq!(parse_bandwidth("64KB/s"), Ok(64_000));
+        assert_eq!(parse_bandwidth("1.5MB/s"), Ok(1_500_000));
+        assert_eq!(parse_bandwidth("500 B/s"), Ok(500));
+        assert_eq!(parse_bandwidth("2kb/s"), Ok(2_000));
+        assert!(
+            parse_bandwidth("64")
+                .unwrap_err()
+                .contains("B/s, KB/s or MB/s")
+        );
+        assert!(
+            parse_bandwidth("0KB/s")
+                .unwrap_err()
+                .contains("at least 1B/s")
+        );
+        assert_eq!(format_bandwidth(64_000), "64KB/s");
+        assert_eq!(format_bandwidth(2_000_000), "2MB/s");
+        assert_eq!(format_bandwidth(1_500), "1500B/s");
+        let chaos: Chaos = serde_json::from_value(serde_json::json!({
+            "kind": "bandwidth", "path": "task-db", "rate": "64KB/s", "database": "db"
+        }))
+        .unwrap();
+        assert_eq!(
+            chaos,
+            Chaos::Bandwidth {
+                path: TierPath::TaskDb,
+                rate: 64_000,
+                database: Some("db".into()),
+                lasting: None
+            }
+        );
+        assert_eq!(serde_json::to_value(&chaos).unwrap()["rate"], "64KB/s");
+    }
+
+    #[test]
     fn faults_with_durations_travel_as_json() {
         let chaos = Chaos::Latency {
             path: TierPath::LbTask,
             delay: Duration::from_millis(200),
             jitter: Duration::ZERO,
+            database: None,
             lasting: Some(Duration::from_secs(30)),
         };
         let json = serde_json::to_value(&chaos).unwrap();

@@ -1,11 +1,11 @@
-//! The faults of `tierlab chaos` that act on tasks and on the load balancer's path (kill,
-//! pause, latency, resets, error answers), the record of every active fault (`list`), and
+//! The faults of `tierlab chaos` that act on tasks and on the paths between tiers (kill,
+//! pause, latency, resets, bandwidth, error answers), the record of every active fault (`list`), and
 //! their end: by themselves after `--for`, or all at once with `clear`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::chaos::{Fault, FaultKind, toxics_of};
+use crate::chaos::{Fault, FaultKind, Route, path_toxics_of, toxics_of};
 use crate::docker::DockerError;
 use crate::ecs::TaskStatus;
 
@@ -23,10 +23,20 @@ pub enum FaultError {
         "task {0} has no load balancer target, so no requests reach it through the load balancer"
     )]
     NoTarget(String),
+    #[error("--database names the instance of a `task-db` fault; `lb-task` has none")]
+    DatabaseOffThePath,
+    #[error("DBInstanceNotFound: DBInstance {0} not found.")]
+    NoDatabase(String),
+    #[error("the lab runs no database, so there is no task → database path")]
+    NoDatabases,
+    #[error(transparent)]
+    Path(#[from] Box<crate::rds::detour::DetourError>),
     #[error(
-        "faults on the task → database path are not supported yet: this kernel has no netem for `tc`, and tierlab puts no proxy on that path (the load balancer → task path, `lb-task`, takes latency and resets)"
+        "InvalidDBInstanceState: Reboot with failover is not supported for DB instance {0}: it is not a Multi-AZ instance."
     )]
-    TaskDbPath,
+    NotMultiAz(String),
+    #[error("InvalidDBInstanceState: {0}")]
+    Failover(#[from] crate::rds::FailoverError),
     #[error("the lab runs no containers (no Docker)")]
     NoDocker,
     #[error(transparent)]
@@ -45,7 +55,11 @@ impl FaultError {
             FaultError::NoTask(_)
                 | FaultError::NoRunningTask(_)
                 | FaultError::NoTarget(_)
-                | FaultError::TaskDbPath
+                | FaultError::DatabaseOffThePath
+                | FaultError::NoDatabase(_)
+                | FaultError::NoDatabases
+                | FaultError::NotMultiAz(_)
+                | FaultError::Failover(_)
         )
     }
 }
@@ -120,7 +134,7 @@ impl LabView {
             task_id: task.task_id.clone(),
             container_id: task.container_id.clone(),
         };
-        self.begin(kind, description, lasting);
+        self.begin(kind, description, lasting).await?;
         Ok(format!(
             "task {} of service {} paused (every process frozen, as by SIGSTOP){}; the target group's health checks time out on it",
             task.task_id,
@@ -129,53 +143,142 @@ impl LabView {
         ))
     }
 
-    /// `tierlab chaos latency lb-task DELAY [--jitter J] [--for D]`.
-    pub(super) fn latency(
+    /// The path `path` names: for `task-db`, to `database` or the lab's first instance that
+    /// is not a read replica.
+    pub(super) fn route(
         &self,
         path: TierPath,
+        database: Option<&str>,
+    ) -> Result<Route, FaultError> {
+        match (path, database) {
+            (TierPath::LbTask, None) => Ok(Route::LbTask),
+            (TierPath::LbTask, Some(_)) => Err(FaultError::DatabaseOffThePath),
+            (TierPath::TaskDb, given) => Ok(Route::TaskDb(self.chosen_database(given)?.identifier)),
+        }
+    }
+
+    /// The DB instance `given` names, or the lab's first one that is not a read replica (the
+    /// one the app writes to).
+    fn chosen_database(&self, given: Option<&str>) -> Result<crate::rds::DbInstance, FaultError> {
+        match given {
+            Some(id) => self
+                .rds()
+                .get(id)
+                .ok_or_else(|| FaultError::NoDatabase(id.to_string())),
+            None => self
+                .rds()
+                .list()
+                .into_iter()
+                .find(|db| db.settings().read_replica_source.is_none())
+                .ok_or(FaultError::NoDatabases),
+        }
+    }
+
+    /// `tierlab chaos db-failover [--database DB]`: RDS's reboot with failover.
+    pub(super) async fn db_failover(&self, database: Option<&str>) -> Result<String, FaultError> {
+        let db = self.chosen_database(database)?;
+        let id = db.identifier.clone();
+        if !db.settings().multi_az {
+            return Err(FaultError::NotMultiAz(id));
+        }
+        db.fail_over().await?;
+        tracing::warn!("chaos: database {id} failing over to its standby");
+        Ok(format!(
+            "DB instance {id} is failing over to its standby (Multi-AZ instance failover started)"
+        ))
+    }
+
+    /// `tierlab chaos latency PATH DELAY [--jitter J] [--database DB] [--for D]`.
+    pub(super) async fn latency(
+        &self,
+        route: Route,
         delay: Duration,
         jitter: Duration,
         lasting: Option<Duration>,
     ) -> Result<String, FaultError> {
-        if path == TierPath::TaskDb {
-            return Err(FaultError::TaskDbPath);
-        }
         let shown = |d: Duration| humantime::format_duration(d).to_string();
         let description = format!(
-            "load balancer → tasks: +{} latency (jitter {})",
+            "{}: +{} latency (jitter {})",
+            route.describe(),
             shown(delay),
             shown(jitter)
         );
-        self.begin(FaultKind::Latency { delay, jitter }, description, lasting);
-        Ok(format!(
-            "every request from the load balancer to its targets now waits {} more (plus up to {} jitter){}",
-            shown(delay),
-            shown(jitter),
-            how_long(lasting)
-        ))
+        let said = match &route {
+            Route::LbTask => format!(
+                "every request from the load balancer to its targets now waits {} more (plus up to {} jitter){}",
+                shown(delay),
+                shown(jitter),
+                how_long(lasting)
+            ),
+            Route::TaskDb(db) => format!(
+                "every answer of database {db} to the tasks now waits {} more (plus up to {} jitter){}; the tasks' new connections go through the path's proxy",
+                shown(delay),
+                shown(jitter),
+                how_long(lasting)
+            ),
+        };
+        let kind = FaultKind::Latency {
+            route,
+            delay,
+            jitter,
+        };
+        self.begin(kind, description, lasting).await?;
+        Ok(said)
     }
 
-    /// `tierlab chaos reset lb-task [--rate R] [--for D]`.
-    pub(super) fn reset(
+    /// `tierlab chaos reset PATH [--rate R] [--database DB] [--for D]`.
+    pub(super) async fn reset(
         &self,
-        path: TierPath,
+        route: Route,
         rate: f64,
         lasting: Option<Duration>,
     ) -> Result<String, FaultError> {
-        if path == TierPath::TaskDb {
-            return Err(FaultError::TaskDbPath);
-        }
         let percent = rate * 100.0;
-        let description = format!("load balancer → tasks: {percent:.0}% of connections reset");
-        self.begin(FaultKind::Reset { rate }, description, lasting);
-        Ok(format!(
-            "{percent:.0}% of the load balancer's connections to its targets are now reset before a response{}",
-            how_long(lasting)
-        ))
+        let description = format!("{}: {percent:.0}% of connections reset", route.describe());
+        let said = match &route {
+            Route::LbTask => format!(
+                "{percent:.0}% of the load balancer's connections to its targets are now reset before a response{}",
+                how_long(lasting)
+            ),
+            Route::TaskDb(db) => format!(
+                "{percent:.0}% of the tasks' new connections to database {db} are now reset as they open{}",
+                how_long(lasting)
+            ),
+        };
+        self.begin(FaultKind::Reset { route, rate }, description, lasting)
+            .await?;
+        Ok(said)
+    }
+
+    /// `tierlab chaos bandwidth PATH RATE [--database DB] [--for D]`.
+    pub(super) async fn bandwidth(
+        &self,
+        route: Route,
+        bytes_per_second: u64,
+        lasting: Option<Duration>,
+    ) -> Result<String, FaultError> {
+        let rate = super::chaos::format_bandwidth(bytes_per_second);
+        let description = format!("{}: at most {rate}", route.describe());
+        let said = match &route {
+            Route::LbTask => format!(
+                "the targets' answers to the load balancer now go at most {rate}{}",
+                how_long(lasting)
+            ),
+            Route::TaskDb(db) => format!(
+                "the tasks' connections to database {db} now go at most {rate} each way{}; their new connections go through the path's proxy",
+                how_long(lasting)
+            ),
+        };
+        let kind = FaultKind::Bandwidth {
+            route,
+            bytes_per_second,
+        };
+        self.begin(kind, description, lasting).await?;
+        Ok(said)
     }
 
     /// `tierlab chaos http-errors [TASK] [--rate R] [--status S] [--for D]`.
-    pub(super) fn http_errors(
+    pub(super) async fn http_errors(
         &self,
         task: Option<&str>,
         rate: f64,
@@ -199,7 +302,7 @@ impl LabView {
             rate,
             status,
         };
-        self.begin(kind, description, lasting);
+        self.begin(kind, description, lasting).await?;
         Ok(format!(
             "task {} of service {} now answers {status} to {percent:.0}% of its requests{}",
             task.task_id,
@@ -273,13 +376,26 @@ impl LabView {
             .remove_where(|k| matches!(k, FaultKind::AzOutage { zone: z } if z == zone));
     }
 
-    /// Records a fault, applies the load balancer's toxics if it is one, and ends it after
-    /// `lasting`.
-    fn begin(&self, kind: FaultKind, description: String, lasting: Option<Duration>) {
+    /// Records a fault, applies it if it is a toxic (the load balancer's, or a database path's
+    /// proxy), and ends it after `lasting`. A path that cannot take it leaves no record.
+    async fn begin(
+        &self,
+        kind: FaultKind,
+        description: String,
+        lasting: Option<Duration>,
+    ) -> Result<(), FaultError> {
         let toxic = kind.is_toxic();
+        let database = kind.database_path().map(str::to_string);
         let (fault, _replaced) = self.chaos.add(kind, description, lasting);
         if toxic {
             self.apply_toxics();
+        }
+        if let Some(database) = database
+            && let Err(e) = self.apply_path(&database).await
+        {
+            self.chaos.remove(fault.id);
+            let _ = self.apply_path(&database).await;
+            return Err(e);
         }
         if let Some(lasting) = lasting {
             let view = self.clone();
@@ -288,18 +404,28 @@ impl LabView {
                 if let Some(fault) = view.chaos.remove(fault.id)
                     && let Err(e) = view.undo(fault).await
                 {
-                    tracing::warn!("chaos: a fault could not be ended: {e}");
+                    tracing::warn!(
+                        "chaos: a fault could not be ended: {}",
+                        crate::error::chain(&e)
+                    );
                 }
             });
         }
+        Ok(())
     }
 
     /// Ends `fault` (already out of the record).
     async fn undo(&self, fault: Fault) -> Result<(), FaultError> {
         tracing::info!("chaos: fault #{} ended ({})", fault.id, fault.description);
         match fault.kind {
-            FaultKind::Latency { .. } | FaultKind::Reset { .. } | FaultKind::HttpErrors { .. } => {
+            FaultKind::Latency { .. }
+            | FaultKind::Reset { .. }
+            | FaultKind::Bandwidth { .. }
+            | FaultKind::HttpErrors { .. } => {
                 self.apply_toxics();
+                if let Some(database) = fault.kind.database_path() {
+                    self.apply_path(database).await?;
+                }
             }
             FaultKind::PausedTask { container_id, .. } => {
                 self.docker_client()?
@@ -316,6 +442,22 @@ impl LabView {
                 self.az_restore(&zone).await.map_err(Box::new)?;
             }
         }
+        Ok(())
+    }
+
+    /// Sets database `identifier`'s task → database path to what the active faults on it add
+    /// up to (a proxy in while any is, out when none is).
+    async fn apply_path(&self, identifier: &str) -> Result<(), FaultError> {
+        let Some(db) = self.rds().get(identifier) else {
+            // The instance was deleted: its path went with it.
+            return Ok(());
+        };
+        let docker = self.docker_client()?;
+        crate::rds::detour::set_path_toxics(docker, &db, || {
+            path_toxics_of(&self.chaos.faults(), identifier)
+        })
+        .await
+        .map_err(Box::new)?;
         Ok(())
     }
 
