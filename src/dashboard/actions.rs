@@ -79,19 +79,10 @@ impl Action {
             }
             Action::KillTask { service, task_id } => kill_task(view, service, task_id).await,
             Action::Failover { db } => {
-                let instance = view
-                    .database(db)
-                    .ok_or_else(|| ActionError::Request(format!("DBInstance {db} not found.")))?;
-                if !instance.settings().multi_az {
-                    return Err(ActionError::Request(format!(
-                        "Reboot with failover is not supported for DB instance {db}: it is not a Multi-AZ instance."
-                    )));
-                }
-                instance
-                    .fail_over()
-                    .await
-                    .map_err(|e| ActionError::Request(e.to_string()))?;
-                Ok(format!("DB instance {db} is failing over to its standby"))
+                let failover = Chaos::DbFailover {
+                    database: Some(db.clone()),
+                };
+                chaos(view, &failover).await
             }
             Action::Scale {
                 service,
@@ -105,16 +96,20 @@ impl Action {
                 ))
             }
             Action::ForceNewDeployment { service } => force_new_deployment(view, service).await,
-            Action::Chaos { chaos } => view.chaos(chaos).await.map_err(|e| {
-                let text = crate::error::chain(&e).to_string();
-                if e.is_request_error() {
-                    ActionError::Request(text)
-                } else {
-                    ActionError::Failed(text)
-                }
-            }),
+            Action::Chaos { chaos: c } => chaos(view, c).await,
         }
     }
+}
+
+async fn chaos(view: &LabView, chaos: &Chaos) -> Result<String, ActionError> {
+    view.chaos(chaos).await.map_err(|e| {
+        let text = crate::error::chain(&e).to_string();
+        if e.is_request_error() {
+            ActionError::Request(text)
+        } else {
+            ActionError::Failed(text)
+        }
+    })
 }
 
 fn service_of<'v>(

@@ -92,9 +92,22 @@ async function act(action, button) {
   }
 }
 
-// Chaos of `tierlab chaos` (section 2's faults join here: one button each in chaosButtons).
+// Chaos of `tierlab chaos`, as its JSON (`POST /chaos` takes the same).
 function chaos(kind, args, button) {
   return act({ kind: "chaos", chaos: Object.assign({ kind }, args) }, button);
+}
+
+// The faults panel's buttons: each carries its fault; the path and duration come from the
+// panel's selects at click time.
+function faultOf(d) {
+  const fault = JSON.parse(d.chaos);
+  const path = document.getElementById("fault-path");
+  const lasting = document.getElementById("fault-for");
+  if ("path" in fault && path) fault.path = path.value;
+  if (lasting && lasting.value !== "until-cleared" && !["kill-task", "db-failover", "clear"].includes(fault.kind)) {
+    fault.for = lasting.value;
+  }
+  return fault;
 }
 
 // One click handler for every button with data-action: buttons are redrawn, the handler stays.
@@ -120,6 +133,8 @@ document.addEventListener("click", (e) => {
     case "az-outage":
     case "az-restore":
       return chaos(d.action, { zone: d.zone }, b);
+    case "chaos":
+      return act({ kind: "chaos", chaos: faultOf(d) }, b);
   }
 });
 
@@ -325,7 +340,54 @@ function drawControls(s) {
       el("label", { text: "database " + db.identifier }),
       el("button", { class: "danger", "data-action": "failover", "data-db": db.identifier, text: "Force failover" })));
   }
+  for (const db of s.databases.filter((d) => d.replication)) {
+    rows.push(el("div", { class: "controls-row" },
+      el("label", { text: "replica " + db.identifier }),
+      faultButton("Lag 10s", { kind: "replica-lag", replica: db.identifier, delay: "10s" }),
+      faultButton("No lag", { kind: "replica-lag", replica: db.identifier, delay: "0s" })));
+  }
+  rows.push(...drawFaultControls(s));
   return rows;
+}
+
+function faultButton(text, fault, danger) {
+  return el("button", { class: danger ? "danger" : "", "data-action": "chaos", "data-chaos": JSON.stringify(fault), text });
+}
+
+// A select that keeps its choice across redraws.
+function select(id, options) {
+  const before = document.getElementById(id);
+  const s = el("select", { id });
+  for (const [value, text] of options) s.append(el("option", { value, text }));
+  if (before && options.some(([value]) => value === before.value)) s.value = before.value;
+  return s;
+}
+
+// Section 2's faults: on a path between tiers, or on a task; each for the chosen time.
+function drawFaultControls(s) {
+  const paths = [["lb-task", "load balancer → tasks"]];
+  if (s.databases.length) paths.push(["task-db", "tasks → database"]);
+  return [
+    el("div", { class: "controls-row" },
+      el("label", { text: "faults on" }),
+      select("fault-path", paths),
+      el("label", { text: "for" }),
+      select("fault-for", [["30s", "30 s"], ["10s", "10 s"], ["2m", "2 min"], ["until-cleared", "until cleared"]])),
+    el("div", { class: "controls-row" },
+      faultButton("Latency 200 ms", { kind: "latency", path: "lb-task", delay: "200ms", jitter: "50ms" }),
+      faultButton("Reset 50 %", { kind: "reset", path: "lb-task", rate: 0.5 }, true),
+      faultButton("Bandwidth 10 KB/s", { kind: "bandwidth", path: "lb-task", rate: "10KB/s" })),
+    el("div", { class: "controls-row" },
+      faultButton("Pause a task", { kind: "pause-task" }, true),
+      faultButton("5xx from a task (50 %)", { kind: "http-errors", rate: 0.5, status: 503 }, true),
+      faultButton("Kill a task", { kind: "kill-task" }, true)),
+    el("div", { class: "controls-row" },
+      faultButton("Clear all faults", { kind: "clear" })),
+    el("ul", { class: "faults", "data-testid": "faults" },
+      ...(s.chaos.length
+        ? s.chaos.map((f) => el("li", { text: "#" + f.id + " " + f.kind + ": " + f.description + (f.ends_at ? " (until " + new Date(f.ends_at).toLocaleTimeString() + ")" : " (until cleared)") }))
+        : [el("li", { class: "muted", text: "no fault is active" })])),
+  ];
 }
 
 // --- Charts -------------------------------------------------------------------------------
@@ -390,7 +452,7 @@ function render(frame) {
   document.title = "tierlab " + s.lab;
   document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
   document.getElementById("architecture").replaceChildren(...drawArchitecture(s));
-  redraw("controls", JSON.stringify([s.services.map((x) => [x.name, x.desired_count]), s.availability_zones, s.databases.map((d) => [d.identifier, d.multi_az])]), () => drawControls(s));
+  redraw("controls", JSON.stringify([s.services.map((x) => [x.name, x.desired_count]), s.availability_zones, s.databases.map((d) => [d.identifier, d.multi_az]), s.chaos]), () => drawControls(s));
   redraw("targets", JSON.stringify(s.target_groups), () => drawTargets(s));
   redraw("tasks", JSON.stringify([s.services.map((x) => [x.tasks, x.stopping_tasks]), Math.floor(Date.now() / 5000)]), () => drawTasks(s));
   redraw("databases", JSON.stringify([s.databases.map((d) => [d.identifier, d.subnet, d.status, d.standby, d.replica_lag]), s.bastions]), () => drawDatabases(s));
