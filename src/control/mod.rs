@@ -75,6 +75,11 @@ pub enum ControlError {
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct ControlFile {
     pub pid: u32,
+    /// The writing process's program name (`/proc/PID/comm`): `tierlab` for `tierlab up`, a
+    /// test binary's or an app's for a lab served from the library. A pid that runs another
+    /// program now was reused ([`stale`]).
+    #[serde(default = "tierlab_program")]
+    pub program: String,
     pub address: SocketAddr,
     pub config: String,
     pub started_at: String,
@@ -82,10 +87,15 @@ pub struct ControlFile {
     pub token: String,
 }
 
+fn tierlab_program() -> String {
+    "tierlab".to_string()
+}
+
 impl std::fmt::Debug for ControlFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ControlFile")
             .field("pid", &self.pid)
+            .field("program", &self.program)
             .field("address", &self.address)
             .field("config", &self.config)
             .field("started_at", &self.started_at)
@@ -131,6 +141,7 @@ pub async fn serve(
     }
     let contents = ControlFile {
         pid: std::process::id(),
+        program: stale::program_of(std::process::id()).unwrap_or_else(tierlab_program),
         address,
         config: view.config_source(),
         started_at: crate::ecs::now_rfc3339(),

@@ -2,8 +2,9 @@
 //! command of the lab checks for one first, says what it found, and removes it, so nothing
 //! talks to a dead endpoint or refuses to start because of it.
 //!
-//! A file is stale when its process is not running, or when that pid now belongs to a program
-//! that is not tierlab (the pid was reused). A live `tierlab` whose endpoint does not answer is
+//! A file is stale when its process is not running, or when that pid now belongs to another
+//! program than the one that wrote it (the pid was reused): `tierlab`, or the program of a lab
+//! served from the library. A live `tierlab` whose endpoint does not answer is
 //! *not* judged stale: an `up` that is stopping has closed its endpoint but still removes its
 //! containers, and `tierlab down` waits for its control file to go.
 
@@ -26,9 +27,9 @@ pub enum Found {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Process {
     Gone,
-    /// Running, and its executable's name (`/proc/<pid>/comm`) is `tierlab`.
-    Tierlab,
-    /// Running a program that is not tierlab (the pid was reused).
+    /// Running the program that wrote the file (`/proc/<pid>/comm`).
+    Writer,
+    /// Running another program (the pid was reused).
     Other,
 }
 
@@ -37,7 +38,7 @@ pub fn staleness(pid: u32, process: Process) -> Option<String> {
     match process {
         Process::Gone => Some(format!("its `tierlab up` (pid {pid}) is not running")),
         Process::Other => Some(format!("pid {pid} that wrote it now runs another program")),
-        Process::Tierlab => None,
+        Process::Writer => None,
     }
 }
 
@@ -48,7 +49,7 @@ pub fn check(path: &Path) -> Found {
         return Found::Nothing;
     }
     let why = match read_control_file(path) {
-        Some(ControlFile { pid, .. }) => staleness(pid, process(pid)),
+        Some(ControlFile { pid, program, .. }) => staleness(pid, process(pid, &program)),
         None => Some("it cannot be read".to_string()),
     };
     match why {
@@ -61,7 +62,15 @@ pub fn check(path: &Path) -> Found {
 }
 
 /// What runs as `pid` now.
-fn process(pid: u32) -> Process {
+/// The program name of `pid` (`/proc/PID/comm`), if it can be read.
+pub fn program_of(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|comm| comm.trim().to_string())
+}
+
+/// Whether `pid` runs, and runs `program` (the control file's writer).
+fn process(pid: u32, program: &str) -> Process {
     let Ok(raw) = i32::try_from(pid) else {
         return Process::Gone;
     };
@@ -71,11 +80,11 @@ fn process(pid: u32) -> Process {
     if !alive {
         return Process::Gone;
     }
-    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
-        Ok(comm) if comm.trim() == "tierlab" => Process::Tierlab,
-        Ok(_) => Process::Other,
+    match program_of(pid) {
+        Some(comm) if comm == program => Process::Writer,
+        Some(_) => Process::Other,
         // No /proc (not Linux): trust the pid.
-        Err(_) => Process::Tierlab,
+        None => Process::Writer,
     }
 }
 
@@ -94,7 +103,7 @@ mod tests {
                 .unwrap()
                 .contains("another program")
         );
-        assert_eq!(staleness(42, Process::Tierlab), None);
+        assert_eq!(staleness(42, Process::Writer), None);
     }
 
     #[test]
@@ -108,6 +117,7 @@ mod tests {
         child.wait().unwrap();
         let file = ControlFile {
             pid,
+            program: "tierlab".into(),
             address: "127.0.0.1:1".parse().unwrap(),
             config: "emulator.toml".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
@@ -123,6 +133,8 @@ mod tests {
 
     #[test]
     fn this_process_is_running_but_not_tierlab() {
-        assert_eq!(process(std::process::id()), Process::Other);
+        assert_eq!(process(std::process::id(), "tierlab"), Process::Other);
+        let me = program_of(std::process::id()).unwrap();
+        assert_eq!(process(std::process::id(), &me), Process::Writer);
     }
 }
