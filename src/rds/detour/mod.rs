@@ -37,6 +37,8 @@ const SETTINGS_PATH: &str = "/run/tierlab/toxics";
 const READY_PATH: &str = "/run/tierlab/ready";
 /// How long the proxy may take to listen.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the proxy's open connections may take to finish once the endpoint is given back.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the path could not be detoured or given back.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,9 @@ pub enum DetourError {
 #[derive(Debug, Clone)]
 struct Proxy {
     container_id: String,
+    /// Where it holds the names: the network of the primary it took them from (it stays there
+    /// across failovers).
+    network: String,
     toxics: PathToxics,
 }
 
@@ -102,7 +107,7 @@ impl DetourGuard<'_> {
     ) -> Result<(), DockerError> {
         match self.proxy.as_ref() {
             Some(proxy) => write_settings(docker, db, proxy, node).await,
-            None => endpoint::give_to(docker, &db.endpoint_aliases, node).await,
+            None => endpoint::give_to(docker, &db.endpoint_aliases, node.into()).await,
         }
     }
 }
@@ -131,8 +136,7 @@ pub async fn set_path_toxics(
         (None, true) => Ok(()),
         (Some(_), true) => {
             let proxy = guard.take().expect("matched Some");
-            endpoint::give_to(docker, &db.endpoint_aliases, &primary).await?;
-            docker.remove_container(&proxy.container_id, true).await?;
+            give_back(docker, db, &primary, &proxy).await?;
             detour.name.store(None);
             tracing::info!(
                 "database {}: the task → database path is direct again (path proxy removed)",
@@ -159,6 +163,43 @@ pub async fn set_path_toxics(
             }
         }
     }
+}
+
+/// Gives the endpoint back to the primary, then removes the proxy once its open connections
+/// are done: the primary takes the names, the proxy lets them go (its connections carry on),
+/// and it goes when only its listener is left or after [`DRAIN_TIMEOUT`]. Removing it at once
+/// would refuse the connections that still resolved the names to it.
+async fn give_back(
+    docker: &DockerClient,
+    db: &DbInstance,
+    primary: &Node,
+    proxy: &Proxy,
+) -> Result<(), DockerError> {
+    endpoint::give_to(docker, &db.endpoint_aliases, primary.into()).await?;
+    let address =
+        super::instance::container_address(docker, &proxy.container_id, &proxy.network).await?;
+    let holder = endpoint::Holder {
+        container_id: &proxy.container_id,
+        network: &proxy.network,
+        address,
+    };
+    endpoint::take_from(docker, holder).await?;
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    while tokio::time::Instant::now() < deadline && connections(docker, proxy).await > 0 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    docker.remove_container(&proxy.container_id, true).await
+}
+
+/// The connections the proxy carries now: two processes each beside its listener (0 if it
+/// cannot be asked).
+async fn connections(docker: &DockerClient, proxy: &Proxy) -> usize {
+    let top = docker
+        .bollard()
+        .top_processes(&proxy.container_id, None)
+        .await;
+    let processes = top.ok().and_then(|t| t.processes).map_or(1, |p| p.len());
+    processes.saturating_sub(1) / 2
 }
 
 /// Starts the proxy holding the endpoint's names, waits until it listens, then takes the names
@@ -198,11 +239,11 @@ async fn divert(
     let container_id = docker.run_container_with_files(&spec, &files).await?;
     let taken = async {
         wait_listening(docker, db, &container_id).await?;
-        endpoint::take_from(docker, primary).await?;
+        endpoint::take_from(docker, primary.into()).await?;
         Ok::<(), DetourError>(())
     };
     if let Err(e) = taken.await {
-        let _ = endpoint::give_to(docker, &db.endpoint_aliases, primary).await;
+        let _ = endpoint::give_to(docker, &db.endpoint_aliases, primary.into()).await;
         let _ = docker.remove_container(&container_id, true).await;
         return Err(e);
     }
@@ -212,6 +253,7 @@ async fn divert(
     );
     Ok(Proxy {
         container_id,
+        network: primary.network.clone(),
         toxics,
     })
 }
