@@ -8,6 +8,10 @@
 //! screenshot is checked not to be blank (and kept: `TIERLAB_DASHBOARD_SCREENSHOT=docs/dashboard.png`
 //! writes it there). The times from the click to each effect are printed.
 //!
+//! `failover_from_the_dashboard_swaps_the_roles`: on a Multi-AZ lab, "Force failover" swaps
+//! the primary and standby rows without a reload; then a fault from the faults panel (latency
+//! on the task → database path) is listed, and "Clear all faults" ends it.
+//!
 //! `flock /tmp/tierlab-docker.lock cargo test --locked --test dashboard -- --nocapture`
 
 mod browser;
@@ -258,6 +262,46 @@ async fn failover_from_the_dashboard_swaps_the_roles() {
         "dashboard: click → instance not available {:.2}s, available as primary in {standby} {:.2}s",
         effect.as_secs_f64(),
         available.as_secs_f64()
+    );
+
+    // A fault from the panel: latency on the task → database path until cleared, listed at
+    // once, and gone again with "Clear all faults".
+    browser
+        .eval(
+            "document.getElementById('fault-path').value = 'task-db'; \
+             document.getElementById('fault-for').value = 'until-cleared'; return true",
+        )
+        .await;
+    let latency = browser
+        .find("#controls button[data-chaos*='\"kind\":\"latency\"']")
+        .await;
+    let clicked = Instant::now();
+    browser.click(&latency).await;
+    browser
+        .wait_for(
+            "the latency listed among the active faults",
+            WITHIN,
+            "const t = document.querySelector('[data-testid=faults]').innerText; \
+             return t.includes('latency') && t.includes('tasks → database flask-crud-db') && t.includes('until cleared')",
+        )
+        .await;
+    let listed = clicked.elapsed();
+    assert!(lab.databases()[0].detour().proxy_name().is_some());
+    let clear = browser
+        .find("#controls button[data-chaos*='\"kind\":\"clear\"']")
+        .await;
+    browser.click(&clear).await;
+    browser
+        .wait_for(
+            "no fault active",
+            WITHIN,
+            "return document.querySelector('[data-testid=faults]').innerText.includes('no fault is active')",
+        )
+        .await;
+    assert!(lab.databases()[0].detour().proxy_name().is_none());
+    println!(
+        "dashboard: click → task-db latency listed {:.2}s",
+        listed.as_secs_f64()
     );
     drop(browser);
     drop(control);

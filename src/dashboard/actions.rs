@@ -177,7 +177,8 @@ fn chaos_words(chaos: &Chaos) -> String {
     let json = serde_json::to_value(chaos).unwrap_or_default();
     let mut words = vec![json["kind"].as_str().unwrap_or("?").to_string()];
     if let Some(fields) = json.as_object() {
-        for (key, value) in fields.iter().filter(|(k, _)| *k != "kind") {
+        // `for` left out (`null`) means until cleared: nothing to say.
+        for (key, value) in fields.iter().filter(|(k, v)| *k != "kind" && !v.is_null()) {
             let value = value
                 .as_str()
                 .map_or_else(|| value.to_string(), str::to_string);
