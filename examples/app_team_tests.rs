@@ -1,7 +1,8 @@
 //! How an app team tests its app on tierlab: start the lab, run the app's API tests through
 //! the load balancer, check the data in the database through `lab.mysql()`, fail the database
-//! over in the middle of a stream of writes, and check the app recovered with nothing
-//! acknowledged lost.
+//! over in the middle of a stream of writes, check the app recovered with nothing
+//! acknowledged lost, then run its tests again under a slow database (latency on the task →
+//! database path).
 //!
 //!     cargo test --example app_team_tests -- --nocapture    (CI runs it: `test = true`)
 //!     cargo run --example app_team_tests                     (the same, as a program)
@@ -171,6 +172,28 @@ async fn run() -> Result<()> {
         "acknowledged writes lost in the failover: {lost:?}"
     );
     assert!(!acknowledged.is_empty());
+
+    // 5. A slow database: the app's tests still pass with 50 ms on every answer of the
+    //    database, only slower; then the path is direct again.
+    let direct = Instant::now();
+    app_api_tests(&http, &url).await?;
+    let direct = direct.elapsed();
+    lab.chaos()
+        .database_latency("flask-crud-db", Duration::from_millis(50))
+        .await?;
+    let slow = Instant::now();
+    app_api_tests(&http, &url).await?;
+    let slow = slow.elapsed();
+    lab.chaos().clear().await?;
+    println!(
+        "the app's tests: {:.0} ms direct, {:.0} ms with +50 ms on the database's answers",
+        direct.as_secs_f64() * 1000.0,
+        slow.as_secs_f64() * 1000.0
+    );
+    assert!(
+        slow > direct + Duration::from_millis(200),
+        "{slow:?} vs {direct:?}"
+    );
 
     lab.shutdown().await?;
     Ok(())

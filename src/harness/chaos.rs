@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::ecs::TaskStatus;
-use crate::lab::{Chaos, LabView};
+use crate::lab::{Chaos, LabView, TierPath};
 use crate::rds::InstanceStatus;
 
 use super::HarnessError;
@@ -149,6 +149,29 @@ impl LabChaos {
             delay,
         })
         .await
+    }
+
+    /// Adds `delay` to every answer of `database` to the tasks (`tierlab chaos latency
+    /// task-db`), until [`clear`](Self::clear); the tasks' next connections go through the
+    /// path's proxy.
+    pub async fn database_latency(
+        &self,
+        database: &str,
+        delay: Duration,
+    ) -> Result<String, HarnessError> {
+        self.apply(&Chaos::Latency {
+            path: TierPath::TaskDb,
+            delay,
+            jitter: Duration::ZERO,
+            database: Some(database.into()),
+            lasting: None,
+        })
+        .await
+    }
+
+    /// Ends every active fault (`tierlab chaos clear`).
+    pub async fn clear(&self) -> Result<String, HarnessError> {
+        self.apply(&Chaos::Clear).await
     }
 
     /// The subnet the instance's primary is in now, from the lab's status.
