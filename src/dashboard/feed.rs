@@ -76,10 +76,14 @@ impl Feed {
         }
     }
 
-    /// A receiver of frames (the newest is marked unseen, so it is sent at once).
+    /// A receiver of frames (the newest is marked unseen, so it is sent at once). Before the
+    /// first frame there is none to send: the empty placeholder would go out as an event with
+    /// empty data, which the page cannot parse (Firefox's console showed the JSON.parse error).
     pub fn subscribe(&self) -> watch::Receiver<Bytes> {
         let mut rx = self.frames.subscribe();
-        rx.mark_changed();
+        if !rx.borrow().is_empty() {
+            rx.mark_changed();
+        }
         self.wake.notify_one();
         rx
     }
@@ -238,5 +242,17 @@ mod tests {
         let rx = feed.subscribe();
         assert!(rx.has_changed().unwrap());
         assert_eq!(feed.frames.receiver_count(), 1);
+    }
+
+    #[test]
+    fn a_subscriber_before_the_first_frame_waits_for_it() {
+        let feed = Feed::new();
+        let rx = feed.subscribe();
+        assert!(
+            !rx.has_changed().unwrap(),
+            "the empty placeholder is no frame"
+        );
+        feed.frames.send_replace(Bytes::from_static(b"{}"));
+        assert!(rx.has_changed().unwrap());
     }
 }
