@@ -1,12 +1,14 @@
-//! Headless Chromium for the dashboard tests: Debian's `chromedriver` started on a free
-//! loopback port, spoken to in W3C WebDriver JSON over HTTP (reqwest), and a check that a
-//! screenshot shows something.
+//! Headless browsers for the dashboard tests. Chromium (here): Debian's `chromedriver` started
+//! on a free loopback port, spoken to in W3C WebDriver JSON over HTTP (reqwest). Firefox
+//! ([`firefox`]): `firefox-esr` over its Marionette protocol. Shared by both: waiting on the
+//! page ([`wait_until`]) and the check that a screenshot shows something ([`png`]).
 //!
-//! `scripts/browser.sh` installs `chromium` and `chromium-driver`; a test fails (never skips)
-//! when they are missing.
+//! `scripts/browser.sh` installs `chromium`, `chromium-driver` and `firefox-esr`; a test fails
+//! (never skips) when they are missing.
 
 #![allow(dead_code)]
 
+pub mod firefox;
 pub mod png;
 
 use std::process::{Child, Command, Stdio};
@@ -152,17 +154,35 @@ impl Browser {
 
     /// Evaluates `script` every 100 ms until it returns true; returns how long it took.
     pub async fn wait_for(&self, what: &str, within: Duration, script: &str) -> Duration {
-        let started = Instant::now();
-        loop {
-            if self.eval(script).await == Value::Bool(true) {
-                return started.elapsed();
-            }
-            if started.elapsed() > within {
-                let text = self.eval("return document.body.innerText").await;
-                panic!("the dashboard did not show {what} within {within:?}; it showed:\n{text}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        wait_until(self, what, within, script).await
+    }
+}
+
+impl Page for Browser {
+    async fn eval(&self, script: &str) -> Value {
+        Browser::eval(self, script).await
+    }
+}
+
+/// What waiting on a page needs of a browser, whichever it is.
+pub trait Page {
+    /// Runs `script` (a function body: `return ...`) in the page; returns its value.
+    async fn eval(&self, script: &str) -> Value;
+}
+
+/// Evaluates `script` in `page` every 100 ms until it returns true; returns how long it took.
+/// Past `within`, fails with what the page shows.
+pub async fn wait_until(page: &impl Page, what: &str, within: Duration, script: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        if page.eval(script).await == Value::Bool(true) {
+            return started.elapsed();
         }
+        if started.elapsed() > within {
+            let text = page.eval("return document.body.innerText").await;
+            panic!("the dashboard did not show {what} within {within:?}; it showed:\n{text}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -1,5 +1,5 @@
 //! Just enough PNG to check a screenshot: 8-bit RGB or RGBA, not interlaced (what Chromium's
-//! screenshots are), inflated with miniz_oxide and unfiltered per the PNG spec.
+//! and Firefox's screenshots are), inflated with miniz_oxide and unfiltered per the PNG spec.
 
 /// Width, height and the RGB pixels of `png`.
 pub fn decode(png: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
@@ -81,4 +81,16 @@ pub fn variance(pixels: &[[u8; 3]]) -> (f64, usize) {
     let var = luma.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / luma.len() as f64;
     let colours: std::collections::HashSet<[u8; 3]> = pixels.iter().copied().collect();
     (var, colours.len())
+}
+
+/// Fails when the screenshot `png` looks blank (one colour, or nearly); prints its size and
+/// what was measured.
+pub fn assert_not_blank(png: &[u8]) {
+    let (width, height, pixels) = decode(png);
+    let (variance, colours) = variance(&pixels);
+    println!("screenshot: {width}x{height}, luminance variance {variance:.0}, {colours} colours");
+    assert!(
+        variance > 100.0 && colours > 50,
+        "the screenshot looks blank"
+    );
 }
