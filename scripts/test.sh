@@ -19,7 +19,7 @@ if ! command -v ssh >/dev/null; then
     else sudo apt-get install -y openssh-client >/dev/null; fi
 fi
 
-# The dashboard's browser test (tests/dashboard.rs) drives headless Chromium.
+# The dashboard's browser tests drive headless Chromium and Firefox (scripts/browser.sh).
 scripts/browser.sh
 
 # context_hash DIR: a hash of every file in a build context (names and contents), so an image
