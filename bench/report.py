@@ -37,6 +37,33 @@ def parse_wrk(text):
     return out
 
 
+def parse_h2load(text):
+    """Requests/s, requests that succeeded, and those that failed or errored."""
+    out = {}
+    m = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", text)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored", text)
+    if m:
+        out["requests"] = int(m.group(1))
+        out["failed"] = int(m.group(2)) + int(m.group(3))
+    return out
+
+
+def load_h2(raw):
+    """{setup: [per-round dicts]} from DIR/<round>-<setup>-h2.h2 (and .h2cpu)."""
+    runs = defaultdict(list)
+    for path in sorted(raw.glob("*.h2")):
+        _round, setup, _test = path.stem.split("-", 2)
+        result = parse_h2load(path.read_text())
+        cpu = path.with_suffix(".h2cpu")
+        if cpu.exists() and result.get("requests"):
+            ticks, hz = (int(x) for x in cpu.read_text().split())
+            result["cpu_us"] = ticks / hz * 1e6 / result["requests"]
+        runs[setup].append(result)
+    return runs
+
+
 def load(raw):
     """{(setup, test): [per-round dicts]} and {setup: hwm_kb}."""
     runs = defaultdict(list)
@@ -154,7 +181,29 @@ def main():
         cells.append(fmt_ratio(v["rss"], h["rss"]))
         print(row(cells))
 
+    h2 = load_h2(raw)
+    if h2:
+        h2m = {s: {k: statistics.median([r[k] for r in rs if k in r] or [0]) for k in ("rps", "cpu_us")}
+               for s, rs in h2.items()}
+        print()
+        print("HTTP/2 from the clients over TLS (`h2load -c16 -m10 -t2`; the backends get HTTP/1.1); medians.")
+        print()
+        print(row(["setup", "req/s", "CPU µs per req", "req/s ÷ HAProxy / ÷ nginx", "CPU ÷ HAProxy"]))
+        print(row(["---"] + ["--:"] * 4))
+        hh, nn = h2m.get("haproxy", {}), h2m.get("nginx", {})
+        for s in ("tierlab", "haproxy", "nginx"):
+            if s not in h2m:
+                continue
+            v = h2m[s]
+            print(row([s, fmt_int(v["rps"]), fmt_cpu(v["cpu_us"]),
+                       f"{fmt_ratio(v['rps'], hh.get('rps'))} / {fmt_ratio(v['rps'], nn.get('rps'))}",
+                       fmt_ratio(v["cpu_us"], hh.get("cpu_us"))]))
+
     problems = []
+    for s, rs in sorted(load_h2(raw).items()):
+        failed = sum(r.get("failed", 0) for r in rs)
+        if failed:
+            problems.append(f"{s} h2: {failed} failed or errored (h2load)")
     for (s, t), rs in sorted(runs.items()):
         non2xx = sum(r["non2xx"] for r in rs)
         sockerr = sum(r["sockerr"] for r in rs)

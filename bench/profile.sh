@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# bench/profile.sh: what one request costs each proxy below its own code, side by side: system
+# calls (`strace -c -f` on every thread of the proxy) and context switches (voluntary and not,
+# from /proc/PID/task/*/status), per request, with the CPU time per request, over HTTP and HTTPS
+# keep-alive (wrk -t2 -c64). The setup is bench/run.sh's (same backends, configs and ports).
+#
+# Two runs per proxy and protocol: one plain (context switches, CPU), one under strace (system
+# calls; strace slows the proxy, but what it counts per request is the same work).
+#
+# Usage: bench/profile.sh                  (about a minute after the build)
+#        LOAD_SECS=6 bench/profile.sh
+# Output: the table on stdout; raw outputs in bench/.run/profile/.
+set -euo pipefail
+
+# shellcheck source=bench/lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+LOAD_SECS=${LOAD_SECS:-4}
+PROXIES="tierlab haproxy nginx"
+
+# Every thread of the proxy's processes (nginx: master and workers).
+threads_of() { # $1 pid
+  local p
+  for p in $(proc_tree "$1"); do
+    ls /proc/"$p"/task 2>/dev/null || true
+  done
+}
+
+ctx_switches() { # $1 pid: "voluntary nonvoluntary", summed over every thread
+  local vol=0 invol=0 t v n
+  for p in $(proc_tree "$1"); do
+    for t in /proc/"$p"/task/*; do
+      v=$(awk '$1=="voluntary_ctxt_switches:"{print $2}' "$t/status" 2>/dev/null || true)
+      n=$(awk '$1=="nonvoluntary_ctxt_switches:"{print $2}' "$t/status" 2>/dev/null || true)
+      vol=$((vol + ${v:-0}))
+      invol=$((invol + ${n:-0}))
+    done
+  done
+  echo "$vol $invol"
+}
+
+requests_of() { # $1 wrk output file
+  awk '/requests in/{print $1}' "$1"
+}
+
+# A plain run: the requests, the context switches and the CPU ticks the proxy spent.
+plain_run() { # $1 setup, $2 http|https, $3 url
+  local pid=${PID_OF[$1]} out=$RUN/profile/$1-$2 before after cpu0
+  before=$(ctx_switches "$pid")
+  cpu0=$(cpu_ticks "$pid")
+  wrk -t2 -c64 -d"${LOAD_SECS}s" "$3" >"$out.wrk" 2>&1
+  after=$(ctx_switches "$pid")
+  echo "$(requests_of "$out.wrk") $before $after $(($(cpu_ticks "$pid") - cpu0)) $(getconf CLK_TCK)" >"$out.plain"
+}
+
+# A run under strace: every system call of every thread, counted.
+strace_run() { # $1 setup, $2 http|https, $3 url
+  local pid=${PID_OF[$1]} out=$RUN/profile/$1-$2 args=() t strace_pid
+  for t in $(threads_of "$pid"); do args+=(-p "$t"); done
+  strace -c -f -q -o "$out.strace" "${args[@]}" &
+  strace_pid=$!
+  sleep 1
+  wrk -t2 -c64 -d"${LOAD_SECS}s" "$3" >"$out.strace-wrk" 2>&1
+  kill -INT "$strace_pid"
+  wait "$strace_pid" || true
+}
+
+main() {
+  mkdir -p "$RUN"
+  ensure_tools strace:strace
+  check_ports_free
+  rm -rf "$RUN/raw" "$RUN/profile" "$RUN/tierlab-state"
+  mkdir -p "$RUN/raw" "$RUN/profile"
+  build_and_start_all
+  local s
+  log "warm-up"
+  for s in $PROXIES; do wrk -t2 -c64 -d1s "${HTTP_URL[$s]}" >/dev/null 2>&1; done
+  for s in $PROXIES; do
+    log "profiling $s"
+    plain_run "$s" http "${HTTP_URL[$s]}"
+    plain_run "$s" https "${HTTPS_URL[$s]}"
+    strace_run "$s" http "${HTTP_URL[$s]}"
+    strace_run "$s" https "${HTTPS_URL[$s]}"
+  done
+  {
+    echo "Command: \`bench/profile.sh\` (LOAD_SECS=$LOAD_SECS) on $(nproc) CPUs, $(date -u +%Y-%m-%d); $(strace -V | head -1), tierlab $(git -C "$ROOT" rev-parse --short HEAD)."
+    echo
+    python3 "$HERE/profile_report.py" "$RUN/profile"
+  } | tee "$RUN/profile/table.md"
+}
+
+main "$@"
