@@ -11,7 +11,9 @@ use super::replicas::ReplicaDelayError;
 
 /// One kind of chaos and its arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Subcommand)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+// Unknown fields are refused, not ignored: a `for` on a kind that takes none, or a misspelt
+// key in a scenario file, must not pass for a fault that ends by itself.
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Chaos {
     /// Delay a read replica (`MASTER_DELAY`): it applies each change DELAY after its source
     /// committed it, so `ReplicaLag` shows in `status`, `/metrics` and `describe-db-instances`.
@@ -437,6 +439,20 @@ mod tests {
             }
         );
         assert_eq!(serde_json::to_value(&chaos).unwrap()["rate"], "64KB/s");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let error = serde_json::from_value::<Chaos>(serde_json::json!({
+            "kind": "replica-lag", "replica": "r", "delay": "5s", "for": "30s"
+        }))
+        .unwrap_err();
+        assert!(error.to_string().contains("unknown field `for`"), "{error}");
+        let error = serde_json::from_value::<Chaos>(serde_json::json!({
+            "kind": "latency", "path": "lb-task", "delay": "5ms", "jiter": "1ms"
+        }))
+        .unwrap_err();
+        assert!(error.to_string().contains("unknown field `jiter`"), "{error}");
     }
 
     #[test]

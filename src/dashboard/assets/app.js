@@ -104,7 +104,8 @@ function faultOf(d) {
   const path = document.getElementById("fault-path");
   const lasting = document.getElementById("fault-for");
   if ("path" in fault && path) fault.path = path.value;
-  if (lasting && lasting.value !== "until-cleared" && !["kill-task", "db-failover", "clear"].includes(fault.kind)) {
+  // Only these kinds take a duration (`--for`); the others happen once or last until undone.
+  if (lasting && lasting.value !== "until-cleared" && ["latency", "reset", "bandwidth", "pause-task", "http-errors"].includes(fault.kind)) {
     fault.for = lasting.value;
   }
   return fault;
