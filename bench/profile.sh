@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/profile.sh: what one request costs each proxy below its own code, side by side: system
-# calls (`strace -c -f` on every thread of the proxy) and context switches (voluntary and not,
-# from /proc/PID/task/*/status), per request, with the CPU time per request, over HTTP and HTTPS
+# calls (`strace -c -f` on every thread of the proxy), context switches (voluntary and not,
+# from /proc/PID/task/*/status) and calls to libc's malloc (a perf uprobe), per request, with the CPU time per request, over HTTP and HTTPS
 # keep-alive (wrk -t2 -c64). The setup is bench/run.sh's (same backends, configs and ports).
 #
-# Two runs per proxy and protocol: one plain (context switches, CPU), one under strace (system
-# calls; strace slows the proxy, but what it counts per request is the same work).
+# Three runs per proxy and protocol: one plain (context switches, CPU), one under strace (system
+# calls; strace slows the proxy, but what it counts per request is the same work), one with
+# libc's malloc counted (a perf uprobe).
 #
 # Usage: bench/profile.sh                  (about a minute after the build)
 #        LOAD_SECS=6 bench/profile.sh
@@ -52,6 +53,27 @@ plain_run() { # $1 setup, $2 http|https, $3 url
   echo "$(requests_of "$out.wrk") $before $after $(($(cpu_ticks "$pid") - cpu0)) $(getconf CLK_TCK)" >"$out.plain"
 }
 
+# A run with libc's `malloc` counted (a perf uprobe; `perf probe` needs root): allocations the
+# proxy asks of the C allocator per request (HAProxy and nginx mostly use their own pools).
+malloc_run() { # $1 setup, $2 http|https, $3 url
+  local pid=${PID_OF[$1]} out=$RUN/profile/$1-$2 pids perf_pid
+  pids=$(proc_tree "$pid" | paste -sd, -)
+  perf stat -x, -e probe_libc:malloc -p "$pids" -o "$out.malloc" &
+  perf_pid=$!
+  sleep 0.5
+  wrk -t2 -c64 -d"${LOAD_SECS}s" "$3" >"$out.malloc-wrk" 2>&1
+  kill -INT "$perf_pid"
+  wait "$perf_pid" || true
+}
+
+# Adds the uprobe on libc's malloc once (it stays until `perf probe -d probe_libc:malloc`).
+malloc_probe() {
+  perf probe -l 2>/dev/null | grep -q 'probe_libc:malloc' && return 0
+  local libc
+  libc=$(ldconfig -p | awk '/libc.so.6 .*x86-64/{print $NF; exit}')
+  perf probe -q -x "$libc" --add malloc
+}
+
 # A run under strace: every system call of every thread, counted.
 strace_run() { # $1 setup, $2 http|https, $3 url
   local pid=${PID_OF[$1]} out=$RUN/profile/$1-$2 args=() t strace_pid
@@ -66,7 +88,9 @@ strace_run() { # $1 setup, $2 http|https, $3 url
 
 main() {
   mkdir -p "$RUN"
-  ensure_tools strace:strace
+  ensure_tools strace:strace perf:linux-perf
+  local mallocs=yes
+  malloc_probe || { log "perf cannot add a uprobe on malloc here: no allocation counts"; mallocs=no; }
   check_ports_free
   rm -rf "$RUN/raw" "$RUN/profile" "$RUN/tierlab-state"
   mkdir -p "$RUN/raw" "$RUN/profile"
@@ -80,6 +104,10 @@ main() {
     plain_run "$s" https "${HTTPS_URL[$s]}"
     strace_run "$s" http "${HTTP_URL[$s]}"
     strace_run "$s" https "${HTTPS_URL[$s]}"
+    if [ "$mallocs" = yes ]; then
+      malloc_run "$s" http "${HTTP_URL[$s]}"
+      malloc_run "$s" https "${HTTPS_URL[$s]}"
+    fi
   done
   {
     echo "Command: \`bench/profile.sh\` (LOAD_SECS=$LOAD_SECS) on $(nproc) CPUs, $(date -u +%Y-%m-%d); $(strace -V | head -1), tierlab $(git -C "$ROOT" rev-parse --short HEAD)."

@@ -33,13 +33,26 @@ def strace_calls(text):
     return calls
 
 
+def malloc_per_request(stem):
+    """Calls to malloc per request: `perf stat -x,` output and its run's wrk output."""
+    counts, wrk = stem.with_suffix(".malloc"), stem.with_suffix(".malloc-wrk")
+    if not counts.exists() or not wrk.exists():
+        return None
+    requests = wrk_requests(wrk.read_text())
+    for line in counts.read_text().splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and "probe_libc:malloc" in fields[2] and fields[0].isdigit():
+            return int(fields[0]) / requests if requests else None
+    return None
+
+
 def main():
     raw = Path(sys.argv[1])
     print("Per request, keep-alive (wrk -t2 -c64): system calls under strace, context switches "
-          "and CPU in a plain run.")
+          "and CPU in a plain run, calls to libc's malloc (perf uprobe).")
     print()
-    print("| setup | proto | syscalls | the most frequent (per req) | ctx switches (vol + invol) | CPU µs |")
-    print("| --- | --- | --: | --- | --: | --: |")
+    print("| setup | proto | syscalls | the most frequent (per req) | ctx switches (vol + invol) | malloc calls | CPU µs |")
+    print("| --- | --- | --: | --- | --: | --: | --: |")
     for setup in SETUPS:
         for proto in ("http", "https"):
             stem = raw / f"{setup}-{proto}"
@@ -54,8 +67,10 @@ def main():
             total = sum(calls.values()) / traced if traced else None
             top = sorted(calls.items(), key=lambda kv: -kv[1])[:5]
             top_text = ", ".join(f"{name} {c / traced:.2f}" for name, c in top) if traced else "—"
+            mallocs = malloc_per_request(stem)
             print(f"| {setup} | {proto} | {'—' if total is None else f'{total:.2f}'} | {top_text} "
-                  f"| {vol + invol:.2f} ({vol:.2f} + {invol:.2f}) | {cpu:.1f} |")
+                  f"| {vol + invol:.2f} ({vol:.2f} + {invol:.2f}) "
+                  f"| {'—' if mallocs is None else f'{mallocs:.1f}'} | {cpu:.1f} |")
 
 
 if __name__ == "__main__":
