@@ -66,6 +66,22 @@ malloc_run() { # $1 setup, $2 http|https, $3 url
   wait "$perf_pid" || true
 }
 
+# Where tierlab's CPU goes under keep-alive HTTP: a flat profile (`perf record -e cpu-clock`,
+# the only event this VM's perf supports), the 25 hottest symbols with their share.
+tierlab_hot_symbols() {
+  local out=$RUN/profile/tierlab-perf
+  perf record -q -e cpu-clock -F 2000 -p "${PID_OF[tierlab]}" -o "$out.data" &
+  local perf_pid=$!
+  sleep 0.5
+  wrk -t2 -c64 -d"${LOAD_SECS}s" "${HTTP_URL[tierlab]}" >"$out.wrk" 2>&1
+  kill -INT "$perf_pid"
+  wait "$perf_pid" || true
+  perf report -q -i "$out.data" --no-children --sort dso --stdio 2>/dev/null \
+    | awk 'NF' >"$out.dso"
+  perf report -q -i "$out.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
+    | awk 'NF && ++n <= 25 { sub(/[ -]+$/, ""); print }' >"$out.txt"
+}
+
 # Adds the uprobe on libc's malloc once (it stays until `perf probe -d probe_libc:malloc`).
 malloc_probe() {
   perf probe -l 2>/dev/null | grep -q 'probe_libc:malloc' && return 0
@@ -109,10 +125,20 @@ main() {
       malloc_run "$s" https "${HTTPS_URL[$s]}"
     fi
   done
+  log "profiling tierlab's user space"
+  tierlab_hot_symbols
   {
     echo "Command: \`bench/profile.sh\` (LOAD_SECS=$LOAD_SECS) on $(nproc) CPUs, $(date -u +%Y-%m-%d); $(strace -V | head -1), tierlab $(git -C "$ROOT" rev-parse --short HEAD)."
     echo
     python3 "$HERE/profile_report.py" "$RUN/profile"
+    echo
+    echo "tierlab under wrk -t2 -c64 over HTTP, \`perf record -e cpu-clock\`: its samples by object, then the hottest symbols."
+    echo
+    echo '```'
+    cat "$RUN/profile/tierlab-perf.dso"
+    echo
+    cat "$RUN/profile/tierlab-perf.txt"
+    echo '```'
   } | tee "$RUN/profile/table.md"
 }
 
