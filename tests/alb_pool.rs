@@ -105,6 +105,7 @@ fn pool(idle_timeout: Duration) -> UpstreamPool<Body> {
     UpstreamPool::new(PoolSettings {
         max_idle_per_target: 16,
         idle_timeout,
+        shards: 1,
     })
 }
 
@@ -327,6 +328,7 @@ async fn a_budget_bounds_the_connections_to_targets() {
         PoolSettings {
             max_idle_per_target: 16,
             idle_timeout: Duration::from_secs(60),
+            shards: 1,
         },
         Some(budget.clone()),
     );

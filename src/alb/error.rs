@@ -59,6 +59,12 @@ pub enum AlbError {
         setting: super::bind::BindSetting,
         cause: std::io::Error,
     },
+    /// The data plane's threads could not be started.
+    #[error("load balancer `{load_balancer}`: {reason}")]
+    DataPlane {
+        load_balancer: String,
+        reason: String,
+    },
     /// A listener forwards to a target group that was not handed to the load balancer.
     #[error("load balancer `{load_balancer}` forwards to unknown target group `{target_group}`")]
     UnknownTargetGroup {

@@ -20,10 +20,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::AlbError;
 use super::bind::BindSetting;
+use super::data_plane::DataPlane;
 use super::deadlines::{self, Activity, ActivityIo, Deadlines, Why};
 use super::headers::{self as head_limits, ForwardedValues};
 use super::limits::{self, ConnectionLimit, ConnectionPermit};
@@ -63,7 +63,8 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// A bound listener, ready to serve.
 pub struct Listener {
-    tcp: TcpListener,
+    /// One socket per data-plane thread, on one port ([`super::reuseport`]).
+    sockets: Vec<std::net::TcpListener>,
     addr: SocketAddr,
     protocol: ListenerProtocol,
     tls: Option<TlsAcceptor>,
@@ -162,13 +163,15 @@ impl Shared {
 }
 
 impl Listener {
-    /// Binds `addr` (port 0: any free port). TLS when `tls` is given.
-    pub async fn bind(
+    /// Binds `addr` (port 0: any free port) once per data-plane thread of `plane`. TLS when
+    /// `tls` is given.
+    pub fn bind(
         addr: SocketAddr,
         protocol: ListenerProtocol,
         tls: Option<TlsAcceptor>,
         route: Router,
         proxy: Proxy,
+        plane: &DataPlane,
     ) -> Result<Listener, AlbError> {
         let bind_err = |cause: io::Error| AlbError::Bind {
             addr,
@@ -177,13 +180,13 @@ impl Listener {
             },
             cause,
         };
-        let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
-        let addr = tcp.local_addr().map_err(bind_err)?;
+        let sockets = super::reuseport::bind_group(addr, plane.threads()).map_err(bind_err)?;
+        let addr = sockets[0].local_addr().map_err(bind_err)?;
         // Counted into metrics nobody reads until `observe` names the load balancer's.
         let detached = Arc::new(LoadBalancerMetrics::new("detached", []));
         let observer = Arc::new(ListenerObserver::new(detached, None, protocol, addr.port()));
         Ok(Listener {
-            tcp,
+            sockets,
             addr,
             protocol,
             tls,
@@ -219,9 +222,10 @@ impl Listener {
         self.addr
     }
 
-    /// Accepts connections on `tracker` until `cancel` fires; then stops accepting and lets
-    /// open connections finish their in-flight requests (at most [`DRAIN_TIMEOUT`]).
-    pub fn spawn(self, tracker: &TaskTracker, cancel: CancellationToken) {
+    /// Accepts connections on every thread of `plane` (each on its own socket) until `cancel`
+    /// fires; then stops accepting and lets open connections finish their in-flight requests
+    /// (at most [`DRAIN_TIMEOUT`]).
+    pub fn spawn(self, plane: &DataPlane, cancel: CancellationToken) {
         let idle = self.connections.deadlines.idle;
         let mut http = auto::Builder::new(TokioExecutor::new());
         // hyper's header-read timer runs from the end of one response to the end of the next
@@ -250,18 +254,34 @@ impl Listener {
             connections: self.connections,
             rejecting: Episode::default(),
         });
-        let conns = tracker.clone();
-        tracker.spawn(accept_loop(self.tcp, self.tls, shared, conns, cancel));
+        for (worker, socket) in self.sockets.into_iter().enumerate() {
+            let (tls, shared, cancel) = (self.tls.clone(), shared.clone(), cancel.clone());
+            let on = plane.clone();
+            plane.spawn_on(worker, async move {
+                // Registered with this thread's runtime: its connections are served here.
+                match TcpListener::from_std(socket) {
+                    Ok(tcp) => accept_loop(tcp, worker, tls, shared, on, cancel).await,
+                    Err(e) => tracing::error!(
+                        listener = %shared.listener,
+                        "data-plane thread {worker} cannot listen: {e}"
+                    ),
+                }
+            });
+        }
     }
 }
 
+/// Accepts on `tcp`, the socket of data-plane thread `worker`, and serves each connection in a
+/// task of that thread.
 async fn accept_loop(
     tcp: TcpListener,
+    worker: usize,
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
-    tracker: TaskTracker,
+    plane: DataPlane,
     cancel: CancellationToken,
 ) {
+    let tracker = plane.tracker().clone();
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -270,6 +290,7 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => match shared.admit() {
                 Some(admitted) => {
+                    plane.count_accept(worker);
                     let process = shared.connections.process.clone();
                     memory::after_open(process.open());
                     let conn = connection(

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::access_log;
+use super::data_plane::{self, DataPlane};
 use super::deadlines::Deadlines;
 use super::limits::{self, ConnectionLimit};
 use super::listener::{ConnectionSettings, Listener};
@@ -41,6 +42,8 @@ pub struct LoadBalancerHandle {
     endpoints: Vec<ListenerEndpoint>,
     metrics: Arc<LoadBalancerMetrics>,
     metrics_addr: Option<SocketAddr>,
+    plane: DataPlane,
+    proxy: Proxy,
 }
 
 impl LoadBalancerHandle {
@@ -69,7 +72,25 @@ impl LoadBalancerHandle {
         cancel: CancellationToken,
         access_log_dir: Option<&Path>,
     ) -> Result<LoadBalancerHandle, AlbError> {
-        let proxy = Proxy::in_tree(ProxySettings::from_config(cfg), tracker, cancel.clone());
+        // The threads that serve clients; they and every task of this load balancer end on
+        // `serving`, which a failed start cancels at once (the guard below).
+        let serving = cancel.child_token();
+        let stop_on_error = serving.clone().drop_guard();
+        let plane_error = |reason: String| AlbError::DataPlane {
+            load_balancer: cfg.name.clone(),
+            reason,
+        };
+        let threads = data_plane::threads_for(cfg.data_plane_threads);
+        let plane = DataPlane::start(&cfg.name, threads, tracker, serving.clone())
+            .map_err(|e| plane_error(e.to_string()))?;
+        let tracker = plane.tracker();
+        let cancel = serving;
+        let proxy = Proxy::in_tree(
+            ProxySettings::from_config(cfg),
+            tracker,
+            cancel.clone(),
+            plane.threads(),
+        );
         let groups = forwarded_groups(cfg)
             .into_iter()
             .filter_map(|name| target_groups.get(&name).cloned());
@@ -101,8 +122,9 @@ impl LoadBalancerHandle {
                 acceptor,
                 route,
                 proxy.clone(),
+                &plane,
             );
-            let l = l.await.map_err(|e| e.in_load_balancer(&cfg.name))?;
+            let l = l.map_err(|e| e.in_load_balancer(&cfg.name))?;
             bound.push((l, tls.map(|t| t.certificates)));
         }
         // 2. Access logs and the metrics port, then serve.
@@ -170,13 +192,16 @@ impl LoadBalancerHandle {
             listener
                 .observe(observer, certs)
                 .limit(connections.clone())
-                .spawn(tracker, cancel.clone());
+                .spawn(&plane, cancel.clone());
         }
+        stop_on_error.disarm();
         Ok(LoadBalancerHandle {
             name: cfg.name.clone(),
             endpoints,
             metrics,
             metrics_addr,
+            plane,
+            proxy,
         })
     }
 
@@ -188,6 +213,16 @@ impl LoadBalancerHandle {
     /// Where `metrics-port` serves `GET /metrics`, when configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// Client connections each data-plane thread accepted so far (see [`data_plane`]).
+    pub fn accepted_per_thread(&self) -> Vec<u64> {
+        self.plane.accepted()
+    }
+
+    /// Idle keep-alive connections to `target` each data-plane thread holds now.
+    pub fn idle_to_target_per_thread(&self, target: SocketAddr) -> Vec<usize> {
+        self.proxy.idle_per_thread(target)
     }
 
     /// The load balancer's name (the key under `[load-balancers]`).

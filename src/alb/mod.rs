@@ -28,6 +28,8 @@
 //! - [`bind`]: why a socket could not be bound, and the key that fixes it.
 //! - [`sni`]: picking an HTTPS listener's certificate by SNI.
 //! - [`load_balancer`]: [`LoadBalancerHandle::start`] wires a config's listeners together.
+//! - [`data_plane`]: the threads that serve clients, one single-threaded runtime per core;
+//!   [`reuseport`]: each listener's sockets, one per thread on one port.
 
 #![warn(missing_docs)]
 
@@ -36,6 +38,7 @@ pub mod arn;
 pub mod bind;
 pub mod body;
 pub mod checker;
+pub mod data_plane;
 pub mod deadlines;
 mod error;
 pub mod failover;
@@ -52,6 +55,7 @@ pub mod metrics_endpoint;
 pub mod observe;
 pub mod pool;
 pub mod proxy;
+pub mod reuseport;
 pub mod routing;
 pub mod rules;
 pub mod settings;

@@ -122,10 +122,11 @@ struct Answer {
 
 /// Connections to targets share the process's budget, as client connections do (an HTTP/2
 /// client can ask for many at once over one connection of its own); idle ones close after
-/// [`POOL_IDLE_TIMEOUT`].
-fn pool_settings() -> PoolSettings {
+/// [`POOL_IDLE_TIMEOUT`]. One shard of idle connections per data-plane thread.
+fn pool_settings(threads: usize) -> PoolSettings {
     PoolSettings {
         idle_timeout: POOL_IDLE_TIMEOUT,
+        shards: threads.max(1),
         ..PoolSettings::default()
     }
 }
@@ -137,7 +138,7 @@ impl Proxy {
     pub fn new(settings: ProxySettings) -> Proxy {
         Proxy {
             pool: UpstreamPool::with_budget(
-                pool_settings(),
+                pool_settings(1),
                 Some(super::limits::upstream_budget()),
             ),
             settings,
@@ -147,19 +148,27 @@ impl Proxy {
     }
 
     /// [`new`](Self::new), with every task of the proxy on `tracker`, ended when `cancel`
-    /// fires (a load balancer's task tree).
+    /// fires (a load balancer's task tree), and a pool shard for each of `threads` data-plane
+    /// threads.
     pub fn in_tree(
         settings: ProxySettings,
         tracker: &TaskTracker,
         cancel: CancellationToken,
+        threads: usize,
     ) -> Proxy {
         let budget = Some(super::limits::upstream_budget());
+        let pool = pool_settings(threads);
         Proxy {
-            pool: UpstreamPool::in_tree(pool_settings(), budget, tracker, cancel.clone()),
+            pool: UpstreamPool::in_tree(pool, budget, tracker, cancel.clone()),
             settings,
             tunnels: websocket::Tunnels::new(tracker.clone(), cancel.clone()),
             tasks: Some((tracker.clone(), cancel)),
         }
+    }
+
+    /// Idle connections to `target` in each data-plane thread's pool shard.
+    pub fn idle_per_thread(&self, target: SocketAddr) -> Vec<usize> {
+        self.pool.idle_per_shard(target)
     }
 
     /// The settings this proxy was made with.

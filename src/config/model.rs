@@ -189,6 +189,9 @@ pub struct LoadBalancer {
     pub metrics_port: Option<u16>,
     /// `first-byte-timeout` and `max-connections`: limits on client connections.
     pub connections: ClientConnections,
+    /// `data-plane-threads`: the threads that serve this load balancer's clients, each with
+    /// its own runtime, sockets and connections to targets. `None`: one per CPU.
+    pub data_plane_threads: Option<NonZeroU32>,
 }
 
 impl LoadBalancer {

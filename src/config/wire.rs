@@ -128,6 +128,7 @@ pub struct LoadBalancer {
     pub metrics_port: Option<i64>,
     pub first_byte_timeout: Option<String>,
     pub max_connections: Option<i64>,
+    pub data_plane_threads: Option<i64>,
 }
 
 /// `access-logs = { enabled = true, interval = "5m" }`.

@@ -452,7 +452,10 @@ mod tests {
             "kind": "latency", "path": "lb-task", "delay": "5ms", "jiter": "1ms"
         }))
         .unwrap_err();
-        assert!(error.to_string().contains("unknown field `jiter`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown field `jiter`"),
+            "{error}"
+        );
     }
 
     #[test]

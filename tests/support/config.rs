@@ -106,6 +106,7 @@ pub fn load_balancer(listeners: Vec<Listener>, idle_timeout: Duration) -> LoadBa
         access_logs: AccessLogs::default(),
         metrics_port: None,
         connections: Default::default(),
+        data_plane_threads: None,
         connect_timeout: Duration::from_secs(10),
         xff_header_processing_mode: XffMode::Append,
         mode: ProxyMode::Tierlab,

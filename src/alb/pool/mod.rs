@@ -4,6 +4,9 @@
 //! - Each target (`SocketAddr`) has an [`Endpoint`]: a bounded lock-free queue of idle
 //!   `hyper::client::conn::http1::SendRequest`s. The map of endpoints sits behind an
 //!   `ArcSwap`, so a request takes no lock: one map read, one queue pop, one queue push.
+//! - One such map per data-plane thread (a shard, [`PoolSettings::shards`]): a request takes
+//!   and gives back connections of its own thread's shard, whose connection tasks run on that
+//!   thread, so handing a request to its connection never wakes another core.
 //! - A connection goes back to its endpoint from the response body, the moment the last byte
 //!   has been read ([`PooledBody`]); a body dropped early closes its connection.
 //! - Idle connections expire after [`PoolSettings::idle_timeout`]: checked when one is taken,
@@ -67,6 +70,9 @@ pub struct PoolSettings {
     pub max_idle_per_target: usize,
     /// An idle connection older than this is closed (default [`DEFAULT_IDLE_TIMEOUT`]).
     pub idle_timeout: Duration,
+    /// Separate sets of idle connections, one per data-plane thread (default 1); a caller off
+    /// those threads uses the first.
+    pub shards: usize,
 }
 
 impl Default for PoolSettings {
@@ -74,6 +80,7 @@ impl Default for PoolSettings {
         PoolSettings {
             max_idle_per_target: DEFAULT_MAX_IDLE_PER_TARGET,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            shards: 1,
         }
     }
 }
@@ -84,10 +91,13 @@ pub struct UpstreamPool<B> {
     inner: Arc<Inner<B>>,
 }
 
+type Endpoints<B> = HashMap<SocketAddr, Arc<Endpoint<B>>>;
+
 struct Inner<B> {
     settings: PoolSettings,
     http1: http1::Builder,
-    endpoints: ArcSwap<HashMap<SocketAddr, Arc<Endpoint<B>>>>,
+    /// Per shard, each target's idle connections.
+    shards: Box<[ArcSwap<Endpoints<B>>]>,
     /// Open connections to targets (busy or idle) may not exceed this, when set: each holds a
     /// descriptor, and HTTP/2 clients can ask for many at once over one connection of theirs.
     budget: Option<Arc<ConnectionLimit>>,
@@ -108,7 +118,7 @@ impl<B> std::fmt::Debug for UpstreamPool<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpstreamPool")
             .field("settings", &self.inner.settings)
-            .field("targets", &self.inner.endpoints.load().len())
+            .field("shards", &self.inner.shards.len())
             .finish()
     }
 }
@@ -159,7 +169,9 @@ where
                 builder.max_buf_size(MAX_READ_BUFFER);
                 builder
             },
-            endpoints: ArcSwap::default(),
+            shards: (0..settings.shards.max(1))
+                .map(|_| ArcSwap::default())
+                .collect(),
             budget,
             tasks,
         });
@@ -173,7 +185,9 @@ where
                     // Stopping: idle connections close now (their senders drop); busy ones
                     // close when their response ends, as their endpoint is gone.
                     if let Some(pool) = pool.upgrade() {
-                        pool.endpoints.store(Arc::default());
+                        for shard in &pool.shards {
+                            shard.store(Arc::default());
+                        }
                     }
                 });
             }
@@ -235,31 +249,44 @@ where
 
     /// How many idle connections to `target` are pooled now.
     pub fn idle_count(&self, target: SocketAddr) -> usize {
-        self.inner
-            .endpoints
-            .load()
-            .get(&target)
-            .map_or(0, |e| e.idle_count())
+        self.idle_per_shard(target).iter().sum()
+    }
+
+    /// How many idle connections to `target` each shard holds now.
+    pub fn idle_per_shard(&self, target: SocketAddr) -> Vec<usize> {
+        let idle =
+            |shard: &ArcSwap<Endpoints<B>>| shard.load().get(&target).map_or(0, |e| e.idle_count());
+        self.inner.shards.iter().map(idle).collect()
     }
 
     /// Closes the idle connections to `target` and forgets it (for a deregistered target).
     /// Responses still streaming from it close their connections when they end.
     pub fn forget(&self, target: SocketAddr) {
-        self.inner.endpoints.rcu(|map| {
-            let mut map = HashMap::clone(map);
-            map.remove(&target);
-            map
-        });
+        for shard in &self.inner.shards {
+            shard.rcu(|map| {
+                let mut map = HashMap::clone(map);
+                map.remove(&target);
+                map
+            });
+        }
     }
 
-    /// The endpoint of `target`, created on its first request.
+    /// The shard of the data-plane thread the caller runs on (the first one off those threads).
+    fn shard(&self) -> &ArcSwap<Endpoints<B>> {
+        let shards = &self.inner.shards;
+        let index = crate::alb::data_plane::current_worker().unwrap_or(0);
+        &shards[index % shards.len()]
+    }
+
+    /// The endpoint of `target` in the caller's shard, created on its first request there.
     fn endpoint(&self, target: SocketAddr) -> Arc<Endpoint<B>> {
-        if let Some(endpoint) = self.inner.endpoints.load().get(&target) {
+        let shard = self.shard();
+        if let Some(endpoint) = shard.load().get(&target) {
             return Arc::clone(endpoint);
         }
         let settings = self.inner.settings;
         let mut created = None;
-        self.inner.endpoints.rcu(|map| {
+        shard.rcu(|map| {
             let mut map = HashMap::clone(map);
             let endpoint = map.entry(target).or_insert_with(|| {
                 Arc::new(Endpoint::new(
@@ -386,25 +413,33 @@ async fn sweep<B>(pool: Weak<Inner<B>>) {
         tick.tick().await;
         let Some(pool) = pool.upgrade() else { return };
         let now = Instant::now();
-        let mut unused = Vec::new();
-        for (addr, endpoint) in pool.endpoints.load().iter() {
-            if endpoint.sweep(now) == 0 && Arc::strong_count(endpoint) == 1 {
-                unused.push(*addr);
-            }
-        }
-        if !unused.is_empty() {
-            pool.endpoints.rcu(|map| {
-                let mut map = HashMap::clone(map);
-                for addr in &unused {
-                    // A request may have picked it up since; it then just finds no idle one.
-                    if map.get(addr).is_some_and(|e| e.idle_count() == 0) {
-                        map.remove(addr);
-                    }
-                }
-                map
-            });
+        for shard in &pool.shards {
+            sweep_shard(shard, now);
         }
     }
+}
+
+/// One shard's part of [`sweep`].
+fn sweep_shard<B>(shard: &ArcSwap<Endpoints<B>>, now: Instant) {
+    let mut unused = Vec::new();
+    for (addr, endpoint) in shard.load().iter() {
+        if endpoint.sweep(now) == 0 && Arc::strong_count(endpoint) == 1 {
+            unused.push(*addr);
+        }
+    }
+    if unused.is_empty() {
+        return;
+    }
+    shard.rcu(|map| {
+        let mut map = HashMap::clone(map);
+        for addr in &unused {
+            // A request may have picked it up since; it then just finds no idle one.
+            if map.get(addr).is_some_and(|e| e.idle_count() == 0) {
+                map.remove(addr);
+            }
+        }
+        map
+    });
 }
 
 /// Half the idle timeout, so no connection outlives it by more than half; never busier than

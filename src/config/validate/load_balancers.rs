@@ -24,6 +24,8 @@ const FIRST_BYTE_TIMEOUT_MIN: Duration = Duration::from_millis(100);
 /// `max-connections` ceiling: the largest descriptor limit a Linux process can have by default
 /// (`fs.nr_open`); more connections than descriptors cannot be open anyway.
 const MAX_CONNECTIONS_MAX: i64 = 1 << 20;
+/// More data-plane threads than this is a typo, not a machine.
+const DATA_PLANE_THREADS_MAX: i64 = 256;
 
 /// What the load balancer rules look things up in.
 pub struct Known<'a> {
@@ -105,6 +107,11 @@ fn load_balancer(
         access_logs: access_logs(cx, &at, lb.access_logs.as_ref()),
         metrics_port,
         connections: client_connections(cx, &at, lb, idle_timeout),
+        data_plane_threads: lb.data_plane_threads.and_then(|n| {
+            let key = format!("{at}.data-plane-threads");
+            cx.int_in(&key, n, 1..=DATA_PLANE_THREADS_MAX)
+                .and_then(NonZeroU32::new)
+        }),
     }
 }
 
@@ -353,6 +360,30 @@ mod tests {
         let errs = errors(&with_lb_key("first-byte-timeout = \"soon\""));
         assert_eq!(errs.len(), 1, "{errs:#?}");
         assert_has(&errs[0], &["first-byte-timeout = \"soon\""]);
+    }
+
+    #[test]
+    fn data_plane_threads_are_one_to_256() {
+        let c = try_parse(&with_lb_key("data-plane-threads = 3")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.load_balancers["lb"].data_plane_threads.map(|n| n.get()),
+            Some(3)
+        );
+        assert_eq!(
+            try_parse(BASE).unwrap().load_balancers["lb"].data_plane_threads,
+            None
+        );
+        for bad in ["0", "300"] {
+            let errs = errors(&with_lb_key(&format!("data-plane-threads = {bad}")));
+            assert_eq!(errs.len(), 1, "{errs:#?}");
+            assert_has(
+                &errs[0],
+                &[
+                    &format!("[load-balancers.lb] data-plane-threads = {bad}"),
+                    "must be between 1 and 256",
+                ],
+            );
+        }
     }
 
     #[test]
