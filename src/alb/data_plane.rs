@@ -64,11 +64,10 @@ impl std::fmt::Debug for DataPlane {
 }
 
 impl DataPlane {
-    /// Starts `threads` data-plane threads named after `load_balancer`. They run until `cancel`
+    /// Starts `threads` data-plane threads (`alb-0`, `alb-1`, ...). They run until `cancel`
     /// fires and [`tracker`](Self::tracker)'s tasks have ended; `outer` (the lab's tree) tracks
     /// them, so waiting on it waits for the threads to finish.
     pub fn start(
-        load_balancer: &str,
         threads: usize,
         outer: &TaskTracker,
         cancel: CancellationToken,
@@ -116,10 +115,7 @@ impl DataPlane {
                 }
                 Err(e) => {
                     cancel.cancel();
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("cannot start data-plane thread {index} of {load_balancer}: {e}"),
-                    ));
+                    return Err(io::Error::new(e.kind(), format!("thread alb-{index}: {e}")));
                 }
             }
         }
@@ -180,7 +176,7 @@ mod tests {
     async fn tasks_run_on_their_worker_and_threads_end_with_the_token() {
         let outer = TaskTracker::new();
         let cancel = CancellationToken::new();
-        let plane = DataPlane::start("test", 2, &outer, cancel.clone()).unwrap();
+        let plane = DataPlane::start(2, &outer, cancel.clone()).unwrap();
         assert_eq!(current_worker(), None);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         for index in 0..plane.threads() {

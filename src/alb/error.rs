@@ -60,10 +60,11 @@ pub enum AlbError {
         cause: std::io::Error,
     },
     /// The data plane's threads could not be started.
-    #[error("load balancer `{load_balancer}`: {reason}")]
+    #[error("load balancer `{load_balancer}`: cannot start its data-plane threads")]
     DataPlane {
         load_balancer: String,
-        reason: String,
+        #[source]
+        source: std::io::Error,
     },
     /// A listener forwards to a target group that was not handed to the load balancer.
     #[error("load balancer `{load_balancer}` forwards to unknown target group `{target_group}`")]

@@ -76,13 +76,13 @@ impl LoadBalancerHandle {
         // `serving`, which a failed start cancels at once (the guard below).
         let serving = cancel.child_token();
         let stop_on_error = serving.clone().drop_guard();
-        let plane_error = |reason: String| AlbError::DataPlane {
-            load_balancer: cfg.name.clone(),
-            reason,
-        };
         let threads = data_plane::threads_for(cfg.data_plane_threads);
-        let plane = DataPlane::start(&cfg.name, threads, tracker, serving.clone())
-            .map_err(|e| plane_error(e.to_string()))?;
+        let plane = DataPlane::start(threads, tracker, serving.clone()).map_err(|source| {
+            AlbError::DataPlane {
+                load_balancer: cfg.name.clone(),
+                source,
+            }
+        })?;
         let tracker = plane.tracker();
         let cancel = serving;
         let proxy = Proxy::in_tree(
