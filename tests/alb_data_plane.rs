@@ -4,25 +4,36 @@
 mod support;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use http::StatusCode;
 use tierlab::alb::{LoadBalancerHandle, LocalCa, TargetGroupHandle};
+use tierlab::config::LoadBalancer;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use support::alb::Alb;
+use support::alb::{Alb, group_of};
 use support::config::{any_port, forward, http_listener, load_balancer, target_group};
-use support::{backend, client, wait_until};
+use support::{BackendHandle, backend, client, wait_until};
 
 const IDLE: Duration = Duration::from_secs(30);
 const CLIENTS: usize = 32;
 
-async fn start(threads: u32, group: &TargetGroupHandle) -> Alb {
-    let mut cfg = load_balancer(vec![http_listener(any_port(), forward("tg"))], IDLE);
+/// An HTTP listener on `bind` forwarding to `tg`, served by `threads` data-plane threads.
+fn config(threads: u32, bind: SocketAddr) -> LoadBalancer {
+    let mut cfg = load_balancer(vec![http_listener(bind, forward("tg"))], IDLE);
     cfg.data_plane_threads = NonZeroU32::new(threads);
-    Alb::start_config(&cfg, &[group]).await
+    cfg
+}
+
+/// A load balancer of `threads` threads over `target` (group `tg`), once the target is healthy.
+async fn start(threads: u32, target: &BackendHandle) -> (Alb, TargetGroupHandle) {
+    let group = group_of(target_group("tg"), &[target]);
+    let alb = Alb::start_config(&config(threads, any_port()), &[&group]).await;
+    wait_until(&group, "a healthy target", |g| g.healthy_count() == 1).await;
+    (alb, group)
 }
 
 /// `CLIENTS` clients, each on its own keep-alive connection, each sending three requests.
@@ -43,10 +54,7 @@ async fn clients_each_on_a_connection(alb: &Alb) -> Vec<reqwest::Client> {
 #[tokio::test]
 async fn client_connections_spread_over_the_threads_and_each_thread_pools_its_own() {
     let a = backend().name("a").run().await;
-    let group = TargetGroupHandle::new(target_group("tg"));
-    group.register(a.name(), a.addr);
-    let alb = start(2, &group).await;
-    wait_until(&group, "a healthy target", |g| g.healthy_count() == 1).await;
+    let (alb, _group) = start(2, &a).await;
 
     let _clients = clients_each_on_a_connection(&alb).await;
 
@@ -68,10 +76,7 @@ async fn client_connections_spread_over_the_threads_and_each_thread_pools_its_ow
 #[tokio::test]
 async fn one_thread_serves_every_connection_when_configured_so() {
     let a = backend().name("a").run().await;
-    let group = TargetGroupHandle::new(target_group("tg"));
-    group.register(a.name(), a.addr);
-    let alb = start(1, &group).await;
-    wait_until(&group, "a healthy target", |g| g.healthy_count() == 1).await;
+    let (alb, _group) = start(1, &a).await;
 
     let _clients = clients_each_on_a_connection(&alb).await;
 
@@ -85,14 +90,11 @@ async fn one_thread_serves_every_connection_when_configured_so() {
 #[tokio::test]
 async fn a_port_held_by_another_load_balancer_is_refused_not_shared() {
     let a = backend().name("a").run().await;
-    let group = TargetGroupHandle::new(target_group("tg"));
-    group.register(a.name(), a.addr);
-    let first = start(2, &group).await;
+    let (first, group) = start(2, &a).await;
     let taken = first.lb.endpoints()[0].addr;
     // A second load balancer on the same port (another lab, say): its SO_REUSEPORT sockets
     // could join the first's group and take half of its clients; it must fail instead.
-    let mut cfg = load_balancer(vec![http_listener(taken, forward("tg"))], IDLE);
-    cfg.data_plane_threads = NonZeroU32::new(2);
+    let cfg = config(2, taken);
     let state = tempfile::tempdir().unwrap();
     let ca = LocalCa::load_or_create(&state.path().join("ca")).unwrap();
     let groups = HashMap::from([("tg".to_string(), group.clone())]);
