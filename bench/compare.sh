@@ -17,12 +17,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [ $# -ge 1 ] || die "usage: bench/compare.sh LABEL:BINARY[:CONFIG] ..."
 
 measure_variant() { # $1 label, $2 round
-  local label=$1 round=$2 proto url
+  local label=$1 round=$2 setup=tierlab proto url
+  [ "$label" = haproxy ] && setup=haproxy
   for proto in http https; do
-    if [ "$proto" = http ]; then url=${HTTP_URL[tierlab]}; else url=${HTTPS_URL[tierlab]}; fi
-    [ "$label" = haproxy ] && { [ "$proto" = http ] && url=${HTTP_URL[haproxy]} || url=${HTTPS_URL[haproxy]}; }
-    local setup=tierlab
-    [ "$label" = haproxy ] && setup=haproxy
+    if [ "$proto" = http ]; then url=${HTTP_URL[$setup]}; else url=${HTTPS_URL[$setup]}; fi
     wrk -t2 -c64 -d"${WARMUP_SECS}s" "$url" >/dev/null 2>&1 || true
     measure "cmp-$label-$proto-$round" "$setup" -t2 -c64 -d"${LOAD_SECS}s" "$url"
   done
@@ -38,7 +36,10 @@ stop_variant() {
   local pid=${PID_OF[tierlab]}
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
-  STARTED=("${STARTED[@]/$pid/}")
+  # Forgotten by exact PID, so the exit cleanup does not signal it (or its reused number).
+  local kept=() p
+  for p in "${STARTED[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+  STARTED=("${kept[@]}")
 }
 
 main() {

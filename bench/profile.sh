@@ -53,29 +53,33 @@ plain_run() { # $1 setup, $2 http|https, $3 url
   echo "$(requests_of "$out.wrk") $before $after $(($(cpu_ticks "$pid") - cpu0)) $(getconf CLK_TCK)" >"$out.plain"
 }
 
+# wrk against $3 into $1 while a tracer (the rest) watches the proxy: the tracer starts first
+# and gets $2 seconds to attach, then is stopped with SIGINT so it writes its summary.
+traced_wrk() { # $1 wrk output, $2 seconds to attach, $3 url, rest: tracer command
+  local out=$1 attach=$2 url=$3 tracer_pid
+  shift 3
+  "$@" &
+  tracer_pid=$!
+  sleep "$attach"
+  wrk -t2 -c64 -d"${LOAD_SECS}s" "$url" >"$out" 2>&1
+  kill -INT "$tracer_pid"
+  wait "$tracer_pid" || true
+}
+
 # A run with libc's `malloc` counted (a perf uprobe; `perf probe` needs root): allocations the
 # proxy asks of the C allocator per request (HAProxy and nginx mostly use their own pools).
 malloc_run() { # $1 setup, $2 http|https, $3 url
-  local pid=${PID_OF[$1]} out=$RUN/profile/$1-$2 pids perf_pid
+  local pid=${PID_OF[$1]} out=$RUN/profile/$1-$2 pids
   pids=$(proc_tree "$pid" | paste -sd, -)
-  perf stat -x, -e probe_libc:malloc -p "$pids" -o "$out.malloc" &
-  perf_pid=$!
-  sleep 0.5
-  wrk -t2 -c64 -d"${LOAD_SECS}s" "$3" >"$out.malloc-wrk" 2>&1
-  kill -INT "$perf_pid"
-  wait "$perf_pid" || true
+  traced_wrk "$out.malloc-wrk" 0.5 "$3" perf stat -x, -e probe_libc:malloc -p "$pids" -o "$out.malloc"
 }
 
 # Where tierlab's CPU goes under keep-alive HTTP: a flat profile (`perf record -e cpu-clock`,
 # the only event this VM's perf supports), the 25 hottest symbols with their share.
 tierlab_hot_symbols() {
   local out=$RUN/profile/tierlab-perf
-  perf record -q -e cpu-clock -F 2000 -p "${PID_OF[tierlab]}" -o "$out.data" &
-  local perf_pid=$!
-  sleep 0.5
-  wrk -t2 -c64 -d"${LOAD_SECS}s" "${HTTP_URL[tierlab]}" >"$out.wrk" 2>&1
-  kill -INT "$perf_pid"
-  wait "$perf_pid" || true
+  traced_wrk "$out.wrk" 0.5 "${HTTP_URL[tierlab]}" \
+    perf record -q -e cpu-clock -F 2000 -p "${PID_OF[tierlab]}" -o "$out.data"
   perf report -q -i "$out.data" --no-children --sort dso --stdio 2>/dev/null \
     | awk 'NF' >"$out.dso"
   perf report -q -i "$out.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
@@ -92,14 +96,9 @@ malloc_probe() {
 
 # A run under strace: every system call of every thread, counted.
 strace_run() { # $1 setup, $2 http|https, $3 url
-  local pid=${PID_OF[$1]} out=$RUN/profile/$1-$2 args=() t strace_pid
+  local pid=${PID_OF[$1]} out=$RUN/profile/$1-$2 args=() t
   for t in $(threads_of "$pid"); do args+=(-p "$t"); done
-  strace -c -f -q -o "$out.strace" "${args[@]}" &
-  strace_pid=$!
-  sleep 1
-  wrk -t2 -c64 -d"${LOAD_SECS}s" "$3" >"$out.strace-wrk" 2>&1
-  kill -INT "$strace_pid"
-  wait "$strace_pid" || true
+  traced_wrk "$out.strace-wrk" 1 "$3" strace -c -f -q -o "$out.strace" "${args[@]}"
 }
 
 main() {
