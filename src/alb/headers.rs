@@ -66,15 +66,17 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    // The names `Connection` lists, removed by text (no `HeaderName` built for each). A value
+    // is a shared `Bytes`: cloning it out of the map lets the map change meanwhile, and costs
+    // no allocation. A `Connection` naming itself ends the walk early, harmlessly: every line
+    // of it goes below anyway.
+    let mut line = 0;
+    while let Some(value) = headers.get_all(CONNECTION).iter().nth(line).cloned() {
+        let names = value.to_str().unwrap_or("");
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            headers.remove(name);
+        }
+        line += 1;
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
@@ -244,24 +246,7 @@ pub fn check_host(version: Version, headers: &HeaderMap) -> Result<(), HostProbl
 
 /// `uri-host [ ":" port ]`, or empty (a target URI without authority).
 fn is_host_value(value: &[u8]) -> bool {
-    if value.is_empty() {
-        return true;
-    }
-    if value.contains(&b'@') {
-        return false;
-    }
-    let Ok(authority) = http::uri::Authority::try_from(value) else {
-        return false;
-    };
-    // `http` does not check the port: after the host comes nothing or `:` and digits.
-    let (host, text) = (authority.host(), authority.as_str());
-    let port = text.get(host.len()..).unwrap_or("");
-    !host.is_empty()
-        && text.starts_with(host)
-        && (port.is_empty()
-            || port
-                .strip_prefix(':')
-                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())))
+    value.is_empty() || super::host::split(value).is_some()
 }
 
 /// `X-Forwarded-For: <earlier>, <client>`; the client's address alone when there was none.

@@ -44,6 +44,7 @@ mod error;
 pub mod failover;
 pub mod headers;
 pub mod health;
+pub mod host;
 pub mod ip_targets;
 pub mod limits;
 pub mod listener;

@@ -16,7 +16,6 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
-use http::uri::Authority;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -124,9 +123,8 @@ impl Router {
             return proxy::refused(Failure::from(bad), req.version());
         }
         let host = headers::request_host(req.headers(), req.uri());
-        let host = host_without_port(host.as_ref());
         let view = RequestView {
-            host: host.as_deref(),
+            host: host_without_port(host.as_ref()),
             path: req.uri().path(),
             query: req.uri().query(),
             method: req.method().as_str(),
@@ -181,12 +179,8 @@ fn resolve(
 }
 
 /// `example.test:8080` → `example.test`; `[::1]:8080` → `[::1]`.
-fn host_without_port(host: Option<&HeaderValue>) -> Option<String> {
-    let text = host?.to_str().ok()?;
-    match text.parse::<Authority>() {
-        Ok(a) => Some(a.host().to_string()),
-        Err(_) => Some(text.to_string()),
-    }
+fn host_without_port(host: Option<&HeaderValue>) -> Option<&str> {
+    Some(super::host::without_port(host?.to_str().ok()?))
 }
 
 fn redirect_response(
@@ -349,9 +343,14 @@ mod tests {
 
     #[test]
     fn hosts_lose_their_port() {
-        let v = |s: &'static str| host_without_port(Some(&HeaderValue::from_static(s)));
-        assert_eq!(v("a.test:8080").as_deref(), Some("a.test"));
-        assert_eq!(v("[::1]:8080").as_deref(), Some("[::1]"));
-        assert_eq!(v("A.test").as_deref(), Some("A.test"));
+        for (host, routed) in [
+            ("a.test:8080", "a.test"),
+            ("[::1]:8080", "[::1]"),
+            ("A.test", "A.test"),
+        ] {
+            let value = HeaderValue::from_static(host);
+            assert_eq!(host_without_port(Some(&value)), Some(routed));
+        }
+        assert_eq!(host_without_port(None), None);
     }
 }
