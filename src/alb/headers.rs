@@ -6,6 +6,8 @@
 use std::io::Write;
 use std::net::IpAddr;
 
+use bytes::Bytes;
+
 use http::header::{
     CONNECTION, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHENTICATE,
     PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
@@ -81,6 +83,42 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
+}
+
+/// Values up to this long are held inline by [`shared_value`].
+const INLINE_VALUE: usize = 64;
+
+/// A value's bytes kept inline in the one allocation [`Bytes::from_owner`] makes.
+struct InlineValue {
+    len: u8,
+    bytes: [u8; INLINE_VALUE],
+}
+
+impl AsRef<[u8]> for InlineValue {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// A header value of `text` whose clones share it: `None` if `text` is not a valid value.
+///
+/// `HeaderValue::from_bytes` copies into a vector that the value's first clone turns into a
+/// shared buffer, a second allocation. The proxy clones the values it makes (a retry's spare
+/// head, the access log's trace id), so these are made shared from the start: one allocation
+/// holding the text (up to 64 bytes, the usual case) and a counter.
+pub fn shared_value(text: &[u8]) -> Option<HeaderValue> {
+    let bytes = match u8::try_from(text.len()) {
+        Ok(len) if text.len() <= INLINE_VALUE => {
+            let mut inline = InlineValue {
+                len,
+                bytes: [0; INLINE_VALUE],
+            };
+            inline.bytes[..text.len()].copy_from_slice(text);
+            Bytes::from_owner(inline)
+        }
+        _ => Bytes::from(text.to_vec()),
+    };
+    HeaderValue::from_maybe_shared(bytes).ok()
 }
 
 /// A listener's `X-Forwarded-Proto` and `X-Forwarded-Port` values, built once when it starts
@@ -261,7 +299,7 @@ pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
             let _ = write!(rest, "{client}");
             64 - rest.len()
         };
-        if let Ok(value) = HeaderValue::from_bytes(&buf[..len]) {
+        if let Some(value) = shared_value(&buf[..len]) {
             headers.insert(X_FORWARDED_FOR, value);
         }
         return;
@@ -275,8 +313,7 @@ pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
         .filter(|v| !v.is_empty())
         .collect();
     chain.push(&client);
-    let value = chain.join(", ");
-    if let Ok(value) = HeaderValue::from_str(&value) {
+    if let Some(value) = shared_value(chain.join(", ").as_bytes()) {
         headers.insert(X_FORWARDED_FOR, value);
     }
 }
@@ -442,6 +479,18 @@ mod tests {
         remove_hop_by_hop(&mut headers);
         let names: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["x-app"]);
+    }
+
+    #[test]
+    fn shared_values_hold_any_valid_text() {
+        let short = shared_value(b"Root=1-67891233-abcdef012345678912345678").unwrap();
+        assert_eq!(short, "Root=1-67891233-abcdef012345678912345678");
+        assert_eq!(short.clone(), short);
+        let long = "10.0.0.1, ".repeat(20);
+        assert_eq!(shared_value(long.as_bytes()).unwrap(), long.as_str());
+        assert_eq!(shared_value(&[b'x'; INLINE_VALUE]).unwrap().len(), 64);
+        assert_eq!(shared_value(b""), Some(HeaderValue::from_static("")));
+        assert_eq!(shared_value(b"a\r\nb"), None, "no line breaks in a value");
     }
 
     #[test]

@@ -9,19 +9,39 @@
 //! A header with neither (only an application's own fields) gets a new `Root` put first, so the
 //! request can still be traced; its fields are kept.
 
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderName;
 use http::header::{HeaderMap, HeaderValue};
 
+use super::headers;
+
 /// `X-Amzn-Trace-Id`.
 pub const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
-/// One id: `1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>`.
-pub fn format_id(epoch_secs: u64, random: u128) -> String {
-    let random = random & ((1u128 << 96) - 1);
-    // Epoch seconds fit 8 hex digits until 2106; keep the low 32 bits so the width never grows.
-    format!("1-{:08x}-{random:024x}", epoch_secs as u32)
+/// Length of one id: `1-` + 8 hex + `-` + 24 hex.
+const ID_LEN: usize = 35;
+
+/// One id: `1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>`, formatted in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceId([u8; ID_LEN]);
+
+impl TraceId {
+    /// The id of a request stamped at `epoch_secs` with `random` (its low 96 bits).
+    pub fn new(epoch_secs: u64, random: u128) -> TraceId {
+        let random = random & ((1u128 << 96) - 1);
+        let mut id = [0u8; ID_LEN];
+        // Epoch seconds fit 8 hex digits until 2106; keep the low 32 bits so the width never
+        // grows. 35 bytes hold exactly this, so the write cannot run out of room.
+        let _ = write!(&mut id[..], "1-{:08x}-{random:024x}", epoch_secs as u32);
+        TraceId(id)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("an id is ASCII hex")
+    }
 }
 
 /// The header value to forward, given the client's (if any) and a freshly made `id`.
@@ -62,17 +82,28 @@ pub fn next_value(existing: Option<&str>, id: &str) -> String {
 }
 
 /// Sets the request's `X-Amzn-Trace-Id` as ALB does, with a new random id stamped now.
+/// The value clones without allocating (the access log and a retry each keep one).
 pub fn apply(headers: &mut HeaderMap) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let id = format_id(now, rand::random::<u128>());
+    let id = TraceId::new(now, rand::random::<u128>());
     let existing = headers.get(&X_AMZN_TRACE_ID).and_then(|v| v.to_str().ok());
-    let value = next_value(existing, &id);
-    // Built only from the client's visible ASCII and hex digits, so it is a valid value; if the
-    // client's header was not text, it is replaced by a fresh Root.
-    let value = HeaderValue::try_from(value)
-        .unwrap_or_else(|_| HeaderValue::try_from(format!("Root={id}")).expect("hex is ASCII"));
+    let value = match existing {
+        // The usual case, a new root, written on the stack.
+        None => {
+            let mut root = [0u8; 5 + ID_LEN];
+            root[..5].copy_from_slice(b"Root=");
+            root[5..].copy_from_slice(id.as_str().as_bytes());
+            headers::shared_value(&root)
+        }
+        // Built only from the client's visible ASCII and hex digits, so it is a valid value.
+        Some(existing) => headers::shared_value(next_value(Some(existing), id.as_str()).as_bytes()),
+    };
+    // A client header that was not text is replaced by a fresh root.
+    let value = value.unwrap_or_else(|| {
+        HeaderValue::try_from(format!("Root={}", id.as_str())).expect("hex is ASCII")
+    });
     headers.insert(X_AMZN_TRACE_ID, value);
 }
 
@@ -84,10 +115,12 @@ mod tests {
 
     #[test]
     fn id_has_aws_shape() {
-        let id = format_id(0x6789_1233, 0xabcdef01_23456789_12345678);
-        assert_eq!(id, "1-67891233-abcdef012345678912345678");
-        let id = format_id(1, u128::MAX);
-        assert_eq!(id, "1-00000001-ffffffffffffffffffffffff");
+        let id = TraceId::new(0x6789_1233, 0xabcdef01_23456789_12345678);
+        assert_eq!(id.as_str(), "1-67891233-abcdef012345678912345678");
+        let id = TraceId::new(1, u128::MAX);
+        assert_eq!(id.as_str(), "1-00000001-ffffffffffffffffffffffff");
+        let id = TraceId::new(u64::MAX, 0);
+        assert_eq!(id.as_str(), "1-ffffffff-000000000000000000000000");
     }
 
     #[test]
