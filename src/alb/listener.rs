@@ -431,6 +431,6 @@ async fn handle(
 ) -> Response<ProxyBody> {
     // Metrics and the access log line; dropped unfinished (client gone) it records a 460.
     let pending = shared.observer.begin(&req, info);
-    let response = shared.route.handle(&shared.proxy, req, ctx).await;
-    pending.finish(response)
+    let (response, handled) = shared.route.handle(&shared.proxy, req, ctx).await;
+    pending.finish(response, handled)
 }

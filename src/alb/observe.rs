@@ -1,11 +1,11 @@
 //! The hook between listeners and observability: every request feeds the metrics and (when
 //! enabled) one access log record; every connection feeds the connection metrics.
 //!
-//! The proxy reports how it forwarded a request by putting a [`TargetOutcome`] in the response's
-//! extensions; everything else is seen here. A request whose future is dropped before it
-//! produced a response (the client went away first) is counted and logged with ALB's 460.
-//! Client faults (a request refused before routing, see [`Refused`], or a malformed, abandoned
-//! or stalled upload) count as the load balancer's 4XX, never as a target's, and name
+//! The router and the proxy report what they did with a request in a [`Handled`] beside the
+//! response (not in its extensions: a map and two boxes per request); everything else is seen
+//! here. A request whose future is dropped before it produced a response (the client went away
+//! first) is counted and logged with ALB's 460. Client faults (a request refused before
+//! routing, see [`Handled::refused`], or a malformed, abandoned or stalled upload) count as the load balancer's 4XX, never as a target's, and name
 //! themselves in the access log's `error_reason` (`DuplicateHostHeader`, `ClientMalformedBody`,
 //! `ClientClosedConnection`, `ClientTimeout`, ...).
 
@@ -38,8 +38,8 @@ pub const CLIENT_CLOSED: u16 = super::failover::CLIENT_CLOSED;
 /// The trace header, as read from the client when the proxy does not report its own.
 const TRACE_HEADER: &str = "x-amzn-trace-id";
 
-/// How the proxy forwarded a request. The proxy inserts it into the response's extensions,
-/// for error pages (502/503/504) as well as for the target's answers.
+/// How the proxy forwarded a request, for error pages (502/503/504) as well as for the target's
+/// answers.
 #[derive(Debug, Clone)]
 pub struct TargetOutcome {
     /// The target group the request was forwarded to.
@@ -75,21 +75,37 @@ impl TargetOutcome {
             trace_id: None,
         }
     }
-
-    /// Puts the outcome into `response`'s extensions.
-    pub fn attach<B>(self, response: &mut Response<B>) {
-        response.extensions_mut().insert(self);
-    }
 }
 
-/// Why the load balancer refused a request before any rule saw it (a 400 for its head or
-/// `Host`): logged with no action executed and this as `error_reason`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused(pub Failure);
+/// What the load balancer did with a request, beside the response it produced.
+#[derive(Debug, Default)]
+pub struct Handled {
+    /// How the proxy forwarded it, when a forward action ran.
+    pub outcome: Option<TargetOutcome>,
+    /// Why it was refused before any rule saw it (a 400 for its head or `Host`): logged with
+    /// no action executed and this as `error_reason`.
+    pub refused: Option<Failure>,
+    /// The listener rule that matched (1..=50000), when it was not the default action.
+    pub rule: Option<u32>,
+}
 
-/// The listener rule that matched (1..=50000), when it was not the default action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MatchedRule(pub u32);
+impl Handled {
+    /// A request forwarded as `outcome` tells.
+    pub fn forwarded(outcome: TargetOutcome) -> Handled {
+        Handled {
+            outcome: Some(outcome),
+            ..Handled::default()
+        }
+    }
+
+    /// A request refused before routing for `failure`.
+    pub fn refused(failure: Failure) -> Handled {
+        Handled {
+            refused: Some(failure),
+            ..Handled::default()
+        }
+    }
+}
 
 /// What a connection's requests share: the client and, over TLS, what was negotiated.
 #[derive(Debug, Clone)]
@@ -251,10 +267,10 @@ pub struct Pending {
 
 /// The status metrics and the access log record: the response's, except for a client that
 /// left mid-request, recorded as ALB's 460 whatever (if anything) still reached its socket.
-fn recorded_status(response: &Response<ProxyBody>) -> u16 {
-    let client_left = response
-        .extensions()
-        .get::<TargetOutcome>()
+fn recorded_status(response: &Response<ProxyBody>, handled: &Handled) -> u16 {
+    let client_left = handled
+        .outcome
+        .as_ref()
         .and_then(|o| o.error.as_ref())
         .is_some_and(|e| *e == Failure::ClientClosed);
     if client_left {
@@ -267,11 +283,15 @@ fn recorded_status(response: &Response<ProxyBody>) -> u16 {
 impl Pending {
     /// Records the request's metrics and hands back `response`, its body wrapped to complete
     /// the access log record once sent.
-    pub fn finish(mut self, response: Response<ProxyBody>) -> Response<ProxyBody> {
+    pub fn finish(
+        mut self,
+        response: Response<ProxyBody>,
+        handled: Handled,
+    ) -> Response<ProxyBody> {
         self.done = true;
         let now = Instant::now();
-        let outcome = response.extensions().get::<TargetOutcome>();
-        let status = recorded_status(&response);
+        let outcome = handled.outcome.as_ref();
+        let status = recorded_status(&response, &handled);
         let answered_by_target = outcome.is_some_and(|o| o.status.is_some());
         let metrics = &self.observer.metrics;
         metrics.request((!answered_by_target).then_some(status));
@@ -299,7 +319,7 @@ impl Pending {
         let (Some(sink), Some(fields)) = (self.observer.log.clone(), self.fields.take()) else {
             return response;
         };
-        let record = self.record(fields, &response, now);
+        let record = self.record(fields, &response, &handled, now);
         let (parts, body) = response.into_parts();
         let head = 17 + header_bytes(&parts.headers);
         let body = LoggedBody {
@@ -315,11 +335,12 @@ impl Pending {
         &self,
         fields: RequestFields,
         response: &Response<ProxyBody>,
+        handled: &Handled,
         now: Instant,
     ) -> AccessLogRecord {
-        let outcome = response.extensions().get::<TargetOutcome>();
-        let refused = response.extensions().get::<Refused>();
-        let status = recorded_status(response);
+        let outcome = handled.outcome.as_ref();
+        let refused = handled.refused.as_ref();
+        let status = recorded_status(response, handled);
         let location = response.headers().get(LOCATION);
         let actions = match (outcome, location) {
             _ if refused.is_some() => "-",
@@ -330,7 +351,6 @@ impl Pending {
         // Why the load balancer answered itself, when the client was the cause (target
         // failures are told by the status codes, as on AWS).
         let error_reason = refused
-            .map(|r| &r.0)
             .or_else(|| outcome.and_then(|o| o.error.as_ref()))
             .filter(|e| e.is_client_fault())
             .map(Failure::as_str);
@@ -367,12 +387,7 @@ impl Pending {
                 .and_then(|o| o.trace_id.as_ref())
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                 .or(fields.trace_id),
-            rule_priority: refused.is_none().then(|| {
-                response
-                    .extensions()
-                    .get::<MatchedRule>()
-                    .map_or(0, |r| r.0)
-            }),
+            rule_priority: refused.is_none().then_some(handled.rule.unwrap_or(0)),
             request_creation_time: fields.created,
             actions,
             redirect_url: (actions == "redirect")

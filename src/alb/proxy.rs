@@ -21,7 +21,7 @@
 //! the response body has been sent.
 //!
 //! Every forward's [`TargetOutcome`] (target, timings, status, failures, earlier attempts) is
-//! put in the response's extensions, for the listener's observer (metrics, access logs).
+//! returned beside its response, for the listener's observer (metrics, access logs).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ use tokio_util::task::TaskTracker;
 use super::body::{BodyWatch, OutBody, Reclaim};
 use super::failover::{self, Failure};
 use super::headers::{self, ForwardedValues};
-use super::observe::{Refused, TargetOutcome};
+use super::observe::TargetOutcome;
 use super::pool::{PoolSettings, PooledBody, UpstreamPool};
 use super::routing::Choice;
 use super::target_group::{Target, TargetGroupHandle};
@@ -56,6 +56,10 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A target's response as the pool hands it over: its body gives the connection back at its end.
 type TargetResponse = Response<PooledBody<OutBody>>;
+
+/// What the client gets for a forward (a target's answer or the load balancer's own page), and
+/// how the forward went.
+pub type Forwarded = (Response<ProxyBody>, TargetOutcome);
 
 /// Where a request came in: what the `X-Forwarded-*` headers and redirects are built from.
 #[derive(Debug, Clone, Copy)]
@@ -177,13 +181,13 @@ impl Proxy {
     }
 
     /// Sends `req` to a target of `group` and returns its response, or an error page; either
-    /// way with the forward's [`TargetOutcome`] in its extensions.
+    /// way with the forward's [`TargetOutcome`].
     pub async fn forward(
         &self,
         group: &TargetGroupHandle,
         mut req: Request<Incoming>,
         ctx: &RequestContext<'_>,
-    ) -> Response<ProxyBody> {
+    ) -> Forwarded {
         // What the access log and metrics learn of this forward (observe.rs).
         // (Head limits and `Host` were checked before routing: see `Router::handle`.)
         let mut outcome = TargetOutcome::new(group);
@@ -208,7 +212,7 @@ impl Proxy {
         let (parts, body) = req.into_parts();
         let Some(head) = self.target_head(parts, ctx, upgrade) else {
             tracing::debug!("400: request URI cannot be forwarded");
-            return tagged(error_page(StatusCode::BAD_REQUEST), outcome);
+            return (error_page(StatusCode::BAD_REQUEST), outcome);
         };
         outcome.trace_id = head.headers.get(trace_id::X_AMZN_TRACE_ID).cloned();
         let (body, reclaim) = OutBody::new(body);
@@ -414,7 +418,7 @@ impl Proxy {
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
         mut outcome: TargetOutcome,
         ctx: &RequestContext<'_>,
-    ) -> Response<ProxyBody> {
+    ) -> Forwarded {
         let Answer {
             mut response,
             choice,
@@ -435,17 +439,20 @@ impl Proxy {
             let idle = self.settings.idle_timeout;
             self.tunnels.spawn(client, target, in_flight, idle);
             let empty = Empty::new().map_err(|never| match never {}).boxed();
-            return tagged(Response::from_parts(parts, empty), outcome);
+            return (Response::from_parts(parts, empty), outcome);
         }
         let (mut parts, body) = response.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers);
-        // A bandwidth limit on the path (`tierlab chaos bandwidth lb-task`).
-        let body = match group.toxics().and_then(|t| t.bytes_per_second) {
-            Some(rate) => super::throttle::Throttled::boxed_at(body.boxed(), rate),
-            None => body.boxed(),
+        // A bandwidth limit on the path (`tierlab chaos bandwidth lb-task`). Without one the
+        // target's body is boxed once, with the in-flight count around it.
+        let response = match group.toxics().and_then(|t| t.bytes_per_second) {
+            Some(rate) => {
+                let throttled = super::throttle::Throttled::boxed_at(body.boxed(), rate);
+                choice.finish(Response::from_parts(parts, throttled), ctx.protocol)
+            }
+            None => choice.finish(Response::from_parts(parts, body), ctx.protocol),
         };
-        let response = Response::from_parts(parts, body);
-        tagged(choice.finish(response, ctx.protocol), outcome)
+        (response, outcome)
     }
 
     /// Rewrites a client request head for the targets: HTTP/1.1 framing, the client's host
@@ -492,7 +499,7 @@ fn injected_answer(
     status: u16,
     mut outcome: TargetOutcome,
     mode: ProxyMode,
-) -> Response<ProxyBody> {
+) -> Forwarded {
     let now = Instant::now();
     let target = choice.target();
     outcome.target = Some(target.addr());
@@ -503,26 +510,25 @@ fn injected_answer(
         group.record_status(target, status);
     }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    tagged(error_page(status), outcome)
+    (error_page(status), outcome)
 }
 
 /// The page the load balancer answers itself for `failure`, with `outcome`.
-fn local_answer(mut outcome: TargetOutcome, failure: Failure) -> Response<ProxyBody> {
+fn local_answer(mut outcome: TargetOutcome, failure: Failure) -> Forwarded {
     // 460 is only ALB's record of a client that left (observe.rs logs it); should any of the
     // connection still be listening (a half-close), it gets a real status (hyper closes the
     // connection after it, since the request's body never ended).
-    let mut response = match failure {
+    let response = match failure {
         Failure::ClientClosed => error_page(StatusCode::BAD_REQUEST),
         _ => error_page(failure.status()),
     };
     outcome.error = Some(failure);
-    outcome.attach(&mut response);
-    response
+    (response, outcome)
 }
 
-/// The 400 for a request refused before routing (bad head or `Host`), with `failure` for the
-/// access log; an HTTP/1 connection is closed after it, as what follows cannot be trusted.
-pub fn refused(failure: Failure, version: Version) -> Response<ProxyBody> {
+/// The 400 for a request refused before routing (bad head or `Host`) for `failure`; an HTTP/1
+/// connection is closed after it, as what follows cannot be trusted.
+pub fn refused(failure: &Failure, version: Version) -> Response<ProxyBody> {
     let mut response = error_page(failure.status());
     if version < Version::HTTP_2 {
         let close = http::HeaderValue::from_static("close");
@@ -530,13 +536,6 @@ pub fn refused(failure: Failure, version: Version) -> Response<ProxyBody> {
             .headers_mut()
             .insert(http::header::CONNECTION, close);
     }
-    response.extensions_mut().insert(Refused(failure));
-    response
-}
-
-/// `response` with `outcome` attached for the access log and metrics.
-fn tagged(mut response: Response<ProxyBody>, outcome: TargetOutcome) -> Response<ProxyBody> {
-    outcome.attach(&mut response);
     response
 }
 

@@ -19,8 +19,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
+use bytes::Bytes;
 use http::{HeaderMap, Response};
 use http_body_util::BodyExt;
+use hyper::body::Body;
 
 use super::TargetState;
 use super::proxy::ProxyBody;
@@ -106,11 +108,11 @@ impl Choice {
     }
 
     /// Adds the stickiness cookies and keeps the target's in-flight count until the body ends.
-    pub fn finish(
-        self,
-        response: Response<ProxyBody>,
-        protocol: ListenerProtocol,
-    ) -> Response<ProxyBody> {
+    /// The body is boxed here, once, with the count around it.
+    pub fn finish<B>(self, response: Response<B>, protocol: ListenerProtocol) -> Response<ProxyBody>
+    where
+        B: Body<Data = Bytes, Error = hyper::Error> + Unpin + Send + Sync + 'static,
+    {
         let (mut parts, body) = response.into_parts();
         let in_flight = self.finish_head(&mut parts.headers, protocol);
         Response::from_parts(parts, CountedBody::new(body, in_flight).boxed())

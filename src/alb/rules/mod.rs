@@ -23,7 +23,7 @@ use hyper::body::Incoming;
 use super::AlbError;
 use super::failover::Failure;
 use super::headers;
-use super::observe::MatchedRule;
+use super::observe::Handled;
 use super::proxy::{self, Proxy, ProxyBody, RequestContext};
 use super::routing::weighted::{self, GroupChoice};
 use super::target_group::TargetGroupHandle;
@@ -104,8 +104,9 @@ impl Router {
             .map_or((None, &self.default), |r| (Some(r.priority), &r.action))
     }
 
-    /// Evaluates the rules for `req` and carries out the action. A response that a rule (not
-    /// the default action) produced carries that rule's [`MatchedRule`] in its extensions.
+    /// Evaluates the rules for `req` and carries out the action; says beside the response what
+    /// was done ([`Handled`]: the rule that matched, unless it was the default action, and the
+    /// forward's outcome).
     ///
     /// First, whatever the action: a request breaking ALB's head limits or RFC 9112's `Host`
     /// rules is answered 400 ([`headers::check_request`]), so redirect and fixed-response
@@ -116,11 +117,15 @@ impl Router {
         proxy: &Proxy,
         req: Request<Incoming>,
         ctx: &RequestContext<'_>,
-    ) -> Response<ProxyBody> {
+    ) -> (Response<ProxyBody>, Handled) {
         let checked = headers::check_request(req.version(), req.method(), req.uri(), req.headers());
         if let Err(bad) = checked {
             tracing::debug!(client = %ctx.client, "400 before routing: {bad:?}");
-            return proxy::refused(Failure::from(bad), req.version());
+            let failure = Failure::from(bad);
+            return (
+                proxy::refused(&failure, req.version()),
+                Handled::refused(failure),
+            );
         }
         let host = headers::request_host(req.headers(), req.uri());
         let view = RequestView {
@@ -132,21 +137,24 @@ impl Router {
             source: ctx.client.ip(),
         };
         let (priority, action) = self.matching(&view);
-        let mut response = match action {
-            RouteAction::Forward(group) => proxy.forward(group, req, ctx).await,
+        let (response, mut handled) = match action {
+            RouteAction::Forward(group) => {
+                let (response, outcome) = proxy.forward(group, req, ctx).await;
+                (response, Handled::forwarded(outcome))
+            }
             RouteAction::WeightedForward(groups) => {
                 let choice = groups.choose(req.headers());
-                let mut response = proxy.forward(choice.group(), req, ctx).await;
+                let (mut response, outcome) = proxy.forward(choice.group(), req, ctx).await;
                 add_group_cookies(&mut response, &choice, ctx);
-                response
+                (response, Handled::forwarded(outcome))
             }
-            RouteAction::Redirect(action) => redirect_response(action, &view, ctx),
-            RouteAction::FixedResponse(fixed) => fixed_response(fixed),
+            RouteAction::Redirect(action) => {
+                (redirect_response(action, &view, ctx), Handled::default())
+            }
+            RouteAction::FixedResponse(fixed) => (fixed_response(fixed), Handled::default()),
         };
-        if let Some(priority) = priority {
-            response.extensions_mut().insert(MatchedRule(priority));
-        }
-        response
+        handled.rule = priority;
+        (response, handled)
     }
 }
 
