@@ -8,15 +8,16 @@
 //! Counters are cumulative since the lab started (Prometheus computes rates; CloudWatch's
 //! per-minute sums are `increase(...[1m])`).
 //!
-//! The request path only does relaxed atomic adds; rendering reads them and the target groups'
-//! health and allocates.
+//! The request path only adds to counters, each data-plane thread in its own cache line
+//! ([`Counter`]); rendering sums them, reads the target groups' health and allocates.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::arn;
+use super::counter::Counter;
 use super::health::TargetState;
 use super::target_group::TargetGroupHandle;
 
@@ -28,9 +29,9 @@ pub const RESPONSE_TIME_BUCKETS: [f64; 14] = [
 /// A latency histogram: per-bucket counts (not cumulative; rendering accumulates), sum, count.
 #[derive(Debug, Default)]
 pub struct Histogram {
-    buckets: [AtomicU64; RESPONSE_TIME_BUCKETS.len()],
-    sum_micros: AtomicU64,
-    count: AtomicU64,
+    buckets: [Counter; RESPONSE_TIME_BUCKETS.len()],
+    sum_micros: Counter,
+    count: Counter,
 }
 
 impl Histogram {
@@ -38,11 +39,11 @@ impl Histogram {
     pub fn observe(&self, value: Duration) {
         let secs = value.as_secs_f64();
         if let Some(i) = RESPONSE_TIME_BUCKETS.iter().position(|&le| secs <= le) {
-            self.buckets[i].fetch_add(1, Relaxed);
+            self.buckets[i].increment();
         }
         let micros = u64::try_from(value.as_micros()).unwrap_or(u64::MAX);
-        self.sum_micros.fetch_add(micros, Relaxed);
-        self.count.fetch_add(1, Relaxed);
+        self.sum_micros.add(micros);
+        self.count.increment();
     }
 }
 
@@ -51,9 +52,9 @@ impl Histogram {
 pub struct TargetGroupMetrics {
     group: TargetGroupHandle,
     dimension: String,
-    requests: AtomicU64,
-    target_codes: [AtomicU64; 4],
-    connection_errors: AtomicU64,
+    requests: Counter,
+    target_codes: [Counter; 4],
+    connection_errors: Counter,
     response_time: Histogram,
 }
 
@@ -62,9 +63,9 @@ impl TargetGroupMetrics {
         TargetGroupMetrics {
             dimension: arn::target_group_id(group.name()),
             group,
-            requests: AtomicU64::new(0),
+            requests: Counter::new(),
             target_codes: Default::default(),
-            connection_errors: AtomicU64::new(0),
+            connection_errors: Counter::new(),
             response_time: Histogram::default(),
         }
     }
@@ -77,25 +78,25 @@ impl TargetGroupMetrics {
     /// Requests forwarded to this group since the lab started (`RequestCount` with the
     /// `TargetGroup` dimension; auto scaling's `ALBRequestCountPerTarget` is its rate).
     pub fn requests(&self) -> u64 {
-        self.requests.load(Relaxed)
+        self.requests.get()
     }
 
     /// A request was forwarded to this group (whatever came of it).
     pub fn request(&self) {
-        self.requests.fetch_add(1, Relaxed);
+        self.requests.increment();
     }
 
     /// A target answered with `status` after `elapsed` (`TargetResponseTime`).
     pub fn target_response(&self, status: u16, elapsed: Duration) {
         if let Some(i) = class_index(status) {
-            self.target_codes[i].fetch_add(1, Relaxed);
+            self.target_codes[i].increment();
         }
         self.response_time.observe(elapsed);
     }
 
     /// A connection to a target could not be established (`TargetConnectionErrorCount`).
     pub fn connection_error(&self) {
-        self.connection_errors.fetch_add(1, Relaxed);
+        self.connection_errors.increment();
     }
 }
 
@@ -105,16 +106,16 @@ pub struct LoadBalancerMetrics {
     dimension: String,
     target_groups: Vec<Arc<TargetGroupMetrics>>,
     active_connections: AtomicI64,
-    new_connections: AtomicU64,
-    rejected_connections: AtomicU64,
-    tls_negotiation_errors: AtomicU64,
-    processed_bytes: AtomicU64,
-    requests: AtomicU64,
-    elb_codes: [AtomicU64; 4],
-    elb_502: AtomicU64,
-    elb_503: AtomicU64,
-    elb_504: AtomicU64,
-    access_log_dropped: AtomicU64,
+    new_connections: Counter,
+    rejected_connections: Counter,
+    tls_negotiation_errors: Counter,
+    processed_bytes: Counter,
+    requests: Counter,
+    elb_codes: [Counter; 4],
+    elb_502: Counter,
+    elb_503: Counter,
+    elb_504: Counter,
+    access_log_dropped: Counter,
 }
 
 impl LoadBalancerMetrics {
@@ -127,16 +128,16 @@ impl LoadBalancerMetrics {
                 .map(|g| Arc::new(TargetGroupMetrics::new(g)))
                 .collect(),
             active_connections: AtomicI64::new(0),
-            new_connections: AtomicU64::new(0),
-            rejected_connections: AtomicU64::new(0),
-            tls_negotiation_errors: AtomicU64::new(0),
-            processed_bytes: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
+            new_connections: Counter::new(),
+            rejected_connections: Counter::new(),
+            tls_negotiation_errors: Counter::new(),
+            processed_bytes: Counter::new(),
+            requests: Counter::new(),
             elb_codes: Default::default(),
-            elb_502: AtomicU64::new(0),
-            elb_503: AtomicU64::new(0),
-            elb_504: AtomicU64::new(0),
-            access_log_dropped: AtomicU64::new(0),
+            elb_502: Counter::new(),
+            elb_503: Counter::new(),
+            elb_504: Counter::new(),
+            access_log_dropped: Counter::new(),
         }
     }
 
@@ -153,33 +154,33 @@ impl LoadBalancerMetrics {
 
     /// A client connection was accepted; the guard counts it as active until dropped.
     pub fn connection_opened(self: &Arc<Self>) -> ActiveConnection {
-        self.new_connections.fetch_add(1, Relaxed);
+        self.new_connections.increment();
         self.active_connections.fetch_add(1, Relaxed);
         ActiveConnection(self.clone())
     }
 
     /// `accept` failed (e.g. out of file descriptors): the connection was refused.
     pub fn connection_rejected(&self) {
-        self.rejected_connections.fetch_add(1, Relaxed);
+        self.rejected_connections.increment();
     }
 
     /// A client's TLS handshake failed or timed out (`ClientTLSNegotiationErrorCount`).
     pub fn tls_negotiation_failed(&self) {
-        self.tls_negotiation_errors.fetch_add(1, Relaxed);
+        self.tls_negotiation_errors.increment();
     }
 
     /// Bytes read from or written to clients (`ProcessedBytes`).
     pub fn processed(&self, bytes: u64) {
-        self.processed_bytes.fetch_add(bytes, Relaxed);
+        self.processed_bytes.add(bytes);
     }
 
     /// A request was answered; `elb_status` is the status when the load balancer itself
     /// answered (redirect, 502, 503, 504, 460, ...), `None` when a target did.
     pub fn request(&self, elb_status: Option<u16>) {
-        self.requests.fetch_add(1, Relaxed);
+        self.requests.increment();
         let Some(status) = elb_status else { return };
         if let Some(i) = class_index(status) {
-            self.elb_codes[i].fetch_add(1, Relaxed);
+            self.elb_codes[i].increment();
         }
         match status {
             502 => &self.elb_502,
@@ -187,12 +188,12 @@ impl LoadBalancerMetrics {
             504 => &self.elb_504,
             _ => return,
         }
-        .fetch_add(1, Relaxed);
+        .increment();
     }
 
     /// An access log record was dropped because the writer fell behind.
     pub fn access_log_dropped(&self) {
-        self.access_log_dropped.fetch_add(1, Relaxed);
+        self.access_log_dropped.increment();
     }
 }
 
@@ -213,14 +214,14 @@ impl MetricsSample {
         let mut sample = MetricsSample::default();
         for lb in load_balancers {
             for (i, code) in lb.elb_codes.iter().enumerate() {
-                sample.codes[i] += code.load(Relaxed);
+                sample.codes[i] += code.get();
             }
             for tg in &lb.target_groups {
                 for (i, code) in tg.target_codes.iter().enumerate() {
-                    sample.codes[i] += code.load(Relaxed);
+                    sample.codes[i] += code.get();
                 }
                 for (i, bucket) in tg.response_time.buckets.iter().enumerate() {
-                    sample.response_time_buckets[i] += bucket.load(Relaxed);
+                    sample.response_time_buckets[i] += bucket.get();
                 }
             }
         }
@@ -281,8 +282,8 @@ fn tg_labels(lb: &LoadBalancerMetrics, tg: &TargetGroupMetrics) -> String {
     )
 }
 
-fn get(a: &AtomicU64) -> i64 {
-    i64::try_from(a.load(Relaxed)).unwrap_or(i64::MAX)
+fn get(a: &Counter) -> i64 {
+    i64::try_from(a.get()).unwrap_or(i64::MAX)
 }
 
 fn render_load_balancer_families(out: &mut String, lbs: &[Arc<LoadBalancerMetrics>]) {
@@ -402,10 +403,10 @@ fn render_load_balancer_families(out: &mut String, lbs: &[Arc<LoadBalancerMetric
             out,
             "RequestCount{{{}}} {}",
             lb_label(lb),
-            lb.requests.load(Relaxed)
+            lb.requests.get()
         );
         for tg in &lb.target_groups {
-            let n = tg.requests.load(Relaxed);
+            let n = tg.requests.get();
             let _ = writeln!(out, "RequestCount{{{}}} {n}", tg_labels(lb, tg));
         }
     }
@@ -454,7 +455,7 @@ fn render_target_group_families(out: &mut String, lbs: &[Arc<LoadBalancerMetrics
         let _ = writeln!(out, "# HELP {name} {class} responses generated by targets.");
         let _ = writeln!(out, "# TYPE {name} counter");
         for (lb, tg) in pairs() {
-            let n = tg.target_codes[i].load(Relaxed);
+            let n = tg.target_codes[i].get();
             let _ = writeln!(out, "{name}{{{}}} {n}", tg_labels(lb, tg));
         }
     }
@@ -467,7 +468,7 @@ fn render_target_group_families(out: &mut String, lbs: &[Arc<LoadBalancerMetrics
         ),
     );
     for (lb, tg) in pairs() {
-        let n = tg.connection_errors.load(Relaxed);
+        let n = tg.connection_errors.get();
         let _ = writeln!(
             out,
             "TargetConnectionErrorCount{{{}}} {n}",
@@ -495,12 +496,12 @@ fn render_target_group_families(out: &mut String, lbs: &[Arc<LoadBalancerMetrics
 fn render_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
     let mut cumulative = 0;
     for (le, bucket) in RESPONSE_TIME_BUCKETS.iter().zip(&h.buckets) {
-        cumulative += bucket.load(Relaxed);
+        cumulative += bucket.get();
         let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
     }
-    let count = h.count.load(Relaxed);
+    let count = h.count.get();
     let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
-    let sum = h.sum_micros.load(Relaxed) as f64 / 1e6;
+    let sum = h.sum_micros.get() as f64 / 1e6;
     let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
     let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }

@@ -38,6 +38,7 @@ pub mod arn;
 pub mod bind;
 pub mod body;
 pub mod checker;
+pub mod counter;
 pub mod data_plane;
 pub mod deadlines;
 mod error;
