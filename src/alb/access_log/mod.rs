@@ -248,7 +248,7 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros)
     }
 
-    fn forwarded() -> AccessLogRecord {
+    pub(super) fn forwarded() -> AccessLogRecord {
         AccessLogRecord {
             kind: RequestType::Http,
             time: at(1_530_570_180, 186_641),
