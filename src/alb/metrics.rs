@@ -52,6 +52,8 @@ impl Histogram {
 pub struct TargetGroupMetrics {
     group: TargetGroupHandle,
     dimension: String,
+    /// The group's ARN, made once for the access log's `target_group_arn`.
+    arn: Arc<str>,
     requests: Counter,
     target_codes: [Counter; 4],
     connection_errors: Counter,
@@ -62,6 +64,7 @@ impl TargetGroupMetrics {
     fn new(group: TargetGroupHandle) -> TargetGroupMetrics {
         TargetGroupMetrics {
             dimension: arn::target_group_id(group.name()),
+            arn: arn::target_group_arn(group.name()).into(),
             group,
             requests: Counter::new(),
             target_codes: Default::default(),
@@ -73,6 +76,11 @@ impl TargetGroupMetrics {
     /// The target group's name.
     pub fn name(&self) -> &str {
         self.group.name()
+    }
+
+    /// The target group's ARN.
+    pub fn arn(&self) -> &Arc<str> {
+        &self.arn
     }
 
     /// Requests forwarded to this group since the lab started (`RequestCount` with the

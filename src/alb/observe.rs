@@ -331,6 +331,14 @@ impl Pending {
         Response::from_parts(parts, body.boxed())
     }
 
+    /// The ARN of target group `name`: the load balancer's metrics keep it made.
+    fn target_group_arn(&self, name: &str) -> Arc<str> {
+        match self.observer.metrics.target_group(name) {
+            Some(tg) => tg.arn().clone(),
+            None => arn::target_group_arn(name).into(),
+        }
+    }
+
     fn record(
         &self,
         fields: RequestFields,
@@ -382,7 +390,7 @@ impl Pending {
             request: fields.line,
             user_agent: fields.user_agent,
             tls: self.conn.tls.clone(),
-            target_group_arn: outcome.map(|o| arn::target_group_arn(o.target_group.name()).into()),
+            target_group_arn: outcome.map(|o| self.target_group_arn(o.target_group.name())),
             trace_id: outcome
                 .and_then(|o| o.trace_id.as_ref())
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())

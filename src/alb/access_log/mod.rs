@@ -123,61 +123,87 @@ impl AccessLogRecord {
     /// The record as one log line (without the newline).
     pub fn line(&self) -> String {
         let mut out = String::with_capacity(512);
-        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-        let _ = write!(
-            out,
-            "{} {} {} {} {} {} {} {} {} {} {} {} ",
-            self.kind.as_str(),
-            timestamp(self.time),
-            self.elb,
-            self.client,
-            dash(self.target.map(|t| t.to_string())),
-            seconds(self.request_processing),
-            seconds(self.target_processing),
-            seconds(self.response_processing),
-            self.elb_status,
-            dash(self.target_status.map(|s| s.to_string())),
-            self.received_bytes,
-            self.sent_bytes,
-        );
+        self.write_line(&mut out);
+        out
+    }
+
+    /// Appends the record's line (without the newline) to `out`, formatting every field in
+    /// place: the writer reuses one buffer for all its lines.
+    pub fn write_line(&self, out: &mut String) {
         let tls = self.tls.as_ref();
+        let _ = write!(out, "{} ", self.kind.as_str());
+        write_timestamp(out, self.time);
+        let _ = write!(out, " {} {} ", self.elb, self.client);
+        write_or_dash(out, self.target);
+        for d in [
+            self.request_processing,
+            self.target_processing,
+            self.response_processing,
+        ] {
+            out.push(' ');
+            write_seconds(out, d);
+        }
+        let _ = write!(out, " {} ", self.elb_status);
+        write_or_dash(out, self.target_status);
+        let _ = write!(out, " {} {} ", self.received_bytes, self.sent_bytes);
+        write_quoted(out, Some(&self.request));
+        out.push(' ');
+        write_quoted(out, self.user_agent.as_deref());
         let _ = write!(
             out,
-            "{} {} {} {} {} ",
-            quoted(Some(&self.request)),
-            quoted(self.user_agent.as_deref()),
+            " {} {} {} ",
             tls.map_or("-", |t| t.cipher),
             tls.map_or("-", |t| t.protocol),
             self.target_group_arn.as_deref().unwrap_or("-"),
         );
-        let _ = write!(
-            out,
-            "{} {} {} {} {} ",
-            quoted(self.trace_id.as_deref()),
-            quoted(tls.and_then(|t| t.domain.as_deref())),
-            quoted(tls.map(|t| &*t.cert_arn)),
-            dash(self.rule_priority.map(|p| p.to_string())),
-            timestamp(self.request_creation_time),
-        );
-        let targets: Vec<String> = self.tried.iter().map(|(a, _)| a.to_string()).collect();
-        let codes: Vec<String> = self
-            .tried
-            .iter()
-            .map(|(_, s)| s.map_or("-".into(), |s| s.to_string()))
-            .collect();
-        let list = |v: Vec<String>| (!v.is_empty()).then(|| v.join(" "));
-        let _ = write!(
-            out,
-            "{} {} {} {} {} \"-\" \"-\" TID_{:016x}",
-            quoted(Some(self.actions)),
-            quoted(self.redirect_url.as_deref()),
-            quoted(self.error_reason),
-            quoted(list(targets).as_deref()),
-            quoted(list(codes).as_deref()),
-            self.conn_trace_id,
-        );
-        out
+        write_quoted(out, self.trace_id.as_deref());
+        out.push(' ');
+        write_quoted(out, tls.and_then(|t| t.domain.as_deref()));
+        out.push(' ');
+        write_quoted(out, tls.map(|t| &*t.cert_arn));
+        out.push(' ');
+        write_or_dash(out, self.rule_priority);
+        out.push(' ');
+        write_timestamp(out, self.request_creation_time);
+        out.push(' ');
+        write_quoted(out, Some(self.actions));
+        out.push(' ');
+        write_quoted(out, self.redirect_url.as_deref());
+        out.push(' ');
+        write_quoted(out, self.error_reason);
+        out.push(' ');
+        // `"10.0.0.1:80 10.0.0.2:80"` and `"- 200"`: targets and statuses, space-separated.
+        write_list(out, self.tried.iter().map(|(a, _)| Some(a)));
+        out.push(' ');
+        write_list(out, self.tried.iter().map(|(_, s)| s.as_ref()));
+        let _ = write!(out, " \"-\" \"-\" TID_{:016x}", self.conn_trace_id);
     }
+}
+
+/// `value`, or `-` without one.
+fn write_or_dash(out: &mut String, value: Option<impl std::fmt::Display>) {
+    match value {
+        Some(v) => {
+            let _ = write!(out, "{v}");
+        }
+        None => out.push('-'),
+    }
+}
+
+/// `"a b c"` (each item, `-` for a missing one), or `"-"` for an empty list.
+fn write_list<T: std::fmt::Display>(out: &mut String, items: impl Iterator<Item = Option<T>>) {
+    out.push('"');
+    let start = out.len();
+    for item in items {
+        if out.len() > start {
+            out.push(' ');
+        }
+        write_or_dash(out, item);
+    }
+    if out.len() == start {
+        out.push('-');
+    }
+    out.push('"');
 }
 
 /// ISO 8601 with microseconds, UTC: `2018-07-02T22:23:00.186641Z`.
@@ -185,18 +211,24 @@ pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_micros(t).to_string()
 }
 
+/// [`timestamp`], appended to `out`.
+fn write_timestamp(out: &mut String, t: SystemTime) {
+    let _ = write!(out, "{}", humantime::format_rfc3339_micros(t));
+}
+
 /// Seconds with millisecond precision (`0.001`), or `-1` when the time does not apply.
-fn seconds(d: Option<Duration>) -> String {
+fn write_seconds(out: &mut String, d: Option<Duration>) {
     match d {
-        Some(d) => format!("{:.3}", d.as_secs_f64()),
-        None => "-1".into(),
+        Some(d) => {
+            let _ = write!(out, "{:.3}", d.as_secs_f64());
+        }
+        None => out.push_str("-1"),
     }
 }
 
 /// `"value"` with `"`, `\` and control characters escaped; `"-"` when absent or empty.
-fn quoted(v: Option<&str>) -> String {
+fn write_quoted(out: &mut String, v: Option<&str>) {
     let v = v.filter(|v| !v.is_empty()).unwrap_or("-");
-    let mut out = String::with_capacity(v.len() + 2);
     out.push('"');
     for c in v.chars() {
         match c {
@@ -211,7 +243,6 @@ fn quoted(v: Option<&str>) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 /// OpenSSL's name of a rustls cipher suite, as ALB logs it.

@@ -63,6 +63,7 @@ pub fn spawn_writer(
         lb: lb.to_string(),
         interval,
         current: None,
+        line: String::with_capacity(1024),
     };
     tracker.spawn(run(rx, files, cancel));
     AccessLogSink { tx, metrics }
@@ -102,6 +103,8 @@ struct Files {
     lb: String,
     interval: Duration,
     current: Option<(SystemTime, BufWriter<File>)>,
+    /// One line's text, reused for every line.
+    line: String,
 }
 
 impl Files {
@@ -112,9 +115,10 @@ impl Files {
             self.current = self.open(end);
         }
         if let Some((_, file)) = &mut self.current {
-            let mut line = record.line();
-            line.push('\n');
-            if let Err(e) = file.write_all(line.as_bytes()) {
+            self.line.clear();
+            record.write_line(&mut self.line);
+            self.line.push('\n');
+            if let Err(e) = file.write_all(self.line.as_bytes()) {
                 tracing::warn!("cannot write the access log: {e}");
             }
         }
