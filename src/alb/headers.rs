@@ -70,12 +70,12 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
     // The names `Connection` lists, removed by text (no `HeaderName` built for each). A value
     // is a shared `Bytes`: cloning it out of the map lets the map change meanwhile, and costs
-    // no allocation. A `Connection` naming itself ends the walk early, harmlessly: every line
-    // of it goes below anyway.
+    // no allocation. `Connection` itself is skipped: removing it here would take its later
+    // lines, and their names, out of the walk (it goes below with the other hop-by-hop ones).
     let mut line = 0;
     while let Some(value) = headers.get_all(CONNECTION).iter().nth(line).cloned() {
-        let names = value.to_str().unwrap_or("");
-        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let names = value.to_str().unwrap_or("").split(',').map(str::trim);
+        for name in names.filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case("connection")) {
             headers.remove(name);
         }
         line += 1;
@@ -116,7 +116,9 @@ pub fn shared_value(text: &[u8]) -> Option<HeaderValue> {
             inline.bytes[..text.len()].copy_from_slice(text);
             Bytes::from_owner(inline)
         }
-        _ => Bytes::from(text.to_vec()),
+        // `from_owner` shares from the start here too (`Bytes::from(Vec)` would be promoted
+        // to a shared buffer by the first clone: a second allocation).
+        _ => Bytes::from_owner(text.to_vec()),
     };
     HeaderValue::from_maybe_shared(bytes).ok()
 }
@@ -482,12 +484,37 @@ mod tests {
     }
 
     #[test]
+    fn every_connection_line_is_read_even_after_one_naming_itself() {
+        let mut headers = HeaderMap::new();
+        headers.append(CONNECTION, HeaderValue::from_static("Connection, x-first"));
+        headers.append(CONNECTION, HeaderValue::from_static("x-second"));
+        headers.insert("x-first", HeaderValue::from_static("1"));
+        headers.insert("x-second", HeaderValue::from_static("2"));
+        headers.insert("x-app", HeaderValue::from_static("kept"));
+        remove_hop_by_hop(&mut headers);
+        let names: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-app"]);
+    }
+
+    #[test]
     fn shared_values_hold_any_valid_text() {
         let short = shared_value(b"Root=1-67891233-abcdef012345678912345678").unwrap();
         assert_eq!(short, "Root=1-67891233-abcdef012345678912345678");
-        assert_eq!(short.clone(), short);
+        let spare = short.clone();
+        assert_eq!(
+            spare.as_bytes().as_ptr(),
+            short.as_bytes().as_ptr(),
+            "shared"
+        );
         let long = "10.0.0.1, ".repeat(20);
-        assert_eq!(shared_value(long.as_bytes()).unwrap(), long.as_str());
+        let long_value = shared_value(long.as_bytes()).unwrap();
+        assert_eq!(long_value, long.as_str());
+        let spare = long_value.clone();
+        assert_eq!(
+            spare.as_bytes().as_ptr(),
+            long_value.as_bytes().as_ptr(),
+            "shared"
+        );
         assert_eq!(shared_value(&[b'x'; INLINE_VALUE]).unwrap().len(), 64);
         assert_eq!(shared_value(b""), Some(HeaderValue::from_static("")));
         assert_eq!(shared_value(b"a\r\nb"), None, "no line breaks in a value");
@@ -581,6 +608,13 @@ mod tests {
         assert_eq!(one("user@a.example"), Err(HostProblem::Invalid));
         assert_eq!(one("a example"), Err(HostProblem::Invalid));
         assert_eq!(one("a.example:port"), Err(HostProblem::Invalid));
+        assert_eq!(
+            one("a%2Eb"),
+            Err(HostProblem::Invalid),
+            "as http's Authority refuses"
+        );
+        assert_eq!(one("[]"), Err(HostProblem::Invalid));
+        assert_eq!(one("a[b]"), Err(HostProblem::Invalid));
     }
 
     #[test]
