@@ -5,9 +5,10 @@
 //! response (not in its extensions: a map and two boxes per request); everything else is seen
 //! here. A request whose future is dropped before it produced a response (the client went away
 //! first) is counted and logged with ALB's 460. Client faults (a request refused before
-//! routing, see [`Handled::refused`], or a malformed, abandoned or stalled upload) count as the load balancer's 4XX, never as a target's, and name
-//! themselves in the access log's `error_reason` (`DuplicateHostHeader`, `ClientMalformedBody`,
-//! `ClientClosedConnection`, `ClientTimeout`, ...).
+//! routing, see [`Handled::refused`], or a malformed, abandoned or stalled upload) count as the
+//! load balancer's 4XX, never as a target's, and name themselves in the access log's
+//! `error_reason` (`DuplicateHostHeader`, `ClientMalformedBody`, `ClientClosedConnection`,
+//! `ClientTimeout`, ...).
 
 use std::io;
 use std::net::SocketAddr;
