@@ -11,6 +11,15 @@ LOAD_SECS=${LOAD_SECS:-4}
 LATENCY_SECS=${LATENCY_SECS:-4}
 HANDSHAKE_SECS=${HANDSHAKE_SECS:-3}
 WARMUP_SECS=${WARMUP_SECS:-1}
+# Idle keep-alive client connections held open at once for the memory test (0: no test):
+# 10,000, or fewer when the descriptor limit cannot hold that many in every proxy. tierlab
+# admits (limit - reserve) / 2 client connections (src/alb/limits.rs), so 10,000 needs a hard
+# limit of about 22,000; a container without CAP_SYS_RESOURCE cannot raise a lower one.
+NOFILE=$(ulimit -Hn)
+[ "$NOFILE" = unlimited ] && NOFILE=1048576
+IDLE_DEFAULT=$((NOFILE * 2 / 5))
+[ "$IDLE_DEFAULT" -gt 10000 ] && IDLE_DEFAULT=10000
+IDLE_CONNS=${IDLE_CONNS:-$IDLE_DEFAULT}
 
 # Ports: backends, then HTTP/HTTPS per setup. tierlab's are also in bench/tierlab.toml.
 BACKEND1=18081 BACKEND2=18082 BACKEND1_TLS=18091
@@ -110,14 +119,18 @@ http {
 EOF
 }
 
+# Every proxy admits IDLE_CONNS client connections and more (HAProxy's maxconn, nginx's
+# worker_connections per worker, tierlab's budget from the descriptor limit, which run.sh
+# raises to the hard one for all of them).
 write_nginx_proxy_conf() {
   mkdir -p "$RUN/nginx-proxy"
   cat >"$RUN/nginx-proxy/nginx.conf" <<EOF
 worker_processes 2;
+worker_rlimit_nofile $NOFILE;
 pid $RUN/nginx-proxy/nginx.pid;
 error_log $RUN/nginx-proxy/error.log warn;
 daemon off;
-events { worker_connections 4096; }
+events { worker_connections $((IDLE_CONNS + 1024)); }
 http {
   access_log off;
   keepalive_requests 1000000;
@@ -152,7 +165,7 @@ write_haproxy_conf() {
   cat >"$RUN/haproxy.cfg" <<EOF
 global
   nbthread 2
-  maxconn 4096
+  maxconn $((IDLE_CONNS + 1024))
   ssl-default-bind-options ssl-min-ver TLSv1.3
 defaults
   mode http
@@ -255,6 +268,34 @@ measure_h2() { # $1 file stem, $2 setup, rest: h2load arguments
   cpu0=$(cpu_ticks "$pid")
   h2load "$@" >"$RUN/raw/$stem.h2" 2>&1 || log "h2load failed for $stem (see $RUN/raw/$stem.h2)"
   echo "$(($(cpu_ticks "$pid") - cpu0)) $(getconf CLK_TCK)" >"$RUN/raw/$stem.h2cpu"
+}
+
+# Memory per idle keep-alive client connection: $IDLE_CONNS connections that have each been
+# through one request, held open by bench/idle_clients.py while the proxy's VmRSS is read,
+# then checked with a second request each (all must still be open). Run on a fresh proxy, HTTP
+# then HTTPS, both against the RSS it had before the first: an allocator keeps what the HTTP
+# connections freed and the HTTPS ones reuse it, so the HTTPS figure is what the proxy needs
+# for those, not what it grew by a second time. Writes $RUN/raw/idle-<setup>-<http|https>.idle:
+# "<connections asked> <open> <RSS before kB> <RSS with them kB> <checked ok> <failed>".
+measure_idle() { # $1 setup
+  local setup=$1 pid=${PID_OF[$1]} before proto url from to answer opened after checked
+  before=$(mem_kb "$pid" VmRSS)
+  for proto in http https; do
+    if [ "$proto" = http ]; then url=${HTTP_URL[$setup]}; else url=${HTTPS_URL[$setup]}; fi
+    coproc IDLE { python3 "$HERE/idle_clients.py" "$url" "$IDLE_CONNS" 2>"$RUN/raw/idle-$setup-$proto.err"; }
+    # Own copies of the pipes: bash forgets IDLE's once the clients exit.
+    exec {from}<&"${IDLE[0]}" {to}>&"${IDLE[1]}"
+    read -r -t 120 answer opened <&"$from" || die "idle clients for $setup $proto did not get ready (see $RUN/raw/idle-$setup-$proto.err)"
+    [ "$answer" = ready ] || die "idle clients for $setup $proto: unexpected '$answer'"
+    sleep 1
+    after=$(mem_kb "$pid" VmRSS)
+    echo >&"$to"
+    read -r -t 120 answer checked <&"$from" || die "idle clients for $setup $proto did not check their connections"
+    wait "$IDLE_PID" 2>/dev/null || true
+    exec {from}<&- {to}>&-
+    echo "$IDLE_CONNS $opened $before $after $checked" >"$RUN/raw/idle-$setup-$proto.idle"
+    log "idle $setup $proto: $opened open, RSS $before -> $after kB, checked (ok failed): $checked"
+  done
 }
 
 # Builds tierlab (release), writes the certificate and configs, starts the backends and the

@@ -5,6 +5,8 @@ Reads DIR/<round>-<setup>-<test>.txt (wrk output), DIR/<round>-<setup>-<test>.rs
 VmRSS in kB seen during that run), DIR/<round>-<setup>-<test>.cpu ("<ticks> <ticks per second>",
 the CPU time the server under test spent during that run) and DIR/<setup>.hwm (VmHWM in kB at
 the end), and prints the median over rounds of each number, then ratios to direct and to HAProxy.
+Also DIR/idle-<setup>-<http|https>.idle (bench/lib.sh's measure_idle): the memory that idle
+keep-alive client connections take.
 """
 
 import re
@@ -82,6 +84,43 @@ def load(raw):
     for path in raw.glob("*.hwm"):
         hwm[path.stem] = int(path.read_text().strip() or 0)
     return runs, hwm
+
+
+def load_idle(raw):
+    """{(setup, proto): {asked, opened, before, after, ok, failed}} (kB for memory)."""
+    out = {}
+    for path in sorted(raw.glob("idle-*.idle")):
+        _idle, setup, proto = path.stem.split("-", 2)
+        asked, opened, before, after, ok, failed = (int(x) for x in path.read_text().split())
+        out[(setup, proto)] = dict(asked=asked, opened=opened, before=before, after=after,
+                                   ok=ok, failed=failed)
+    return out
+
+
+def print_idle(idle):
+    """KiB per idle connection (RSS with them minus RSS of the fresh proxy, over the count)."""
+    per = {key: (v["after"] - v["before"]) / v["opened"] if v["opened"] else None
+           for key, v in idle.items()}
+    asked = max(v["asked"] for v in idle.values())
+    print()
+    print(f"Idle keep-alive client connections: {asked:,} at once, each after one request "
+          "(bench/idle_clients.py), on the fresh proxy; KiB of RSS per connection.")
+    print()
+    print(row(["setup", "KiB per conn HTTP", "KiB per conn HTTPS", "RSS MB with them HTTP / HTTPS",
+               "÷ HAProxy HTTP / HTTPS"]))
+    print(row(["---"] + ["--:"] * 4))
+    for s in ("tierlab", "haproxy", "nginx"):
+        if (s, "http") not in idle:
+            continue
+        cells = [s]
+        for proto in ("http", "https"):
+            v = per.get((s, proto))
+            cells.append("—" if v is None else f"{v:.1f}")
+        cells.append(" / ".join(f"{idle[(s, p)]['after'] / 1024:.1f}" if (s, p) in idle else "—"
+                                for p in ("http", "https")))
+        cells.append(" / ".join(fmt_ratio(per.get((s, p)), per.get(("haproxy", p)))
+                                for p in ("http", "https")))
+        print(row(cells))
 
 
 def median(runs, setup, test, key):
@@ -199,7 +238,15 @@ def main():
                        f"{fmt_ratio(v['rps'], hh.get('rps'))} / {fmt_ratio(v['rps'], nn.get('rps'))}",
                        fmt_ratio(v["cpu_us"], hh.get("cpu_us"))]))
 
+    idle = load_idle(raw)
+    if idle:
+        print_idle(idle)
+
     problems = []
+    for (s, proto), v in sorted(idle.items()):
+        if v["opened"] < v["asked"] or v["failed"]:
+            problems.append(f"{s} idle {proto}: {v['opened']} of {v['asked']} opened, "
+                            f"{v['failed']} closed before the check")
     for s, rs in sorted(load_h2(raw).items()):
         failed = sum(r.get("failed", 0) for r in rs)
         if failed:

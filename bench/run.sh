@@ -12,11 +12,13 @@
 #   lat     latency at one connection, wrk -t1 -c1 --latency (p50, p99), HTTP and HTTPS
 #   tlsnew  new TLS connections per second: HTTPS with `Connection: close`, wrk -t2 -c16
 #   h2      HTTP/2 from the clients over TLS: h2load -c16 -m10 (the proxies only)
-# plus, for the server under test (each proxy; backend1 for direct), its resident memory (sum
+# before them, once per proxy while it is fresh, the memory each of 10,000 idle keep-alive
+# client connections takes (fewer where the descriptor limit is lower, see IDLE_CONNS in lib.sh) (HTTP and HTTPS; bench/idle_clients.py holds them), plus, for the server under test (each proxy; backend1 for direct), its resident memory (sum
 # of VmRSS over its processes, sampled under load) and the CPU time it spent per request.
 #
-# Usage: bench/run.sh                      (about 4 minutes on 2 cores, after the build)
+# Usage: bench/run.sh                      (about 5 minutes on 2 cores, after the build)
 #        ROUNDS=5 LOAD_SECS=8 bench/run.sh  (longer, steadier)
+#        IDLE_CONNS=0 bench/run.sh          (without the idle connections' memory)
 # Needs nginx, haproxy, wrk, openssl, curl, python3; installs the missing ones with apt-get when
 # run as root. Starts and stops only its own processes (by PID). Output: the table on stdout,
 # raw wrk outputs and logs in bench/.run/.
@@ -31,8 +33,14 @@ main() {
   check_ports_free
   rm -rf "$RUN/raw" "$RUN/tierlab-state"
   mkdir -p "$RUN/raw"
+  # Descriptors for the idle connections: the proxies and the clients inherit this limit.
+  ulimit -n "$NOFILE"
 
   build_and_start_all
+  if [ "$IDLE_CONNS" -gt 0 ]; then
+    log "idle connections: $IDLE_CONNS per proxy, HTTP then HTTPS"
+    for s in $H2_SETUPS; do measure_idle "$s"; done
+  fi
   log "warm-up"
   for s in $SETUPS; do
     wrk -t2 -c64 -d"${WARMUP_SECS}s" "${HTTP_URL[$s]}" >/dev/null 2>&1
@@ -57,7 +65,7 @@ main() {
   local cpus
   cpus=$(nproc)
   {
-    echo "Command: \`bench/run.sh\` (ROUNDS=$ROUNDS, LOAD_SECS=$LOAD_SECS, LATENCY_SECS=$LATENCY_SECS, HANDSHAKE_SECS=$HANDSHAKE_SECS) on $cpus CPUs, $(date -u +%Y-%m-%d);"
+    echo "Command: \`bench/run.sh\` (ROUNDS=$ROUNDS, LOAD_SECS=$LOAD_SECS, LATENCY_SECS=$LATENCY_SECS, HANDSHAKE_SECS=$HANDSHAKE_SECS, IDLE_CONNS=$IDLE_CONNS) on $cpus CPUs, $(date -u +%Y-%m-%d);"
     echo "$(nginx -v 2>&1 | sed 's/.*: //'), HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $(wrk -v 2>&1 | awk 'NR==1{print $1, $2}'), tierlab $(git -C "$ROOT" rev-parse --short HEAD)."
     echo
     python3 "$HERE/report.py" "$RUN/raw"
