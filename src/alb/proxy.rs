@@ -24,6 +24,7 @@
 //! returned beside its response, for the listener's observer (metrics, access logs).
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -342,6 +343,7 @@ impl Proxy {
         let sent = self
             .pool
             .send(target.addr(), req, self.settings.connect_timeout);
+        tokio::pin!(sent);
         let result = until_idle(sent, self.settings.idle_timeout, &watch).await;
         match result {
             None => Err(failover::blame(Failure::ResponseTimeout, watch.state())),
@@ -541,12 +543,19 @@ pub fn refused(failure: &Failure, version: Version) -> Response<ProxyBody> {
 
 /// `sent`'s output, or `None` once nothing moved for `idle`: no response head and (for an
 /// upload) no part of the client's body either, as ALB's idle timeout counts any data.
-async fn until_idle<F: Future>(sent: F, idle: Duration, watch: &BodyWatch) -> Option<F::Output> {
-    tokio::pin!(sent);
+///
+/// `sent` comes pinned by the caller: an `async fn` keeps a future given by value both as its
+/// argument and as the local it is pinned in (rust-lang/rust#62958), and this one is part of
+/// every request's state, which hyper keeps for the whole connection.
+async fn until_idle<F: Future>(
+    mut sent: Pin<&mut F>,
+    idle: Duration,
+    watch: &BodyWatch,
+) -> Option<F::Output> {
     let start = tokio::time::Instant::now();
     loop {
         let deadline = idle_deadline(start, watch.last_progress(), idle);
-        match tokio::time::timeout_at(deadline, &mut sent).await {
+        match tokio::time::timeout_at(deadline, sent.as_mut()).await {
             Ok(output) => return Some(output),
             // The client sent more meanwhile: the wait goes on from then.
             Err(_) if idle_deadline(start, watch.last_progress(), idle) > deadline => {}
