@@ -270,10 +270,34 @@ measure_h2() { # $1 file stem, $2 setup, rest: h2load arguments
   echo "$(($(cpu_ticks "$pid") - cpu0)) $(getconf CLK_TCK)" >"$RUN/raw/$stem.h2cpu"
 }
 
+start_proxy() { # $1 tierlab|haproxy|nginx
+  case $1 in
+    tierlab) start tierlab env TIERLAB_LOG=warn "$ROOT/target/release/tierlab" -f "$HERE/tierlab.toml" up ;;
+    haproxy) start haproxy haproxy -db -f "$RUN/haproxy.cfg" ;;
+    nginx) start nginx nginx -p "$RUN/nginx-proxy" -c "$RUN/nginx-proxy/nginx.conf" -e "$RUN/nginx-proxy/error.log" ;;
+  esac
+}
+
+# Stops a proxy (by its PID, as cleanup would), starts it again and waits until it answers:
+# a fresh process, with nothing kept from earlier tests.
+restart_proxy() { # $1 tierlab|haproxy|nginx
+  local old=${PID_OF[$1]} kept=() pid
+  kill -TERM "$old" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$old" 2>/dev/null || true
+  wait "$old" 2>/dev/null || true
+  # Forgotten, so that cleanup never signals whatever process gets this PID next.
+  for pid in "${STARTED[@]}"; do [ "$pid" = "$old" ] || kept+=("$pid"); done
+  STARTED=("${kept[@]}")
+  start_proxy "$1"
+  wait_ok "${HTTP_URL[$1]}" "$1"
+  wait_ok "${HTTPS_URL[$1]}" "$1"
+}
+
 # Memory per idle keep-alive client connection: $IDLE_CONNS connections that have each been
 # through one request, held open by bench/idle_clients.py while the proxy's VmRSS is read,
-# then checked with a second request each (all must still be open). Run on a fresh proxy, HTTP
-# then HTTPS, both against the RSS it had before the first: an allocator keeps what the HTTP
+# then checked with a second request each (all must still be open). Run on a fresh proxy
+# (restart_proxy), HTTP then HTTPS, both against the RSS it had before the first: an allocator keeps what the HTTP
 # connections freed and the HTTPS ones reuse it, so the HTTPS figure is what the proxy needs
 # for those, not what it grew by a second time. Writes $RUN/raw/idle-<setup>-<http|https>.idle:
 # "<connections asked> <open> <RSS before kB> <RSS with them kB> <checked ok> <failed>".
@@ -316,10 +340,8 @@ build_and_start_all() {
   PID_OF[direct]=${PID_OF[backend1]}
   wait_ok "${HTTP_URL[direct]}"
   wait_ok "http://127.0.0.1:$BACKEND2/"
-  start tierlab env TIERLAB_LOG=warn "$ROOT/target/release/tierlab" -f "$HERE/tierlab.toml" up
-  start haproxy haproxy -db -f "$RUN/haproxy.cfg"
-  start nginx nginx -p "$RUN/nginx-proxy" -c "$RUN/nginx-proxy/nginx.conf" -e "$RUN/nginx-proxy/error.log"
   local s
+  for s in tierlab haproxy nginx; do start_proxy "$s"; done
   for s in $SETUPS; do
     wait_ok "${HTTP_URL[$s]}" "$s"
     wait_ok "${HTTPS_URL[$s]}" "$s"

@@ -12,9 +12,11 @@
 #   lat     latency at one connection, wrk -t1 -c1 --latency (p50, p99), HTTP and HTTPS
 #   tlsnew  new TLS connections per second: HTTPS with `Connection: close`, wrk -t2 -c16
 #   h2      HTTP/2 from the clients over TLS: h2load -c16 -m10 (the proxies only)
-# before them, once per proxy while it is fresh, the memory each of 10,000 idle keep-alive
-# client connections takes (fewer where the descriptor limit is lower, see IDLE_CONNS in lib.sh) (HTTP and HTTPS; bench/idle_clients.py holds them), plus, for the server under test (each proxy; backend1 for direct), its resident memory (sum
-# of VmRSS over its processes, sampled under load) and the CPU time it spent per request.
+# and after them, once per proxy restarted fresh, the memory each of 10,000 idle keep-alive
+# client connections takes (HTTP and HTTPS; bench/idle_clients.py holds them; fewer where the
+# descriptor limit is lower, see IDLE_CONNS in lib.sh); plus, for the server under test (each
+# proxy; backend1 for direct), its resident memory (sum of VmRSS over its processes, sampled
+# under load) and the CPU time it spent per request.
 #
 # Usage: bench/run.sh                      (about 5 minutes on 2 cores, after the build)
 #        ROUNDS=5 LOAD_SECS=8 bench/run.sh  (longer, steadier)
@@ -37,10 +39,6 @@ main() {
   ulimit -n "$NOFILE"
 
   build_and_start_all
-  if [ "$IDLE_CONNS" -gt 0 ]; then
-    log "idle connections: $IDLE_CONNS per proxy, HTTP then HTTPS"
-    for s in $H2_SETUPS; do measure_idle "$s"; done
-  fi
   log "warm-up"
   for s in $SETUPS; do
     wrk -t2 -c64 -d"${WARMUP_SECS}s" "${HTTP_URL[$s]}" >/dev/null 2>&1
@@ -61,6 +59,15 @@ main() {
   for s in $SETUPS; do
     echo "$(mem_kb "${PID_OF[$s]}" VmHWM)" >"$RUN/raw/$s.hwm"
   done
+  # Last, on restarted proxies: what the load left in their heaps would hide what idle
+  # connections cost, and what these leave would count as memory under load.
+  if [ "$IDLE_CONNS" -gt 0 ]; then
+    log "idle connections: $IDLE_CONNS per proxy, HTTP then HTTPS, each proxy restarted first"
+    for s in $H2_SETUPS; do
+      restart_proxy "$s"
+      measure_idle "$s"
+    done
+  fi
 
   local cpus
   cpus=$(nproc)
