@@ -198,6 +198,15 @@ async fn stop_task_from_the_dashboard() {
 }
 
 /// JavaScript: the subnet of the DB row with `role`, or null.
+/// Waits (at most 20 s) until the database path is as `settled` says.
+async fn path_settles(what: &str, settled: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !settled() {
+        assert!(Instant::now() < deadline, "{what}: not within 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn db_subnet(role: &str) -> String {
     format!(
         "const r = document.querySelector(\"#databases tr[data-db='flask-crud-db'][data-role='{role}']\"); \
@@ -286,7 +295,9 @@ async fn failover_from_the_dashboard_swaps_the_roles() {
         )
         .await;
     let listed = clicked.elapsed();
-    assert!(lab.databases()[0].detour().proxy_name().is_some());
+    let detoured = || lab.databases()[0].detour().proxy_name().is_some();
+    // A fault is listed when it is recorded; its proxy is named as it starts to be put in.
+    path_settles("the path proxy put in", detoured).await;
     let clear = browser
         .find("#controls button[data-chaos*='\"kind\":\"clear\"']")
         .await;
@@ -298,7 +309,14 @@ async fn failover_from_the_dashboard_swaps_the_roles() {
             "return document.querySelector('[data-testid=faults]').innerText.includes('no fault is active')",
         )
         .await;
-    assert!(lab.databases()[0].detour().proxy_name().is_none());
+    // The list empties when the fault ends; the path follows once the proxy that was still
+    // being put in is in, and has given the endpoint back and drained (a few seconds).
+    let ended = Instant::now();
+    path_settles("the path proxy gone", || !detoured()).await;
+    println!(
+        "dashboard: fault cleared → path direct again {:.2}s",
+        ended.elapsed().as_secs_f64()
+    );
     println!(
         "dashboard: click → task-db latency listed {:.2}s",
         listed.as_secs_f64()
