@@ -248,11 +248,12 @@ impl DockerClient {
             .map_err(DockerError::op("pause container", id))
     }
 
-    /// Thaws a paused container; one that is gone or not paused is not an error.
+    /// Thaws a paused container; one that is gone or not paused (thawed, or stopped by ECS
+    /// meanwhile) is not an error.
     pub async fn unpause_container(&self, id: &str) -> Result<(), DockerError> {
         match self.inner.unpause_container(id).await {
             Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) || super::is_conflict(&e) => Ok(()),
+            Err(e) if is_not_found(&e) || super::error::is_not_paused(&e) => Ok(()),
             Err(e) => Err(DockerError::op("unpause container", id)(e)),
         }
     }

@@ -89,3 +89,44 @@ pub fn is_not_found(e: &BollardError) -> bool {
 pub fn is_conflict(e: &BollardError) -> bool {
     status_of(e) == Some(409)
 }
+
+/// Unpausing a container that is not paused (it was thawed, or stopped, meanwhile). Docker
+/// 20.10 answers it with a plain 500 and "Container <id> is not paused"; later engines with 409.
+pub fn is_not_paused(e: &BollardError) -> bool {
+    match e {
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } => *status_code == 409 || (*status_code == 500 && message.ends_with("is not paused")),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status_code: u16, message: &str) -> BollardError {
+        BollardError::DockerResponseServerError {
+            status_code,
+            message: message.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_container_not_paused_is_told_apart_from_other_failures() {
+        assert!(is_not_paused(&answer(
+            500,
+            "Container 7ec74a3e is not paused"
+        )));
+        assert!(is_not_paused(&answer(
+            409,
+            "Container 7ec74a3e is not paused"
+        )));
+        assert!(!is_not_paused(&answer(
+            500,
+            "cannot unpause: cgroup freezer busy"
+        )));
+        assert!(!is_not_paused(&answer(404, "No such container: 7ec74a3e")));
+    }
+}
