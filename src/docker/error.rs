@@ -93,13 +93,9 @@ pub fn is_conflict(e: &BollardError) -> bool {
 /// Unpausing a container that is not paused (it was thawed, or stopped, meanwhile). Docker
 /// 20.10 answers it with a plain 500 and "Container <id> is not paused"; later engines with 409.
 pub fn is_not_paused(e: &BollardError) -> bool {
-    match e {
-        BollardError::DockerResponseServerError {
-            status_code,
-            message,
-        } => *status_code == 409 || (*status_code == 500 && message.ends_with("is not paused")),
-        _ => false,
-    }
+    is_conflict(e)
+        || matches!(e, BollardError::DockerResponseServerError { status_code: 500, message }
+            if message.ends_with("is not paused"))
 }
 
 #[cfg(test)]
