@@ -42,6 +42,23 @@ impl Alb {
             .unwrap()
     }
 
+    /// Waits (up to 5 s) for a metric to reach `value`: counts made after the answer is on the
+    /// wire (a refused handshake is counted once its alert is sent) may trail the client.
+    async fn metric_reaches(&self, name: &str, value: f64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = self.metric(name, None);
+            if now == value {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} stayed {now}, expected {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Stops everything and returns the access log lines, split into fields.
     async fn stop_and_read_logs(self) -> Vec<Vec<String>> {
         let state = self.stop().await;
@@ -176,7 +193,8 @@ async fn tls13_only_policy_refuses_tls12_clients() {
         tls12.get(&url).send().await.is_err(),
         "TLS 1.2 must be refused"
     );
-    assert_eq!(alb.metric("ClientTLSNegotiationErrorCount", None), 1.0);
+    alb.metric_reaches("ClientTLSNegotiationErrorCount", 1.0)
+        .await;
     let resp = client(&alb.ca).get(&url).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let lines = alb.stop_and_read_logs().await;
