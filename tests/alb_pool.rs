@@ -355,3 +355,103 @@ async fn a_budget_bounds_the_connections_to_targets() {
     eventually("the place given back", || budget.open() == 0).await;
     assert_eq!(text(&pool, b.addr, get("/")).await, "hello");
 }
+
+/// A raw server answering `answer` to every read of a request (each request here arrives in
+/// one read), keeping the connection open.
+async fn scripted_server(answer: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 || stream.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_trailers_and_informational_answers_pass_through() {
+    const ANSWER: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Checksum: 42\r\n\r\n";
+    let addr = scripted_server(ANSWER).await;
+    let pool = pool(Duration::from_secs(60));
+    for _ in 0..2 {
+        let response = pool.send(addr, get("/"), CONNECT).await.unwrap();
+        assert_eq!(response.status(), 200, "100 Continue is not the answer");
+        let collected = response.into_body().collect().await.unwrap();
+        assert_eq!(collected.trailers().unwrap()["x-checksum"], "42");
+        assert_eq!(&collected.to_bytes()[..], b"abcde");
+        assert_eq!(pool.idle_count(addr), 1, "reused after its trailers");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_answers_have_no_body_whatever_their_length() {
+    let addr = scripted_server(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n").await;
+    let pool = pool(Duration::from_secs(60));
+    for _ in 0..3 {
+        let head = Request::head("/").body(get("/").into_body()).unwrap();
+        let response = pool.send(addr, head, CONNECT).await.unwrap();
+        assert_eq!(response.headers()["content-length"], "5");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.is_empty());
+        assert_eq!(pool.idle_count(addr), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_read_to_the_close_ends_there_and_is_not_reused() {
+    let (addr, accepted) =
+        raw_server(b"HTTP/1.1 200 OK\r\n\r\nuntil the end", Duration::ZERO).await;
+    let pool = pool(Duration::from_secs(60));
+    for i in 1..=2 {
+        assert_eq!(text(&pool, addr, get("/")).await, "until the end");
+        assert_eq!(pool.idle_count(addr), 0);
+        assert_eq!(accepted.load(Ordering::SeqCst), i);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_cut_short_is_an_error_and_the_connection_goes() {
+    let (addr, _) = raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+        Duration::ZERO,
+    )
+    .await;
+    let pool = pool(Duration::from_secs(60));
+    let response = pool.send(addr, get("/"), CONNECT).await.unwrap();
+    assert!(response.into_body().collect().await.is_err());
+    assert_eq!(pool.idle_count(addr), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_before_the_upload_ends_reaches_the_caller() {
+    // The target reads the head only and refuses; the upload is far larger than the sockets'
+    // buffers, so writing it whole first would wait forever.
+    let (addr, _) = raw_server(
+        b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nnope",
+        Duration::from_secs(2),
+    )
+    .await;
+    let pool = pool(Duration::from_secs(60));
+    let chunks = (0..BIG / 65536).map(|_| Ok(Frame::data(Bytes::from(vec![0u8; 65536]))));
+    let upload = StreamBody::new(stream::iter(chunks)).boxed();
+    let req = Request::post("/upload").body(upload).unwrap();
+    let sent = tokio::time::timeout(Duration::from_secs(5), pool.send(addr, req, CONNECT));
+    let response = sent.await.expect("answered while uploading").unwrap();
+    assert_eq!(response.status(), 413);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"nope");
+    assert_eq!(
+        pool.idle_count(addr),
+        0,
+        "half an upload on it: never reused"
+    );
+}

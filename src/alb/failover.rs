@@ -236,14 +236,16 @@ pub fn classify(err: &UpstreamError) -> Failure {
             Failure::LocalShortage(io_reason(io))
         }
         UpstreamError::Connect(io) => Failure::ConnectFailed(io_reason(io)),
-        UpstreamError::BeforeResponse(e) => match find_io(e) {
-            Some(io) if closed_kind(io.kind()) => Failure::ClosedBeforeResponse(io_reason(io)),
-            _ => Failure::ClosedBeforeResponse("connection closed before any response".to_string()),
-        },
-        UpstreamError::InvalidResponse(e) => Failure::BadResponse(chain(e)),
+        UpstreamError::BeforeResponse(io) if closed_kind(io.kind()) => {
+            Failure::ClosedBeforeResponse(io_reason(io))
+        }
+        UpstreamError::BeforeResponse(_) => {
+            Failure::ClosedBeforeResponse("connection closed before any response".to_string())
+        }
+        UpstreamError::InvalidResponse(why) => Failure::BadResponse(why.clone()),
         // Our side. A client body that failed is told apart by `blame`, from the body's own
         // record (hyper's error here may not say so); anything else is sorted by its cause.
-        UpstreamError::Request(e) => classify_sent(e),
+        UpstreamError::Request(e) => classify_sent(&**e),
     }
 }
 

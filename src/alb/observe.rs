@@ -29,6 +29,7 @@ use super::arn;
 use super::failover::Failure;
 use super::headers;
 use super::metrics::LoadBalancerMetrics;
+use super::pool::BoxError;
 use super::proxy::ProxyBody;
 use super::sni::CertificateSet;
 use super::target_group::TargetGroupHandle;
@@ -468,12 +469,12 @@ impl LoggedBody {
 
 impl Body for LoggedBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {

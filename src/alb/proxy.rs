@@ -42,7 +42,7 @@ use super::body::{BodyWatch, OutBody, Reclaim};
 use super::failover::{self, Failure};
 use super::headers::{self, ForwardedValues};
 use super::observe::TargetOutcome;
-use super::pool::{PoolSettings, PooledBody, UpstreamPool};
+use super::pool::{BoxError, PoolSettings, PooledBody, UpstreamPool};
 use super::routing::Choice;
 use super::target_group::{Target, TargetGroupHandle};
 use super::trace_id;
@@ -50,7 +50,7 @@ use super::websocket;
 use crate::config::{ListenerProtocol, LoadBalancer, ProxyMode, XffMode};
 
 /// Body of every response the load balancer sends: a target's streamed body or a local page.
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// How long an unused keep-alive connection to a target stays pooled.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -421,10 +421,7 @@ impl Proxy {
         mut outcome: TargetOutcome,
         ctx: &RequestContext<'_>,
     ) -> Forwarded {
-        let Answer {
-            mut response,
-            choice,
-        } = answer;
+        let Answer { response, choice } = answer;
         let status = response.status();
         if self.settings.mode == ProxyMode::Tierlab {
             group.record_status(choice.target(), status.as_u16());
@@ -434,8 +431,13 @@ impl Proxy {
         if let (StatusCode::SWITCHING_PROTOCOLS, Some(client), Some(protocol)) =
             (status, client_upgrade, upgrade)
         {
-            let target = hyper::upgrade::on(&mut response);
-            let (mut parts, _) = response.into_parts();
+            let (mut parts, body) = response.into_parts();
+            let Some(target) = body.into_upgraded() else {
+                return local_answer(
+                    outcome,
+                    Failure::BadResponse("101 without a connection".into()),
+                );
+            };
             headers::remove_hop_by_hop_keep_upgrade(&mut parts.headers, protocol);
             let in_flight = choice.finish_head(&mut parts.headers, ctx.protocol);
             let idle = self.settings.idle_timeout;

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 
+use super::pool::BoxError;
 use super::proxy::ProxyBody;
 
 /// `inner`, at most `bytes_per_second`.
@@ -42,12 +43,12 @@ impl Throttled {
 
 impl Body for Throttled {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(wait) = self.wait.as_mut() {
             ready!(wait.as_mut().poll(cx));
             self.wait = None;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::deadlines::{self, Activity, ActivityIo};
+use super::pool::UpgradedTarget;
 use super::target_group::InFlight;
 
 /// Where tunnels run: a task tree and its cancellation, or (by default, for a proxy outside a
@@ -32,7 +33,7 @@ impl Tunnels {
     pub(crate) fn spawn(
         &self,
         client: OnUpgrade,
-        target: OnUpgrade,
+        target: UpgradedTarget,
         in_flight: InFlight,
         idle: Duration,
     ) {
@@ -49,10 +50,10 @@ impl Tunnels {
     }
 }
 
-async fn run(client: OnUpgrade, target: OnUpgrade, in_flight: InFlight, idle: Duration) {
+async fn run(client: OnUpgrade, mut target: UpgradedTarget, in_flight: InFlight, idle: Duration) {
     let addr = in_flight.target().addr();
-    let (client, target) = match tokio::try_join!(client, target) {
-        Ok(pair) => pair,
+    let client = match client.await {
+        Ok(client) => client,
         Err(e) => {
             tracing::debug!(target = %addr, "upgrade failed: {e}");
             return;
@@ -61,7 +62,6 @@ async fn run(client: OnUpgrade, target: OnUpgrade, in_flight: InFlight, idle: Du
     // Bytes either way through the client's side keep the tunnel alive.
     let activity = Activity::new();
     let mut client = ActivityIo::new(TokioIo::new(client), activity.clone(), ());
-    let mut target = TokioIo::new(target);
     tokio::select! {
         copied = tokio::io::copy_bidirectional(&mut client, &mut target) => match copied {
             Ok((up, down)) => {

@@ -4,11 +4,12 @@
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
-use hyper::client::conn::http1::SendRequest;
+
+use super::conn::Conn;
 
 /// An idle connection and since when it has been idle.
-struct Idle<B> {
-    conn: SendRequest<B>,
+struct Idle {
+    conn: Conn,
     since: Instant,
 }
 
@@ -17,40 +18,30 @@ struct Idle<B> {
 pub(crate) enum Verdict {
     /// Ready for a request now.
     Use,
-    /// Open but its connection task has not yet finished the previous exchange (it just
-    /// delivered the last body byte, or it is still writing a request body the target answered
-    /// early): usable once `ready()` resolves.
-    Wait,
-    /// Closed by the target or idle too long: drop it (dropping closes the socket).
+    /// Closed by the target (or it sent something unasked) or idle too long: drop it
+    /// (dropping closes the socket).
     Discard,
 }
 
 /// The decision for one idle connection, apart from the I/O so it can be tested alone.
-pub(crate) fn verdict(
-    closed: bool,
-    ready: bool,
-    idle_for: Duration,
-    idle_timeout: Duration,
-) -> Verdict {
-    if closed || idle_for >= idle_timeout {
+pub(crate) fn verdict(open: bool, idle_for: Duration, idle_timeout: Duration) -> Verdict {
+    if !open || idle_for >= idle_timeout {
         Verdict::Discard
-    } else if ready {
-        Verdict::Use
     } else {
-        Verdict::Wait
+        Verdict::Use
     }
 }
 
 /// The idle connections to one target. Shared (`Arc`) by the pool's map and by every response
 /// body still streaming from this target, which puts its connection back when it ends.
-pub struct Endpoint<B> {
-    idle: ArrayQueue<Idle<B>>,
+pub struct Endpoint {
+    idle: ArrayQueue<Idle>,
     idle_timeout: Duration,
 }
 
-impl<B> Endpoint<B> {
+impl Endpoint {
     /// An endpoint keeping at most `max_idle` idle connections, each for at most `idle_timeout`.
-    pub(crate) fn new(max_idle: usize, idle_timeout: Duration) -> Endpoint<B> {
+    pub(crate) fn new(max_idle: usize, idle_timeout: Duration) -> Endpoint {
         Endpoint {
             idle: ArrayQueue::new(max_idle.max(1)),
             idle_timeout,
@@ -62,31 +53,22 @@ impl<B> Endpoint<B> {
         self.idle.len()
     }
 
-    /// Takes the oldest idle connection that is not closed or expired, with its verdict
-    /// (`Use` or `Wait`); discards the dead ones on the way.
-    pub(crate) fn take(&self) -> Option<(SendRequest<B>, Verdict)> {
+    /// Takes the oldest idle connection that is still open and not expired; discards the dead
+    /// ones on the way.
+    pub(crate) fn take(&self) -> Option<Conn> {
         let now = Instant::now();
         while let Some(idle) = self.idle.pop() {
             let idle_for = now.saturating_duration_since(idle.since);
-            let v = verdict(
-                idle.conn.is_closed(),
-                idle.conn.is_ready(),
-                idle_for,
-                self.idle_timeout,
-            );
-            if v != Verdict::Discard {
-                return Some((idle.conn, v));
+            if verdict(idle.conn.is_open(), idle_for, self.idle_timeout) == Verdict::Use {
+                return Some(idle.conn);
             }
         }
         None
     }
 
     /// Gives a connection back after its exchange ended cleanly. Dropped (closed) instead when
-    /// it is closed already or the queue is full.
-    pub(crate) fn put(&self, conn: SendRequest<B>) {
-        if conn.is_closed() {
-            return;
-        }
+    /// the queue is full.
+    pub(crate) fn put(&self, conn: Conn) {
         let since = Instant::now();
         // A full queue hands the entry back; dropping it closes the surplus connection.
         let _ = self.idle.push(Idle { conn, since });
@@ -98,8 +80,7 @@ impl<B> Endpoint<B> {
         for _ in 0..self.idle.len() {
             let Some(idle) = self.idle.pop() else { break };
             let idle_for = now.saturating_duration_since(idle.since);
-            let closed = idle.conn.is_closed();
-            if verdict(closed, true, idle_for, self.idle_timeout) != Verdict::Discard {
+            if verdict(idle.conn.is_open(), idle_for, self.idle_timeout) == Verdict::Use {
                 let _ = self.idle.push(idle);
             }
         }
@@ -107,7 +88,7 @@ impl<B> Endpoint<B> {
     }
 }
 
-impl<B> std::fmt::Debug for Endpoint<B> {
+impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")
             .field("idle", &self.idle.len())
@@ -123,23 +104,15 @@ mod tests {
     const MINUTE: Duration = Duration::from_secs(60);
 
     #[test]
-    fn ready_fresh_connection_is_used() {
-        assert_eq!(verdict(false, true, Duration::ZERO, MINUTE), Verdict::Use);
-    }
-
-    #[test]
-    fn busy_fresh_connection_is_waited_for() {
-        let idle_for = Duration::from_secs(1);
-        assert_eq!(verdict(false, false, idle_for, MINUTE), Verdict::Wait);
+    fn open_fresh_connection_is_used() {
+        assert_eq!(verdict(true, Duration::ZERO, MINUTE), Verdict::Use);
+        assert_eq!(verdict(true, MINUTE / 2, MINUTE), Verdict::Use);
     }
 
     #[test]
     fn closed_or_expired_connections_are_discarded() {
-        assert_eq!(
-            verdict(true, true, Duration::ZERO, MINUTE),
-            Verdict::Discard
-        );
-        assert_eq!(verdict(false, true, MINUTE, MINUTE), Verdict::Discard);
-        assert_eq!(verdict(false, false, 2 * MINUTE, MINUTE), Verdict::Discard);
+        assert_eq!(verdict(false, Duration::ZERO, MINUTE), Verdict::Discard);
+        assert_eq!(verdict(true, MINUTE, MINUTE), Verdict::Discard);
+        assert_eq!(verdict(true, 2 * MINUTE, MINUTE), Verdict::Discard);
     }
 }

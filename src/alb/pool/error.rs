@@ -4,6 +4,8 @@
 use std::io;
 use std::time::Duration;
 
+use super::upload::BoxError;
+
 /// Why [`UpstreamPool::send`](super::UpstreamPool::send) returned no response head.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -21,14 +23,14 @@ pub enum UpstreamError {
     /// The connection closed or was reset before a complete response head arrived. The request
     /// may have been (partly) written, so only an idempotent request may be retried.
     #[error("connection closed before a response: {0}")]
-    BeforeResponse(#[source] hyper::Error),
+    BeforeResponse(#[source] io::Error),
     /// The target answered bytes that are not a valid HTTP/1.1 response head; it got the request.
     #[error("invalid response from the target: {0}")]
-    InvalidResponse(#[source] hyper::Error),
+    InvalidResponse(String),
     /// The request could not be written as given, usually because the client's body failed
     /// (the client went away mid-upload): not the target's fault.
     #[error("request could not be sent: {0}")]
-    Request(#[source] hyper::Error),
+    Request(#[source] BoxError),
 }
 
 impl UpstreamError {
@@ -38,36 +40,6 @@ impl UpstreamError {
             self,
             UpstreamError::Connect(_) | UpstreamError::ConnectTimeout(_) | UpstreamError::Budget(_)
         )
-    }
-
-    /// Classifies an error hyper returned for a request that it did (or may have) written.
-    pub(crate) fn from_send(e: hyper::Error) -> UpstreamError {
-        match send_failure(&e) {
-            SendFailure::InvalidResponse => UpstreamError::InvalidResponse(e),
-            SendFailure::Request => UpstreamError::Request(e),
-            SendFailure::BeforeResponse => UpstreamError::BeforeResponse(e),
-        }
-    }
-}
-
-/// The three ways a written request can fail before its response head; see [`UpstreamError`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SendFailure {
-    InvalidResponse,
-    Request,
-    BeforeResponse,
-}
-
-/// hyper's own predicates, in the order that keeps each failure with its cause: a parse error
-/// is the target's answer; a user error is our side (the body we were streaming failed); the
-/// rest (EOF, reset, cancel) is the connection going away under the request.
-fn send_failure(e: &hyper::Error) -> SendFailure {
-    if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
-        SendFailure::InvalidResponse
-    } else if e.is_user() || e.is_body_write_aborted() {
-        SendFailure::Request
-    } else {
-        SendFailure::BeforeResponse
     }
 }
 

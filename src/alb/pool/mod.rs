@@ -1,45 +1,58 @@
-//! Pooled keep-alive HTTP/1.1 connections to targets, in place of hyper-util's legacy `Client`
-//! on the request path.
+//! Pooled keep-alive HTTP/1.1 connections to targets, with tierlab's own HTTP/1.1 client.
 //!
+//! - A connection has no task of its own: the request's task writes the request and reads the
+//!   answer ([`exchange`]), then the response body reads the rest ([`PooledBody`]). hyper's
+//!   client would hand each request to a connection task over a channel and the answer back
+//!   over another, two wake-ups per request; this is the largest cost it saves.
 //! - Each target (`SocketAddr`) has an [`Endpoint`]: a bounded lock-free queue of idle
-//!   `hyper::client::conn::http1::SendRequest`s. The map of endpoints sits behind an
-//!   `ArcSwap`, so a request takes no lock: one map read, one queue pop, one queue push.
+//!   connections. The map of endpoints sits behind an `ArcSwap`, so a request takes no lock:
+//!   one map read, one queue pop, one queue push.
 //! - One such map per data-plane thread (a shard, [`PoolSettings::shards`]): a request takes
-//!   and gives back connections of its own thread's shard, whose connection tasks run on that
-//!   thread, so handing a request to its connection never wakes another core.
+//!   and gives back connections of its own thread's shard, so their sockets stay registered
+//!   with that thread's reactor.
 //! - A connection goes back to its endpoint from the response body, the moment the last byte
-//!   has been read ([`PooledBody`]); a body dropped early closes its connection.
+//!   has been read, if the request was written whole and nothing unread is left; a body
+//!   dropped early closes its connection.
 //! - Idle connections expire after [`PoolSettings::idle_timeout`]: checked when one is taken,
-//!   and by a background sweep that closes those nobody takes.
-//! - A pooled connection that turns out closed before the request was written (hyper hands
-//!   the request back) is skipped and the request goes to the next one or a fresh connection:
-//!   callers only see failures of requests that were, or may have been, sent.
+//!   and by a background sweep that closes those nobody takes. One the target closed (or sent
+//!   anything to) while idle is seen from its socket's readiness and never used.
+//! - A pooled connection that fails before a byte of the request was written is skipped and
+//!   the request goes to the next one or a fresh connection: callers only see failures of
+//!   requests that were, or may have been, sent.
 
 mod body;
+mod chunked;
+mod conn;
 mod endpoint;
 mod error;
+mod exchange;
+mod upload;
+mod wire;
 
 use std::collections::HashMap;
-use std::error::Error as StdError;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use http::header::HOST;
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Body;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use body::PooledBody;
+pub use body::{BodyError, PooledBody};
+use conn::Conn;
+pub use conn::UpgradedTarget;
 pub use endpoint::Endpoint;
-use endpoint::Verdict;
 pub use error::UpstreamError;
+use exchange::{Exchange, SendFailure};
+pub use upload::BoxError;
+use upload::Upload;
+use wire::RequestFraming;
 
 use super::limits::ConnectionLimit;
 
@@ -49,19 +62,6 @@ pub const DEFAULT_MAX_IDLE_PER_TARGET: usize = 64;
 /// How long an idle connection is kept by default: ALB's default idle timeout, which it also
 /// applies to its connections with targets.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a request waits for a pooled connection whose task has not yet finished the
-/// previous exchange. Usually microseconds (the task delivered the last body byte and has not
-/// run since); longer only when the target answered before reading a whole upload, and then a
-/// fresh connection is better than waiting for that upload.
-const READY_GRACE: Duration = Duration::from_millis(10);
-/// How long a connection to a target may go on after its load balancer stops: as long as the
-/// listeners let their clients' requests finish ([`crate::alb::listener::DRAIN_TIMEOUT`]).
-const STOP_DRAIN: Duration = crate::alb::listener::DRAIN_TIMEOUT;
-/// The read buffer of a connection to a target grows up to this (hyper's default is ~400 KiB):
-/// with up to [`DEFAULT_MAX_IDLE_PER_TARGET`] idle connections per target kept, hyper's default
-/// could hold tens of MiB after large responses. Response heads above it are refused (502).
-const MAX_READ_BUFFER: usize = 64 * 1024;
-
 /// Bounds of an [`UpstreamPool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
@@ -91,19 +91,19 @@ pub struct UpstreamPool<B> {
     inner: Arc<Inner<B>>,
 }
 
-type Endpoints<B> = HashMap<SocketAddr, Arc<Endpoint<B>>>;
+type Endpoints = HashMap<SocketAddr, Arc<Endpoint>>;
 
 struct Inner<B> {
     settings: PoolSettings,
-    http1: http1::Builder,
     /// Per shard, each target's idle connections.
-    shards: Box<[ArcSwap<Endpoints<B>>]>,
+    shards: Box<[ArcSwap<Endpoints>]>,
     /// Open connections to targets (busy or idle) may not exceed this, when set: each holds a
     /// descriptor, and HTTP/2 clients can ask for many at once over one connection of theirs.
     budget: Option<Arc<ConnectionLimit>>,
-    /// The load balancer's task tree, when the pool belongs to one: the sweep and every
-    /// connection's task run on it and end on its cancel.
+    /// The load balancer's task tree, when the pool belongs to one: the sweep runs on it and
+    /// ends on its cancel.
     tasks: Option<(TaskTracker, CancellationToken)>,
+    _body: std::marker::PhantomData<fn(B)>,
 }
 
 impl<B> Clone for UpstreamPool<B> {
@@ -125,9 +125,8 @@ impl<B> std::fmt::Debug for UpstreamPool<B> {
 
 impl<B> UpstreamPool<B>
 where
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     /// An empty pool. Inside a tokio runtime it also starts the sweep that closes expired idle
     /// connections (it ends when the last clone of the pool is dropped); outside one, expiry is
@@ -146,8 +145,9 @@ where
         Self::build(settings, budget, None)
     }
 
-    /// [`with_budget`](Self::with_budget), in a task tree: the sweep and the connections'
-    /// tasks run on `tracker` and end when `cancel` fires (a lab's pool never outlives it).
+    /// [`with_budget`](Self::with_budget), in a task tree: the sweep runs on `tracker` and
+    /// ends when `cancel` fires, closing the idle connections (a lab's pool never outlives
+    /// it). Busy ones belong to their requests, which the listeners drain.
     pub fn in_tree(
         settings: PoolSettings,
         budget: Option<Arc<ConnectionLimit>>,
@@ -164,16 +164,12 @@ where
     ) -> UpstreamPool<B> {
         let inner = Arc::new(Inner {
             settings,
-            http1: {
-                let mut builder = http1::Builder::new();
-                builder.max_buf_size(MAX_READ_BUFFER);
-                builder
-            },
             shards: (0..settings.shards.max(1))
                 .map(|_| ArcSwap::default())
                 .collect(),
             budget,
             tasks,
+            _body: std::marker::PhantomData,
         });
         let sweep = sweep(Arc::downgrade(&inner));
         match &inner.tasks {
@@ -203,10 +199,12 @@ where
     /// Sends `req` to `target` on an idle pooled connection, or on a new one opened within
     /// `connect_timeout`, and returns the response head with its body streaming.
     ///
-    /// The request goes out as given except for two fixes: an absolute-form URI becomes
-    /// origin-form (`/path?query`), and a missing `Host` becomes the target's address. The
-    /// caller bounds the wait for the response head (ALB's idle timeout) by dropping the
-    /// future, which closes that connection.
+    /// The request goes out as given except for its framing (`Content-Length` from the body's
+    /// exact size, else chunked) and two fixes: an absolute-form URI becomes origin-form
+    /// (`/path?query`), and a missing `Host` becomes the target's address. The caller bounds
+    /// the wait for the response head (ALB's idle timeout) by dropping the future, which
+    /// closes that connection. After `101 Switching Protocols` the connection is the body's:
+    /// [`PooledBody::into_upgraded`].
     pub async fn send(
         &self,
         target: SocketAddr,
@@ -215,35 +213,34 @@ where
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         to_origin_form(&mut req, target);
         let endpoint = self.endpoint(target);
-        let reusable = req.method() != Method::CONNECT;
-        while let Some((mut conn, verdict)) = endpoint.take() {
-            if verdict == Verdict::Wait {
-                match tokio::time::timeout(READY_GRACE, conn.ready()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_closed)) => continue,
-                    Err(_busy) => {
-                        endpoint.put(conn);
-                        break;
-                    }
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let framing = RequestFraming::for_body(body.is_end_stream(), body.size_hint().exact());
+        let mut head = wire::encode_request_head(&parts.method, path, &parts.headers, framing);
+        let mut body = body;
+        while let Some(conn) = endpoint.take() {
+            let upload = Upload::new(head, body, framing);
+            match Exchange::new(conn, upload, parts.method.clone())
+                .send()
+                .await
+            {
+                Ok(answered) => return Ok(respond(answered, endpoint)),
+                // Closed before a byte of it was written: as if never tried.
+                Err(SendFailure::Unsent(unsent_head, unsent_body)) => {
+                    (head, body) = (unsent_head, unsent_body);
                 }
-            }
-            match conn.try_send_request(req).await {
-                Ok(response) => return Ok(pooled(response, reusable, conn, endpoint)),
-                Err(mut e) => match e.take_message() {
-                    // Closed before a byte of it was written: as if never tried.
-                    Some(unsent) => req = unsent,
-                    None => return Err(UpstreamError::from_send(e.into_error())),
-                },
+                Err(SendFailure::Failed(e)) => return Err(e),
             }
         }
-        let mut conn = self.connect(target, connect_timeout).await?;
-        match conn.try_send_request(req).await {
-            Ok(response) => Ok(pooled(response, reusable, conn, endpoint)),
-            Err(e) if e.message().is_some() => {
-                let aborted = io::Error::new(io::ErrorKind::ConnectionAborted, e.into_error());
+        let conn = self.connect(target, connect_timeout).await?;
+        let upload = Upload::new(head, body, framing);
+        match Exchange::new(conn, upload, parts.method).send().await {
+            Ok(answered) => Ok(respond(answered, endpoint)),
+            Err(SendFailure::Unsent(..)) => {
+                let aborted = io::Error::from(io::ErrorKind::ConnectionAborted);
                 Err(UpstreamError::Connect(aborted))
             }
-            Err(e) => Err(UpstreamError::from_send(e.into_error())),
+            Err(SendFailure::Failed(e)) => Err(e),
         }
     }
 
@@ -255,7 +252,7 @@ where
     /// How many idle connections to `target` each shard holds now.
     pub fn idle_per_shard(&self, target: SocketAddr) -> Vec<usize> {
         let idle =
-            |shard: &ArcSwap<Endpoints<B>>| shard.load().get(&target).map_or(0, |e| e.idle_count());
+            |shard: &ArcSwap<Endpoints>| shard.load().get(&target).map_or(0, |e| e.idle_count());
         self.inner.shards.iter().map(idle).collect()
     }
 
@@ -272,14 +269,14 @@ where
     }
 
     /// The shard of the data-plane thread the caller runs on (the first one off those threads).
-    fn shard(&self) -> &ArcSwap<Endpoints<B>> {
+    fn shard(&self) -> &ArcSwap<Endpoints> {
         let shards = &self.inner.shards;
         let index = crate::alb::data_plane::current_worker().unwrap_or(0);
         &shards[index % shards.len()]
     }
 
     /// The endpoint of `target` in the caller's shard, created on its first request there.
-    fn endpoint(&self, target: SocketAddr) -> Arc<Endpoint<B>> {
+    fn endpoint(&self, target: SocketAddr) -> Arc<Endpoint> {
         let shard = self.shard();
         if let Some(endpoint) = shard.load().get(&target) {
             return Arc::clone(endpoint);
@@ -300,13 +297,9 @@ where
         created.expect("rcu runs its closure at least once")
     }
 
-    /// Opens a connection to `target` and spawns the task that drives it.
-    async fn connect(
-        &self,
-        target: SocketAddr,
-        timeout: Duration,
-    ) -> Result<SendRequest<B>, UpstreamError> {
-        // Held by the connection's task: its place is given back when the connection ends.
+    /// Opens a connection to `target`.
+    async fn connect(&self, target: SocketAddr, timeout: Duration) -> Result<Conn, UpstreamError> {
+        // Held by the connection: its place is given back when it closes.
         let permit = match &self.inner.budget {
             Some(budget) => Some(
                 budget
@@ -323,57 +316,31 @@ where
         // Request heads are small: without this, Nagle holds one back until the previous
         // response's ACK, adding a round trip.
         let _ = stream.set_nodelay(true);
-        let (conn, driver) = self
-            .inner
-            .http1
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| UpstreamError::Connect(io::Error::other(e)))?;
-        let drive = async move {
-            let _permit = permit;
-            // Upgrades: a 101 answer hands the socket to `hyper::upgrade::on(response)`.
-            if let Err(e) = driver.with_upgrades().await {
-                tracing::debug!(%target, "connection to target ended: {e}");
-            }
-        };
-        match &self.inner.tasks {
-            Some((tracker, cancel)) => {
-                let cancel = cancel.clone();
-                // A stop lets the response in flight on this connection finish (the listeners
-                // drain their clients the same way); the connection then ends by itself, as
-                // the pool no longer holds it. Only one that outlasts the drain is cut.
-                tracker.spawn(async move {
-                    tokio::select! {
-                        () = drive => {}
-                        () = async {
-                            cancel.cancelled().await;
-                            tokio::time::sleep(STOP_DRAIN).await;
-                        } => {}
-                    }
-                });
-            }
-            None => {
-                tokio::spawn(drive);
-            }
-        }
-        Ok(conn)
+        Ok(Conn::new(stream, permit))
     }
 }
 
-/// Wraps a response so its connection comes back to `endpoint` when the body ends, unless the
-/// connection was handed over to an upgrade (`101`, or a `CONNECT` tunnel).
-fn pooled<B>(
-    response: Response<hyper::body::Incoming>,
-    reusable: bool,
-    conn: SendRequest<B>,
-    endpoint: Arc<Endpoint<B>>,
-) -> Response<PooledBody<B>> {
-    let keep = reusable && response.status() != StatusCode::SWITCHING_PROTOCOLS;
-    let home = keep.then_some((conn, endpoint));
-    response.map(|body| PooledBody::new(body, home))
+/// The response of an exchange, its body reading the rest off the connection and giving it
+/// back to `endpoint` at the end.
+fn respond<B>(
+    mut answered: exchange::Answered<B>,
+    endpoint: Arc<Endpoint>,
+) -> Response<PooledBody<B>>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let (status, version) = (answered.head.status, answered.head.version);
+    let headers = std::mem::take(&mut answered.head.headers);
+    let body = PooledBody::new(answered, endpoint);
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.version_mut() = version;
+    *response.headers_mut() = headers;
+    response
 }
 
-/// hyper writes the URI as given; targets expect origin-form, and `Host` is mandatory in
+/// The URI goes out as given; targets expect origin-form, and `Host` is mandatory in
 /// HTTP/1.1. Costs nothing for requests that are already right.
 fn to_origin_form<B>(req: &mut Request<B>, target: SocketAddr) {
     if req.uri().scheme().is_some() || req.uri().authority().is_some() {
@@ -420,7 +387,7 @@ async fn sweep<B>(pool: Weak<Inner<B>>) {
 }
 
 /// One shard's part of [`sweep`].
-fn sweep_shard<B>(shard: &ArcSwap<Endpoints<B>>, now: Instant) {
+fn sweep_shard(shard: &ArcSwap<Endpoints>, now: Instant) {
     let mut unused = Vec::new();
     for (addr, endpoint) in shard.load().iter() {
         if endpoint.sweep(now) == 0 && Arc::strong_count(endpoint) == 1 {

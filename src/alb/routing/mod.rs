@@ -25,6 +25,7 @@ use http_body_util::BodyExt;
 use hyper::body::Body;
 
 use super::TargetState;
+use super::pool::BoxError;
 use super::proxy::ProxyBody;
 use super::target_group::{InFlight, Target};
 use crate::config::{Algorithm, ListenerProtocol, TargetGroup};
@@ -111,7 +112,7 @@ impl Choice {
     /// The body is boxed here, once, with the count around it.
     pub fn finish<B>(self, response: Response<B>, protocol: ListenerProtocol) -> Response<ProxyBody>
     where
-        B: Body<Data = Bytes, Error = hyper::Error> + Unpin + Send + Sync + 'static,
+        B: Body<Data = Bytes, Error = BoxError> + Unpin + Send + Sync + 'static,
     {
         let (mut parts, body) = response.into_parts();
         let in_flight = self.finish_head(&mut parts.headers, protocol);

@@ -1,0 +1,157 @@
+//! One connection to a target: the socket, what has been read from it and not yet used, and
+//! its place in the connection budget. It has no task of its own: whoever holds it (a request
+//! waiting for its answer, the response body streaming, the pool while idle) does its I/O.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::alb::limits::ConnectionPermit;
+
+/// Read from the socket in pieces of this much (the buffer grows to it when it runs low).
+const READ_CHUNK: usize = 8 * 1024;
+
+/// An open connection to a target.
+pub(crate) struct Conn {
+    stream: TcpStream,
+    /// Bytes read and not yet parsed.
+    pub(crate) buf: BytesMut,
+    /// The connection's place in the budget, given back when it closes (is dropped).
+    _permit: Option<ConnectionPermit>,
+    /// Whether an exchange has been completed on it before (then it came from the pool).
+    pub(crate) reused: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream, permit: Option<ConnectionPermit>) -> Conn {
+        Conn {
+            stream,
+            buf: BytesMut::new(),
+            _permit: permit,
+            reused: false,
+        }
+    }
+
+    /// Reads what the socket has into the buffer: the count, 0 at the target's close.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        loop {
+            ready!(self.stream.poll_read_ready(cx))?;
+            match self.stream.try_read_buf(&mut self.buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    /// Writes as much of `slices` as the socket takes now.
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        slices: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.stream.poll_write_ready(cx))?;
+            match self.stream.try_write_vectored(slices) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    /// Whether an idle connection can carry a request: nothing arrived on it since its last
+    /// answer (no close, no reset, no stray bytes). Free unless the socket was woken: the
+    /// readiness the runtime already holds says whether anything came.
+    pub(crate) fn is_open(&self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// The socket for a protocol switched to (`101`), with the bytes already read after the
+    /// response head.
+    pub(crate) fn into_upgraded(self) -> UpgradedTarget {
+        UpgradedTarget {
+            stream: self.stream,
+            read_first: self.buf.freeze(),
+            _permit: self._permit,
+        }
+    }
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("peer", &self.stream.peer_addr().ok())
+            .field("buffered", &self.buf.len())
+            .field("reused", &self.reused)
+            .finish()
+    }
+}
+
+/// A target's connection after `101 Switching Protocols`: raw bytes both ways, the ones that
+/// came with the response head first.
+pub struct UpgradedTarget {
+    stream: TcpStream,
+    read_first: Bytes,
+    _permit: Option<ConnectionPermit>,
+}
+
+impl std::fmt::Debug for UpgradedTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpgradedTarget")
+            .field("peer", &self.stream.peer_addr().ok())
+            .field("read_first", &self.read_first.len())
+            .finish()
+    }
+}
+
+impl AsyncRead for UpgradedTarget {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.read_first.is_empty() {
+            let n = this.read_first.len().min(out.remaining());
+            out.put_slice(&this.read_first[..n]);
+            this.read_first.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, out)
+    }
+}
+
+impl AsyncWrite for UpgradedTarget {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
