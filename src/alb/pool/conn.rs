@@ -4,7 +4,7 @@
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -20,6 +20,8 @@ pub(crate) struct Conn {
     stream: TcpStream,
     /// Bytes read and not yet parsed.
     pub(crate) buf: BytesMut,
+    /// Where request heads are written (its memory is reused once a head has been sent).
+    pub(crate) head_buf: BytesMut,
     /// The connection's place in the budget, given back when it closes (is dropped).
     _permit: Option<ConnectionPermit>,
     /// Whether an exchange has been completed on it before (then it came from the pool).
@@ -31,23 +33,22 @@ impl Conn {
         Conn {
             stream,
             buf: BytesMut::new(),
+            head_buf: BytesMut::new(),
             _permit: permit,
             reused: false,
         }
     }
 
     /// Reads what the socket has into the buffer: the count, 0 at the target's close.
+    ///
+    /// Through `AsyncRead` rather than `try_read`: a read that does not fill the buffer tells
+    /// tokio the socket is drained, so [`is_open`](Self::is_open) later needs no system call
+    /// to know nothing came since.
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        loop {
-            ready!(self.stream.poll_read_ready(cx))?;
-            match self.stream.try_read_buf(&mut self.buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
-            }
-        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf)
     }
 
     /// Writes as much of `slices` as the socket takes now.
@@ -56,13 +57,7 @@ impl Conn {
         cx: &mut Context<'_>,
         slices: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.stream.poll_write_ready(cx))?;
-            match self.stream.try_write_vectored(slices) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
-            }
-        }
+        Pin::new(&mut self.stream).poll_write_vectored(cx, slices)
     }
 
     /// Whether an idle connection can carry a request: nothing arrived on it since its last

@@ -30,7 +30,7 @@ pub(crate) struct Exchange<B> {
 /// How a send failed: before a byte went out (try another connection with the request given
 /// back), or after.
 pub(crate) enum SendFailure<B> {
-    Unsent(Bytes, B),
+    Unsent(B),
     Failed(UpstreamError),
 }
 
@@ -67,7 +67,7 @@ where
                 return match (failure, unsent) {
                     (SendFailure::Failed(UpstreamError::BeforeResponse(_)), true) => {
                         match self.upload.into_unsent() {
-                            Some((head, body)) => Err(SendFailure::Unsent(head, body)),
+                            Some(body) => Err(SendFailure::Unsent(body)),
                             None => Err(SendFailure::Failed(closed_before_response())),
                         }
                     }

@@ -216,25 +216,18 @@ where
         let (parts, body) = req.into_parts();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let framing = RequestFraming::for_body(body.is_end_stream(), body.size_hint().exact());
-        let mut head = wire::encode_request_head(&parts.method, path, &parts.headers, framing);
         let mut body = body;
         while let Some(conn) = endpoint.take() {
-            let upload = Upload::new(head, body, framing);
-            match Exchange::new(conn, upload, parts.method.clone())
-                .send()
-                .await
-            {
+            let exchange = exchange(conn, &parts, path, body, framing);
+            match exchange.send().await {
                 Ok(answered) => return Ok(respond(answered, endpoint)),
                 // Closed before a byte of it was written: as if never tried.
-                Err(SendFailure::Unsent(unsent_head, unsent_body)) => {
-                    (head, body) = (unsent_head, unsent_body);
-                }
+                Err(SendFailure::Unsent(unsent)) => body = unsent,
                 Err(SendFailure::Failed(e)) => return Err(e),
             }
         }
         let conn = self.connect(target, connect_timeout).await?;
-        let upload = Upload::new(head, body, framing);
-        match Exchange::new(conn, upload, parts.method).send().await {
+        match exchange(conn, &parts, path, body, framing).send().await {
             Ok(answered) => Ok(respond(answered, endpoint)),
             Err(SendFailure::Unsent(..)) => {
                 let aborted = io::Error::from(io::ErrorKind::ConnectionAborted);
@@ -318,6 +311,25 @@ where
         let _ = stream.set_nodelay(true);
         Ok(Conn::new(stream, permit))
     }
+}
+
+/// The exchange of a request (`parts` and `body`) on `conn`, its head written into the
+/// connection's own buffer.
+fn exchange<B>(
+    mut conn: Conn,
+    parts: &http::request::Parts,
+    path: &str,
+    body: B,
+    framing: RequestFraming,
+) -> Exchange<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let (method, headers) = (&parts.method, &parts.headers);
+    let head = wire::encode_request_head(method, path, headers, framing, &mut conn.head_buf);
+    let upload = Upload::new(head, body, framing);
+    Exchange::new(conn, upload, method.clone())
 }
 
 /// The response of an exchange, its body reading the rest off the connection and giving it

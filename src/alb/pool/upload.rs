@@ -38,7 +38,10 @@ pub(crate) enum UploadError {
 
 /// A request on its way to a target.
 pub(crate) struct Upload<B> {
-    /// Bytes to write, in order: the head, then body data with its framing.
+    /// The head, until written (apart from the queue, which then costs nothing for a
+    /// request without a body).
+    head: Bytes,
+    /// Body data with its framing, in order, after the head.
     queue: VecDeque<Bytes>,
     queued: usize,
     /// The client's body; `None` once it ended.
@@ -59,14 +62,14 @@ where
 {
     /// An upload of `head` then `body`, framed as the head says.
     pub(crate) fn new(head: Bytes, body: B, framing: RequestFraming) -> Upload<B> {
-        let queued = head.len();
         let owed = match framing {
             RequestFraming::Length(n) => n,
             _ => 0,
         };
         Upload {
-            queue: VecDeque::from([head]),
-            queued,
+            head,
+            queue: VecDeque::new(),
+            queued: 0,
             body: Some(body),
             sending: framing != RequestFraming::Empty,
             framing,
@@ -77,17 +80,16 @@ where
 
     /// Whether the whole request has been written.
     pub(crate) fn is_done(&self) -> bool {
-        self.queue.is_empty() && !self.sending
+        self.head.is_empty() && self.queue.is_empty() && !self.sending
     }
 
-    /// The head and body again, if nothing of them has been written or read yet (the pool then
-    /// sends them on another connection).
-    pub(crate) fn into_unsent(self) -> Option<(Bytes, B)> {
-        if self.wrote_any || self.queue.len() != 1 {
+    /// The body again, if nothing of the request has been written or read yet (the pool then
+    /// sends it on another connection).
+    pub(crate) fn into_unsent(self) -> Option<B> {
+        if self.wrote_any || !self.queue.is_empty() {
             return None;
         }
-        let head = self.queue.into_iter().next()?;
-        Some((head, self.body?))
+        self.body
     }
 
     /// Writes what can be written now; `Ready(Ok)` once all of the request is out.
@@ -98,7 +100,7 @@ where
     ) -> Poll<Result<(), UploadError>> {
         loop {
             self.poll_feed(cx)?;
-            if self.queue.is_empty() {
+            if self.head.is_empty() && self.queue.is_empty() {
                 return if !self.sending {
                     Poll::Ready(Ok(()))
                 } else {
@@ -106,9 +108,13 @@ where
                 };
             }
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let count = self.queue.len().min(MAX_SLICES);
-            for (slice, bytes) in slices.iter_mut().zip(&self.queue) {
+            let pending = std::iter::once(&self.head)
+                .filter(|h| !h.is_empty())
+                .chain(&self.queue);
+            let mut count = 0;
+            for (slice, bytes) in slices.iter_mut().zip(pending) {
                 *slice = IoSlice::new(bytes);
+                count += 1;
             }
             let written = match conn.poll_write(cx, &slices[..count]) {
                 Poll::Pending => return Poll::Pending,
@@ -209,6 +215,9 @@ where
     }
 
     fn advance(&mut self, mut written: usize) {
+        let from_head = written.min(self.head.len());
+        self.head.advance(from_head);
+        written -= from_head;
         self.queued -= written;
         while written > 0 {
             let front = self.queue.front_mut().expect("wrote no more than queued");

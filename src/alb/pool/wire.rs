@@ -32,17 +32,22 @@ impl RequestFraming {
 
 /// `method path HTTP/1.1`, the headers as given (names as the `http` crate keeps them:
 /// lower case) and the framing's own headers, which replace any the request carried.
+///
+/// Written into `out` (a connection's own buffer: once the last head written from it has been
+/// sent and dropped, its memory is used again, so a request costs no allocation here).
 pub(crate) fn encode_request_head(
     method: &Method,
     path: &str,
     headers: &HeaderMap,
     framing: RequestFraming,
+    out: &mut BytesMut,
 ) -> Bytes {
     let size: usize = headers
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
-    let mut out = BytesMut::with_capacity(method.as_str().len() + path.len() + size + 64);
+    out.clear();
+    out.reserve(method.as_str().len() + path.len() + size + 64);
     out.put_slice(method.as_str().as_bytes());
     out.put_u8(b' ');
     out.put_slice(path.as_bytes());
@@ -53,18 +58,18 @@ pub(crate) fn encode_request_head(
         if framing_header {
             continue;
         }
-        put_field(&mut out, name.as_str().as_bytes(), value.as_bytes());
+        put_field(out, name.as_str().as_bytes(), value.as_bytes());
     }
     match framing {
         RequestFraming::Empty => {}
         RequestFraming::Length(n) => {
             let mut digits = itoa::Buffer::new();
-            put_field(&mut out, b"content-length", digits.format(n).as_bytes());
+            put_field(out, b"content-length", digits.format(n).as_bytes());
         }
-        RequestFraming::Chunked => put_field(&mut out, b"transfer-encoding", b"chunked"),
+        RequestFraming::Chunked => put_field(out, b"transfer-encoding", b"chunked"),
     }
     out.put_slice(b"\r\n");
-    out.freeze()
+    out.split().freeze()
 }
 
 fn put_field(out: &mut BytesMut, name: &[u8], value: &[u8]) {
@@ -111,20 +116,24 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut) -> Result<Option<ResponseH
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    // Names are made now (well-known ones cost nothing); values are cut from the head once it
-    // is split off the buffer, so they share its memory.
+    // Where each field lies in the head, kept on the stack: names and values are cut from the
+    // head once it is split off the buffer (values share its memory).
     let start = buf.as_ptr() as usize;
-    let mut spans = Vec::with_capacity(response.headers.len());
-    for h in response.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| HeadError::Header(h.name.to_string()))?;
-        spans.push((name, h.value.as_ptr() as usize - start, h.value.len()));
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let count = response.headers.len();
+    for (span, h) in spans.iter_mut().zip(response.headers.iter()) {
+        let name_at = (h.name.as_ptr() as usize - start) as u32;
+        let value_at = (h.value.as_ptr() as usize - start) as u32;
+        *span = (name_at, h.name.len() as u32, value_at, h.value.len() as u32);
     }
-    let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut headers = HeaderMap::with_capacity(count);
     let head = buf.split_to(len).freeze();
-    for (name, offset, len) in spans {
-        let value = HeaderValue::from_maybe_shared(head.slice(offset..offset + len))
-            .map_err(|_| HeadError::Header(name.to_string()))?;
+    for &(name_at, name_len, value_at, value_len) in &spans[..count] {
+        let name = &head[name_at as usize..(name_at + name_len) as usize];
+        let bad = || HeadError::Header(String::from_utf8_lossy(name).into_owned());
+        let name = HeaderName::from_bytes(name).map_err(|_| bad())?;
+        let value = head.slice(value_at as usize..(value_at + value_len) as usize);
+        let value = HeaderValue::from_maybe_shared(value).map_err(|_| bad())?;
         headers.append(name, value);
     }
     Ok(Some(ResponseHead {
@@ -246,17 +255,26 @@ mod tests {
         headers.insert("host", HeaderValue::from_static("app.test"));
         headers.insert("content-length", HeaderValue::from_static("3"));
         headers.insert("transfer-encoding", HeaderValue::from_static("gzip"));
-        let get = encode_request_head(&Method::GET, "/a?b", &headers, RequestFraming::Empty);
+        let mut out = BytesMut::new();
+        let get = encode_request_head(
+            &Method::GET,
+            "/a?b",
+            &headers,
+            RequestFraming::Empty,
+            &mut out,
+        );
         assert_eq!(
             &get[..],
             b"GET /a?b HTTP/1.1\r\nhost: app.test\r\ncontent-length: 3\r\n\r\n"
         );
-        let put = encode_request_head(&Method::PUT, "/", &headers, RequestFraming::Length(7));
+        let framing = RequestFraming::Length(7);
+        let put = encode_request_head(&Method::PUT, "/", &headers, framing, &mut out);
         assert_eq!(
             &put[..],
             b"PUT / HTTP/1.1\r\nhost: app.test\r\ncontent-length: 7\r\n\r\n"
         );
-        let post = encode_request_head(&Method::POST, "/", &headers, RequestFraming::Chunked);
+        let framing = RequestFraming::Chunked;
+        let post = encode_request_head(&Method::POST, "/", &headers, framing, &mut out);
         assert_eq!(
             &post[..],
             b"POST / HTTP/1.1\r\nhost: app.test\r\ntransfer-encoding: chunked\r\n\r\n"
