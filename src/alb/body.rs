@@ -3,8 +3,8 @@
 //! whole; one that was read from cannot be sent again, and the request is then not retried.
 //!
 //! Whose fault a failed upload is cannot be read from the error the target connection reports:
-//! hyper wraps our body's error as its own, and the connection may instead look closed by the
-//! target (the pool's `BeforeResponse`) because we stopped it mid-body. So the body itself
+//! the pool passes on the body's error as the request's, and the connection may instead look
+//! closed by the target (the pool's `BeforeResponse`) because we stopped it mid-body. So the body itself
 //! keeps a [`BodyWatch`]: how the client's side went ([`ClientBody`]), read by the proxy when an
 //! attempt fails (see [`super::failover::blame`]). What hyper 1.x's server hands the body, and
 //! how it is sorted ([`ClientBody::after_error`]):

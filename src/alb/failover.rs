@@ -190,8 +190,8 @@ pub fn may_retry(mode: ProxyMode, method: &Method, failure: &Failure, body_whole
 }
 
 /// Whose fault a failed attempt is, given how the client's body went: a malformed body is a
-/// 400, a client that left mid-body a 460, whatever the target connection reported (hyper
-/// reports our body's failure as its own, or the connection as closed). No answer within the
+/// 400, a client that left mid-body a 460, whatever the target connection reported (the pool
+/// reports the client body's failure as the request's, or the connection as closed). No answer within the
 /// idle timeout while waiting on the client's body is the client's 408; so is a target closing
 /// the connection on a client that stalled its body (a server's own body-read timeout, shorter
 /// than the load balancer's, must not make stalling clients eject it). Everything else stays
@@ -244,7 +244,8 @@ pub fn classify(err: &UpstreamError) -> Failure {
         }
         UpstreamError::InvalidResponse(why) => Failure::BadResponse(why.clone()),
         // Our side. A client body that failed is told apart by `blame`, from the body's own
-        // record (hyper's error here may not say so); anything else is sorted by its cause.
+        // record (the error hyper's server gave it may not say so); anything else is sorted by
+        // its cause.
         UpstreamError::Request(e) => classify_sent(&**e),
     }
 }
