@@ -120,25 +120,18 @@ fn service_of<'v>(
         .ok_or_else(|| ActionError::Request(format!("Service not found: {name}")))
 }
 
-/// SIGKILL to the task's container: ECS notices it exited and replaces it, the load balancer
-/// notices the target stopped answering.
+/// SIGKILL to the task's container (`tierlab chaos kill-task`): ECS notices it exited and
+/// replaces it, the load balancer notices the target stopped answering.
 async fn kill_task(view: &LabView, service: &str, task_id: &str) -> Result<String, ActionError> {
     let status = service_of(view, service)?.status();
-    let task = status
-        .tasks
-        .iter()
-        .find(|t| t.task_id == task_id)
-        .ok_or_else(|| {
-            ActionError::Request(format!("service {service} has no running task {task_id}"))
-        })?;
-    let docker = view
-        .docker()
-        .ok_or_else(|| ActionError::Request("this lab runs no containers".into()))?;
-    docker
-        .kill_container(&task.container_id)
-        .await
-        .map_err(|e| ActionError::Failed(crate::error::chain(&e).to_string()))?;
-    Ok(format!("task {task_id}'s container was killed (SIGKILL)"))
+    if !status.tasks.iter().any(|t| t.task_id == task_id) {
+        let why = format!("service {service} has no running task {task_id}");
+        return Err(ActionError::Request(why));
+    }
+    let kill = Chaos::KillTask {
+        task: Some(task_id.to_string()),
+    };
+    chaos(view, &kill).await
 }
 
 /// A new deployment of the revision the service runs now, its environment resolved anew.

@@ -30,7 +30,8 @@ impl LabChaos {
     }
 
     /// Kills the container of one of `service`'s running tasks abruptly (`docker kill`: no
-    /// draining); the service replaces it. Returns the task as it was.
+    /// draining, as `tierlab chaos kill-task` does); the service replaces it. Returns the task
+    /// as it was.
     pub async fn kill_task(&self, service: &str) -> Result<TaskStatus, HarnessError> {
         let handle = self
             .view
@@ -49,15 +50,10 @@ impl LabChaos {
                     service: service.to_string(),
                     why: "it runs no task to kill".into(),
                 })?;
-        let docker = self
-            .view
-            .rds()
-            .docker()
-            .ok_or_else(|| HarnessError::Service {
-                service: service.to_string(),
-                why: "the lab has no Docker connection".into(),
-            })?;
-        docker.kill_container(&task.container_id).await?;
+        let kill = Chaos::KillTask {
+            task: Some(task.task_id.clone()),
+        };
+        self.apply(&kill).await?;
         Ok(task)
     }
 
