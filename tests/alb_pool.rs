@@ -455,3 +455,49 @@ async fn an_answer_before_the_upload_ends_reaches_the_caller() {
         "half an upload on it: never reused"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_on_a_pooled_connection_the_target_just_reset_goes_whole_to_a_new_one() {
+    // Each connection answers one request, then is reset at once: the next request finds its
+    // pooled connection reset, usually before the runtime has seen it.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                // The head and its 4-byte body may come in separate writes.
+                while !got.ends_with(b"ping") {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    assert!(
+                        n > 0,
+                        "request cut short: {:?}",
+                        String::from_utf8_lossy(&got)
+                    );
+                    got.extend_from_slice(&buf[..n]);
+                }
+                seen.lock().unwrap().push(got);
+                stream.write_all(OK).await.unwrap();
+                let _ = stream.set_zero_linger();
+            });
+        }
+    });
+    let pool = pool(Duration::from_secs(60));
+    for _ in 0..20 {
+        let body = Full::new(Bytes::from_static(b"ping"))
+            .map_err(|n| match n {})
+            .boxed();
+        let req = Request::post("/").body(body).unwrap();
+        assert_eq!(text(&pool, addr, req).await, "ok");
+    }
+    assert_eq!(
+        bodies.lock().unwrap().len(),
+        20,
+        "each POST arrived whole, once"
+    );
+}

@@ -97,6 +97,7 @@ where
         {
             let mut conn = exchange.conn;
             conn.reused = true;
+            conn.shrink_idle_buffers();
             endpoint.put(conn);
         }
     }

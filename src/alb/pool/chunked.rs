@@ -124,7 +124,10 @@ fn chunk_size(line: &[u8]) -> Result<u64, ChunkError> {
     if digits == 0 {
         return Err(ChunkError("chunk size is not hexadecimal"));
     }
-    if digits > 15 {
+    // Leading zeros are allowed (`1*HEXDIG`); what counts is the value's size.
+    let zeros = line[..digits].iter().take_while(|&&b| b == b'0').count();
+    let significant = &line[zeros.min(digits - 1)..digits];
+    if significant.len() > 15 {
         return Err(ChunkError("chunk size too large"));
     }
     let rest = &line[digits..];
@@ -132,7 +135,7 @@ fn chunk_size(line: &[u8]) -> Result<u64, ChunkError> {
     if ext.is_some_and(|i| rest[i] != b';') {
         return Err(ChunkError("chunk size followed by garbage"));
     }
-    let text = std::str::from_utf8(&line[..digits]).expect("hex digits are ASCII");
+    let text = std::str::from_utf8(significant).expect("hex digits are ASCII");
     u64::from_str_radix(text, 16).map_err(|_| ChunkError("chunk size is not hexadecimal"))
 }
 
@@ -201,7 +204,8 @@ mod tests {
 
     #[test]
     fn chunks_decode_whatever_the_reads_split() {
-        let wire = b"5\r\nhello\r\n1;ext=1\r\n \r\nA \r\n0123456789\r\n0\r\n\r\nNEXT";
+        let wire =
+            b"5\r\nhello\r\n1;ext=1\r\n \r\nA \r\n0123456789\r\n00000000000000000\r\n\r\nNEXT";
         for step in [1, 2, 3, 7, wire.len()] {
             let (data, trailers, done) = decode_in_steps(wire, step);
             assert_eq!(data, b"hello 0123456789", "step {step}");

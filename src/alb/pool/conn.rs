@@ -14,6 +14,8 @@ use crate::alb::limits::ConnectionPermit;
 
 /// Read from the socket in pieces of this much (the buffer grows to it when it runs low).
 const READ_CHUNK: usize = 8 * 1024;
+/// A pooled connection keeps buffers up to this size; larger ones are dropped when it goes idle.
+const MAX_IDLE_BUFFER: usize = 16 * 1024;
 
 /// An open connection to a target.
 pub(crate) struct Conn {
@@ -61,11 +63,20 @@ impl Conn {
     }
 
     /// Whether an idle connection can carry a request: nothing arrived on it since its last
-    /// answer (no close, no reset, no stray bytes). Free unless the socket was woken: the
-    /// readiness the runtime already holds says whether anything came.
-    pub(crate) fn is_open(&self) -> bool {
+    /// answer (no close, no reset, no stray bytes).
+    ///
+    /// Fresh from its last exchange (`probe` false), the readiness the runtime holds says it
+    /// for free. An older one (`probe`) is asked of the kernel with a peek: a target's
+    /// keep-alive timeout closes connections that sat idle, and under load the runtime may not
+    /// yet have read the event that says so.
+    pub(crate) fn is_open(&self, probe: bool) -> bool {
         if !self.buf.is_empty() {
             return false;
+        }
+        if probe {
+            let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+            let peeked = socket2::SockRef::from(&self.stream).peek(&mut byte);
+            return matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock);
         }
         let mut cx = Context::from_waker(Waker::noop());
         match self.stream.poll_read_ready(&mut cx) {
@@ -75,6 +86,17 @@ impl Conn {
                 let mut probe = [0u8; 1];
                 matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
+        }
+    }
+
+    /// Gives back buffers that grew past what a usual exchange needs (a large response head,
+    /// a long request head), so an idle connection holds little.
+    pub(crate) fn shrink_idle_buffers(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > MAX_IDLE_BUFFER {
+            self.buf = BytesMut::new();
+        }
+        if self.head_buf.capacity() > MAX_IDLE_BUFFER {
+            self.head_buf = BytesMut::new();
         }
     }
 

@@ -7,6 +7,10 @@ use crossbeam_queue::ArrayQueue;
 
 use super::conn::Conn;
 
+/// An idle connection older than this is asked of the kernel before use (see
+/// [`Conn::is_open`]); a younger one is trusted from the runtime's readiness.
+const PROBE_AFTER: Duration = Duration::from_millis(1);
+
 /// An idle connection and since when it has been idle.
 struct Idle {
     conn: Conn,
@@ -59,7 +63,8 @@ impl Endpoint {
         let now = Instant::now();
         while let Some(idle) = self.idle.pop() {
             let idle_for = now.saturating_duration_since(idle.since);
-            if verdict(idle.conn.is_open(), idle_for, self.idle_timeout) == Verdict::Use {
+            let open = idle.conn.is_open(idle_for >= PROBE_AFTER);
+            if verdict(open, idle_for, self.idle_timeout) == Verdict::Use {
                 return Some(idle.conn);
             }
         }
@@ -80,7 +85,7 @@ impl Endpoint {
         for _ in 0..self.idle.len() {
             let Some(idle) = self.idle.pop() else { break };
             let idle_for = now.saturating_duration_since(idle.since);
-            if verdict(idle.conn.is_open(), idle_for, self.idle_timeout) == Verdict::Use {
+            if verdict(idle.conn.is_open(true), idle_for, self.idle_timeout) == Verdict::Use {
                 let _ = self.idle.push(idle);
             }
         }

@@ -99,7 +99,12 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), UploadError>> {
         loop {
-            self.poll_feed(cx)?;
+            // On a pooled connection the head goes out alone first: should the target have
+            // closed it meanwhile, the body is still untouched, and the request can go whole to
+            // another connection or (after a failed connect there) another target.
+            if self.wrote_any || !conn.reused {
+                self.poll_feed(cx)?;
+            }
             if self.head.is_empty() && self.queue.is_empty() {
                 return if !self.sending {
                     Poll::Ready(Ok(()))

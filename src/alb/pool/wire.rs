@@ -234,6 +234,8 @@ pub(crate) fn keeps_alive(method: &Method, head: &ResponseHead, framing: BodyFra
         })
     };
     match head.version {
+        // Transfer-Encoding in HTTP/1.0 is faulty framing (RFC 9112 §6.1): close after it.
+        Version::HTTP_10 if head.headers.contains_key(TRANSFER_ENCODING) => false,
         Version::HTTP_10 => says("keep-alive") && !says("close"),
         _ => !says("close"),
     }
