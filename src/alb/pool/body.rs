@@ -186,8 +186,8 @@ where
             };
             match exchange.conn.poll_fill(cx) {
                 Poll::Pending => return Poll::Pending,
+                // The body's end (such a connection never goes back to the pool).
                 Poll::Ready(Ok(0)) if matches!(this.decoder, Decoder::UntilClose) => {
-                    this.home = None;
                     this.release();
                     return Poll::Ready(None);
                 }

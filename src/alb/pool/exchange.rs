@@ -62,18 +62,17 @@ where
         let head = std::future::poll_fn(|cx| self.poll_head(cx)).await;
         let head = match head {
             Ok(head) => head,
-            Err(failure) => {
-                let unsent = self.conn.reused && !self.upload.wrote_any;
-                return match (failure, unsent) {
-                    (SendFailure::Failed(UpstreamError::BeforeResponse(_)), true) => {
-                        match self.upload.into_unsent() {
-                            Some(body) => Err(SendFailure::Unsent(body)),
-                            None => Err(SendFailure::Failed(closed_before_response())),
-                        }
-                    }
-                    (failure, _) => Err(failure),
+            // A pooled connection the target closed: the request goes elsewhere if none of it
+            // was written (`into_unsent` tells).
+            Err(failure @ SendFailure::Failed(UpstreamError::BeforeResponse(_)))
+                if self.conn.reused =>
+            {
+                return match self.upload.into_unsent() {
+                    Some(body) => Err(SendFailure::Unsent(body)),
+                    None => Err(failure),
                 };
             }
+            Err(failure) => return Err(failure),
         };
         let framing = wire::response_framing(&self.method, head.status, &head.headers)
             .map_err(|e| SendFailure::Failed(UpstreamError::InvalidResponse(e.to_string())))?;
@@ -152,8 +151,4 @@ fn closed_io() -> io::Error {
         io::ErrorKind::UnexpectedEof,
         "connection closed before any response",
     )
-}
-
-fn closed_before_response() -> UpstreamError {
-    UpstreamError::BeforeResponse(closed_io())
 }

@@ -213,10 +213,9 @@ where
     ) -> Result<Response<PooledBody<B>>, UpstreamError> {
         to_origin_form(&mut req, target);
         let endpoint = self.endpoint(target);
-        let (parts, body) = req.into_parts();
+        let (parts, mut body) = req.into_parts();
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let framing = RequestFraming::for_body(body.is_end_stream(), body.size_hint().exact());
-        let mut body = body;
         while let Some(conn) = endpoint.take() {
             let exchange = exchange(conn, &parts, path, body, framing);
             match exchange.send().await {
