@@ -191,11 +191,11 @@ pub fn may_retry(mode: ProxyMode, method: &Method, failure: &Failure, body_whole
 
 /// Whose fault a failed attempt is, given how the client's body went: a malformed body is a
 /// 400, a client that left mid-body a 460, whatever the target connection reported (the pool
-/// reports the client body's failure as the request's, or the connection as closed). No answer within the
-/// idle timeout while waiting on the client's body is the client's 408; so is a target closing
-/// the connection on a client that stalled its body (a server's own body-read timeout, shorter
-/// than the load balancer's, must not make stalling clients eject it). Everything else stays
-/// the target's.
+/// reports the client body's failure as the request's, or the connection as closed). No
+/// answer within the idle timeout while waiting on the client's body is the client's 408; so
+/// is a target closing the connection on a client that stalled its body (a server's own
+/// body-read timeout, shorter than the load balancer's, must not make stalling clients eject
+/// it). Everything else stays the target's.
 pub fn blame(failure: Failure, body: ClientBody) -> Failure {
     match (body, &failure) {
         // Nothing was sent: the body was never read, whatever happened to the client since.
