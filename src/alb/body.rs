@@ -6,13 +6,15 @@
 //! the pool passes on the body's error as the request's, and the connection may instead look
 //! closed by the target (the pool's `BeforeResponse`) because we stopped it mid-body. So the body itself
 //! keeps a [`BodyWatch`]: how the client's side went ([`ClientBody`]), read by the proxy when an
-//! attempt fails (see [`super::failover::blame`]). What hyper 1.x's server hands the body, and
-//! how it is sorted ([`ClientBody::after_error`]):
+//! attempt fails (see [`super::failover::blame`]). What the servers hand the body (tierlab's
+//! own for HTTP/1.1, [`super::http1`]; hyper's for HTTP/2), and how it is sorted
+//! ([`ClientBody::after_error`]):
 //!
-//! - a malformed chunk size or line: an io error `InvalidInput` / `InvalidData` → `Malformed`;
+//! - a malformed chunk size or line: an io error `InvalidData` (hyper: a parse error or
+//!   `InvalidInput`) → `Malformed`;
 //! - the client closing mid-body (short `Content-Length`, unfinished chunks): `UnexpectedEof`;
-//!   a reset: `ConnectionReset`; the connection task gone: "incomplete message" → `Gone`
-//!   (HTTP/2 stream errors too; a client's `RST_STREAM` usually drops the whole request first).
+//!   a reset: `ConnectionReset`; the request's exchange over → `Gone` (HTTP/2 stream errors
+//!   too; a client's `RST_STREAM` usually drops the whole request first).
 //!
 //! A body that has not failed is `Flowing` (the last read got data), `Awaited` (the load
 //! balancer waits for the client) or `Stalled` (waited for, the client silent for
@@ -32,10 +34,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::oneshot;
 // tokio's clock, so that tests with paused time see the same progress as the proxy's timers.
 use tokio::time::Instant;
+
+use super::pool::BoxError;
+use super::request_body::RequestBody;
 
 /// The request body sent to a target.
 #[derive(Debug)]
@@ -49,8 +54,8 @@ pub enum OutBody {
 /// The client's body plus the way back to [`Reclaim`] while it is untouched.
 #[derive(Debug)]
 pub struct Reclaimable {
-    body: Option<Incoming>,
-    give_back: Option<oneshot::Sender<Incoming>>,
+    body: Option<RequestBody>,
+    give_back: Option<oneshot::Sender<RequestBody>>,
     watch: Arc<Watched>,
 }
 
@@ -60,12 +65,12 @@ pub enum Reclaim {
     /// There was no body.
     Empty,
     /// Waiting for the body to come back (it does when dropped unread).
-    Pending(oneshot::Receiver<Incoming>),
+    Pending(oneshot::Receiver<RequestBody>),
 }
 
 impl OutBody {
     /// Wraps the client's body; the [`Reclaim`] gets it back if it is dropped unread.
-    pub fn new(body: Incoming) -> (OutBody, Reclaim) {
+    pub fn new(body: RequestBody) -> (OutBody, Reclaim) {
         if body.is_end_stream() {
             return (OutBody::Empty, Reclaim::Empty);
         }
@@ -101,12 +106,12 @@ impl Reclaim {
 
 impl Body for OutBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             OutBody::Empty => Poll::Ready(None),
             OutBody::Stream(s) => {
@@ -171,15 +176,22 @@ pub enum ClientBody {
 }
 
 impl ClientBody {
-    /// How a body ends that hyper's server reported `err` for (see the module docs).
-    pub fn after_error(err: &hyper::Error) -> ClientBody {
-        let first: &(dyn StdError + 'static) = err;
-        let io = std::iter::successors(Some(first), |e| (*e).source())
-            .find_map(|e| e.downcast_ref::<io::Error>());
-        match io.map(io::Error::kind) {
-            Some(io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData) => ClientBody::Malformed,
-            _ if err.is_parse() => ClientBody::Malformed,
-            _ => ClientBody::Gone,
+    /// How a body ends that the server reported `err` for (see the module docs).
+    pub fn after_error(err: &(dyn StdError + 'static)) -> ClientBody {
+        let mut causes = std::iter::successors(Some(err), |e| (*e).source());
+        let malformed = causes.any(|e| match e.downcast_ref::<io::Error>() {
+            Some(io) => matches!(
+                io.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
+            ),
+            None => e
+                .downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_parse),
+        });
+        if malformed {
+            ClientBody::Malformed
+        } else {
+            ClientBody::Gone
         }
     }
 
@@ -266,11 +278,11 @@ impl Watched {
     }
 
     /// Records what one poll of the client's body gave.
-    fn saw(&self, polled: &Poll<Option<Result<Frame<Bytes>, hyper::Error>>>, at_end: bool) {
+    fn saw(&self, polled: &Poll<Option<Result<Frame<Bytes>, BoxError>>>, at_end: bool) {
         let state = match polled {
             Poll::Pending => ClientBody::Awaited,
             Poll::Ready(None) => ClientBody::Whole,
-            Poll::Ready(Some(Err(e))) => ClientBody::after_error(e),
+            Poll::Ready(Some(Err(e))) => ClientBody::after_error(&**e),
             Poll::Ready(Some(Ok(_))) => {
                 let micros = self.since.elapsed().as_micros().max(1);
                 let micros = u64::try_from(micros).unwrap_or(u64::MAX);
@@ -293,46 +305,60 @@ impl Watched {
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
     use std::sync::Mutex;
 
     use futures_util::FutureExt;
     use http::{Request, Response};
     use http_body_util::{BodyExt, Empty};
-    use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
     use tokio::io::AsyncWriteExt;
 
     use super::*;
+    use crate::alb::http1;
+    use crate::alb::proxy::ProxyBody;
 
-    /// Serves one connection with hyper's server (as listeners do) on an in-memory socket,
-    /// writes `raw` as the client (then closes its side when `close`), and returns the state of
-    /// the request's body once reading it stopped: at its end or error, or (`first_only`) after
-    /// the first data frame and one more poll, which finds nothing more sent.
+    /// Records the state of each request's body once reading it stopped.
+    struct Probe {
+        tx: Mutex<Option<oneshot::Sender<ClientBody>>>,
+        first_only: bool,
+    }
+
+    impl http1::Handler for Probe {
+        async fn handle(&self, req: Request<RequestBody>) -> Response<ProxyBody> {
+            let (mut body, _reclaim) = OutBody::new(req.into_body());
+            let watch = body.watch();
+            while let Some(Ok(_)) = body.frame().await {
+                if self.first_only {
+                    assert!(body.frame().now_or_never().is_none(), "more was read");
+                    break;
+                }
+            }
+            if let Some(tx) = self.tx.lock().unwrap().take() {
+                let _ = tx.send(watch.state());
+            }
+            Response::new(Empty::new().map_err(|never| match never {}).boxed())
+        }
+    }
+
+    /// Serves one connection with tierlab's HTTP/1.1 server (as listeners do) on an in-memory
+    /// socket, writes `raw` as the client (then closes its side when `close`), and returns the
+    /// state of the request's body once reading it stopped: at its end or error, or
+    /// (`first_only`) after the first data frame and one more poll, which finds nothing more
+    /// sent.
     async fn state_after(raw: &'static str, close: bool, first_only: bool) -> ClientBody {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
         let (tx, rx) = oneshot::channel();
-        let tx = Arc::new(Mutex::new(Some(tx)));
-        let service = service_fn(move |req: Request<Incoming>| {
-            let tx = Arc::clone(&tx);
-            async move {
-                let (mut body, _reclaim) = OutBody::new(req.into_body());
-                let watch = body.watch();
-                while let Some(Ok(_)) = body.frame().await {
-                    if first_only {
-                        assert!(body.frame().now_or_never().is_none(), "more was read");
-                        break;
-                    }
-                }
-                if let Some(tx) = tx.lock().unwrap().take() {
-                    let _ = tx.send(watch.state());
-                }
-                Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
-            }
+        let probe = Probe {
+            tx: Mutex::new(Some(tx)),
+            first_only,
+        };
+        let settings = http1::Http1Settings {
+            head_timeout: Duration::from_secs(5),
+            h2_prior_knowledge: false,
+        };
+        let served = tokio::spawn(async move {
+            let stop = tokio_util::sync::CancellationToken::new();
+            http1::serve(server, &probe, settings, &stop).await;
         });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(server), service);
-        let served = tokio::spawn(conn);
         client.write_all(raw.as_bytes()).await.unwrap();
         if close {
             drop(client);

@@ -179,19 +179,22 @@ pub fn add_forwarded_values(
     headers.insert(X_FORWARDED_PORT, listener.port.clone());
 }
 
+/// Whether a `Connection` field of `headers` lists `token` (case-insensitive).
+pub fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(CONNECTION).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
 /// The protocol an HTTP/1.1 request asks to switch to (`Connection: upgrade` with `Upgrade`),
 /// e.g. `websocket`. HTTP/2 has no such upgrade (RFC 9113 §8.6).
 pub fn upgrade_protocol(version: Version, headers: &HeaderMap) -> Option<HeaderValue> {
     if version != Version::HTTP_11 {
         return None;
     }
-    let wants = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    if wants {
+    if connection_has(headers, "upgrade") {
         headers.get(UPGRADE).cloned()
     } else {
         None

@@ -6,16 +6,19 @@
 //! byte, and the idle timeout between requests (see [`super::deadlines`] and [`super::limits`]).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -25,13 +28,15 @@ use super::AlbError;
 use super::bind::BindSetting;
 use super::data_plane::DataPlane;
 use super::deadlines::{self, Activity, ActivityIo, Deadlines, Why};
-use super::headers::{self as head_limits, ForwardedValues};
+use super::headers::ForwardedValues;
+use super::http1::{self, Http1Settings, Rewind, Served};
 use super::limits::{self, ConnectionLimit, ConnectionPermit};
 use super::local_error::Episode;
 use super::memory;
 use super::metrics::{ActiveConnection, LoadBalancerMetrics};
 use super::observe::{ConnectionInfo, CountingIo, ListenerObserver};
 use super::proxy::{Proxy, ProxyBody, RequestContext};
+use super::request_body::RequestBody;
 use super::rules::Router;
 use super::sni::CertificateSet;
 use crate::config::ListenerProtocol;
@@ -48,11 +53,6 @@ const H2_CONNECTION_WINDOW: u32 = 1024 * 1024;
 /// HTTP/2: response bytes buffered per stream for a client that reads slowly (hyper's default:
 /// 400 KiB); beyond it the target's body waits (back-pressure).
 const H2_MAX_SEND_BUFFER: usize = 128 * 1024;
-/// hyper's read buffer of an HTTP/1.1 connection grows up to this (hyper's default is ~400 KiB).
-/// It must hold a whole request head, so: ALB's limits on the request line and on all headers,
-/// plus room for the start of a body read with them.
-const MAX_HTTP1_BUFFER: usize =
-    head_limits::MAX_REQUEST_LINE + head_limits::MAX_HEADERS_TOTAL + 16 * 1024;
 /// After a deadline closes a connection gracefully (HTTP/2: `GOAWAY`), it is dropped if not
 /// gone by then.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -109,7 +109,7 @@ struct Shared {
     forwarded: ForwardedValues,
     route: Router,
     proxy: Proxy,
-    http: auto::Builder<TokioExecutor>,
+    http2: http2::Builder<TokioExecutor>,
     observer: Arc<ListenerObserver>,
     certificates: Option<Arc<CertificateSet>>,
     connections: ConnectionSettings,
@@ -226,17 +226,8 @@ impl Listener {
     /// fires; then stops accepting and lets open connections finish their in-flight requests
     /// (at most [`DRAIN_TIMEOUT`]).
     pub fn spawn(self, plane: &DataPlane, cancel: CancellationToken) {
-        let idle = self.connections.deadlines.idle;
-        let mut http = auto::Builder::new(TokioExecutor::new());
-        // hyper's header-read timer runs from the end of one response to the end of the next
-        // request head: set to the idle timeout, a keep-alive connection waits that long for
-        // its next request (not hyper's default 30s) and a head dribbled byte by byte is still
-        // cut off then. The idle deadline itself is `deadlines::watch`'s, for both versions.
-        http.http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(idle)
-            .max_buf_size(MAX_HTTP1_BUFFER);
-        http.http2()
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
             .timer(TokioTimer::new())
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .initial_stream_window_size(H2_STREAM_WINDOW)
@@ -248,7 +239,7 @@ impl Listener {
             forwarded: ForwardedValues::new(self.protocol, self.addr.port()),
             route: self.route,
             proxy: self.proxy,
-            http,
+            http2,
             observer: self.observer,
             certificates: self.certificates,
             connections: self.connections,
@@ -339,15 +330,17 @@ async fn connection(
     let stream = CountingIo::new(stream, metrics.clone());
     let Some(acceptor) = tls else {
         let info = Arc::new(ConnectionInfo::plain(peer));
-        return serve(stream, open, peer, info, shared, cancel).await;
+        return serve(stream, open, peer, info, shared, cancel, false).await;
     };
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
     match cancel.run_until_cancelled(handshake).await {
         None => {}
         Some(Ok(Ok(stream))) => {
             let certs = shared.certificates.as_deref();
-            let info = Arc::new(ConnectionInfo::tls(peer, stream.get_ref().1, certs));
-            serve(stream, open, peer, info, shared, cancel).await
+            let tls = stream.get_ref().1;
+            let info = Arc::new(ConnectionInfo::tls(peer, tls, certs));
+            let alpn_h2 = tls.alpn_protocol() == Some(b"h2");
+            serve(stream, open, peer, info, shared, cancel, alpn_h2).await
         }
         Some(Ok(Err(e))) => {
             metrics.tls_negotiation_failed();
@@ -362,6 +355,8 @@ async fn connection(
 
 /// Serves HTTP on `io` until the client leaves, a deadline passes ([`deadlines::watch`]: the
 /// first byte after accept or the TLS handshake, then the idle timeout), or `cancel` fires.
+/// HTTP/1.1 by tierlab's own server ([`http1`]); HTTP/2 by hyper's when TLS negotiated `h2`
+/// (`alpn_h2`) or a plain client sends the h2c preface first.
 async fn serve<I>(
     io: I,
     open: (Admitted, ActiveConnection),
@@ -369,31 +364,73 @@ async fn serve<I>(
     info: Arc<ConnectionInfo>,
     shared: Arc<Shared>,
     cancel: CancellationToken,
+    alpn_h2: bool,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::new();
-    let io = TokioIo::new(ActivityIo::new(io, activity.clone(), open));
-    let handler = shared.clone();
-    let requests = activity.clone();
-    let service = service_fn(move |req| {
-        let shared = handler.clone();
-        let info = info.clone();
-        // Not idle while a request is answered (the proxy bounds that with the idle timeout).
-        let in_progress = requests.request();
-        async move {
-            let _in_progress = in_progress;
-            let ctx = RequestContext {
-                client: peer,
-                protocol: shared.protocol,
-                listener: shared.listener,
-                forwarded: &shared.forwarded,
-            };
-            Ok::<_, Infallible>(handle(&shared, req, &ctx, &info).await)
-        }
+    let io = ActivityIo::new(io, activity.clone(), open);
+    let d = shared.connections.deadlines;
+    let handler = Arc::new(ConnHandler {
+        shared,
+        info,
+        peer,
+        activity: activity.clone(),
     });
-    // With upgrades: WebSocket requests are handed to the proxy's tunnel after `101`.
-    let conn = shared.http.serve_connection_with_upgrades(io, service);
+    if alpn_h2 {
+        let io = Rewind::new(Bytes::new(), io);
+        return serve_http2(io, handler, &activity, &cancel).await;
+    }
+    let settings = Http1Settings {
+        // The idle timeout also bounds a head dribbled byte by byte (bytes keep a connection
+        // from being idle).
+        head_timeout: d.idle,
+        h2_prior_knowledge: true,
+    };
+    let served = {
+        let mut conn = pin!(http1::serve(io, &*handler, settings, &cancel));
+        tokio::select! {
+            biased;
+            served = conn.as_mut() => served,
+            why = deadlines::watch(&activity, d) => {
+                // Nothing in progress (or nothing at all yet): the connection just closes.
+                match why {
+                    Why::FirstByte => tracing::debug!(%peer, "no request within {:?}: closing", d.first_byte),
+                    Why::Idle => tracing::debug!(%peer, "idle for {:?}: closing", d.idle),
+                }
+                return;
+            }
+            // The connection closes once the request in progress (if any) is answered.
+            _ = cancel.cancelled() => match tokio::time::timeout(DRAIN_TIMEOUT, conn).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!(%peer, "gave up after {DRAIN_TIMEOUT:?} waiting for an in-flight request");
+                    return;
+                }
+            },
+        }
+    };
+    if let Served::Http2(io) = served {
+        serve_http2(io, handler, &activity, &cancel).await;
+    }
+}
+
+/// HTTP/2 on `io`, by hyper's server, under the same deadlines.
+async fn serve_http2<I>(
+    io: Rewind<I>,
+    handler: Arc<ConnHandler>,
+    activity: &Activity,
+    cancel: &CancellationToken,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let shared = handler.shared.clone();
+    let peer = handler.peer;
+    let service = service_fn(move |req: Request<Incoming>| {
+        let handler = handler.clone();
+        async move { Ok::<_, Infallible>(handler.answer(req.map(RequestBody::Http2)).await) }
+    });
+    let conn = shared.http2.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {
         done = conn.as_mut() => {
@@ -401,7 +438,7 @@ async fn serve<I>(
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         }
-        why = deadlines::watch(&activity, shared.connections.deadlines) => {
+        why = deadlines::watch(activity, shared.connections.deadlines) => {
             let d = shared.connections.deadlines;
             match why {
                 Why::FirstByte => tracing::debug!(%peer, "no request within {:?}: closing", d.first_byte),
@@ -419,14 +456,37 @@ async fn serve<I>(
     }
 }
 
-async fn handle(
-    shared: &Shared,
-    req: Request<Incoming>,
-    ctx: &RequestContext<'_>,
-    info: &Arc<ConnectionInfo>,
-) -> Response<ProxyBody> {
-    // Metrics and the access log line; dropped unfinished (client gone) it records a 460.
-    let pending = shared.observer.begin(&req, info);
-    let (response, handled) = shared.route.handle(&shared.proxy, req, ctx).await;
-    pending.finish(response, handled)
+/// What answers a connection's requests: the listener's rules, with the connection's facts.
+struct ConnHandler {
+    shared: Arc<Shared>,
+    info: Arc<ConnectionInfo>,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+}
+
+impl ConnHandler {
+    async fn answer(&self, req: Request<RequestBody>) -> Response<ProxyBody> {
+        // Not idle while a request is answered (the proxy bounds that with the idle timeout).
+        let _in_progress = self.activity.request();
+        let shared = &*self.shared;
+        let ctx = RequestContext {
+            client: self.peer,
+            protocol: shared.protocol,
+            listener: shared.listener,
+            forwarded: &shared.forwarded,
+        };
+        // Metrics and the access log line; dropped unfinished (client gone) it records a 460.
+        let pending = shared.observer.begin(&req, &self.info);
+        let (response, handled) = shared.route.handle(&shared.proxy, req, &ctx).await;
+        pending.finish(response, handled)
+    }
+}
+
+impl http1::Handler for ConnHandler {
+    fn handle(
+        &self,
+        req: Request<RequestBody>,
+    ) -> impl Future<Output = Response<ProxyBody>> + Send + '_ {
+        self.answer(req)
+    }
 }

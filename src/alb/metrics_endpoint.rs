@@ -8,7 +8,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -49,7 +48,7 @@ pub async fn serve(
 }
 
 /// `GET /metrics` → the text format; anything else → 404.
-pub fn answer(req: &Request<Incoming>, lbs: &[Arc<LoadBalancerMetrics>]) -> Response<Full<Bytes>> {
+pub fn answer<B>(req: &Request<B>, lbs: &[Arc<LoadBalancerMetrics>]) -> Response<Full<Bytes>> {
     let (status, body) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics") => (StatusCode::OK, metrics::render(lbs)),
         _ => (

@@ -11,7 +11,8 @@
 //! - [`failover`]: what a failed attempt means, whose fault it is, whether to retry it elsewhere.
 //! - [`body`]: the request body sent to targets, given back whole for a retry; how the client's
 //!   side of it went (whole, malformed, abandoned, stalled).
-//! - [`pool`]: pooled keep-alive HTTP/1.1 connections to targets, lock-free.
+//! - [`pool`]: pooled keep-alive HTTP/1.1 connections to targets, lock-free; [`chunked`]: the
+//!   chunked body decoder both directions use.
 //! - [`websocket`]: `Upgrade` pass-through.
 //! - [`proxy`]: forwarding with streamed bodies; 400/502/503/504 as ALB answers them; failover.
 //! - [`rules`]: listener rules (conditions, priorities) and their actions.
@@ -38,6 +39,7 @@ pub mod arn;
 pub mod bind;
 pub mod body;
 pub mod checker;
+pub(crate) mod chunked;
 pub mod counter;
 pub mod data_plane;
 pub mod deadlines;
@@ -46,6 +48,7 @@ pub mod failover;
 pub mod headers;
 pub mod health;
 pub mod host;
+pub mod http1;
 pub mod ip_targets;
 pub mod limits;
 pub mod listener;
@@ -57,6 +60,7 @@ pub mod metrics_endpoint;
 pub mod observe;
 pub mod pool;
 pub mod proxy;
+pub mod request_body;
 pub mod reuseport;
 pub mod routing;
 pub mod rules;

@@ -34,15 +34,16 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::body::{BodyWatch, OutBody, Reclaim};
 use super::failover::{self, Failure};
 use super::headers::{self, ForwardedValues};
+use super::http1::ClientUpgrade;
 use super::observe::TargetOutcome;
 use super::pool::{BoxError, PoolSettings, PooledBody, UpstreamPool};
+use super::request_body::RequestBody;
 use super::routing::Choice;
 use super::target_group::{Target, TargetGroupHandle};
 use super::trace_id;
@@ -186,7 +187,7 @@ impl Proxy {
     pub async fn forward(
         &self,
         group: &TargetGroupHandle,
-        mut req: Request<Incoming>,
+        mut req: Request<RequestBody>,
         ctx: &RequestContext<'_>,
     ) -> Forwarded {
         // What the access log and metrics learn of this forward (observe.rs).
@@ -209,7 +210,10 @@ impl Proxy {
             return injected_answer(group, first, status, outcome, self.settings.mode);
         }
         let upgrade = headers::upgrade_protocol(req.version(), req.headers());
-        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
+        let client_upgrade = upgrade
+            .is_some()
+            .then(|| req.extensions_mut().remove::<ClientUpgrade>())
+            .flatten();
         let (parts, body) = req.into_parts();
         let Some(head) = self.target_head(parts, ctx, upgrade) else {
             tracing::debug!("400: request URI cannot be forwarded");
@@ -417,7 +421,7 @@ impl Proxy {
         &self,
         group: &TargetGroupHandle,
         answer: Answer,
-        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        client_upgrade: Option<ClientUpgrade>,
         mut outcome: TargetOutcome,
         ctx: &RequestContext<'_>,
     ) -> Forwarded {

@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::deadlines::{self, Activity, ActivityIo};
+use super::http1::ClientUpgrade;
 use super::pool::UpgradedTarget;
 use super::target_group::InFlight;
 
@@ -32,7 +31,7 @@ impl Tunnels {
     /// as in flight until it closes, so draining waits for open WebSockets (up to the delay).
     pub(crate) fn spawn(
         &self,
-        client: OnUpgrade,
+        client: ClientUpgrade,
         target: UpgradedTarget,
         in_flight: InFlight,
         idle: Duration,
@@ -50,9 +49,14 @@ impl Tunnels {
     }
 }
 
-async fn run(client: OnUpgrade, mut target: UpgradedTarget, in_flight: InFlight, idle: Duration) {
+async fn run(
+    client: ClientUpgrade,
+    mut target: UpgradedTarget,
+    in_flight: InFlight,
+    idle: Duration,
+) {
     let addr = in_flight.target().addr();
-    let client = match client.await {
+    let client = match client.stream().await {
         Ok(client) => client,
         Err(e) => {
             tracing::debug!(target = %addr, "upgrade failed: {e}");
@@ -61,7 +65,7 @@ async fn run(client: OnUpgrade, mut target: UpgradedTarget, in_flight: InFlight,
     };
     // Bytes either way through the client's side keep the tunnel alive.
     let activity = Activity::new();
-    let mut client = ActivityIo::new(TokioIo::new(client), activity.clone(), ());
+    let mut client = ActivityIo::new(client, activity.clone(), ());
     tokio::select! {
         copied = tokio::io::copy_bidirectional(&mut client, &mut target) => match copied {
             Ok((up, down)) => {

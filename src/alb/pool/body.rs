@@ -11,12 +11,12 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
-use super::chunked::{ChunkedDecoder, Decoded};
 use super::conn::UpgradedTarget;
 use super::endpoint::Endpoint;
 use super::exchange::{Answered, Exchange};
 use super::upload::BoxError;
 use super::wire::BodyFraming;
+use crate::alb::chunked::{ChunkedDecoder, Decoded};
 
 /// Why reading a target's response body failed (the client's response is cut off).
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,7 @@ pub enum BodyError {
     Io(#[from] io::Error),
     /// The chunked body was malformed.
     #[error(transparent)]
-    Chunked(#[from] super::chunked::ChunkError),
+    Chunked(#[from] crate::alb::chunked::ChunkError),
     /// The request's upload, still going under the answer, failed.
     #[error("request body failed mid-exchange: {0}")]
     Upload(#[source] super::error::UpstreamError),

@@ -21,7 +21,6 @@
 //!   requests that were, or may have been, sent.
 
 mod body;
-mod chunked;
 mod conn;
 mod endpoint;
 mod error;

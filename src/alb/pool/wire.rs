@@ -2,8 +2,10 @@
 //! response head parsed, and how the response's body is framed (RFC 9112 §6).
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+
+use crate::alb::headers;
 
 /// Header fields a target may answer with, at most (hyper's default too); more is a 502.
 const MAX_HEADERS: usize = 100;
@@ -227,12 +229,7 @@ pub(crate) fn keeps_alive(method: &Method, head: &ResponseHead, framing: BodyFra
     {
         return false;
     }
-    let says = |token: &str| {
-        head.headers.get_all(CONNECTION).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
-    };
+    let says = |token: &str| headers::connection_has(&head.headers, token);
     match head.version {
         // Transfer-Encoding in HTTP/1.0 is faulty framing (RFC 9112 §6.1): close after it.
         Version::HTTP_10 if head.headers.contains_key(TRANSFER_ENCODING) => false,

@@ -18,13 +18,13 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 
 use super::AlbError;
 use super::failover::Failure;
 use super::headers;
 use super::observe::Handled;
 use super::proxy::{self, Proxy, ProxyBody, RequestContext};
+use super::request_body::RequestBody;
 use super::routing::weighted::{self, GroupChoice};
 use super::target_group::TargetGroupHandle;
 use crate::config::{Action, FixedResponse, Listener, Redirect};
@@ -115,7 +115,7 @@ impl Router {
     pub async fn handle(
         &self,
         proxy: &Proxy,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         ctx: &RequestContext<'_>,
     ) -> (Response<ProxyBody>, Handled) {
         let checked = headers::check_request(req.version(), req.method(), req.uri(), req.headers());

@@ -1,5 +1,6 @@
-//! Decoding a target's chunked response body (RFC 9112 §7.1) from the connection's read
-//! buffer, apart from any I/O: data comes out as slices of the buffer, without copies.
+//! Decoding a chunked body (RFC 9112 §7.1) from a connection's read buffer, apart from any
+//! I/O: data comes out as slices of the buffer, without copies. Both directions use it: a
+//! target's response ([`super::pool`]) and a client's request ([`super::http1`]).
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue};
