@@ -17,7 +17,9 @@
 //! - [`proxy`]: forwarding with streamed bodies; 400/502/503/504 as ALB answers them; failover.
 //! - [`rules`]: listener rules (conditions, priorities) and their actions.
 //! - [`routing`]: target selection (algorithms, slow start, stickiness, weighted forward).
-//! - [`listener`]: accept, TLS, HTTP/1.1 + HTTP/2, graceful stop.
+//! - [`listener`]: accept, TLS, HTTP/1.1 + HTTP/2, graceful stop; [`http1`]: tierlab's own
+//!   HTTP/1.1 server side (hyper's serves HTTP/2); [`request_body`]: a client's request body
+//!   whichever version it came in.
 //! - [`limits`]: caps on client connections (per load balancer, per process from
 //!   `RLIMIT_NOFILE`); [`deadlines`]: first-byte and idle deadlines of a client connection.
 //! - [`local_error`]: tierlab's own shortages (descriptors, buffers, ports), never a target's.

@@ -407,6 +407,7 @@ async fn respond<I: AsyncRead + AsyncWrite + Unpin>(
     );
     let keep_alive = keep_alive && framing != Framing::UntilClose;
     out.clear();
+    out.extend_from_slice(wire::lock(wire).settle_continue());
     response::encode_head(
         out,
         parts.status,
@@ -564,5 +565,83 @@ where
     if let (Some(io), Some(hand_over)) = (w.io.take(), hand_over) {
         let stream: Box<dyn ClientStream> = Box::new(io);
         let _ = hand_over.send(Rewind::new(read, stream));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use futures_util::StreamExt;
+    use http_body_util::BodyExt;
+    use hyper::body::Frame;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::alb::pool::BoxError;
+
+    /// Answers at once with a body that, after its first piece, reads the request's body to
+    /// its end (as a target answering early does, while the proxy still feeds it the upload).
+    struct EarlyAnswer;
+
+    impl Handler for EarlyAnswer {
+        async fn handle(&self, req: Request<RequestBody>) -> Response<ProxyBody> {
+            let upload = req.into_body();
+            let body = futures_util::stream::unfold((0, upload), |(step, mut upload)| async move {
+                match step {
+                    0 => Some((Bytes::from_static(b"early"), (1, upload))),
+                    _ => {
+                        while upload.frame().await.is_some() {}
+                        None
+                    }
+                }
+            })
+            .map(|data| Ok::<_, BoxError>(Frame::data(data)));
+            Response::new(BodyExt::boxed(http_body_util::StreamBody::new(body)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_final_answer_before_the_body_replaces_the_100_continue() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let settings = Http1Settings {
+            head_timeout: Duration::from_secs(5),
+            h2_prior_knowledge: false,
+        };
+        let served = tokio::spawn(async move {
+            let stop = CancellationToken::new();
+            serve(server, &EarlyAnswer, settings, &stop).await;
+        });
+        client
+            .write_all(
+                b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !seen.windows(5).any(|w| w == b"early") {
+            let n = client.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        client.write_all(b"hello").await.unwrap();
+        while !seen.ends_with(b"0\r\n\r\n") {
+            let n = client.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "{:?}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        let text = String::from_utf8_lossy(&seen);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(!text.contains("100 Continue"), "{text}");
+        assert!(text.contains("transfer-encoding: chunked\r\n"), "{text}");
+        // The body was read whole: the connection takes another request.
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let n = client.read(&mut chunk).await.unwrap();
+        assert!(chunk[..n].starts_with(b"HTTP/1.1 200"));
+        drop(client);
+        served.await.unwrap();
     }
 }

@@ -97,6 +97,16 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Wire<I> {
         }
     }
 
+    /// A final response is about to be written: a `100 Continue` not started is owed no more
+    /// (RFC 9110 §10.1.1; written later it would land inside the response); the rest of one
+    /// started must go first.
+    pub fn settle_continue(&mut self) -> &'static [u8] {
+        match self.continue_owed.take() {
+            Some(0) | None => &[],
+            Some(written) => &CONTINUE[written..],
+        }
+    }
+
     /// The next piece of the current body (see [`BodySource`]).
     fn poll_body(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
         if let Some(mut written) = self.continue_owed {
